@@ -1,0 +1,179 @@
+// Package sqlite is the embedded default storage engine: one SQLite file, or
+// an in-memory database, through the pure-Go driver modernc.org/sqlite, so
+// that the reference server runs with no database server and no cgo.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+
+	"github.com/mewsref/mewsref/mews"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+var _ mews.Store = (*DB)(nil)
+
+// Memory is the path that Open takes for a database that lives in memory and
+// disappears at Close.
+const Memory = ":memory:"
+
+// DB is a mews.Store kept in SQLite.
+//
+// Writes go through a pool of exactly one connection, so writers of this
+// process queue in database/sql instead of failing with SQLITE_BUSY; each
+// write transaction starts with BEGIN IMMEDIATE, so a writer of another
+// process makes it wait (busy_timeout) instead of failing at commit. Reads go
+// through their own pool: in WAL mode readers never block the writer, nor
+// the writer them.
+type DB struct {
+	read  *sql.DB // the same pool as write for an in-memory database
+	write *sql.DB // one connection: the single writer
+
+	insertThread  *sql.Stmt // on write
+	insertMessage *sql.Stmt // on write
+	touchThread   *sql.Stmt // on write
+}
+
+// Open opens the database at path, a file name or Memory, creating it if
+// need be, and brings its schema up to date.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: open: empty path")
+	}
+	db := &DB{}
+	if err := db.open(ctx, path); err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	return db, nil
+}
+
+func (db *DB) open(ctx context.Context, path string) error {
+	var err error
+	if path == Memory {
+		err = db.openMemory(ctx)
+	} else {
+		err = db.openFile(ctx, path)
+	}
+	if err != nil {
+		return err
+	}
+	return db.prepare(ctx)
+}
+
+// openMemory opens an in-memory database. It belongs to the connection that
+// created it, so it gets exactly one connection, for reads and writes, that
+// is never closed while the DB is open. A shared-cache database
+// (file:<unique name>?mode=memory&cache=shared) would allow a pool, but it
+// has no WAL: its table locks make readers and the writer take turns anyway,
+// and two connections that wait on each other fail with SQLITE_LOCKED.
+// SQLite's own documentation discourages shared cache; one connection gives
+// the same throughput without those failures.
+func (db *DB) openMemory(ctx context.Context) error {
+	var err error
+	if db.write, err = openPool(ctx, dsn(Memory, true, "foreign_keys(1)"), 1); err != nil {
+		return err
+	}
+	db.read = db.write
+	return migrate(ctx, db.write)
+}
+
+// openFile opens the database file at path in WAL mode.
+func (db *DB) openFile(ctx context.Context, path string) error {
+	// "file:" makes SQLite read the name as a URI, so the path is escaped:
+	// a '?' or '#' in it stays part of the name.
+	name := "file:" + (&url.URL{Path: path}).EscapedPath()
+	// journal_mode is persistent, so the writer sets it for everyone.
+	// synchronous=FULL in WAL mode syncs the log at every commit, so a
+	// write that returned survives a crash of the process or the machine.
+	var err error
+	db.write, err = openPool(ctx, dsn(name, true,
+		busyTimeout, "foreign_keys(1)", "journal_mode(WAL)", "synchronous(FULL)"), 1)
+	if err != nil {
+		return err
+	}
+	if err := migrate(ctx, db.write); err != nil {
+		return err
+	}
+	// The readers connect once the file is in WAL mode and up to date.
+	// query_only turns a write by mistake into an error. Reads are short,
+	// so a few connections per CPU are enough.
+	db.read, err = openPool(ctx, dsn(name, false, busyTimeout, "query_only(1)"), max(4, runtime.GOMAXPROCS(0)))
+	return err
+}
+
+// busyTimeout is how long a connection waits for a lock that another
+// process holds (a writer, a checkpoint) before it fails with SQLITE_BUSY.
+// Writers of this process never wait for each other there: they queue for
+// the one write connection.
+const busyTimeout = "busy_timeout(5000)"
+
+// dsn returns the data source name of name for modernc.org/sqlite. Pragmas
+// go in the DSN, not in an Exec after Open, because the driver runs them on
+// every connection that the pool opens, including those it reopens later.
+func dsn(name string, writer bool, pragmas ...string) string {
+	q := url.Values{"_pragma": pragmas}
+	if writer {
+		q.Set("_txlock", "immediate")
+	}
+	return name + "?" + q.Encode()
+}
+
+// openPool opens a pool of at most n connections that stay open, and checks
+// that the first one can be opened with its pragmas.
+func openPool(ctx context.Context, dsn string, n int) (*sql.DB, error) {
+	p, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	p.SetMaxOpenConns(n)
+	p.SetMaxIdleConns(n)
+	p.SetConnMaxLifetime(0)
+	p.SetConnMaxIdleTime(0)
+	if err := p.PingContext(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("sqlite: open: %w", err), p.Close())
+	}
+	return p, nil
+}
+
+func (db *DB) prepare(ctx context.Context) error {
+	for _, s := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&db.insertThread, insertThreadSQL},
+		{&db.insertMessage, insertMessageSQL},
+		{&db.touchThread, touchThreadSQL},
+	} {
+		var err error
+		if *s.stmt, err = db.write.PrepareContext(ctx, s.sql); err != nil {
+			return fmt.Errorf("sqlite: prepare %q: %w", s.sql, err)
+		}
+	}
+	return nil
+}
+
+// Close closes the statements and the pools. It can be called on a DB that
+// Open left half-open.
+func (db *DB) Close() error {
+	var errs []error
+	for _, s := range []*sql.Stmt{db.insertThread, db.insertMessage, db.touchThread} {
+		if s != nil {
+			errs = append(errs, s.Close())
+		}
+	}
+	if db.read != nil && db.read != db.write {
+		errs = append(errs, db.read.Close())
+	}
+	if db.write != nil {
+		errs = append(errs, db.write.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,140 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// migrationFiles holds the schema changes, one file each, named
+// NNNN_description.sql and applied in the order of NNNN. A file, once
+// released, is never edited: a change is a new file.
+//
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the embedded migrations in the order of their versions.
+func migrations() ([]migration, error) {
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	var ms []migration
+	for _, path := range names {
+		name := strings.TrimPrefix(path, "migrations/")
+		prefix, _, _ := strings.Cut(name, "_")
+		v, err := strconv.Atoi(prefix)
+		if err != nil || v < 1 {
+			return nil, fmt.Errorf("sqlite: migration %s: name must start with a positive version number", name)
+		}
+		b, err := migrationFiles.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: migration %s: %w", name, err)
+		}
+		ms = append(ms, migration{version: v, name: name, sql: string(b)})
+	}
+	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			return nil, fmt.Errorf("sqlite: migrations %s and %s have the same version", ms[i-1].name, ms[i].name)
+		}
+	}
+	return ms, nil
+}
+
+// migrate applies the migrations that db has not recorded in
+// schema_migrations, in one transaction: a database is either at its old
+// version or at the newest, never in between. The transaction starts with
+// BEGIN IMMEDIATE (the writer's _txlock), so two processes opening the same
+// file migrate one after the other.
+func migrate(ctx context.Context, db *sql.DB) (err error) {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, rollback(tx))
+		}
+	}()
+
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version     INTEGER PRIMARY KEY,
+		name        TEXT    NOT NULL,
+		applied_utc INTEGER NOT NULL
+	) STRICT`); err != nil {
+		return fmt.Errorf("sqlite: migrate: create schema_migrations: %w", err)
+	}
+	applied, err := appliedVersions(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if n := len(ms); n > 0 && len(applied) > 0 && applied[len(applied)-1] > ms[n-1].version {
+		return fmt.Errorf("sqlite: migrate: the database has schema version %d, newer than this program's %d",
+			applied[len(applied)-1], ms[n-1].version)
+	}
+	for _, m := range ms {
+		if _, done := slices.BinarySearch(applied, m.version); done {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return fmt.Errorf("sqlite: migrate: %s: %w", m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO schema_migrations (version, name, applied_utc) VALUES (?, ?, ?)`,
+			m.version, m.name, time.Now().Unix()); err != nil {
+			return fmt.Errorf("sqlite: migrate: record %s: %w", m.name, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: migrate: commit: %w", err)
+	}
+	return nil
+}
+
+// appliedVersions returns the versions recorded in schema_migrations, in
+// increasing order.
+func appliedVersions(ctx context.Context, tx *sql.Tx) ([]int, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: migrate: read schema_migrations: %w", err)
+	}
+	defer rows.Close()
+	var vs []int
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("sqlite: migrate: read schema_migrations: %w", err)
+		}
+		vs = append(vs, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: migrate: read schema_migrations: %w", err)
+	}
+	return vs, nil
+}
+
+// rollback ends tx after a failure; it is not an error if tx is already done.
+func rollback(tx *sql.Tx) error {
+	if err := tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+		return fmt.Errorf("sqlite: rollback: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,104 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/mewsref/mewsref/mews"
+)
+
+// explain returns the lines of the query plan that SQLite chooses for q.
+func (db *DB) explain(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := db.read.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("explain: %w", err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			return nil, fmt.Errorf("explain: %w", err)
+		}
+		plan = append(plan, detail)
+	}
+	return plan, rows.Err()
+}
+
+// TestQueryPlans checks that the queries of pages and cursors read ranges of
+// indexes, never whole tables, and that with one enterprise or one thread the
+// index order is the page order, with no sort: the cost of a page is then
+// its size, whatever the size of the tables.
+func TestQueryPlans(t *testing.T) {
+	db := openClosed(t, t.TempDir()+"/plan.db")
+	one := mews.Scope{IntegrationID: uuid.New(), EnterpriseIDs: []uuid.UUID{uuid.New()}}
+	two := mews.Scope{IntegrationID: one.IntegrationID, EnterpriseIDs: []uuid.UUID{uuid.New(), uuid.New()}}
+	iv := &mews.Interval{Start: time.Unix(1e9, 0), End: time.Unix(1e9+3600, 0)}
+	cursor := &position{created: 1e9 + 60, seq: 42}
+	ids := []uuid.UUID{uuid.New(), uuid.New()}
+
+	type query struct {
+		sql  string
+		args []any
+	}
+	q := func(sql string, args []any) query { return query{sql, args} }
+	for _, c := range []struct {
+		name    string
+		q       query
+		indexes []string // that the plan must use
+		sorted  bool     // the index gives the order: no temporary B-tree
+	}{
+		{"threads by Updated after a cursor", q(threadsPageQuery(mews.ThreadFilter{Scope: one, Updated: iv, Page: mews.Page{Count: 10}}, cursor)),
+			[]string{"threads_scope_created"}, true},
+		{"threads by Created", q(threadsPageQuery(mews.ThreadFilter{Scope: one, Created: iv, Page: mews.Page{Count: 10}}, nil)),
+			[]string{"threads_scope_created"}, true},
+		{"threads by Created after a cursor", q(threadsPageQuery(mews.ThreadFilter{Scope: one, Created: iv, Page: mews.Page{Count: 10}}, cursor)),
+			[]string{"threads_scope_created"}, true},
+		{"threads of a portfolio by Created", q(threadsPageQuery(mews.ThreadFilter{Scope: two, Created: iv, Page: mews.Page{Count: 10}}, cursor)),
+			[]string{"threads_scope_created"}, false},
+		{"threads by IDs", q(threadsPageQuery(mews.ThreadFilter{Scope: one, IDs: ids, Page: mews.Page{Count: 10}}, cursor)),
+			[]string{"sqlite_autoindex_threads_1"}, false},
+		{"thread cursor", q(threadPositionQuery(two, ids[0])),
+			[]string{"sqlite_autoindex_threads_1"}, true},
+		{"threads in scope", q(threadsInScopeQuery(two, ids)),
+			[]string{"sqlite_autoindex_threads_1"}, true},
+		{"messages of a thread after a cursor", q(messagesPageQuery(ids[:1], nil, cursor, 10)),
+			[]string{"messages_thread_created"}, true},
+		{"messages of a thread by Created", q(messagesPageQuery(ids[:1], iv, nil, 10)),
+			[]string{"messages_thread_created"}, true},
+		{"messages of threads after a cursor", q(messagesPageQuery(ids, iv, cursor, 10)),
+			[]string{"messages_thread_created"}, false},
+		{"message cursor", q(messagePositionQuery(two, ids[0])),
+			[]string{"sqlite_autoindex_messages_1", "sqlite_autoindex_threads_1"}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			plan, err := db.explain(t.Context(), c.q.sql, c.q.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := strings.Join(plan, "\n")
+			t.Logf("plan:\n%s", text)
+			for _, line := range plan {
+				if strings.HasPrefix(line, "SCAN ") {
+					t.Errorf("full scan: %s", line)
+				}
+				if strings.HasPrefix(line, "SEARCH ") && !strings.Contains(line, " USING ") {
+					t.Errorf("search without index: %s", line)
+				}
+			}
+			for _, ix := range c.indexes {
+				if !strings.Contains(text, "USING INDEX "+ix) && !strings.Contains(text, "USING COVERING INDEX "+ix) {
+					t.Errorf("index %s not used", ix)
+				}
+			}
+			if c.sorted && strings.Contains(text, "USE TEMP B-TREE FOR ORDER BY") {
+				t.Error("sorts instead of reading in index order")
+			}
+		})
+	}
+}

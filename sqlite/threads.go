@@ -1,0 +1,153 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/mewsref/mewsref/mews"
+)
+
+const insertThreadSQL = `INSERT INTO threads
+	(id, integration_id, enterprise_id, original_sender, subject, created_utc, updated_utc, is_resolved)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+
+// MessageThreadsAdd stores t. It is one statement, so SQLite commits it on
+// its own, durably.
+func (db *DB) MessageThreadsAdd(ctx context.Context, t mews.Thread) error {
+	if _, err := db.insertThread.ExecContext(ctx,
+		blob(t.ID), blob(t.IntegrationID), blob(t.EnterpriseID), t.OriginalSender, t.Subject,
+		t.CreatedUTC.Unix(), t.UpdatedUTC.Unix(), t.IsResolved,
+	); err != nil {
+		return fmt.Errorf("sqlite: add thread %s: %w", t.ID, err)
+	}
+	return nil
+}
+
+// MessageThreadsGetAll returns a page of the threads that match f.
+//
+// It reads without a transaction: the cursor's position never changes once
+// stored, and threads added after the lookup are newer than it, so the page
+// is the same whichever snapshot the second query sees.
+func (db *DB) MessageThreadsGetAll(ctx context.Context, f mews.ThreadFilter) ([]mews.Thread, error) {
+	if err := checkCount(f.Page.Count); err != nil {
+		return nil, err
+	}
+	var after *position
+	if f.Page.Cursor != nil {
+		p, err := threadPosition(ctx, db.read, f.Scope, *f.Page.Cursor)
+		if err != nil {
+			return nil, err
+		}
+		after = &p
+	}
+	q, args := threadsPageQuery(f, after)
+	rows, err := db.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get threads: %w", err)
+	}
+	defer rows.Close()
+	var ts []mews.Thread
+	for rows.Next() {
+		var t mews.Thread
+		var created, updated int64
+		if err := rows.Scan(&t.ID, &t.IntegrationID, &t.EnterpriseID, &t.OriginalSender, &t.Subject,
+			&created, &updated, &t.IsResolved); err != nil {
+			return nil, fmt.Errorf("sqlite: get threads: %w", err)
+		}
+		t.CreatedUTC, t.UpdatedUTC = utc(created), utc(updated)
+		ts = append(ts, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: get threads: %w", err)
+	}
+	return ts, nil
+}
+
+// threadsPageQuery returns the query of a page of threads, after the
+// position of the cursor if any. With one enterprise in scope it is a single
+// backward walk of threads_scope_created, stopping after Count rows.
+func threadsPageQuery(f mews.ThreadFilter, after *position) (string, []any) {
+	var w where
+	if f.IDs != nil {
+		// At most 1000 lookups of the unique index on id, and a sort of
+		// what they find, beat walking the whole scope in order to pick
+		// them out; without statistics SQLite would choose the walk.
+		w.in("id", f.IDs)
+		w.scope("+", f.Scope)
+	} else {
+		w.scope("", f.Scope)
+	}
+	if f.Created != nil {
+		w.between("created_utc", *f.Created)
+	}
+	if f.Updated != nil {
+		w.between("updated_utc", *f.Updated)
+		// Implied, since a thread is updated no earlier than it is created
+		// (a CHECK of the schema), and it bounds the index range.
+		w.add("created_utc <= ?", f.Updated.End.Unix())
+	}
+	w.olderThan(after)
+	return `SELECT id, integration_id, enterprise_id, original_sender, subject, created_utc, updated_utc, is_resolved
+		FROM threads` + w.String() + `
+		ORDER BY created_utc DESC, seq DESC
+		LIMIT ?`, append(w.args, f.Page.Count)
+}
+
+// threadPositionQuery returns the query of the position of thread id, if it
+// is in scope s.
+func threadPositionQuery(s mews.Scope, id uuid.UUID) (string, []any) {
+	var w where
+	w.add("id = ?", blob(id))
+	w.scope("", s)
+	return `SELECT created_utc, seq FROM threads` + w.String(), w.args
+}
+
+// threadPosition returns the position of the cursor id, or EINVALID if it is
+// not a thread in scope s.
+func threadPosition(ctx context.Context, q querier, s mews.Scope, id uuid.UUID) (position, error) {
+	query, args := threadPositionQuery(s, id)
+	var p position
+	err := q.QueryRowContext(ctx, query, args...).Scan(&p.created, &p.seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, mews.Errorf(mews.EINVALID,
+			"Invalid Limitation.Cursor: %s is not the Id of a message thread of this client.", id)
+	}
+	if err != nil {
+		return p, fmt.Errorf("sqlite: find cursor thread %s: %w", id, err)
+	}
+	return p, nil
+}
+
+// threadsInScopeQuery returns the query of those of ids that are threads in
+// scope s.
+func threadsInScopeQuery(s mews.Scope, ids []uuid.UUID) (string, []any) {
+	var w where
+	w.in("id", ids)
+	w.scope("", s)
+	return `SELECT id FROM threads` + w.String(), w.args
+}
+
+// threadsInScope returns the set of those of ids that are threads in scope s.
+func threadsInScope(ctx context.Context, q querier, s mews.Scope, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
+	query, args := threadsInScopeQuery(s, ids)
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: find threads in scope: %w", err)
+	}
+	defer rows.Close()
+	in := make(map[uuid.UUID]bool, len(ids))
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("sqlite: find threads in scope: %w", err)
+		}
+		in[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: find threads in scope: %w", err)
+	}
+	return in, nil
+}
