@@ -12,6 +12,7 @@ const (
 	EUNAUTHORIZED = "unauthorized" // unknown token or no permission (401)
 	EFORBIDDEN    = "forbidden"    // a server-side validation meant for the end user (403)
 	ENOTFOUND     = "not_found"    // unknown address (404)
+	EMETHOD       = "method"       // known address, wrong HTTP method (405)
 	ETIMEOUT      = "timeout"      // the request took too long (408)
 	ETOOLARGE     = "too_large"    // the request body is over the limit (413)
 	EMEDIATYPE    = "media_type"   // the request body is not JSON (415)

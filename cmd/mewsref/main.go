@@ -1,0 +1,169 @@
+// Command mewsref runs the reference server of the Mews Connector API
+// messaging operations.
+//
+// Every flag has an environment-variable equivalent (MEWSREF_ plus the flag
+// name in upper case with '-' as '_'); a flag given on the command line wins.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mewsref/mewsref/mews"
+	"github.com/mewsref/mewsref/server"
+	"github.com/mewsref/mewsref/sqlite"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "mewsref:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	addr            string
+	db              string
+	config          string
+	bodyLimit       int64
+	requestTimeout  time.Duration
+	shutdownTimeout time.Duration
+	logLevel        string
+	logFormat       string
+	dev             bool
+}
+
+// parseFlags reads the flags, taking their defaults from the environment.
+func parseFlags(args []string, getenv func(string) string) (*options, error) {
+	fs := flag.NewFlagSet("mewsref", flag.ContinueOnError)
+	o := &options{}
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address (host:port; port 0 picks a free one)")
+	fs.StringVar(&o.db, "db", "mewsref.db", "storage: a SQLite file path, or :memory: for a throw-away store")
+	fs.StringVar(&o.config, "config", "", "YAML file of integrations and tokens (default: the public demo tokens)")
+	fs.Int64Var(&o.bodyLimit, "body-limit", server.DefaultBodyLimit, "largest request body in bytes; larger ones are answered 413")
+	fs.DurationVar(&o.requestTimeout, "request-timeout", server.DefaultRequestTimeout, "time budget of one request; past it the answer is 408")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may take to finish")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error (info logs one line per request)")
+	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
+	fs.BoolVar(&o.dev, "dev", false, "development: show internal error details in 500 responses")
+
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "MEWSREF_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" && envErr == nil {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("environment variable %s=%q: %w", name, v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	return o, nil
+}
+
+func newLogger(o *options, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return nil, fmt.Errorf("-log-level: %w", err)
+	}
+	ho := &slog.HandlerOptions{Level: level}
+	switch o.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, ho)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, ho)), nil
+	}
+	return nil, fmt.Errorf("-log-format: %q is neither text nor json", o.logFormat)
+}
+
+// openStore chooses the storage engine from the DSN alone.
+func openStore(ctx context.Context, dsn string) (mews.Store, error) {
+	return sqlite.Open(ctx, dsn)
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	o, err := parseFlags(args, getenv)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	log, err := newLogger(o, stderr)
+	if err != nil {
+		return err
+	}
+	var tokens *server.TokenConfig
+	if o.config != "" {
+		if tokens, err = server.LoadTokenConfig(o.config); err != nil {
+			return err
+		}
+	}
+	store, err := openStore(ctx, o.db)
+	if err != nil {
+		return fmt.Errorf("open storage %q: %w", o.db, err)
+	}
+	defer store.Close()
+
+	handler, closeServer, err := server.New(server.Config{
+		Store: store, Tokens: tokens, BodyLimit: o.bodyLimit, RequestTimeout: o.requestTimeout,
+		Logger: log, ExposeInternalErrors: o.dev,
+	})
+	if err != nil {
+		return err
+	}
+	defer closeServer()
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.addr, err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       o.requestTimeout + 30*time.Second,
+		WriteTimeout:      o.requestTimeout + 30*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "db", o.db, "config", o.config,
+		"url", "http://"+ln.Addr().String()+"/api/connector/v1/")
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	stop()
+	log.Info("shutting down: finishing in-flight requests", "timeout", o.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,146 @@
+// Package apitest checks, in tests, that every response the server sends
+// conforms to the embedded OpenAPI document, with datetimes in the exact
+// form 2006-01-02T15:04:05Z.
+package apitest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+
+	"github.com/mewsref/mewsref/server"
+)
+
+// Validator validates responses against the spec.
+type Validator struct {
+	doc    *openapi3.T
+	routes map[string]*routers.Route
+	opts   *openapi3filter.Options
+
+	mu    sync.Mutex
+	count int
+}
+
+// NewValidator loads the embedded spec with the strict response formats.
+func NewValidator(t testing.TB) *Validator {
+	t.Helper()
+	doc, err := server.LoadSpec(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &Validator{doc: doc, routes: map[string]*routers.Route{}, opts: &openapi3filter.Options{
+		IncludeResponseStatus:   true,
+		MultiError:              true,
+		SchemaValidationOptions: doc.GetSchemaValidationOptions(),
+	}}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			v.routes[path] = &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}
+		}
+	}
+	return v
+}
+
+// Count is the number of responses validated so far.
+func (v *Validator) Count() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.count
+}
+
+// Check validates one response to req. Responses to addresses outside the
+// spec (404, 405) must still be the Mews error body with a Request-Id.
+func (v *Validator) Check(req *http.Request, status int, header http.Header, body []byte) error {
+	v.mu.Lock()
+	v.count++
+	v.mu.Unlock()
+	route, ok := v.routes[req.URL.Path]
+	if !ok || req.Method != route.Method {
+		return v.checkErrorBody(header, body)
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, Route: route},
+		Status:                 status,
+		Header:                 header,
+		Body:                   io.NopCloser(bytes.NewReader(body)),
+		Options:                v.opts,
+	}
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		return err
+	}
+	if status >= 400 {
+		return v.checkErrorBody(header, body)
+	}
+	return nil
+}
+
+type errorBody struct {
+	Message   *string         `json:"Message"`
+	RequestID *string         `json:"RequestId"`
+	Details   json.RawMessage `json:"Details"`
+}
+
+func (v *Validator) checkErrorBody(header http.Header, body []byte) error {
+	schema := v.doc.Components.Schemas["ConnectorApiExceptionResult"].Value
+	var doc any
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return &Violation{"error body is not JSON: " + err.Error()}
+	}
+	if err := schema.VisitJSON(doc, v.doc.GetSchemaValidationOptions()...); err != nil {
+		return err
+	}
+	var e errorBody
+	_ = json.Unmarshal(body, &e)
+	rid := header.Get("Request-Id")
+	if rid == "" {
+		return &Violation{"no Request-Id header"}
+	}
+	if e.RequestID == nil || *e.RequestID != rid {
+		return &Violation{"RequestId of the body differs from the Request-Id header " + rid}
+	}
+	if e.Message == nil || *e.Message == "" {
+		return &Violation{"empty Message"}
+	}
+	return nil
+}
+
+// Violation is a response that breaks the contract beyond the schema.
+type Violation struct{ What string }
+
+func (v *Violation) Error() string { return v.What }
+
+// Handler wraps h so that every response is validated; a violation fails t.
+func (v *Validator) Handler(t testing.TB, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		res := rec.Result()
+		body := rec.Body.Bytes()
+		if err := v.Check(r, res.StatusCode, res.Header, body); err != nil {
+			t.Errorf("response to %s %s (status %d) violates the spec: %v\nbody: %s", r.Method, r.URL.Path, res.StatusCode, err, body)
+		}
+		for k, vals := range res.Header {
+			w.Header()[k] = vals
+		}
+		w.WriteHeader(res.StatusCode)
+		_, _ = w.Write(body)
+	})
+}
+
+// Server starts h behind httptest with every response validated.
+func Server(t testing.TB, h http.Handler) *httptest.Server {
+	t.Helper()
+	v := NewValidator(t)
+	ts := httptest.NewServer(v.Handler(t, h))
+	t.Cleanup(ts.Close)
+	return ts
+}

@@ -1,0 +1,114 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/mewsref/mewsref/gen"
+	"github.com/mewsref/mewsref/mews"
+)
+
+// statusOf is the one mapping of error codes to HTTP statuses.
+var statusOf = map[string]int{
+	mews.EINVALID:      http.StatusBadRequest,
+	mews.EUNAUTHORIZED: http.StatusUnauthorized,
+	mews.EFORBIDDEN:    http.StatusForbidden,
+	mews.ENOTFOUND:     http.StatusNotFound,
+	mews.EMETHOD:       http.StatusMethodNotAllowed,
+	mews.ETIMEOUT:      http.StatusRequestTimeout,
+	mews.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	mews.EMEDIATYPE:    http.StatusUnsupportedMediaType,
+	mews.ERATELIMIT:    http.StatusTooManyRequests,
+	mews.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// RetryAfter, as the Details of an ERATELIMIT error, sets the Retry-After
+// header (whole seconds) of the 429 response.
+type RetryAfter struct {
+	Seconds int `json:"RetryAfterSeconds"`
+}
+
+// handleError is Echo's HTTPErrorHandler and the only place where an error
+// becomes an HTTP response: the Mews error body with the status of its code.
+// Errors that are not *mews.Error are internal: logged, never shown, unless
+// the server runs with ExposeInternalErrors.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	e := s.clientError(err, c)
+	status := statusOf[e.Code]
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	info := requestInfoFrom(c.Request().Context())
+	if status == http.StatusInternalServerError {
+		s.log.LogAttrs(c.Request().Context(), slog.LevelError, "internal error",
+			slog.String("request_id", info.id), slog.String("path", c.Request().URL.Path), slog.Any("error", err))
+	}
+	info.err = e.Message
+	h := c.Response().Header()
+	if ra, ok := e.Details.(RetryAfter); ok {
+		h.Set("Retry-After", strconv.Itoa(ra.Seconds))
+	}
+	if e.Code == mews.EMETHOD {
+		h.Set(echo.HeaderAllow, http.MethodPost)
+	}
+	rid := info.id
+	body := gen.ConnectorApiExceptionResult{Message: e.Message, RequestId: &rid, Details: e.Details}
+	if c.Request().Method == http.MethodHead {
+		err = c.NoContent(status)
+	} else {
+		err = c.JSON(status, body)
+	}
+	if err != nil {
+		s.log.LogAttrs(c.Request().Context(), slog.LevelWarn, "writing error response failed",
+			slog.String("request_id", rid), slog.Any("error", err))
+	}
+}
+
+// clientError translates any error into the error shown to the client.
+func (s *Server) clientError(err error, c echo.Context) *mews.Error {
+	var me *mews.Error
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &me):
+		return me
+	case errors.As(err, &he):
+		return fromEcho(he, c.Request())
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return mews.Errorf(mews.ETIMEOUT, "The request took too long to process; request less data at once.")
+	}
+	e := mews.Errorf(mews.EINTERNAL, "Internal server error; the request id identifies it in the server's log.")
+	if s.exposeErrors {
+		e.Details = err.Error()
+	}
+	return e
+}
+
+// fromEcho translates the errors that Echo's router and the generated
+// parameter binding produce.
+func fromEcho(he *echo.HTTPError, r *http.Request) *mews.Error {
+	switch he.Code {
+	case http.StatusNotFound:
+		return mews.Errorf(mews.ENOTFOUND,
+			"No operation at %s %s. Operations are POST /api/connector/v1/{resource}/{action}, case-sensitive, without a trailing slash.",
+			r.Method, r.URL.Path)
+	case http.StatusMethodNotAllowed:
+		return mews.Errorf(mews.EMETHOD, "Method %s is not allowed; operations are called with POST.", r.Method)
+	case http.StatusRequestEntityTooLarge:
+		return mews.Errorf(mews.ETOOLARGE, "The request body is too large.")
+	case http.StatusUnsupportedMediaType:
+		return mews.Errorf(mews.EMEDIATYPE, "Content-Type must be application/json.")
+	}
+	if he.Code >= 400 && he.Code < 500 {
+		return mews.Errorf(mews.EINVALID, "%s", fmt.Sprint(he.Message))
+	}
+	return mews.Errorf(mews.EINTERNAL, "Internal server error; the request id identifies it in the server's log.")
+}

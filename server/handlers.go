@@ -1,0 +1,178 @@
+package server
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+
+	"github.com/mewsref/mewsref/gen"
+	"github.com/mewsref/mewsref/mews"
+)
+
+var _ gen.StrictServerInterface = (*Server)(nil)
+
+// authenticate resolves the request's tokens and notes the caller, masked,
+// for the access log.
+func (s *Server) authenticate(ctx context.Context, clientToken, accessToken string) (*Access, error) {
+	info := requestInfoFrom(ctx)
+	info.accessToken = MaskToken(accessToken)
+	acc, err := s.tokens.authenticate(clientToken, accessToken)
+	if err != nil {
+		info.integration = "unknown (ClientToken " + MaskToken(clientToken) + ")"
+		return nil, err
+	}
+	info.integration = acc.IntegrationName
+	return acc, nil
+}
+
+// MessageThreadsGetAll serves POST /api/connector/v1/messageThreads/getAll.
+func (s *Server) MessageThreadsGetAll(ctx context.Context, req gen.MessageThreadsGetAllRequestObject) (gen.MessageThreadsGetAllResponseObject, error) {
+	b := req.Body
+	acc, err := s.authenticate(ctx, b.ClientToken, b.AccessToken)
+	if err != nil {
+		return nil, err
+	}
+	scope, err := acc.Scope(b.EnterpriseIds)
+	if err != nil {
+		return nil, err
+	}
+	if b.MessageThreadIds == nil && b.CreatedUtc == nil && b.UpdatedUtc == nil {
+		return nil, mews.Errorf(mews.EINVALID, "At least one of MessageThreadIds, CreatedUtc, UpdatedUtc is required.")
+	}
+	created, err := interval("CreatedUtc", b.CreatedUtc, threadIntervalMonths)
+	if err != nil {
+		return nil, err
+	}
+	updated, err := interval("UpdatedUtc", b.UpdatedUtc, threadIntervalMonths)
+	if err != nil {
+		return nil, err
+	}
+	threads, err := s.store.MessageThreadsGetAll(ctx, mews.ThreadFilter{
+		Scope: scope, IDs: ids(b.MessageThreadIds), Created: created, Updated: updated, Page: page(b.Limitation),
+	})
+	if err != nil {
+		return nil, err
+	}
+	rid := RequestID(ctx)
+	if len(threads) == 0 && preferMinimal(req.Params.Prefer) {
+		return gen.MessageThreadsGetAll204Response{Headers: gen.EmptyPageResponseHeaders{RequestId: rid}}, nil
+	}
+	out := gen.MessageThreadResult{MessageThreads: make([]gen.MessageThread, len(threads))}
+	for i, t := range threads {
+		out.MessageThreads[i] = threadOut(t)
+	}
+	if n := len(threads); n > 0 {
+		out.Cursor = &threads[n-1].ID
+	}
+	return gen.MessageThreadsGetAll200JSONResponse{Body: out, Headers: gen.MessageThreadsGetAll200ResponseHeaders{RequestId: rid}}, nil
+}
+
+// MessageThreadsAdd serves POST /api/connector/v1/messageThreads/add.
+func (s *Server) MessageThreadsAdd(ctx context.Context, req gen.MessageThreadsAddRequestObject) (gen.MessageThreadsAddResponseObject, error) {
+	b := req.Body
+	acc, err := s.authenticate(ctx, b.ClientToken, b.AccessToken)
+	if err != nil {
+		return nil, err
+	}
+	if len(acc.EnterpriseIDs) != 1 {
+		return nil, mews.Errorf(mews.EUNAUTHORIZED,
+			"messageThreads/add does not support portfolio access tokens; use the access token of one enterprise.")
+	}
+	now := s.now()
+	t := mews.Thread{
+		ID:             uuid.New(),
+		IntegrationID:  acc.IntegrationID,
+		EnterpriseID:   acc.EnterpriseIDs[0],
+		OriginalSender: b.OriginalSender,
+		Subject:        b.Subject,
+		CreatedUTC:     now,
+		UpdatedUTC:     now,
+	}
+	if err := s.store.MessageThreadsAdd(ctx, t); err != nil {
+		return nil, err
+	}
+	return gen.MessageThreadsAdd200JSONResponse{
+		Body:    gen.MessageThreadAddResult{MessageThreads: []gen.MessageThread{threadOut(t)}},
+		Headers: gen.MessageThreadsAdd200ResponseHeaders{RequestId: RequestID(ctx)},
+	}, nil
+}
+
+// MessagesGetAll serves POST /api/connector/v1/messages/getAll.
+func (s *Server) MessagesGetAll(ctx context.Context, req gen.MessagesGetAllRequestObject) (gen.MessagesGetAllResponseObject, error) {
+	b := req.Body
+	acc, err := s.authenticate(ctx, b.ClientToken, b.AccessToken)
+	if err != nil {
+		return nil, err
+	}
+	scope, err := acc.Scope(b.EnterpriseIds)
+	if err != nil {
+		return nil, err
+	}
+	created, err := interval("CreatedUtc", b.CreatedUtc, messageIntervalMonths)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := s.store.MessagesGetAll(ctx, mews.MessageFilter{
+		Scope: scope, ThreadIDs: b.MessageThreadIds, Created: created, Page: page(b.Limitation),
+	})
+	if err != nil {
+		return nil, err
+	}
+	rid := RequestID(ctx)
+	if len(msgs) == 0 && preferMinimal(req.Params.Prefer) {
+		return gen.MessagesGetAll204Response{Headers: gen.EmptyPageResponseHeaders{RequestId: rid}}, nil
+	}
+	out := gen.MessageResult{Messages: make([]gen.Message, len(msgs))}
+	for i, m := range msgs {
+		out.Messages[i] = messageOut(m)
+	}
+	if n := len(msgs); n > 0 {
+		out.Cursor = &msgs[n-1].ID
+	}
+	return gen.MessagesGetAll200JSONResponse{Body: out, Headers: gen.MessagesGetAll200ResponseHeaders{RequestId: rid}}, nil
+}
+
+// MessagesAdd serves POST /api/connector/v1/messages/add.
+func (s *Server) MessagesAdd(ctx context.Context, req gen.MessagesAddRequestObject) (gen.MessagesAddResponseObject, error) {
+	b := req.Body
+	acc, err := s.authenticate(ctx, b.ClientToken, b.AccessToken)
+	if err != nil {
+		return nil, err
+	}
+	scope, err := acc.Scope(nil)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	msgs := make([]mews.Message, len(b.Messages))
+	for i, item := range b.Messages {
+		msgs[i] = mews.Message{
+			ID: uuid.New(), ThreadID: item.MessageThreadId, Text: item.Text,
+			Sender: mews.SenderApplication, CreatedUTC: now,
+		}
+	}
+	if err := s.store.MessagesAdd(ctx, scope, msgs); err != nil {
+		return nil, err
+	}
+	out := gen.AddedMessageResult{Messages: make([]gen.AddedMessage, len(msgs))}
+	for i, m := range msgs {
+		out.Messages[i] = gen.AddedMessage{Identifier: b.Messages[i].Identifier, Message: messageOut(m)}
+	}
+	return gen.MessagesAdd200JSONResponse{Body: out, Headers: gen.MessagesAdd200ResponseHeaders{RequestId: RequestID(ctx)}}, nil
+}
+
+// threadOut and messageOut write datetimes in UTC; the store keeps whole
+// seconds, so they marshal exactly as 2006-01-02T15:04:05Z.
+func threadOut(t mews.Thread) gen.MessageThread {
+	return gen.MessageThread{
+		Id: t.ID, OriginalSender: t.OriginalSender, Subject: t.Subject,
+		CreatedUtc: t.CreatedUTC.UTC(), UpdatedUtc: t.UpdatedUTC.UTC(), IsResolved: t.IsResolved,
+	}
+}
+
+func messageOut(m mews.Message) gen.Message {
+	return gen.Message{
+		Id: m.ID, MessageThreadId: m.ThreadID, Text: m.Text, CreatedUtc: m.CreatedUTC.UTC(),
+		Sender: gen.Sender{Discriminator: gen.SenderDiscriminator(m.Sender)},
+	}
+}

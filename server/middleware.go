@@ -1,0 +1,77 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+)
+
+type requestInfoKey struct{}
+
+// requestInfo travels with a request so that the access log line can say who
+// called and why it failed, with tokens masked.
+type requestInfo struct {
+	id          string
+	integration string // name of the authenticated integration
+	accessToken string // masked
+	err         string // Message of the error answered, if any
+}
+
+func requestInfoFrom(ctx context.Context) *requestInfo {
+	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
+		return info
+	}
+	return &requestInfo{}
+}
+
+// RequestID returns the id of the request being served, as sent in its
+// Request-Id response header.
+func RequestID(ctx context.Context) string { return requestInfoFrom(ctx).id }
+
+// begin gives every request an id (the Request-Id header of every response),
+// a deadline after which it answers 408, and one structured log line.
+func (s *Server) begin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		info := &requestInfo{id: uuid.NewString()}
+		ctx := context.WithValue(c.Request().Context(), requestInfoKey{}, info)
+		if s.requestTimeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, s.requestTimeout)
+			defer cancel()
+		}
+		c.SetRequest(c.Request().WithContext(ctx))
+		c.Response().Header().Set("Request-Id", info.id)
+
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		status := c.Response().Status
+		level := slog.LevelInfo
+		if status >= http.StatusInternalServerError {
+			level = slog.LevelError
+		}
+		if s.log.Enabled(ctx, level) {
+			attrs := []slog.Attr{
+				slog.String("request_id", info.id),
+				slog.String("method", c.Request().Method),
+				slog.String("path", c.Request().URL.Path),
+				slog.Int("status", status),
+				slog.Duration("duration", time.Since(start)),
+			}
+			if info.integration != "" {
+				attrs = append(attrs, slog.String("integration", info.integration), slog.String("access_token", info.accessToken))
+			}
+			if info.err != "" {
+				attrs = append(attrs, slog.String("error", info.err))
+			}
+			s.log.LogAttrs(ctx, level, "request", attrs...)
+		}
+		return nil
+	}
+}

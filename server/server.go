@@ -1,0 +1,153 @@
+// Package server implements the generated strict server interface of the
+// messaging operations: request validation against the embedded spec, token
+// authentication and tenancy, the business rules, and the mapping of every
+// error to the Mews error body. Storage is behind mews.Store.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	oapiruntime "github.com/oapi-codegen/runtime"
+
+	"github.com/mewsref/mewsref/gen"
+	"github.com/mewsref/mewsref/mews"
+	"github.com/mewsref/mewsref/sqlite"
+)
+
+// Defaults of Config.
+const (
+	DefaultBodyLimit      = 8 << 20 // bytes; 1000 messages of a few KiB each
+	DefaultRequestTimeout = 30 * time.Second
+)
+
+// Config configures a server; the zero value is a server on fresh in-memory
+// storage that accepts the public demo tokens.
+type Config struct {
+	// Store keeps the data. Nil: a new in-memory SQLite store, closed by the
+	// close function that New returns. A store given here is the caller's
+	// to close.
+	Store mews.Store
+	// Tokens replaces or extends the demo tokens (see TokenConfig). Nil: the
+	// public demo tokens only.
+	Tokens *TokenConfig
+	// Now is the clock. Nil: time.Now.
+	Now func() time.Time
+	// BodyLimit is the largest request body accepted, in bytes; larger
+	// bodies are answered 413. Zero: DefaultBodyLimit.
+	BodyLimit int64
+	// RequestTimeout bounds the work of one request; past it the request is
+	// answered 408. Zero: DefaultRequestTimeout; negative: no limit.
+	RequestTimeout time.Duration
+	// Logger receives one structured line per request and the internal
+	// errors. Nil: nothing is logged.
+	Logger *slog.Logger
+	// ExposeInternalErrors puts the text of internal errors in the Details
+	// of 500 responses. For development only.
+	ExposeInternalErrors bool
+}
+
+// Server implements gen.StrictServerInterface.
+type Server struct {
+	store          mews.Store
+	tokens         *tokens
+	clock          func() time.Time
+	requestTimeout time.Duration
+	log            *slog.Logger
+	exposeErrors   bool
+}
+
+// New returns the whole server as an http.Handler, ready for httptest or
+// http.Server, and a function that releases what New opened.
+func New(cfg Config) (http.Handler, func() error, error) {
+	tok, err := newTokens(cfg.Tokens)
+	if err != nil {
+		return nil, nil, err
+	}
+	doc, err := LoadSpec(false)
+	if err != nil {
+		return nil, nil, err
+	}
+	closeFn := func() error { return nil }
+	store := cfg.Store
+	if store == nil {
+		db, err := sqlite.Open(context.Background(), ":memory:")
+		if err != nil {
+			return nil, nil, fmt.Errorf("open in-memory store: %w", err)
+		}
+		store, closeFn = db, db.Close
+	}
+	s := &Server{
+		store:          store,
+		tokens:         tok,
+		clock:          cfg.Now,
+		requestTimeout: cfg.RequestTimeout,
+		log:            cfg.Logger,
+		exposeErrors:   cfg.ExposeInternalErrors,
+	}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	if s.requestTimeout == 0 {
+		s.requestTimeout = DefaultRequestTimeout
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	limit := cfg.BodyLimit
+	if limit <= 0 {
+		limit = DefaultBodyLimit
+	}
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Binder = validatedBinder{}
+	e.Use(s.begin, s.recoverPanic, newValidator(doc, limit).middleware)
+	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
+	return e, closeFn, nil
+}
+
+// now is the server's clock in UTC whole seconds, the precision of the API.
+func (s *Server) now() time.Time { return s.clock().UTC().Truncate(time.Second) }
+
+// recoverPanic turns a panic in a handler into an internal error, logged with
+// its stack, so that no client input can take the process down.
+func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				s.log.Error("panic", "request_id", RequestID(c.Request().Context()), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				err = fmt.Errorf("panic: %v", r)
+			}
+		}()
+		return next(c)
+	}
+}
+
+var errNotValidated = errors.New("request body reached the handler without validation")
+
+// validatedBinder binds only the value that request validation checked,
+// matching member names exactly; there is no fallback to decoding the raw
+// body again.
+type validatedBinder struct{}
+
+func (validatedBinder) Bind(i any, c echo.Context) error {
+	vb, ok := c.Request().Body.(interface{ ValidatedValue() any })
+	if !ok {
+		return errNotValidated
+	}
+	if err := oapiruntime.BindJSONValue(vb.ValidatedValue(), i); err != nil {
+		return mews.Errorf(mews.EINVALID, "The request body does not match the schema of the operation.")
+	}
+	return nil
+}

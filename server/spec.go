@@ -1,0 +1,66 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/mewsref/mewsref/gen"
+)
+
+// uuidPattern is the canonical textual form of a UUID, any version: Mews
+// identifiers are not all RFC 4122 version 4.
+var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// ResponseTimeLayout is the only form in which the server writes datetimes.
+const ResponseTimeLayout = "2006-01-02T15:04:05Z"
+
+var (
+	errNotUUID     = errors.New("not a UUID")
+	errNotRFC3339  = errors.New("not an RFC 3339 date-time")
+	errNotUTCForm  = errors.New("not of the form 2006-01-02T15:04:05Z")
+	errNoSpecPaths = errors.New("embedded spec has no paths")
+)
+
+// LoadSpec returns the embedded OpenAPI document with the string formats
+// that the server enforces: "uuid" (kin-openapi skips it by default) and
+// "date-time". Requests may carry any RFC 3339 instant; with strictTimes the
+// document instead demands the exact UTC form the server writes, which is
+// what response validation in tests uses.
+//
+// The validators are scoped to the returned document, not registered
+// globally, so a request document and a response document can coexist.
+func LoadSpec(strictTimes bool) (*openapi3.T, error) {
+	doc, err := gen.GetSwagger()
+	if err != nil {
+		return nil, fmt.Errorf("load embedded spec: %w", err)
+	}
+	if doc.Paths == nil || doc.Paths.Len() == 0 {
+		return nil, errNoSpecPaths
+	}
+	// The servers of the document name the vendor's host; requests reach us
+	// on any address, so route matching must not depend on them.
+	doc.Servers = nil
+	doc.SetStringFormatValidator("uuid", openapi3.NewCallbackValidator(func(s string) error {
+		if !uuidPattern.MatchString(s) {
+			return errNotUUID
+		}
+		return nil
+	}))
+	doc.SetStringFormatValidator("date-time", openapi3.NewCallbackValidator(func(s string) error {
+		if strictTimes {
+			if t, err := time.Parse(ResponseTimeLayout, s); err != nil || t.Format(ResponseTimeLayout) != s {
+				return errNotUTCForm
+			}
+			return nil
+		}
+		if _, err := time.Parse(time.RFC3339, s); err != nil {
+			return errNotRFC3339
+		}
+		return nil
+	}))
+	return doc, nil
+}

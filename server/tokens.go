@@ -1,0 +1,233 @@
+package server
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/google/uuid"
+	"gopkg.in/yaml.v3"
+
+	"github.com/mewsref/mewsref/mews"
+)
+
+// The two enterprises of the public demo environment that every demo access
+// token is connected to. Their identifiers are the ones used in the
+// reference's own request examples.
+var (
+	DemoGrossPricingEnterprise = uuid.MustParse("3fa85f64-5717-4562-b3fc-2c963f66afa6")
+	DemoNetPricingEnterprise   = uuid.MustParse("4d0201db-36f5-428b-8d11-4f0a65e960cc")
+)
+
+// TokenConfig is the YAML configuration of integrations and their tokens.
+//
+//	demoTokens: false        # default true: keep the public demo tokens too
+//	integrations:
+//	  - name: My integration
+//	    clientToken: 0123-client
+//	    accessTokens:
+//	      - token: 0123-hotel-a          # one enterprise
+//	        enterpriseIds: [8f9b1c2e-0d3a-4c55-9a1e-2b7c6d5e4f30]
+//	      - token: 0123-portfolio        # a portfolio access token
+//	        enterpriseIds: [8f9b1c2e-0d3a-4c55-9a1e-2b7c6d5e4f30, 1c0e8f6a-77b1-4f0c-8d2e-5a4b3c2d1e0f]
+type TokenConfig struct {
+	DemoTokens   *bool               `yaml:"demoTokens"`
+	Integrations []IntegrationConfig `yaml:"integrations"`
+}
+
+// IntegrationConfig is one integration (a client application).
+type IntegrationConfig struct {
+	Name        string `yaml:"name"`
+	ClientToken string `yaml:"clientToken"`
+	// ID identifies the integration in stored data and webhooks; by default
+	// it is derived from ClientToken, so it is stable across restarts.
+	ID           uuid.UUID           `yaml:"id"`
+	AccessTokens []AccessTokenConfig `yaml:"accessTokens"`
+}
+
+// AccessTokenConfig connects an integration to one enterprise or, with
+// several, is a portfolio access token.
+type AccessTokenConfig struct {
+	Token         string      `yaml:"token"`
+	EnterpriseIDs []uuid.UUID `yaml:"enterpriseIds"`
+}
+
+// LoadTokenConfig reads a YAML token configuration; unknown keys are errors,
+// so that a misspelt key does not silently change who may do what.
+func LoadTokenConfig(path string) (*TokenConfig, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read token config: %w", err)
+	}
+	return ParseTokenConfig(bytes.NewReader(b))
+}
+
+// ParseTokenConfig decodes a YAML token configuration.
+func ParseTokenConfig(r io.Reader) (*TokenConfig, error) {
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	var cfg TokenConfig
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("parse token config: %w", err)
+	}
+	return &cfg, nil
+}
+
+// DemoIntegrations are the public demo integrations of the reference: each
+// is connected to the gross-pricing and to the net-pricing demo enterprise.
+func DemoIntegrations() []IntegrationConfig {
+	demo := func(name, client, gross, net string) IntegrationConfig {
+		return IntegrationConfig{Name: name, ClientToken: client, AccessTokens: []AccessTokenConfig{
+			{Token: gross, EnterpriseIDs: []uuid.UUID{DemoGrossPricingEnterprise}},
+			{Token: net, EnterpriseIDs: []uuid.UUID{DemoNetPricingEnterprise}},
+		}}
+	}
+	return []IntegrationConfig{
+		demo("Are you ready to integrate with Mews?",
+			"E0D439EE522F44368DC78E1BFB03710C-D24FB11DBE31D4621C4817E028D9E1D",
+			"C66EF7B239D24632943D115EDE9CB810-EA00F8FD8294692C940F6B5A8F9453D",
+			"4D6C7ABE0E6A4681B0AFB16900AE5D86-DF50CBC89E1D4FF5859DDF021649ED5"),
+		demo("Connector API Test Client 2",
+			"E916C341431C4D28A866AD200152DBD3-A046EB5583FFBE94DE1172237763712",
+			"CC150C355D6A4048A220AD20015483AB-B6D09C0C84B09538077CB8FFBB907B4",
+			"1AEFA58C55E74D65BDC7AD2001564C12-66633E0B736F523379B9E5966165A55"),
+		demo("Connector API Test Client 3",
+			"2CC71B0660F345019882AD200155B4FE-4A1FC9080A4DD2A404734003674F77E",
+			"5F56B9903A834F199E28AD20015E58CA-5C6A1A00550634911534AD6A098E8B7",
+			"682C235379B64D909941AD2001577525-BFC60A026081F1350FAA99CAB9F7510"),
+		demo("Connector API Test Client 4",
+			"07AB1F14B55C49B8BDD6AD200158423B-273A4497AFF5E20566D7199DB3DC2BA",
+			"39E301DD5A1C4A569087AD20015F60DD-50DC28896E9090CCA0995C9BBD90351",
+			"BFD4298010F54B069F3DAD20015D53EA-D5561FADFBA4EFC8EA4C179C6BC461F"),
+	}
+}
+
+// integrationNamespace derives stable integration IDs from client tokens.
+var integrationNamespace = uuid.MustParse("6c1e2f0a-4b8d-4e57-9a3c-0d2b7f1e5a96")
+
+// Access is what an authenticated request may do.
+type Access struct {
+	IntegrationID   uuid.UUID
+	IntegrationName string
+	EnterpriseIDs   []uuid.UUID // the enterprises the access token covers
+}
+
+// Scope returns the caller's scope, narrowed to enterprises when given.
+func (a *Access) Scope(enterprises *[]uuid.UUID) (mews.Scope, error) {
+	if enterprises == nil {
+		return mews.Scope{IntegrationID: a.IntegrationID, EnterpriseIDs: a.EnterpriseIDs}, nil
+	}
+	for i, id := range *enterprises {
+		if !containsID(a.EnterpriseIDs, id) {
+			return mews.Scope{}, mews.Errorf(mews.EUNAUTHORIZED,
+				"EnterpriseIds[%d]: the access token has no permission for enterprise %s.", i, id)
+		}
+	}
+	return mews.Scope{IntegrationID: a.IntegrationID, EnterpriseIDs: dedupe(*enterprises)}, nil
+}
+
+func containsID(ids []uuid.UUID, id uuid.UUID) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
+
+func dedupe(ids []uuid.UUID) []uuid.UUID {
+	out := make([]uuid.UUID, 0, len(ids))
+	for _, id := range ids {
+		if !containsID(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+type tokenKey [sha256.Size]byte
+
+type client struct {
+	token  []byte
+	access map[tokenKey]*accessToken
+}
+
+type accessToken struct {
+	token  []byte
+	access Access
+}
+
+// tokens authenticates requests. Tokens are looked up by their SHA-256 and
+// then compared in constant time, so timing reveals nothing of a token.
+type tokens struct {
+	clients map[tokenKey]*client
+}
+
+func newTokens(cfg *TokenConfig) (*tokens, error) {
+	var list []IntegrationConfig
+	if cfg == nil || cfg.DemoTokens == nil || *cfg.DemoTokens {
+		list = DemoIntegrations()
+	}
+	if cfg != nil {
+		list = append(list, cfg.Integrations...)
+	}
+	t := &tokens{clients: make(map[tokenKey]*client)}
+	seenAccess := map[tokenKey]bool{}
+	for i, in := range list {
+		if in.ClientToken == "" {
+			return nil, fmt.Errorf("integration %d (%q): clientToken is empty", i, in.Name)
+		}
+		key := sha256.Sum256([]byte(in.ClientToken))
+		if t.clients[key] != nil {
+			return nil, fmt.Errorf("integration %d (%q): clientToken %s is used twice", i, in.Name, MaskToken(in.ClientToken))
+		}
+		id := in.ID
+		if id == uuid.Nil {
+			id = uuid.NewSHA1(integrationNamespace, []byte(in.ClientToken))
+		}
+		c := &client{token: []byte(in.ClientToken), access: make(map[tokenKey]*accessToken)}
+		for j, at := range in.AccessTokens {
+			if at.Token == "" {
+				return nil, fmt.Errorf("integration %q: access token %d is empty", in.Name, j)
+			}
+			if len(at.EnterpriseIDs) == 0 {
+				return nil, fmt.Errorf("integration %q: access token %s has no enterpriseIds", in.Name, MaskToken(at.Token))
+			}
+			ak := sha256.Sum256([]byte(at.Token))
+			if seenAccess[ak] {
+				return nil, fmt.Errorf("integration %q: access token %s is used twice", in.Name, MaskToken(at.Token))
+			}
+			seenAccess[ak] = true
+			c.access[ak] = &accessToken{token: []byte(at.Token), access: Access{
+				IntegrationID: id, IntegrationName: in.Name, EnterpriseIDs: dedupe(at.EnterpriseIDs),
+			}}
+		}
+		t.clients[key] = c
+	}
+	return t, nil
+}
+
+func (t *tokens) authenticate(clientToken, accessTok string) (*Access, error) {
+	c := t.clients[sha256.Sum256([]byte(clientToken))]
+	if c == nil || subtle.ConstantTimeCompare(c.token, []byte(clientToken)) != 1 {
+		return nil, mews.Errorf(mews.EUNAUTHORIZED, "Invalid ClientToken.")
+	}
+	a := c.access[sha256.Sum256([]byte(accessTok))]
+	if a == nil || subtle.ConstantTimeCompare(a.token, []byte(accessTok)) != 1 {
+		return nil, mews.Errorf(mews.EUNAUTHORIZED, "Invalid AccessToken: it is not an access token of this ClientToken.")
+	}
+	return &a.access, nil
+}
+
+// MaskToken shortens a token for logs the way the reference masks tokens:
+// enough to recognise it, never enough to use it.
+func MaskToken(tok string) string {
+	if len(tok) <= 8 {
+		return "****"
+	}
+	return tok[:4] + "…" + tok[len(tok)-4:]
+}
