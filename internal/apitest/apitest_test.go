@@ -1,0 +1,52 @@
+package apitest
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestCheckRejectsResponsesOutsideTheContract(t *testing.T) {
+	v := NewValidator(t)
+	req, _ := http.NewRequest(http.MethodPost, "http://x/api/connector/v1/messageThreads/add", nil)
+	hdr := func(kv ...string) http.Header {
+		h := http.Header{"Content-Type": {"application/json"}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			h.Set(kv[i], kv[i+1])
+		}
+		return h
+	}
+	good := `{"MessageThreads":[{"Id":"8d02142f-31cf-4115-90bf-ae5200c7a1ba","OriginalSender":"a","Subject":"b","CreatedUtc":"2022-03-08T12:06:50Z","UpdatedUtc":"2022-03-08T12:06:50Z","IsResolved":false}]}`
+	if err := v.Check(req, 200, hdr("Request-Id", "r1"), []byte(good)); err != nil {
+		t.Fatalf("a conforming response was refused: %v", err)
+	}
+	bad := []struct {
+		name   string
+		status int
+		header http.Header
+		body   string
+	}{
+		{"fractional seconds", 200, hdr("Request-Id", "r1"), strings.Replace(good, "12:06:50Z", "12:06:50.5Z", 1)},
+		{"offset instead of Z", 200, hdr("Request-Id", "r1"), strings.Replace(good, "12:06:50Z", "12:06:50+00:00", 1)},
+		{"missing IsResolved", 200, hdr("Request-Id", "r1"), strings.Replace(good, `,"IsResolved":false`, "", 1)},
+		{"Id not a UUID", 200, hdr("Request-Id", "r1"), strings.Replace(good, "8d02142f-31cf-4115-90bf-ae5200c7a1ba", "8d02142f", 1)},
+		{"no Request-Id header", 200, hdr(), good},
+		{"undocumented status", 202, hdr("Request-Id", "r1"), good},
+		{"error without RequestId equal to the header", 400, hdr("Request-Id", "r1"), `{"Message":"m","RequestId":"other","Details":null}`},
+		{"error without Details", 400, hdr("Request-Id", "r1"), `{"Message":"m","RequestId":"r1"}`},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := v.Check(req, tc.status, tc.header, []byte(tc.body)); err == nil {
+				t.Error("accepted")
+			}
+		})
+	}
+	notFound, _ := http.NewRequest(http.MethodPost, "http://x/nope", nil)
+	if err := v.Check(notFound, 404, hdr("Request-Id", "r2"), []byte(`{"Message":"m","RequestId":"r2","Details":null}`)); err != nil {
+		t.Errorf("a conforming 404 was refused: %v", err)
+	}
+	if err := v.Check(notFound, 404, hdr("Request-Id", "r2"), []byte(`not found`)); err == nil {
+		t.Error("a plain-text 404 was accepted")
+	}
+}
