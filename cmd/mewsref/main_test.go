@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestFlagsTakeDefaultsFromEnvironment(t *testing.T) {
+	env := map[string]string{"MEWSREF_ADDR": "127.0.0.1:9999", "MEWSREF_BODY_LIMIT": "2048", "MEWSREF_DB": "env.db"}
+	o, err := parseFlags([]string{"-db", "flag.db"}, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.addr != "127.0.0.1:9999" || o.bodyLimit != 2048 || o.db != "flag.db" {
+		t.Errorf("got addr %q, body limit %d, db %q", o.addr, o.bodyLimit, o.db)
+	}
+	if _, err := parseFlags(nil, func(k string) string {
+		if k == "MEWSREF_BODY_LIMIT" {
+			return "lots"
+		}
+		return ""
+	}); err == nil || !strings.Contains(err.Error(), "MEWSREF_BODY_LIMIT") {
+		t.Errorf("a bad environment value must be named in the error, got %v", err)
+	}
+}
+
+// binary builds the server once per test run.
+func binary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "mewsref")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+type proc struct {
+	cmd  *exec.Cmd
+	addr string
+	logs *bytes.Buffer
+	done chan error
+}
+
+var listenLine = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+func start(t *testing.T, bin string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, logs: &bytes.Buffer{}, done: make(chan error, 1)}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			p.logs.WriteString(sc.Text() + "\n")
+			if m := listenLine.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+			}
+		}
+		p.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	select {
+	case p.addr = <-addr:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("server did not start:\n%s", p.logs)
+	}
+	return p
+}
+
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, p.logs)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+}
+
+const demoCreds = `"ClientToken":"E0D439EE522F44368DC78E1BFB03710C-D24FB11DBE31D4621C4817E028D9E1D","AccessToken":"C66EF7B239D24632943D115EDE9CB810-EA00F8FD8294692C940F6B5A8F9453D","Client":"e2e"`
+
+func post(t *testing.T, addr, op, body string) (int, map[string]any) {
+	t.Helper()
+	res, err := http.Post("http://"+addr+"/api/connector/v1/"+op, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	var out map[string]any
+	_ = json.Unmarshal(raw, &out)
+	return res.StatusCode, out
+}
+
+func TestBinaryKeepsDataAcrossRestartAndStopsOnSIGTERM(t *testing.T) {
+	bin := binary(t)
+	db := filepath.Join(t.TempDir(), "data.db")
+
+	p := start(t, bin, "-db", db)
+	status, body := post(t, p.addr, "messageThreads/add", `{`+demoCreds+`,"OriginalSender":"John Doe","Subject":"kept"}`)
+	if status != 200 {
+		t.Fatalf("add: %d %v", status, body)
+	}
+	id := body["MessageThreads"].([]any)[0].(map[string]any)["Id"].(string)
+	p.stop(t)
+	if !strings.Contains(p.logs.String(), "msg=request") || strings.Contains(p.logs.String(), "C66EF7B239D24632943D115EDE9CB810-EA00F8FD8294692C940F6B5A8F9453D") {
+		t.Errorf("want request log lines without full tokens, got:\n%s", p.logs)
+	}
+
+	p = start(t, bin, "-db", db)
+	status, body = post(t, p.addr, "messageThreads/getAll", `{`+demoCreds+`,"MessageThreadIds":["`+id+`"],"Limitation":{"Count":10}}`)
+	if status != 200 || len(body["MessageThreads"].([]any)) != 1 {
+		t.Fatalf("after restart: %d %v", status, body)
+	}
+	p.stop(t)
+}
+
+func TestBinaryRefusesABadConfig(t *testing.T) {
+	bin := binary(t)
+	cfg := filepath.Join(t.TempDir(), "tokens.yaml")
+	if err := os.WriteFile(cfg, []byte("integrations:\n  - clientTokn: typo\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "-db", ":memory:", "-config", cfg).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "clientTokn") {
+		t.Errorf("want a failure naming the bad key, got %v: %s", err, out)
+	}
+}
