@@ -25,14 +25,20 @@ func (s *Server) authenticate(ctx context.Context, clientToken, accessToken stri
 	return acc, nil
 }
 
+// scope authenticates a getAll request and returns what it may see: the
+// token's enterprises, narrowed to enterprises when given.
+func (s *Server) scope(ctx context.Context, clientToken, accessToken string, enterprises *[]uuid.UUID) (mews.Scope, error) {
+	acc, err := s.authenticate(ctx, clientToken, accessToken)
+	if err != nil {
+		return mews.Scope{}, err
+	}
+	return acc.Scope(enterprises)
+}
+
 // MessageThreadsGetAll serves POST /api/connector/v1/messageThreads/getAll.
 func (s *Server) MessageThreadsGetAll(ctx context.Context, req gen.MessageThreadsGetAllRequestObject) (gen.MessageThreadsGetAllResponseObject, error) {
 	b := req.Body
-	acc, err := s.authenticate(ctx, b.ClientToken, b.AccessToken)
-	if err != nil {
-		return nil, err
-	}
-	scope, err := acc.Scope(b.EnterpriseIds)
+	scope, err := s.scope(ctx, b.ClientToken, b.AccessToken, b.EnterpriseIds)
 	if err != nil {
 		return nil, err
 	}
@@ -100,11 +106,7 @@ func (s *Server) MessageThreadsAdd(ctx context.Context, req gen.MessageThreadsAd
 // MessagesGetAll serves POST /api/connector/v1/messages/getAll.
 func (s *Server) MessagesGetAll(ctx context.Context, req gen.MessagesGetAllRequestObject) (gen.MessagesGetAllResponseObject, error) {
 	b := req.Body
-	acc, err := s.authenticate(ctx, b.ClientToken, b.AccessToken)
-	if err != nil {
-		return nil, err
-	}
-	scope, err := acc.Scope(b.EnterpriseIds)
+	scope, err := s.scope(ctx, b.ClientToken, b.AccessToken, b.EnterpriseIds)
 	if err != nil {
 		return nil, err
 	}
@@ -135,11 +137,7 @@ func (s *Server) MessagesGetAll(ctx context.Context, req gen.MessagesGetAllReque
 // MessagesAdd serves POST /api/connector/v1/messages/add.
 func (s *Server) MessagesAdd(ctx context.Context, req gen.MessagesAddRequestObject) (gen.MessagesAddResponseObject, error) {
 	b := req.Body
-	acc, err := s.authenticate(ctx, b.ClientToken, b.AccessToken)
-	if err != nil {
-		return nil, err
-	}
-	scope, err := acc.Scope(nil)
+	scope, err := s.scope(ctx, b.ClientToken, b.AccessToken, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/routers"
 
 	"github.com/mewsref/mewsref/gen"
 )
@@ -63,4 +64,17 @@ func LoadSpec(strictTimes bool) (*openapi3.T, error) {
 		return nil
 	}))
 	return doc, nil
+}
+
+// OperationRoutes indexes the operations of doc by path. Every operation of
+// the API has its own path, so the path alone finds it; Echo has already
+// matched the path exactly when a request gets here.
+func OperationRoutes(doc *openapi3.T) map[string]*routers.Route {
+	routes := make(map[string]*routers.Route)
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			routes[path] = &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}
+		}
+	}
+	return routes
 }

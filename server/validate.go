@@ -33,8 +33,8 @@ type validator struct {
 }
 
 func newValidator(doc *openapi3.T, bodyLimit int64) *validator {
-	v := &validator{
-		routes:    make(map[string]*routers.Route),
+	return &validator{
+		routes:    OperationRoutes(doc),
 		bodyLimit: bodyLimit,
 		options: &openapi3filter.Options{
 			MultiError:              true,
@@ -42,12 +42,6 @@ func newValidator(doc *openapi3.T, bodyLimit int64) *validator {
 			SchemaValidationOptions: doc.GetSchemaValidationOptions(),
 		},
 	}
-	for path, item := range doc.Paths.Map() {
-		for method, op := range item.Operations() {
-			v.routes[path] = &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}
-		}
-	}
-	return v
 }
 
 func (v *validator) middleware(next echo.HandlerFunc) echo.HandlerFunc {

@@ -37,16 +37,11 @@ func NewValidator(t testing.TB) *Validator {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := &Validator{doc: doc, routes: map[string]*routers.Route{}, opts: &openapi3filter.Options{
+	v := &Validator{doc: doc, routes: server.OperationRoutes(doc), opts: &openapi3filter.Options{
 		IncludeResponseStatus:   true,
 		MultiError:              true,
 		SchemaValidationOptions: doc.GetSchemaValidationOptions(),
 	}}
-	for path, item := range doc.Paths.Map() {
-		for method, op := range item.Operations() {
-			v.routes[path] = &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}
-		}
-	}
 	return v
 }
 
