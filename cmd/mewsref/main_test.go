@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mewsref/mewsref/internal/apitest"
 )
 
 func TestFlagsTakeDefaultsFromEnvironment(t *testing.T) {
@@ -106,14 +108,24 @@ func (p *proc) stop(t *testing.T) {
 
 const demoCreds = `"ClientToken":"E0D439EE522F44368DC78E1BFB03710C-D24FB11DBE31D4621C4817E028D9E1D","AccessToken":"C66EF7B239D24632943D115EDE9CB810-EA00F8FD8294692C940F6B5A8F9453D","Client":"e2e"`
 
+// post sends one operation to the binary and validates the response
+// against the spec.
 func post(t *testing.T, addr, op, body string) (int, map[string]any) {
 	t.Helper()
-	res, err := http.Post("http://"+addr+"/api/connector/v1/"+op, "application/json", strings.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/api/connector/v1/"+op, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
+	if err := apitest.NewValidator(t).Check(req, res.StatusCode, res.Header, raw); err != nil {
+		t.Errorf("response to %s violates the spec: %v\n%s", op, err, raw)
+	}
 	var out map[string]any
 	_ = json.Unmarshal(raw, &out)
 	return res.StatusCode, out
