@@ -32,11 +32,14 @@ const Memory = ":memory:"
 // the writer them.
 type DB struct {
 	read  *sql.DB // the same pool as write for an in-memory database
+	reads *stmts  // read, with its statements prepared once
 	write *sql.DB // one connection: the single writer
 
 	insertThread  *sql.Stmt // on write
 	insertMessage *sql.Stmt // on write
 	touchThread   *sql.Stmt // on write
+
+	writer *writer // runs every write on the write connection, in groups
 }
 
 // Open opens the database at path, a file name or Memory, creating it if
@@ -62,7 +65,12 @@ func (db *DB) open(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	return db.prepare(ctx)
+	if err := db.prepare(ctx); err != nil {
+		return err
+	}
+	db.writer = newWriter(db.write)
+	db.reads = newStmts(db.read)
+	return nil
 }
 
 // openMemory opens an in-memory database. It belongs to the connection that
@@ -92,7 +100,7 @@ func (db *DB) openFile(ctx context.Context, path string) error {
 	// write that returned survives a crash of the process or the machine.
 	var err error
 	db.write, err = openPool(ctx, dsn(name, true,
-		busyTimeout, "foreign_keys(1)", "journal_mode(WAL)", "synchronous(FULL)"), 1)
+		busyTimeout, "foreign_keys(1)", "journal_mode(WAL)", "synchronous(FULL)", "cache_size(-32768)"), 1)
 	if err != nil {
 		return err
 	}
@@ -160,7 +168,13 @@ func (db *DB) prepare(ctx context.Context) error {
 // Close closes the statements and the pools. It can be called on a DB that
 // Open left half-open.
 func (db *DB) Close() error {
+	if db.writer != nil {
+		db.writer.close()
+	}
 	var errs []error
+	if db.reads != nil {
+		errs = append(errs, db.reads.close())
+	}
 	for _, s := range []*sql.Stmt{db.insertThread, db.insertMessage, db.touchThread} {
 		if s != nil {
 			errs = append(errs, s.Close())

@@ -17,10 +17,10 @@ const (
 	touchThreadSQL = `UPDATE threads SET updated_utc = max(updated_utc, ?) WHERE id = ?`
 )
 
-// MessagesAdd stores msgs in one transaction: all or none. The messages are
+// MessagesAdd stores msgs all or none, durably (see writer). The messages are
 // inserted in the order given, so of those created in the same second the
 // last one is the newest.
-func (db *DB) MessagesAdd(ctx context.Context, scope mews.Scope, msgs []mews.Message) (err error) {
+func (db *DB) MessagesAdd(ctx context.Context, scope mews.Scope, msgs []mews.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -37,43 +37,32 @@ func (db *DB) MessagesAdd(ctx context.Context, scope mews.Scope, msgs []mews.Mes
 		}
 	}
 
-	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: add messages: %w", err)
-	}
-	defer func() {
+	return db.writer.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		in, err := threadsInScope(ctx, tx, scope, threads)
 		if err != nil {
-			err = errors.Join(err, rollback(tx))
+			return err
 		}
-	}()
-
-	in, err := threadsInScope(ctx, tx, scope, threads)
-	if err != nil {
-		return err
-	}
-	for _, id := range threads {
-		if !in[id] {
-			return mews.Errorf(mews.EINVALID,
-				"Invalid MessageThreadId: %s is not a message thread of this client.", id)
+		for _, id := range threads {
+			if !in[id] {
+				return mews.Errorf(mews.EINVALID,
+					"Invalid MessageThreadId: %s is not a message thread of this client.", id)
+			}
 		}
-	}
-	insert := tx.StmtContext(ctx, db.insertMessage)
-	for _, m := range msgs {
-		if _, err := insert.ExecContext(ctx,
-			blob(m.ID), blob(m.ThreadID), m.Text, string(m.Sender), m.CreatedUTC.Unix()); err != nil {
-			return fmt.Errorf("sqlite: add message %s: %w", m.ID, err)
+		insert := tx.StmtContext(ctx, db.insertMessage)
+		for _, m := range msgs {
+			if _, err := insert.ExecContext(ctx,
+				blob(m.ID), blob(m.ThreadID), m.Text, string(m.Sender), m.CreatedUTC.Unix()); err != nil {
+				return fmt.Errorf("sqlite: add message %s: %w", m.ID, err)
+			}
 		}
-	}
-	touch := tx.StmtContext(ctx, db.touchThread)
-	for _, id := range threads {
-		if _, err := touch.ExecContext(ctx, newest[id], blob(id)); err != nil {
-			return fmt.Errorf("sqlite: update thread %s: %w", id, err)
+		touch := tx.StmtContext(ctx, db.touchThread)
+		for _, id := range threads {
+			if _, err := touch.ExecContext(ctx, newest[id], blob(id)); err != nil {
+				return fmt.Errorf("sqlite: update thread %s: %w", id, err)
+			}
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: add messages: commit: %w", err)
-	}
-	return nil
+		return nil
+	})
 }
 
 // MessagesGetAll returns a page of the messages that match f. It first
@@ -86,13 +75,13 @@ func (db *DB) MessagesGetAll(ctx context.Context, f mews.MessageFilter) ([]mews.
 	}
 	var after *position
 	if f.Page.Cursor != nil {
-		p, err := messagePosition(ctx, db.read, f.Scope, *f.Page.Cursor)
+		p, err := messagePosition(ctx, db.reads, f.Scope, *f.Page.Cursor)
 		if err != nil {
 			return nil, err
 		}
 		after = &p
 	}
-	in, err := threadsInScope(ctx, db.read, f.Scope, f.ThreadIDs)
+	in, err := threadsInScope(ctx, db.reads, f.Scope, f.ThreadIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +98,7 @@ func (db *DB) MessagesGetAll(ctx context.Context, f mews.MessageFilter) ([]mews.
 		return nil, nil
 	}
 	q, args := messagesPageQuery(threads, f.Created, after, f.Page.Count)
-	rows, err := db.read.QueryContext(ctx, q, args...)
+	rows, err := db.reads.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get messages: %w", err)
 	}

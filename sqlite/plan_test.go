@@ -65,7 +65,11 @@ func TestQueryPlans(t *testing.T) {
 			[]string{"sqlite_autoindex_threads_1"}, false},
 		{"thread cursor", q(threadPositionQuery(two, ids[0])),
 			[]string{"sqlite_autoindex_threads_1"}, true},
+		{"thread cursor in one enterprise", q(threadPositionQuery(one, ids[0])),
+			[]string{"sqlite_autoindex_threads_1"}, true},
 		{"threads in scope", q(threadsInScopeQuery(two, ids)),
+			[]string{"sqlite_autoindex_threads_1"}, true},
+		{"threads of one enterprise in scope", q(threadsInScopeQuery(one, append(ids, uuid.New(), uuid.New(), uuid.New(), uuid.New(), uuid.New(), uuid.New(), uuid.New(), uuid.New()))),
 			[]string{"sqlite_autoindex_threads_1"}, true},
 		{"messages of a thread after a cursor", q(messagesPageQuery(ids[:1], nil, cursor, 10)),
 			[]string{"messages_thread_created"}, true},
@@ -74,6 +78,8 @@ func TestQueryPlans(t *testing.T) {
 		{"messages of threads after a cursor", q(messagesPageQuery(ids, iv, cursor, 10)),
 			[]string{"messages_thread_created"}, false},
 		{"message cursor", q(messagePositionQuery(two, ids[0])),
+			[]string{"sqlite_autoindex_messages_1", "sqlite_autoindex_threads_1"}, true},
+		{"message cursor in one enterprise", q(messagePositionQuery(one, ids[0])),
 			[]string{"sqlite_autoindex_messages_1", "sqlite_autoindex_threads_1"}, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {

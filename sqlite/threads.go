@@ -14,16 +14,18 @@ const insertThreadSQL = `INSERT INTO threads
 	(id, integration_id, enterprise_id, original_sender, subject, created_utc, updated_utc, is_resolved)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 
-// MessageThreadsAdd stores t. It is one statement, so SQLite commits it on
-// its own, durably.
+// MessageThreadsAdd stores t, durably: it returns once the transaction that
+// holds it is committed (see writer).
 func (db *DB) MessageThreadsAdd(ctx context.Context, t mews.Thread) error {
-	if _, err := db.insertThread.ExecContext(ctx,
-		blob(t.ID), blob(t.IntegrationID), blob(t.EnterpriseID), t.OriginalSender, t.Subject,
-		t.CreatedUTC.Unix(), t.UpdatedUTC.Unix(), t.IsResolved,
-	); err != nil {
-		return fmt.Errorf("sqlite: add thread %s: %w", t.ID, err)
-	}
-	return nil
+	return db.writer.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.StmtContext(ctx, db.insertThread).ExecContext(ctx,
+			blob(t.ID), blob(t.IntegrationID), blob(t.EnterpriseID), t.OriginalSender, t.Subject,
+			t.CreatedUTC.Unix(), t.UpdatedUTC.Unix(), t.IsResolved,
+		); err != nil {
+			return fmt.Errorf("sqlite: add thread %s: %w", t.ID, err)
+		}
+		return nil
+	})
 }
 
 // MessageThreadsGetAll returns a page of the threads that match f.
@@ -37,14 +39,14 @@ func (db *DB) MessageThreadsGetAll(ctx context.Context, f mews.ThreadFilter) ([]
 	}
 	var after *position
 	if f.Page.Cursor != nil {
-		p, err := threadPosition(ctx, db.read, f.Scope, *f.Page.Cursor)
+		p, err := threadPosition(ctx, db.reads, f.Scope, *f.Page.Cursor)
 		if err != nil {
 			return nil, err
 		}
 		after = &p
 	}
 	q, args := threadsPageQuery(f, after)
-	rows, err := db.read.QueryContext(ctx, q, args...)
+	rows, err := db.reads.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get threads: %w", err)
 	}
@@ -126,7 +128,9 @@ func threadPosition(ctx context.Context, q querier, s mews.Scope, id uuid.UUID) 
 func threadsInScopeQuery(s mews.Scope, ids []uuid.UUID) (string, []any) {
 	var w where
 	w.in("id", ids)
-	w.scope("", s)
+	// "+": look the ids up in their unique index; without it SQLite may
+	// prefer to walk every thread of the scope.
+	w.scope("+", s)
 	return `SELECT id FROM threads` + w.String(), w.args
 }
 

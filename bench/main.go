@@ -1,0 +1,231 @@
+// Command bench measures the reference server against the ceiling of its
+// stack. In one run it loads a SQLite file through the store, starts the
+// real server and a bare Echo baseline on loopback, and sends the same
+// requests of each operation to both from concurrent keep-alive
+// connections. It prints, per operation, requests/s, p50 and p99 latency and
+// the ratio server/baseline.
+//
+//	go run ./bench -c 32 -d 10s -threads 1000000 -messages 5000000
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mewsref/mewsref/internal/benchdata"
+	"github.com/mewsref/mewsref/server"
+	"github.com/mewsref/mewsref/sqlite"
+)
+
+type op struct{ name, path string }
+
+var (
+	opThreadsAdd     = op{"messageThreads/add", "/api/connector/v1/messageThreads/add"}
+	opMessagesAdd    = op{"messages/add (10)", "/api/connector/v1/messages/add"}
+	opThreadsGetAll  = op{"messageThreads/getAll (100)", "/api/connector/v1/messageThreads/getAll"}
+	opMessagesGetAll = op{"messages/getAll (100)", "/api/connector/v1/messages/getAll"}
+	ops              = []op{opThreadsAdd, opMessagesAdd, opThreadsGetAll, opMessagesGetAll}
+)
+
+const (
+	clientToken = "E0D439EE522F44368DC78E1BFB03710C-D24FB11DBE31D4621C4817E028D9E1D"
+	accessToken = "C66EF7B239D24632943D115EDE9CB810-EA00F8FD8294692C940F6B5A8F9453D"
+)
+
+func main() {
+	conc := flag.Int("c", 32, "concurrent connections")
+	dur := flag.Duration("d", 5*time.Second, "duration of each measurement")
+	threads := flag.Int("threads", 100_000, "threads loaded before measuring")
+	messages := flag.Int("messages", 500_000, "messages loaded before measuring, spread over the threads")
+	dbPath := flag.String("db", "", "SQLite file to create (default: in a temporary folder)")
+	only := flag.String("ops", "", "comma-separated operation names to measure (default: all)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the server runs to this file")
+	flag.Parse()
+	if err := run(*conc, *dur, *threads, *messages, *dbPath, *only, *cpuProfile); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(conc int, dur time.Duration, nThreads, nMessages int, dbPath, only, cpuProfile string) error {
+	ctx := context.Background()
+	if dbPath == "" {
+		dir, err := os.MkdirTemp("", "mewsref-bench")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		dbPath = filepath.Join(dir, "bench.db")
+	}
+	if _, err := os.Stat(dbPath); err == nil {
+		return fmt.Errorf("%s exists; the harness loads a new database", dbPath)
+	}
+	store, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	fmt.Printf("machine: %d CPUs, %s %s/%s\n", runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	t0 := time.Now()
+	data, err := benchdata.Load(ctx, store, benchScope, nThreads, nMessages)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("loaded %d threads and %d messages in %s\n", nThreads, nMessages, time.Since(t0).Round(time.Millisecond))
+
+	h, closeServer, err := server.New(server.Config{Store: store, Tokens: tokenConfig()})
+	if err != nil {
+		return err
+	}
+	defer closeServer()
+	srvURL, stopSrv, err := serve(h)
+	if err != nil {
+		return err
+	}
+	defer stopSrv()
+
+	bodies := newBodies(data)
+	// The baseline answers with the bytes the server gives to the same
+	// requests: the same shape and size.
+	canned := map[string][]byte{}
+	for _, o := range ops {
+		b, err := capture(srvURL+o.path, bodies.next(o, 0, 0))
+		if err != nil {
+			return fmt.Errorf("%s: %w", o.name, err)
+		}
+		canned[o.path] = b
+	}
+	baseURL, stopBase, err := serve(newBaseline(canned))
+	if err != nil {
+		return err
+	}
+	defer stopBase()
+
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	fmt.Printf("load: %d connections, %s per measurement, loopback\n\n", conc, dur)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "operation\ttarget\treq/s\tp50\tp99\tfailed\tserver/baseline\t")
+	for _, o := range ops {
+		if only != "" && !strings.Contains(","+only+",", ","+strings.Fields(o.name)[0]+",") {
+			continue
+		}
+		body := func(w, i int) []byte { return bodies.next(o, w, i) }
+		s := load(ctx, srvURL+o.path, conc, dur, body)
+		b := load(ctx, baseURL+o.path, conc, dur, body)
+		for _, r := range []struct {
+			target string
+			res    result
+			ratio  string
+		}{{"server", s, fmt.Sprintf("%.0f%%", 100*s.rate()/b.rate())}, {"baseline", b, ""}} {
+			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%d\t%s\t\n", o.name, r.target, r.res.rate(),
+				r.res.p50.Round(time.Microsecond), r.res.p99.Round(time.Microsecond), r.res.failures, r.ratio)
+			if r.res.firstErr != "" {
+				fmt.Fprintf(os.Stderr, "%s %s: first failure: %s\n", o.name, r.target, r.res.firstErr)
+			}
+		}
+	}
+	return tw.Flush()
+}
+
+// serve runs h on a loopback port.
+func serve(h http.Handler) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Print(err)
+		}
+	}()
+	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
+}
+
+func capture(url string, body []byte) ([]byte, error) {
+	res, err := http.Post(url, "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	var raw json.RawMessage
+	if err := json.NewDecoder(res.Body).Decode(&raw); err != nil {
+		return nil, err
+	}
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %d: %s", res.StatusCode, raw)
+	}
+	return raw, nil
+}
+
+// bodies makes request bodies: adds go to random known threads, pages start
+// at random cursors deep in the data, so pages are read from everywhere.
+type bodies struct {
+	data *benchdata.Set
+	pre  map[string][][]byte
+}
+
+func newBodies(d *benchdata.Set) *bodies {
+	b := &bodies{data: d, pre: map[string][][]byte{}}
+	rng := rand.New(rand.NewPCG(1, 2))
+	creds := func(kv map[string]any) []byte {
+		kv["ClientToken"], kv["AccessToken"], kv["Client"] = clientToken, accessToken, "bench 1.0"
+		out, err := json.Marshal(kv)
+		if err != nil {
+			panic(err)
+		}
+		return out
+	}
+	window := map[string]any{
+		"StartUtc": d.Start.Add(-time.Hour).Format(time.RFC3339),
+		"EndUtc":   d.End.Add(24 * time.Hour).Format(time.RFC3339),
+	}
+	for range 1000 {
+		b.pre[opThreadsAdd.path] = append(b.pre[opThreadsAdd.path], creds(map[string]any{
+			"OriginalSender": "Bench Guest", "Subject": "Late check-out?"}))
+		msgs := make([]map[string]any, 10)
+		for i := range msgs {
+			msgs[i] = map[string]any{"MessageThreadId": d.Threads[rng.IntN(len(d.Threads))], "Text": "Could we check out at 2 pm?", "Identifier": fmt.Sprint(i)}
+		}
+		b.pre[opMessagesAdd.path] = append(b.pre[opMessagesAdd.path], creds(map[string]any{"Messages": msgs}))
+		b.pre[opThreadsGetAll.path] = append(b.pre[opThreadsGetAll.path], creds(map[string]any{
+			"CreatedUtc": window, "Limitation": map[string]any{"Count": 100, "Cursor": d.Threads[rng.IntN(len(d.Threads))]}}))
+		long := d.Long[rng.IntN(len(d.Long))]
+		b.pre[opMessagesGetAll.path] = append(b.pre[opMessagesGetAll.path], creds(map[string]any{
+			"MessageThreadIds": []uuid.UUID{long.Thread},
+			"Limitation":       map[string]any{"Count": 100, "Cursor": long.Cursors[rng.IntN(len(long.Cursors))]}}))
+	}
+	return b
+}
+
+func (b *bodies) next(o op, worker, i int) []byte {
+	list := b.pre[o.path]
+	return list[(worker*7919+i)%len(list)]
+}

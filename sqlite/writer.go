@@ -1,0 +1,155 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// Group commit. Every write of this process goes to one goroutine, which
+// runs the writes that are waiting together in one transaction and so makes
+// them durable with one sync of the log instead of one each. Each write runs
+// inside its own savepoint, so a write that fails leaves no trace and does
+// not affect the others of the transaction; a write is acknowledged only
+// once the transaction that holds it is committed.
+
+// maxBatch bounds the writes of one transaction, and so the wait of the
+// first of them.
+const maxBatch = 256
+
+var errClosed = errors.New("sqlite: the store is closed")
+
+// writeFunc is one write: it runs in tx and either succeeds whole or
+// returns an error, after which its changes are rolled back.
+type writeFunc func(ctx context.Context, tx *sql.Tx) error
+
+type job struct {
+	ctx  context.Context
+	fn   writeFunc
+	err  error
+	done chan struct{}
+}
+
+// writer owns the single write connection.
+type writer struct {
+	pool    *sql.DB
+	jobs    chan *job
+	quit    chan struct{}
+	stopped chan struct{}
+}
+
+func newWriter(pool *sql.DB) *writer {
+	w := &writer{pool: pool, jobs: make(chan *job), quit: make(chan struct{}), stopped: make(chan struct{})}
+	go w.loop()
+	return w
+}
+
+// do runs fn in the next transaction and returns once it is committed (nil)
+// or has failed. Once fn has been handed over, do waits for the outcome
+// even if ctx ends: the caller must not believe a write failed that is
+// being committed.
+func (w *writer) do(ctx context.Context, fn writeFunc) error {
+	j := &job{ctx: ctx, fn: fn, done: make(chan struct{})}
+	select {
+	case w.jobs <- j:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-w.quit:
+		return errClosed
+	}
+	<-j.done
+	return j.err
+}
+
+func (w *writer) loop() {
+	defer close(w.stopped)
+	batch := make([]*job, 0, maxBatch)
+	for {
+		select {
+		case j := <-w.jobs:
+			batch = append(batch[:0], j)
+		case <-w.quit:
+			return
+		}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case j := <-w.jobs:
+				batch = append(batch, j)
+			default:
+				break more
+			}
+		}
+		w.run(batch)
+		for _, j := range batch {
+			close(j.done)
+		}
+	}
+}
+
+// run executes batch in one transaction and sets each job's outcome.
+func (w *writer) run(batch []*job) {
+	fail := func(err error) {
+		for _, j := range batch {
+			if j.err == nil {
+				j.err = err
+			}
+		}
+	}
+	// The transaction outlives any one caller's context.
+	ctx := context.Background()
+	tx, err := w.pool.BeginTx(ctx, nil)
+	if err != nil {
+		fail(fmt.Errorf("sqlite: begin: %w", err))
+		return
+	}
+	ok := 0
+	for _, j := range batch {
+		if j.err = j.ctx.Err(); j.err != nil {
+			continue
+		}
+		if j.err = runIsolated(j.ctx, tx, j.fn); j.err == nil {
+			ok++
+		}
+	}
+	if ok == 0 {
+		if err := rollback(tx); err != nil {
+			fail(err)
+		}
+		return
+	}
+	if err := tx.Commit(); err != nil {
+		fail(fmt.Errorf("sqlite: commit: %w", err))
+	}
+}
+
+// runIsolated runs fn inside a savepoint: on failure its changes are undone
+// and the transaction goes on for the other jobs.
+func runIsolated(ctx context.Context, tx *sql.Tx, fn writeFunc) error {
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT job"); err != nil {
+		return fmt.Errorf("sqlite: savepoint: %w", err)
+	}
+	err := fn(ctx, tx)
+	if err != nil {
+		// Background: the undo must run even if ctx is what failed fn.
+		if _, rerr := tx.ExecContext(context.Background(), "ROLLBACK TO job"); rerr != nil {
+			return errors.Join(err, fmt.Errorf("sqlite: rollback to savepoint: %w", rerr))
+		}
+	}
+	if _, rerr := tx.ExecContext(context.Background(), "RELEASE job"); rerr != nil {
+		return errors.Join(err, fmt.Errorf("sqlite: release savepoint: %w", rerr))
+	}
+	return err
+}
+
+// close stops the loop once the batch in progress is done; later writes
+// fail with errClosed.
+func (w *writer) close() {
+	select {
+	case <-w.quit:
+	default:
+		close(w.quit)
+	}
+	<-w.stopped
+}

@@ -1,0 +1,93 @@
+package sqlite
+
+import (
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mewsref/mewsref/mews"
+)
+
+// TestGroupCommitIsolatesFailures sends valid and invalid batches at once,
+// so that they share transactions: every valid batch is stored whole, every
+// invalid one leaves nothing, and none affects another.
+func TestGroupCommitIsolatesFailures(t *testing.T) {
+	db := openClosed(t, filepath.Join(t.TempDir(), "group.db"))
+	ctx := t.Context()
+	scope := mews.Scope{IntegrationID: uuid.New(), EnterpriseIDs: []uuid.UUID{uuid.New()}}
+	at := time.Date(2022, 3, 7, 16, 9, 45, 0, time.UTC)
+	thread := mews.Thread{ID: uuid.New(), IntegrationID: scope.IntegrationID, EnterpriseID: scope.EnterpriseIDs[0],
+		OriginalSender: "a", Subject: "s", CreatedUTC: at, UpdatedUTC: at}
+	if err := db.MessageThreadsAdd(ctx, thread); err != nil {
+		t.Fatal(err)
+	}
+	const writers = 64
+	var wg sync.WaitGroup
+	valid := make([][]mews.Message, writers)
+	errs := make([]error, writers)
+	for i := range writers {
+		batch := []mews.Message{
+			{ID: uuid.New(), ThreadID: thread.ID, Text: "one", Sender: mews.SenderApplication, CreatedUTC: at},
+			{ID: uuid.New(), ThreadID: thread.ID, Text: "two", Sender: mews.SenderApplication, CreatedUTC: at},
+		}
+		switch i % 4 {
+		case 1: // fails before writing: the second message names no thread
+			batch[1].ThreadID = uuid.New()
+		case 3: // fails after writing the first message: a duplicate id
+			batch[1].ID = batch[0].ID
+		default:
+			valid[i] = batch
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = db.MessagesAdd(ctx, scope, batch)
+		}()
+	}
+	wg.Wait()
+	want := 0
+	for i, err := range errs {
+		switch {
+		case i%2 == 0 && err != nil:
+			t.Errorf("valid batch %d: %v", i, err)
+		case i%4 == 1 && mews.ErrorCode(err) != mews.EINVALID:
+			t.Errorf("batch %d with an unknown thread: got %v, want EINVALID", i, err)
+		case i%4 == 3 && err == nil:
+			t.Errorf("batch %d with a duplicate id was accepted", i)
+		}
+		want += len(valid[i])
+	}
+	got, err := db.MessagesGetAll(ctx, mews.MessageFilter{Scope: scope, ThreadIDs: []uuid.UUID{thread.ID}, Page: mews.Page{Count: 1000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := map[uuid.UUID]bool{}
+	for _, m := range got {
+		stored[m.ID] = true
+	}
+	if len(got) != want {
+		t.Errorf("%d messages stored, want %d (the valid batches only)", len(got), want)
+	}
+	for i, batch := range valid {
+		for _, m := range batch {
+			if !stored[m.ID] {
+				t.Errorf("message of valid batch %d lost", i)
+			}
+		}
+	}
+}
+
+func TestWriteAfterCloseFails(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "closed.db"))
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	err := db.MessageThreadsAdd(t.Context(), mews.Thread{ID: uuid.New()})
+	if !errors.Is(err, errClosed) {
+		t.Errorf("got %v, want errClosed", err)
+	}
+}
