@@ -246,7 +246,7 @@ type Sender struct {
 	Discriminator SenderDiscriminator `json:"Discriminator"`
 
 	// Value Always null.
-	Value interface{} `json:"Value"`
+	Value *map[string]interface{} `json:"Value"`
 }
 
 // SenderDiscriminator `Application` for messages added through the API, `Enterprise` for those written by employees.

@@ -111,6 +111,7 @@ func New(cfg Config) (http.Handler, func() error, error) {
 	e.Binder = validatedBinder{}
 	e.Use(s.begin, s.recoverPanic, newValidator(doc, limit).middleware)
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
+	registerDocs(e) // GET /docs, /openapi.yaml, /openapi.json (docs.go)
 	return e, closeFn, nil
 }
 

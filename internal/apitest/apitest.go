@@ -139,3 +139,40 @@ func Server(t testing.TB, h http.Handler) *httptest.Server {
 	t.Cleanup(ts.Close)
 	return ts
 }
+
+// Transport wraps next (nil: http.DefaultTransport) so that every response
+// that comes back through it is validated, a violation failing t. It is how
+// the contract tests check a server they reach only over the network, e.g.
+// one started separately or the vendor's demo environment: give it to the
+// client under test as its http.Client's Transport. The request is only
+// read (method and path), never changed.
+func (v *Validator) Transport(t testing.TB, next http.RoundTripper) http.RoundTripper {
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return &validatingTransport{t: t, v: v, next: next}
+}
+
+type validatingTransport struct {
+	t    testing.TB
+	v    *Validator
+	next http.RoundTripper
+}
+
+func (vt *validatingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := vt.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	// The client reads the body after us: give it an unread copy.
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	if err := vt.v.Check(req, res.StatusCode, res.Header, body); err != nil {
+		vt.t.Errorf("response to %s %s (status %d) violates the spec: %v\nbody: %s", req.Method, req.URL.Path, res.StatusCode, err, body)
+	}
+	return res, nil
+}

@@ -1,7 +1,10 @@
 package apitest
 
 import (
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -48,5 +51,45 @@ func TestCheckRejectsResponsesOutsideTheContract(t *testing.T) {
 	}
 	if err := v.Check(notFound, 404, hdr("Request-Id", "r2"), []byte(`not found`)); err == nil {
 		t.Error("a plain-text 404 was accepted")
+	}
+}
+
+// errRecorder is a testing.TB that keeps the errors reported to it.
+type errRecorder struct {
+	testing.TB
+	errs []string
+}
+
+func (r *errRecorder) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+
+func TestTransportValidatesEveryResponseAndKeepsTheBody(t *testing.T) {
+	const good = `{"MessageThreads":[{"Id":"8d02142f-31cf-4115-90bf-ae5200c7a1ba","OriginalSender":"a","Subject":"b","CreatedUtc":"2022-03-08T12:06:50Z","UpdatedUtc":"2022-03-08T12:06:50Z","IsResolved":false}]}`
+	body := good
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Request-Id", "r1")
+		_, _ = io.WriteString(w, body)
+	}))
+	defer ts.Close()
+
+	rec := &errRecorder{TB: t}
+	hc := &http.Client{Transport: NewValidator(t).Transport(rec, nil)}
+	post := func() string {
+		res, err := hc.Post(ts.URL+"/api/connector/v1/messageThreads/add", "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return string(b)
+	}
+	if got := post(); got != good || len(rec.errs) != 0 {
+		t.Fatalf("conforming response: body %q, errors %v", got, rec.errs)
+	}
+	body = strings.Replace(good, `,"IsResolved":false`, "", 1)
+	if got := post(); got != body || len(rec.errs) != 1 || !strings.Contains(rec.errs[0], "violates the spec") {
+		t.Fatalf("non-conforming response: body %q, errors %v", got, rec.errs)
 	}
 }
