@@ -26,3 +26,44 @@ vet: ## formatting and static checks
 
 build: ## build the server binary into bin/
 	$(GO) build -o bin/mewsref ./cmd/mewsref
+
+# go test -fuzz takes one target at a time; the list is read from the tests,
+# so a new target is fuzzed without touching this file.
+FUZZTIME ?= 10s
+.PHONY: fuzz
+fuzz: ## run each fuzz target of ./server for FUZZTIME (default 10s)
+	@targets="$$($(GO) test ./server -list '^Fuzz' | grep '^Fuzz')"; \
+	test -n "$$targets" || { echo "no fuzz targets found"; exit 1; }; \
+	for t in $$targets; do \
+		echo "-- $$t"; \
+		$(GO) test ./server -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10s || exit 1; \
+	done
+
+# --- spec workflow: lint, breaking-change check, contract suite, docs assets
+# Tool versions are pinned here (oasdiff, Redoc) and in tools/npm (Spectral).
+OASDIFF_MODULE := github.com/oasdiff/oasdiff@v1.33.0
+REDOC_VERSION := 2.5.4
+NPM_TOOLS := tools/npm
+SPECTRAL := $(NPM_TOOLS)/node_modules/.bin/spectral
+BASE ?= HEAD~1
+
+.PHONY: lint-spec breaking contract contract-binary docs-assets
+
+$(SPECTRAL): $(NPM_TOOLS)/package.json $(NPM_TOOLS)/package-lock.json
+	cd $(NPM_TOOLS) && npm ci --no-audit --no-fund
+	@touch $@
+
+lint-spec: $(SPECTRAL) ## lint the OpenAPI document with Spectral (.spectral.yaml); warnings fail too
+	$(SPECTRAL) lint --ruleset .spectral.yaml --fail-severity warn openapi/messaging.yaml
+
+breaking: ## fail on unacknowledged breaking changes since BASE (default HEAD~1)
+	BASE='$(BASE)' OASDIFF_MODULE='$(OASDIFF_MODULE)' bash tools/breaking.sh
+
+contract: ## the contract suite; CONTRACT_BASE_URL=... points it at a running server
+	$(GO) test ./client -run Contract -count=1 -v
+
+docs-assets: ## refresh the vendored Redoc bundle of /docs from the npm registry
+	bash server/docs/refresh.sh $(REDOC_VERSION)
+
+contract-binary: ## the contract suite against a separately started mewsref binary, by URL only
+	bash tools/contract-binary.sh

@@ -29,9 +29,12 @@ var statusOf = map[string]int{
 }
 
 // RetryAfter, as the Details of an ERATELIMIT error, sets the Retry-After
-// header (whole seconds) of the 429 response.
+// header (whole seconds) of the 429 response. It travels in the header
+// only, as on the real API: the body's Details is null, so that no client
+// comes to depend on a body property the real API does not send (the
+// Message says the wait in words).
 type RetryAfter struct {
-	Seconds int `json:"RetryAfterSeconds"`
+	Seconds int
 }
 
 // handleError is Echo's HTTPErrorHandler and the only place where an error
@@ -54,14 +57,13 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	info.err = e.Message
 	h := c.Response().Header()
-	if ra, ok := e.Details.(RetryAfter); ok {
+	details := e.Details
+	if ra, ok := details.(RetryAfter); ok {
 		h.Set("Retry-After", strconv.Itoa(ra.Seconds))
-	}
-	if e.Code == mews.EMETHOD {
-		h.Set(echo.HeaderAllow, http.MethodPost)
+		details = nil
 	}
 	rid := info.id
-	body := gen.ConnectorApiExceptionResult{Message: e.Message, RequestId: &rid, Details: e.Details}
+	body := gen.ConnectorApiExceptionResult{Message: e.Message, RequestId: &rid, Details: details}
 	if c.Request().Method == http.MethodHead {
 		err = c.NoContent(status)
 	} else {
@@ -101,7 +103,8 @@ func fromEcho(he *echo.HTTPError, r *http.Request) *mews.Error {
 			"No operation at %s %s. Operations are POST /api/connector/v1/{resource}/{action}, case-sensitive, without a trailing slash.",
 			r.Method, r.URL.Path)
 	case http.StatusMethodNotAllowed:
-		return mews.Errorf(mews.EMETHOD, "Method %s is not allowed; operations are called with POST.", r.Method)
+		// Echo's router has set the Allow header of the address.
+		return mews.Errorf(mews.EMETHOD, "Method %s is not allowed at %s; API operations are called with POST.", r.Method, r.URL.Path)
 	case http.StatusRequestEntityTooLarge:
 		return mews.Errorf(mews.ETOOLARGE, "The request body is too large.")
 	case http.StatusUnsupportedMediaType:

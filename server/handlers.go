@@ -11,9 +11,10 @@ import (
 
 var _ gen.StrictServerInterface = (*Server)(nil)
 
-// authenticate resolves the request's tokens and notes the caller, masked,
-// for the access log.
-func (s *Server) authenticate(ctx context.Context, clientToken, accessToken string) (*Access, error) {
+// authenticate resolves the request's tokens, notes the caller, masked, for
+// the access log, and admits the request to operation op (rate limit,
+// injected faults).
+func (s *Server) authenticate(ctx context.Context, op, clientToken, accessToken string) (*Access, error) {
 	info := requestInfoFrom(ctx)
 	info.accessToken = MaskToken(accessToken)
 	acc, err := s.tokens.authenticate(clientToken, accessToken)
@@ -22,13 +23,16 @@ func (s *Server) authenticate(ctx context.Context, clientToken, accessToken stri
 		return nil, err
 	}
 	info.integration = acc.IntegrationName
+	if err := s.admit(ctx, op, accessToken); err != nil {
+		return nil, err
+	}
 	return acc, nil
 }
 
 // scope authenticates a getAll request and returns what it may see: the
 // token's enterprises, narrowed to enterprises when given.
-func (s *Server) scope(ctx context.Context, clientToken, accessToken string, enterprises *[]uuid.UUID) (mews.Scope, error) {
-	acc, err := s.authenticate(ctx, clientToken, accessToken)
+func (s *Server) scope(ctx context.Context, op, clientToken, accessToken string, enterprises *[]uuid.UUID) (mews.Scope, error) {
+	acc, err := s.authenticate(ctx, op, clientToken, accessToken)
 	if err != nil {
 		return mews.Scope{}, err
 	}
@@ -38,7 +42,7 @@ func (s *Server) scope(ctx context.Context, clientToken, accessToken string, ent
 // MessageThreadsGetAll serves POST /api/connector/v1/messageThreads/getAll.
 func (s *Server) MessageThreadsGetAll(ctx context.Context, req gen.MessageThreadsGetAllRequestObject) (gen.MessageThreadsGetAllResponseObject, error) {
 	b := req.Body
-	scope, err := s.scope(ctx, b.ClientToken, b.AccessToken, b.EnterpriseIds)
+	scope, err := s.scope(ctx, opThreadsGetAll, b.ClientToken, b.AccessToken, b.EnterpriseIds)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +80,7 @@ func (s *Server) MessageThreadsGetAll(ctx context.Context, req gen.MessageThread
 // MessageThreadsAdd serves POST /api/connector/v1/messageThreads/add.
 func (s *Server) MessageThreadsAdd(ctx context.Context, req gen.MessageThreadsAddRequestObject) (gen.MessageThreadsAddResponseObject, error) {
 	b := req.Body
-	acc, err := s.authenticate(ctx, b.ClientToken, b.AccessToken)
+	acc, err := s.authenticate(ctx, opThreadsAdd, b.ClientToken, b.AccessToken)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +90,7 @@ func (s *Server) MessageThreadsAdd(ctx context.Context, req gen.MessageThreadsAd
 	}
 	now := s.now()
 	t := mews.Thread{
-		ID:             uuid.New(),
+		ID:             newID(),
 		IntegrationID:  acc.IntegrationID,
 		EnterpriseID:   acc.EnterpriseIDs[0],
 		OriginalSender: b.OriginalSender,
@@ -106,7 +110,7 @@ func (s *Server) MessageThreadsAdd(ctx context.Context, req gen.MessageThreadsAd
 // MessagesGetAll serves POST /api/connector/v1/messages/getAll.
 func (s *Server) MessagesGetAll(ctx context.Context, req gen.MessagesGetAllRequestObject) (gen.MessagesGetAllResponseObject, error) {
 	b := req.Body
-	scope, err := s.scope(ctx, b.ClientToken, b.AccessToken, b.EnterpriseIds)
+	scope, err := s.scope(ctx, opMessagesGetAll, b.ClientToken, b.AccessToken, b.EnterpriseIds)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +141,7 @@ func (s *Server) MessagesGetAll(ctx context.Context, req gen.MessagesGetAllReque
 // MessagesAdd serves POST /api/connector/v1/messages/add.
 func (s *Server) MessagesAdd(ctx context.Context, req gen.MessagesAddRequestObject) (gen.MessagesAddResponseObject, error) {
 	b := req.Body
-	scope, err := s.scope(ctx, b.ClientToken, b.AccessToken, nil)
+	scope, err := s.scope(ctx, opMessagesAdd, b.ClientToken, b.AccessToken, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +149,7 @@ func (s *Server) MessagesAdd(ctx context.Context, req gen.MessagesAddRequestObje
 	msgs := make([]mews.Message, len(b.Messages))
 	for i, item := range b.Messages {
 		msgs[i] = mews.Message{
-			ID: uuid.New(), ThreadID: item.MessageThreadId, Text: item.Text,
+			ID: newID(), ThreadID: item.MessageThreadId, Text: item.Text,
 			Sender: mews.SenderApplication, CreatedUTC: now,
 		}
 	}
@@ -173,4 +177,15 @@ func messageOut(m mews.Message) gen.Message {
 		Id: m.ID, MessageThreadId: m.ThreadID, Text: m.Text, CreatedUtc: m.CreatedUTC.UTC(),
 		Sender: gen.Sender{Discriminator: gen.SenderDiscriminator(m.Sender)},
 	}
+}
+
+// newID returns the id of a new thread or message: a version 7 UUID, which
+// is ordered by time, so the unique indexes of ids grow at their end instead
+// of at random places; to clients it is an opaque UUID like any other.
+func newID() uuid.UUID {
+	id, err := uuid.NewV7()
+	if err != nil { // only if the system's random source fails
+		return uuid.New()
+	}
+	return id
 }

@@ -51,6 +51,12 @@ type Config struct {
 	// ExposeInternalErrors puts the text of internal errors in the Details
 	// of 500 responses. For development only.
 	ExposeInternalErrors bool
+	// RateLimit, when set, limits the requests of each AccessToken like
+	// the real API does (429 with Retry-After). Nil: no limit.
+	RateLimit *RateLimit
+	// Faults, when set, fails or delays a share of the requests on
+	// purpose, for rehearsing failures (see FaultConfig). Nil: none.
+	Faults *FaultConfig
 }
 
 // Server implements gen.StrictServerInterface.
@@ -61,6 +67,8 @@ type Server struct {
 	requestTimeout time.Duration
 	log            *slog.Logger
 	exposeErrors   bool
+	limiter        *rateLimiter   // nil: no rate limit
+	faults         *faultInjector // nil: no injected faults
 }
 
 // New returns the whole server as an http.Handler, ready for httptest or
@@ -73,6 +81,19 @@ func New(cfg Config) (http.Handler, func() error, error) {
 	doc, err := LoadSpec(false)
 	if err != nil {
 		return nil, nil, err
+	}
+	var limiter *rateLimiter
+	if cfg.RateLimit != nil {
+		if err := cfg.RateLimit.validate(); err != nil {
+			return nil, nil, fmt.Errorf("rate limit: %w", err)
+		}
+		limiter = newRateLimiter(*cfg.RateLimit)
+	}
+	var faults *faultInjector
+	if cfg.Faults != nil {
+		if faults, err = newFaultInjector(cfg.Faults); err != nil {
+			return nil, nil, err
+		}
 	}
 	closeFn := func() error { return nil }
 	store := cfg.Store
@@ -90,6 +111,8 @@ func New(cfg Config) (http.Handler, func() error, error) {
 		requestTimeout: cfg.RequestTimeout,
 		log:            cfg.Logger,
 		exposeErrors:   cfg.ExposeInternalErrors,
+		limiter:        limiter,
+		faults:         faults,
 	}
 	if s.clock == nil {
 		s.clock = time.Now

@@ -223,11 +223,15 @@ func (t *tokens) authenticate(clientToken, accessTok string) (*Access, error) {
 	return &a.access, nil
 }
 
-// MaskToken shortens a token for logs the way the reference masks tokens:
-// enough to recognise it, never enough to use it.
+// MaskToken shortens a token for logs the way the reference masks tokens
+// (C66E…453D): enough to recognise it, never enough to use it. At most a
+// quarter of the token shows (four characters at either end at most), so
+// that a short token from a config file is not as good as logged.
 func MaskToken(tok string) string {
-	if len(tok) <= 8 {
+	r := []rune(tok)
+	n := min(4, len(r)/8)
+	if n == 0 {
 		return "****"
 	}
-	return tok[:4] + "…" + tok[len(tok)-4:]
+	return string(r[:n]) + "…" + string(r[len(r)-n:])
 }

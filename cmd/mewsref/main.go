@@ -13,7 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/mewsref/mewsref/mews"
+	"github.com/mewsref/mewsref/postgres"
 	"github.com/mewsref/mewsref/server"
 	"github.com/mewsref/mewsref/sqlite"
 )
@@ -42,6 +43,9 @@ type options struct {
 	logLevel        string
 	logFormat       string
 	dev             bool
+	rateLimit       *server.RateLimit   // nil: none
+	faults          *server.FaultConfig // nil: none
+	faultsSeed      uint64
 }
 
 // parseFlags reads the flags, taking their defaults from the environment.
@@ -49,7 +53,7 @@ func parseFlags(args []string, getenv func(string) string) (*options, error) {
 	fs := flag.NewFlagSet("mewsref", flag.ContinueOnError)
 	o := &options{}
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address (host:port; port 0 picks a free one)")
-	fs.StringVar(&o.db, "db", "mewsref.db", "storage: a SQLite file path, or :memory: for a throw-away store")
+	fs.StringVar(&o.db, "db", "mewsref.db", "storage: a SQLite file path, :memory: for a throw-away store, or a postgres:// URL (replicas may share one database)")
 	fs.StringVar(&o.config, "config", "", "YAML file of integrations and tokens (default: the public demo tokens)")
 	fs.Int64Var(&o.bodyLimit, "body-limit", server.DefaultBodyLimit, "largest request body in bytes; larger ones are answered 413")
 	fs.DurationVar(&o.requestTimeout, "request-timeout", server.DefaultRequestTimeout, "time budget of one request; past it the answer is 408")
@@ -57,6 +61,9 @@ func parseFlags(args []string, getenv func(string) string) (*options, error) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error (info logs one line per request)")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	fs.BoolVar(&o.dev, "dev", false, "development: show internal error details in 500 responses")
+	fs.Var(rateLimitValue{&o.rateLimit}, "rate-limit", "limit the requests of each AccessToken like the real API: at most `requests/window` in a sliding window, e.g. 200/30s (empty: no limit)")
+	fs.Var(faultsValue{&o.faults}, "faults", "fail or delay a share of requests on purpose, by `rules` such as 'messages/add:500=0.1,429=0.05;*:delay=200ms@0.2' (see README; empty: none)")
+	fs.Uint64Var(&o.faultsSeed, "faults-seed", 0, "seed of -faults, to replay a run; 0: a random seed, logged at start")
 
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -94,9 +101,32 @@ func newLogger(o *options, w io.Writer) (*slog.Logger, error) {
 	return nil, fmt.Errorf("-log-format: %q is neither text nor json", o.logFormat)
 }
 
-// openStore chooses the storage engine from the DSN alone.
+// openStore chooses the storage engine from the DSN alone: a postgres:// or
+// postgresql:// URL is a PostgreSQL database (several processes may share
+// it), anything else a SQLite file. Each engine's nil pointer stays out of
+// the interface on failure.
 func openStore(ctx context.Context, dsn string) (mews.Store, error) {
-	return sqlite.Open(ctx, dsn)
+	if postgres.IsDSN(dsn) {
+		db, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			return nil, err
+		}
+		return db, nil
+	}
+	db, err := sqlite.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// redactDSN hides the password of a database URL, for logs and errors.
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return dsn
+	}
+	return u.Redacted()
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -117,15 +147,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			return err
 		}
 	}
+	db := redactDSN(o.db)
 	store, err := openStore(ctx, o.db)
 	if err != nil {
-		return fmt.Errorf("open storage %q: %w", o.db, err)
+		return fmt.Errorf("open storage %q: %w", db, err)
 	}
 	defer store.Close()
 
+	rehearsal(o, log)
 	handler, closeServer, err := server.New(server.Config{
 		Store: store, Tokens: tokens, BodyLimit: o.bodyLimit, RequestTimeout: o.requestTimeout,
-		Logger: log, ExposeInternalErrors: o.dev,
+		Logger: log, ExposeInternalErrors: o.dev, RateLimit: o.rateLimit, Faults: o.faults,
 	})
 	if err != nil {
 		return err
@@ -136,20 +168,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.addr, err)
 	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       o.requestTimeout + 30*time.Second,
-		WriteTimeout:      o.requestTimeout + 30*time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(handler, o.requestTimeout, log)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "db", o.db, "config", o.config,
+	log.Info("listening", "addr", ln.Addr().String(), "db", db, "config", o.config,
 		"url", "http://"+ln.Addr().String()+"/api/connector/v1/")
 
 	select {
@@ -162,7 +187,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		// Cut the requests that are still running before the store closes
+		// under them; their clients see the connection close.
+		log.Error("shutdown timeout: closing the connections of requests still in flight", "timeout", o.shutdownTimeout)
+		return errors.Join(fmt.Errorf("shutdown: %w", err), srv.Close())
 	}
 	log.Info("stopped")
 	return nil

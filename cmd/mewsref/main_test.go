@@ -165,3 +165,16 @@ func TestBinaryRefusesABadConfig(t *testing.T) {
 		t.Errorf("want a failure naming the bad key, got %v: %s", err, out)
 	}
 }
+
+func TestRedactDSN(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://app:s3cret@db:5432/mews?sslmode=disable": "postgres://app:xxxxx@db:5432/mews?sslmode=disable",
+		"postgres://app@db/mews":                             "postgres://app@db/mews",
+		"mewsref.db":                                         "mewsref.db",
+		":memory:":                                           ":memory:",
+	} {
+		if got := redactDSN(in); got != want {
+			t.Errorf("redactDSN(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

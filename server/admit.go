@@ -1,0 +1,25 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+)
+
+// admit is the one step, between authentication and the work of operation
+// op, where the server refuses a request that is otherwise fine: first the
+// rate limit of its AccessToken, then an injected fault. It runs inside the
+// handler because both need what only the validated body tells, the
+// operation's caller; a middleware would have to decode the body again.
+// Requests refused earlier (invalid, unauthenticated) are not counted
+// against any AccessToken: the limiter keys only tokens that exist.
+func (s *Server) admit(ctx context.Context, op, accessToken string) error {
+	if s.limiter != nil {
+		if wait, ok := s.limiter.admit(sha256.Sum256([]byte(accessToken)), s.clock()); !ok {
+			return tooManyRequests(s.limiter.limit, wait)
+		}
+	}
+	if s.faults != nil {
+		return s.faults.inject(ctx, op)
+	}
+	return nil
+}
