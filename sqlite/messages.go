@@ -122,13 +122,15 @@ func (db *DB) MessagesGetAll(ctx context.Context, f mews.MessageFilter) ([]mews.
 // messagesPageQuery returns the query of a page of the messages of threads,
 // after the position of the cursor if any. With one thread it is a single
 // backward walk of messages_thread_created, stopping after count rows.
-func messagesPageQuery(threads []uuid.UUID, created *mews.Interval, after *position, count int) (string, []any) {
+func messagesPageQuery(threads []uuid.UUID, createdIn *mews.Interval, after *position, count int) (string, []any) {
 	var w where
 	w.in("thread_id", threads)
-	if created != nil {
-		w.between("created_utc", *created)
+	var c created
+	if createdIn != nil {
+		c.within(*createdIn)
 	}
-	w.olderThan(after)
+	c.olderThan(after)
+	c.addTo(&w)
 	return `SELECT id, thread_id, text, sender, created_utc
 		FROM messages` + w.String() + `
 		ORDER BY created_utc DESC, seq DESC

@@ -58,16 +58,63 @@ func (w *where) scope(prefix string, s mews.Scope) {
 	w.in(prefix+"enterprise_id", s.EnterpriseIDs)
 }
 
-// between adds an inclusive interval on col.
-func (w *where) between(col string, iv mews.Interval) {
-	w.add(col+" BETWEEN ? AND ?", iv.Start.Unix(), iv.End.Unix())
+// created is the range of created_utc that a page may read, the one range
+// of the index that SQLite walks. Every bound of the page (the Created
+// interval, the bound implied by an Updated interval, the cursor) narrows
+// it here, in Go: given several upper bounds on the column, SQLite walks
+// from only one of them, and if it picks the interval's end instead of the
+// cursor, a page deep in history reads every newer row of the interval.
+type created struct {
+	lo, hi   int64 // inclusive
+	hasLo    bool
+	hasHi    bool
+	afterSeq int64 // with hasAfter: items of second hi need seq < afterSeq
+	hasAfter bool
 }
 
-// olderThan adds the cursor condition: items strictly older than p. The row
-// value comparison is one range of the (..., created_utc, seq) index.
-func (w *where) olderThan(p *position) {
-	if p != nil {
-		w.add("(created_utc, seq) < (?, ?)", p.created, p.seq)
+func (c *created) atLeast(t int64) {
+	if !c.hasLo || t > c.lo {
+		c.lo, c.hasLo = t, true
+	}
+}
+
+func (c *created) atMost(t int64) {
+	if !c.hasHi || t < c.hi {
+		c.hi, c.hasHi, c.hasAfter = t, true, false
+	}
+}
+
+// within narrows the range to an inclusive interval.
+func (c *created) within(iv mews.Interval) {
+	c.atLeast(iv.Start.Unix())
+	c.atMost(iv.End.Unix())
+}
+
+// olderThan narrows the range to the items strictly older than p: created
+// before p.created, or in the same second and inserted before it.
+func (c *created) olderThan(p *position) {
+	if p == nil {
+		return
+	}
+	if c.hasHi && c.hi < p.created {
+		return // the range already ends before the cursor's second
+	}
+	c.hi, c.hasHi = p.created, true
+	c.afterSeq, c.hasAfter = p.seq, true
+}
+
+// addTo adds the range to w: created_utc bounds SQLite can seek on, and the
+// tie-break within the cursor's second as an OR, which it cannot mistake
+// for another bound.
+func (c *created) addTo(w *where) {
+	if c.hasLo {
+		w.add("created_utc >= ?", c.lo)
+	}
+	if c.hasHi {
+		w.add("created_utc <= ?", c.hi)
+	}
+	if c.hasAfter {
+		w.add("(created_utc < ? OR seq < ?)", c.hi, c.afterSeq)
 	}
 }
 

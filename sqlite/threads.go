@@ -82,16 +82,18 @@ func threadsPageQuery(f mews.ThreadFilter, after *position) (string, []any) {
 	} else {
 		w.scope("", f.Scope)
 	}
+	var c created
 	if f.Created != nil {
-		w.between("created_utc", *f.Created)
+		c.within(*f.Created)
 	}
 	if f.Updated != nil {
-		w.between("updated_utc", *f.Updated)
+		w.add("updated_utc BETWEEN ? AND ?", f.Updated.Start.Unix(), f.Updated.End.Unix())
 		// Implied, since a thread is updated no earlier than it is created
 		// (a CHECK of the schema), and it bounds the index range.
-		w.add("created_utc <= ?", f.Updated.End.Unix())
+		c.atMost(f.Updated.End.Unix())
 	}
-	w.olderThan(after)
+	c.olderThan(after)
+	c.addTo(&w)
 	return `SELECT id, integration_id, enterprise_id, original_sender, subject, created_utc, updated_utc, is_resolved
 		FROM threads` + w.String() + `
 		ORDER BY created_utc DESC, seq DESC
