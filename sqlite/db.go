@@ -35,11 +35,13 @@ type DB struct {
 	reads *stmts  // read, with its statements prepared once
 	write *sql.DB // one connection: the single writer
 
-	insertThread  *sql.Stmt // on write
-	insertMessage *sql.Stmt // on write
-	touchThread   *sql.Stmt // on write
+	insertThread   *sql.Stmt  // on write
+	insertMessage  *sql.Stmt  // on write, for Import
+	insertMessages batchStmts // on write
+	touchThreads   batchStmts // on write
 
-	writer *writer // runs every write on the write connection, in groups
+	writer       *writer       // runs every write on the write connection, in groups
+	checkpointer *checkpointer // copies the log into the database file; nil in memory
 }
 
 // Open opens the database at path, a file name or Memory, creating it if
@@ -98,9 +100,12 @@ func (db *DB) openFile(ctx context.Context, path string) error {
 	// journal_mode is persistent, so the writer sets it for everyone.
 	// synchronous=FULL in WAL mode syncs the log at every commit, so a
 	// write that returned survives a crash of the process or the machine.
+	// The writer does not checkpoint (the checkpointer does, beside it),
+	// and its page cache holds the working set of a busy batch (32 MiB).
 	var err error
 	db.write, err = openPool(ctx, dsn(name, true,
-		busyTimeout, "foreign_keys(1)", "journal_mode(WAL)", "synchronous(FULL)", "cache_size(-32768)"), 1)
+		busyTimeout, "foreign_keys(1)", "journal_mode(WAL)", "synchronous(FULL)",
+		"wal_autocheckpoint(0)", "cache_size(-32768)"), 1)
 	if err != nil {
 		return err
 	}
@@ -111,7 +116,15 @@ func (db *DB) openFile(ctx context.Context, path string) error {
 	// query_only turns a write by mistake into an error. Reads are short,
 	// so a few connections per CPU are enough.
 	db.read, err = openPool(ctx, dsn(name, false, busyTimeout, "query_only(1)"), max(4, runtime.GOMAXPROCS(0)))
-	return err
+	if err != nil {
+		return err
+	}
+	cp, err := openPool(ctx, dsn(name, false, busyTimeout), 1)
+	if err != nil {
+		return err
+	}
+	db.checkpointer = newCheckpointer(cp)
+	return nil
 }
 
 // busyTimeout is how long a connection waits for a lock that another
@@ -154,15 +167,19 @@ func (db *DB) prepare(ctx context.Context) error {
 		sql  string
 	}{
 		{&db.insertThread, insertThreadSQL},
-		{&db.insertMessage, insertMessageSQL},
-		{&db.touchThread, touchThreadSQL},
+		{&db.insertMessage, insertMessagesSQL(1)},
 	} {
 		var err error
 		if *s.stmt, err = db.write.PrepareContext(ctx, s.sql); err != nil {
 			return fmt.Errorf("sqlite: prepare %q: %w", s.sql, err)
 		}
 	}
-	return nil
+	var err error
+	if db.insertMessages, err = prepareBatch(ctx, db.write, insertMessagesSQL); err != nil {
+		return err
+	}
+	db.touchThreads, err = prepareBatch(ctx, db.write, touchThreadsSQL)
+	return err
 }
 
 // Close closes the statements and the pools. It can be called on a DB that
@@ -172,14 +189,19 @@ func (db *DB) Close() error {
 		db.writer.close()
 	}
 	var errs []error
+	if db.checkpointer != nil {
+		errs = append(errs, db.checkpointer.close())
+	}
 	if db.reads != nil {
 		errs = append(errs, db.reads.close())
 	}
-	for _, s := range []*sql.Stmt{db.insertThread, db.insertMessage, db.touchThread} {
+	for _, s := range []*sql.Stmt{db.insertThread, db.insertMessage} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
 	}
+	errs = append(errs, db.insertMessages.close()...)
+	errs = append(errs, db.touchThreads.close()...)
 	if db.read != nil && db.read != db.write {
 		errs = append(errs, db.read.Close())
 	}

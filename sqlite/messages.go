@@ -6,16 +6,28 @@ import (
 	"errors"
 	"fmt"
 
+	"slices"
+
 	"github.com/google/uuid"
 	"github.com/mewsref/mewsref/mews"
 )
 
-const (
-	insertMessageSQL = `INSERT INTO messages (id, thread_id, text, sender, created_utc) VALUES (?, ?, ?, ?, ?)`
-	// max, not a plain assignment: a thread's UpdatedUTC is the time of its
-	// newest message, whatever the order the messages arrive in.
-	touchThreadSQL = `UPDATE threads SET updated_utc = max(updated_utc, ?) WHERE id = ?`
-)
+// insertMessagesSQL inserts n messages, in the order given.
+func insertMessagesSQL(n int) string {
+	return `INSERT INTO messages (id, thread_id, text, sender, created_utc) VALUES ` + placeholders(n, 5)
+}
+
+// touchThreadsSQL moves the UpdatedUTC of n threads of an integration and
+// returns each thread it found with its enterprise: one statement both
+// updates the threads and tells which of them are there. max, not a plain
+// assignment: a thread's UpdatedUTC is the time of its newest message,
+// whatever the order the messages arrive in. "+": look the threads up by
+// id, not through the scope index.
+func touchThreadsSQL(n int) string {
+	return `UPDATE threads SET updated_utc = max(updated_utc, ?)
+		WHERE id IN (` + list(n) + `) AND +integration_id = ?
+		RETURNING id, enterprise_id`
+}
 
 // MessagesAdd stores msgs all or none, durably (see writer). The messages are
 // inserted in the order given, so of those created in the same second the
@@ -38,31 +50,71 @@ func (db *DB) MessagesAdd(ctx context.Context, scope mews.Scope, msgs []mews.Mes
 	}
 
 	return db.writer.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		in, err := threadsInScope(ctx, tx, scope, threads)
-		if err != nil {
-			return err
+		// Touch the threads first: what the update finds is the scope
+		// check. A thread that is not there, or in another enterprise, fails
+		// the write, and the writer rolls back what it touched.
+		found := make(map[uuid.UUID]uuid.UUID, len(threads)) // thread: enterprise
+		for at, ids := range byTime(threads, newest) {
+			err := db.touchThreads.each(len(ids), func(s *sql.Stmt, lo, hi int) error {
+				args := make([]any, 0, hi-lo+2)
+				args = append(args, at)
+				for _, id := range ids[lo:hi] {
+					args = append(args, blob(id))
+				}
+				args = append(args, blob(scope.IntegrationID))
+				return collectThreads(tx.StmtContext(ctx, s).QueryContext(ctx, args...))(found)
+			})
+			if err != nil {
+				return err
+			}
 		}
 		for _, id := range threads {
-			if !in[id] {
+			if e, ok := found[id]; !ok || !slices.Contains(scope.EnterpriseIDs, e) {
 				return mews.Errorf(mews.EINVALID,
 					"Invalid MessageThreadId: %s is not a message thread of this client.", id)
 			}
 		}
-		insert := tx.StmtContext(ctx, db.insertMessage)
-		for _, m := range msgs {
-			if _, err := insert.ExecContext(ctx,
-				blob(m.ID), blob(m.ThreadID), m.Text, string(m.Sender), m.CreatedUTC.Unix()); err != nil {
-				return fmt.Errorf("sqlite: add message %s: %w", m.ID, err)
+		return db.insertMessages.each(len(msgs), func(s *sql.Stmt, lo, hi int) error {
+			args := make([]any, 0, 5*(hi-lo))
+			for _, m := range msgs[lo:hi] {
+				args = append(args, blob(m.ID), blob(m.ThreadID), m.Text, string(m.Sender), m.CreatedUTC.Unix())
 			}
+			if _, err := tx.StmtContext(ctx, s).ExecContext(ctx, args...); err != nil {
+				return fmt.Errorf("sqlite: add messages: %w", err)
+			}
+			return nil
+		})
+	})
+}
+
+// byTime groups threads (in order) by the time their UpdatedUTC moves to.
+func byTime(threads []uuid.UUID, newest map[uuid.UUID]int64) map[int64][]uuid.UUID {
+	groups := make(map[int64][]uuid.UUID, 1)
+	for _, id := range threads {
+		groups[newest[id]] = append(groups[newest[id]], id)
+	}
+	return groups
+}
+
+// collectThreads reads the rows of touchThreadsSQL into found.
+func collectThreads(rows *sql.Rows, err error) func(found map[uuid.UUID]uuid.UUID) error {
+	return func(found map[uuid.UUID]uuid.UUID) error {
+		if err != nil {
+			return fmt.Errorf("sqlite: update threads: %w", err)
 		}
-		touch := tx.StmtContext(ctx, db.touchThread)
-		for _, id := range threads {
-			if _, err := touch.ExecContext(ctx, newest[id], blob(id)); err != nil {
-				return fmt.Errorf("sqlite: update thread %s: %w", id, err)
+		defer rows.Close()
+		for rows.Next() {
+			var id, enterprise uuid.UUID
+			if err := rows.Scan(&id, &enterprise); err != nil {
+				return fmt.Errorf("sqlite: update threads: %w", err)
 			}
+			found[id] = enterprise
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("sqlite: update threads: %w", err)
 		}
 		return nil
-	})
+	}
 }
 
 // MessagesGetAll returns a page of the messages that match f. It first

@@ -69,6 +69,8 @@ func TestQueryPlans(t *testing.T) {
 			[]string{"sqlite_autoindex_threads_1"}, true},
 		{"threads in scope", q(threadsInScopeQuery(two, ids)),
 			[]string{"sqlite_autoindex_threads_1"}, true},
+		{"threads touched by messages/add", q(touchThreadsSQL(10), append(append([]any{int64(1e9)}, blobs(10)...), blob(one.IntegrationID))),
+			[]string{"sqlite_autoindex_threads_1"}, true},
 		{"threads of one enterprise in scope", q(threadsInScopeQuery(one, append(ids, uuid.New(), uuid.New(), uuid.New(), uuid.New(), uuid.New(), uuid.New(), uuid.New(), uuid.New()))),
 			[]string{"sqlite_autoindex_threads_1"}, true},
 		{"messages of a thread after a cursor", q(messagesPageQuery(ids[:1], nil, cursor, 10)),
@@ -107,4 +109,12 @@ func TestQueryPlans(t *testing.T) {
 			}
 		})
 	}
+}
+
+func blobs(n int) []any {
+	out := make([]any, n)
+	for i := range out {
+		out[i] = blob(uuid.New())
+	}
+	return out
 }

@@ -17,7 +17,7 @@ const insertThreadSQL = `INSERT INTO threads
 // MessageThreadsAdd stores t, durably: it returns once the transaction that
 // holds it is committed (see writer).
 func (db *DB) MessageThreadsAdd(ctx context.Context, t mews.Thread) error {
-	return db.writer.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return db.writer.doStatement(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.StmtContext(ctx, db.insertThread).ExecContext(ctx,
 			blob(t.ID), blob(t.IntegrationID), blob(t.EnterpriseID), t.OriginalSender, t.Subject,
 			t.CreatedUTC.Unix(), t.UpdatedUTC.Unix(), t.IsResolved,

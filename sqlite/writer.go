@@ -25,10 +25,11 @@ var errClosed = errors.New("sqlite: the store is closed")
 type writeFunc func(ctx context.Context, tx *sql.Tx) error
 
 type job struct {
-	ctx  context.Context
-	fn   writeFunc
-	err  error
-	done chan struct{}
+	ctx    context.Context
+	fn     writeFunc
+	single bool // fn runs one statement: SQLite applies it whole or not at all
+	err    error
+	done   chan struct{}
 }
 
 // writer owns the single write connection.
@@ -50,7 +51,17 @@ func newWriter(pool *sql.DB) *writer {
 // even if ctx ends: the caller must not believe a write failed that is
 // being committed.
 func (w *writer) do(ctx context.Context, fn writeFunc) error {
-	j := &job{ctx: ctx, fn: fn, done: make(chan struct{})}
+	return w.submit(&job{ctx: ctx, fn: fn, done: make(chan struct{})})
+}
+
+// doStatement is do for an fn that runs exactly one statement, which needs
+// no savepoint: a statement that fails leaves no change behind.
+func (w *writer) doStatement(ctx context.Context, fn writeFunc) error {
+	return w.submit(&job{ctx: ctx, fn: fn, single: true, done: make(chan struct{})})
+}
+
+func (w *writer) submit(j *job) error {
+	ctx := j.ctx
 	select {
 	case w.jobs <- j:
 	case <-ctx.Done():
@@ -109,7 +120,12 @@ func (w *writer) run(batch []*job) {
 		if j.err = j.ctx.Err(); j.err != nil {
 			continue
 		}
-		if j.err = runIsolated(j.ctx, tx, j.fn); j.err == nil {
+		if j.single {
+			j.err = j.fn(j.ctx, tx)
+		} else {
+			j.err = runIsolated(j.ctx, tx, j.fn)
+		}
+		if j.err == nil {
 			ok++
 		}
 	}

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -89,5 +90,42 @@ func TestWriteAfterCloseFails(t *testing.T) {
 	err := db.MessageThreadsAdd(t.Context(), mews.Thread{ID: uuid.New()})
 	if !errors.Is(err, errClosed) {
 		t.Errorf("got %v, want errClosed", err)
+	}
+}
+
+// TestCheckpointerEmptiesTheLog checks that the writer leaves checkpoints
+// to the checkpointer, and that the log is emptied at Close with the data
+// intact.
+func TestCheckpointerEmptiesTheLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cp.db")
+	db := open(t, path)
+	scope := mews.Scope{IntegrationID: uuid.New(), EnterpriseIDs: []uuid.UUID{uuid.New()}}
+	at := time.Date(2022, 3, 7, 16, 9, 45, 0, time.UTC)
+	var ids []uuid.UUID
+	for range 50 {
+		th := mews.Thread{ID: uuid.New(), IntegrationID: scope.IntegrationID, EnterpriseID: scope.EnterpriseIDs[0],
+			OriginalSender: "a", Subject: "s", CreatedUTC: at, UpdatedUTC: at}
+		if err := db.MessageThreadsAdd(t.Context(), th); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, th.ID)
+	}
+	var auto int
+	if err := db.write.QueryRowContext(t.Context(), "PRAGMA wal_autocheckpoint").Scan(&auto); err != nil {
+		t.Fatal(err)
+	}
+	if auto != 0 {
+		t.Errorf("the writer checkpoints every %d pages itself", auto)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() != 0 {
+		t.Errorf("log of %d bytes left after Close", fi.Size())
+	}
+	db = openClosed(t, path)
+	got, err := db.MessageThreadsGetAll(t.Context(), mews.ThreadFilter{Scope: scope, IDs: ids, Page: mews.Page{Count: 100}})
+	if err != nil || len(got) != len(ids) {
+		t.Fatalf("after reopening: %d threads, %v", len(got), err)
 	}
 }
