@@ -27,6 +27,16 @@ vet: ## formatting and static checks
 build: ## build the server binary into bin/
 	$(GO) build -o bin/mewsref ./cmd/mewsref
 
+# The harness of docs/BENCHMARKS.md: the real server and a bare Echo
+# baseline on loopback, per operation req/s, p50, p99 and the ratio.
+BENCH_FLAGS ?= -c 32 -d 10s -threads 1000000 -messages 5000000
+.PHONY: bench bench-store
+bench: ## measure the server against the baseline (BENCH_FLAGS; see docs/BENCHMARKS.md)
+	$(GO) run ./bench $(BENCH_FLAGS)
+
+bench-store: ## store benchmarks: pages at 1k and 1M threads, insert throughput
+	$(GO) test ./sqlite -run '^$$' -bench 'Pages|ThreadsAdd' -benchtime 3000x -benchmem -timeout 30m
+
 # go test -fuzz takes one target at a time; the list is read from the tests,
 # so a new target is fuzzed without touching this file. The budget is a
 # count of executions, not a duration: with a duration, Go 1.26's fuzz

@@ -67,14 +67,7 @@ func (s *Server) MessageThreadsGetAll(ctx context.Context, req gen.MessageThread
 	if len(threads) == 0 && preferMinimal(req.Params.Prefer) {
 		return gen.MessageThreadsGetAll204Response{Headers: gen.EmptyPageResponseHeaders{RequestId: rid}}, nil
 	}
-	out := gen.MessageThreadResult{MessageThreads: make([]gen.MessageThread, len(threads))}
-	for i, t := range threads {
-		out.MessageThreads[i] = threadOut(t)
-	}
-	if n := len(threads); n > 0 {
-		out.Cursor = &threads[n-1].ID
-	}
-	return gen.MessageThreadsGetAll200JSONResponse{Body: out, Headers: gen.MessageThreadsGetAll200ResponseHeaders{RequestId: rid}}, nil
+	return threadsPage{requestID: rid, threads: threads}, nil
 }
 
 // MessageThreadsAdd serves POST /api/connector/v1/messageThreads/add.
@@ -128,14 +121,7 @@ func (s *Server) MessagesGetAll(ctx context.Context, req gen.MessagesGetAllReque
 	if len(msgs) == 0 && preferMinimal(req.Params.Prefer) {
 		return gen.MessagesGetAll204Response{Headers: gen.EmptyPageResponseHeaders{RequestId: rid}}, nil
 	}
-	out := gen.MessageResult{Messages: make([]gen.Message, len(msgs))}
-	for i, m := range msgs {
-		out.Messages[i] = messageOut(m)
-	}
-	if n := len(msgs); n > 0 {
-		out.Cursor = &msgs[n-1].ID
-	}
-	return gen.MessagesGetAll200JSONResponse{Body: out, Headers: gen.MessagesGetAll200ResponseHeaders{RequestId: rid}}, nil
+	return messagesPage{requestID: rid, messages: msgs}, nil
 }
 
 // MessagesAdd serves POST /api/connector/v1/messages/add.

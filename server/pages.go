@@ -1,0 +1,168 @@
+package server
+
+import (
+	"encoding/hex"
+	"net/http"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/mewsref/mewsref/mews"
+)
+
+// The 200 responses of the two getAll operations, up to 1000 items each,
+// are written straight to the response with an append-based encoder: most
+// of the cost of a page was encoding/json reflecting over the generated
+// models and calling the marshalers of time.Time and uuid.UUID. They
+// produce the JSON of gen.MessageThreadResult and gen.MessageResult, which
+// is what the tests compare them with and what response validation checks.
+
+// threadsPage is the 200 response of messageThreads/getAll.
+type threadsPage struct {
+	requestID string
+	threads   []mews.Thread
+}
+
+func (p threadsPage) VisitMessageThreadsGetAllResponse(w http.ResponseWriter) error {
+	b := make([]byte, 0, 64+len(p.threads)*256)
+	b = append(b, `{"MessageThreads":[`...)
+	for i, t := range p.threads {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"Id":`...)
+		b = appendUUID(b, t.ID)
+		b = append(b, `,"OriginalSender":`...)
+		b = appendString(b, t.OriginalSender)
+		b = append(b, `,"Subject":`...)
+		b = appendString(b, t.Subject)
+		b = append(b, `,"CreatedUtc":"`...)
+		b = t.CreatedUTC.UTC().AppendFormat(b, ResponseTimeLayout)
+		b = append(b, `","UpdatedUtc":"`...)
+		b = t.UpdatedUTC.UTC().AppendFormat(b, ResponseTimeLayout)
+		b = append(b, `","IsResolved":`...)
+		b = strconv.AppendBool(b, t.IsResolved)
+		b = append(b, '}')
+	}
+	b = append(b, `],"Cursor":`...)
+	if n := len(p.threads); n > 0 {
+		b = appendUUID(b, p.threads[n-1].ID)
+	} else {
+		b = append(b, "null"...)
+	}
+	return writeJSON(w, p.requestID, append(b, "}\n"...))
+}
+
+// messagesPage is the 200 response of messages/getAll.
+type messagesPage struct {
+	requestID string
+	messages  []mews.Message
+}
+
+func (p messagesPage) VisitMessagesGetAllResponse(w http.ResponseWriter) error {
+	b := make([]byte, 0, 64+len(p.messages)*256)
+	b = append(b, `{"Messages":[`...)
+	for i, m := range p.messages {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"Id":`...)
+		b = appendUUID(b, m.ID)
+		b = append(b, `,"MessageThreadId":`...)
+		b = appendUUID(b, m.ThreadID)
+		b = append(b, `,"Text":`...)
+		b = appendString(b, m.Text)
+		b = append(b, `,"Sender":{"Discriminator":`...)
+		b = appendString(b, string(m.Sender))
+		b = append(b, `,"Value":null},"CreatedUtc":"`...)
+		b = m.CreatedUTC.UTC().AppendFormat(b, ResponseTimeLayout)
+		b = append(b, `"}`...)
+	}
+	b = append(b, `],"Cursor":`...)
+	if n := len(p.messages); n > 0 {
+		b = appendUUID(b, p.messages[n-1].ID)
+	} else {
+		b = append(b, "null"...)
+	}
+	return writeJSON(w, p.requestID, append(b, "}\n"...))
+}
+
+func writeJSON(w http.ResponseWriter, requestID string, body []byte) error {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Request-Id", requestID)
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(body)
+	return err
+}
+
+// appendUUID appends id as a JSON string in the canonical lower-case form.
+func appendUUID(b []byte, id uuid.UUID) []byte {
+	var s [36]byte
+	hex.Encode(s[0:8], id[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], id[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], id[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], id[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], id[10:])
+	b = append(b, '"')
+	b = append(b, s[:]...)
+	return append(b, '"')
+}
+
+// appendString appends s as a JSON string the way encoding/json does:
+// quotes, backslashes and control characters escaped, <, > and & as
+// \u escapes (safe inside HTML), U+2028 and U+2029 escaped (safe inside
+// JavaScript), and invalid UTF-8 replaced by U+FFFD.
+func appendString(b []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

@@ -1,0 +1,119 @@
+package server
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"net/http/httptest"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mewsref/mewsref/gen"
+	"github.com/mewsref/mewsref/mews"
+)
+
+// hostile are strings that JSON encoders get wrong.
+var hostile = []string{
+	"", "plain", `quote " and backslash \`, "control \x00\x01\x1f\b\f\n\r\t", "html <script>&amp;</script>",
+	"line\u2028and\u2029paragraph", "invalid \xff\xfe utf-8 \xc3", "emoji 🏨 and é", "\x7f del",
+}
+
+func randomString(rng *rand.Rand) string {
+	b := make([]byte, rng.IntN(24))
+	for i := range b {
+		b[i] = byte(rng.IntN(256))
+	}
+	return string(b)
+}
+
+// TestPagesEncodeLikeTheGeneratedModels checks that the direct encoders of
+// the getAll pages write what encoding/json writes for the generated
+// models: the same JSON value, for hostile and random strings.
+func TestPagesEncodeLikeTheGeneratedModels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	at := time.Date(2022, 3, 7, 16, 9, 45, 0, time.UTC)
+	var threads []mews.Thread
+	var msgs []mews.Message
+	for i := range 200 {
+		s := hostile[i%len(hostile)]
+		if i >= len(hostile) {
+			s = randomString(rng)
+		}
+		threads = append(threads, mews.Thread{ID: uuid.New(), OriginalSender: s, Subject: s + "x",
+			CreatedUTC: at, UpdatedUTC: at.Add(time.Duration(i) * time.Second), IsResolved: i%2 == 0})
+		msgs = append(msgs, mews.Message{ID: uuid.New(), ThreadID: uuid.New(), Text: s,
+			Sender: []mews.Sender{mews.SenderApplication, mews.SenderEnterprise}[i%2], CreatedUTC: at})
+	}
+	for _, n := range []int{0, 1, len(threads)} {
+		rec := httptest.NewRecorder()
+		if err := (threadsPage{requestID: "r", threads: threads[:n]}).VisitMessageThreadsGetAllResponse(rec); err != nil {
+			t.Fatal(err)
+		}
+		want := gen.MessageThreadResult{MessageThreads: make([]gen.MessageThread, n)}
+		for i, th := range threads[:n] {
+			want.MessageThreads[i] = threadOut(th)
+		}
+		if n > 0 {
+			want.Cursor = &threads[n-1].ID
+		}
+		sameJSON(t, rec.Body.Bytes(), want)
+		if rec.Header().Get("Request-Id") != "r" || rec.Header().Get("Content-Type") != "application/json" || rec.Code != 200 {
+			t.Errorf("headers %v, status %d", rec.Header(), rec.Code)
+		}
+
+		rec = httptest.NewRecorder()
+		if err := (messagesPage{requestID: "r", messages: msgs[:n]}).VisitMessagesGetAllResponse(rec); err != nil {
+			t.Fatal(err)
+		}
+		wantMsgs := gen.MessageResult{Messages: make([]gen.Message, n)}
+		for i, m := range msgs[:n] {
+			wantMsgs.Messages[i] = messageOut(m)
+		}
+		if n > 0 {
+			wantMsgs.Cursor = &msgs[n-1].ID
+		}
+		sameJSON(t, rec.Body.Bytes(), wantMsgs)
+	}
+}
+
+// sameJSON fails unless got is valid JSON with the value of want's JSON.
+func sameJSON(t *testing.T, got []byte, want any) {
+	t.Helper()
+	if !json.Valid(got) {
+		t.Fatalf("not JSON: %q", got)
+	}
+	wantJSON, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(wantJSON, &w); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("encodings differ:\n got %s\nwant %s", got, wantJSON)
+	}
+}
+
+func FuzzAppendString(f *testing.F) {
+	for _, s := range hostile {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := appendString(nil, s)
+		want, _ := json.Marshal(s)
+		var g, w string
+		if err := json.Unmarshal(got, &g); err != nil {
+			t.Fatalf("%q encodes to invalid JSON %q: %v", s, got, err)
+		}
+		_ = json.Unmarshal(want, &w)
+		if g != w {
+			t.Errorf("%q: got %q, encoding/json %q", s, got, want)
+		}
+	})
+}
