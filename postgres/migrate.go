@@ -6,53 +6,25 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io/fs"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/mewsref/mewsref/internal/migrations"
 )
 
-// migrationFiles holds the schema changes, one file each, named
-// NNNN_description.sql and applied in the order of NNNN. A file, once
-// released, is never edited: a change is a new file.
+// migrationFiles holds the schema changes (see internal/migrations).
 //
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in the order of their versions.
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+// loadMigrations returns the embedded migrations in the order of their
+// versions.
+func loadMigrations() ([]migrations.Migration, error) {
+	ms, err := migrations.Load(migrationFiles, "migrations")
 	if err != nil {
-		return nil, fmt.Errorf("postgres: migrations: %w", err)
-	}
-	var ms []migration
-	for _, path := range names {
-		name := strings.TrimPrefix(path, "migrations/")
-		prefix, _, _ := strings.Cut(name, "_")
-		v, err := strconv.Atoi(prefix)
-		if err != nil || v < 1 {
-			return nil, fmt.Errorf("postgres: migration %s: name must start with a positive version number", name)
-		}
-		b, err := migrationFiles.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: migration %s: %w", name, err)
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b)})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("postgres: migrations %s and %s have the same version", ms[i-1].name, ms[i].name)
-		}
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	return ms, nil
 }
@@ -81,7 +53,7 @@ func migrateLockKey(schema string) int32 {
 // Without the lock two of them could both see an empty schema_migrations and
 // run the same CREATE TABLE, and one would fail.
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	ms, err := migrations()
+	ms, err := loadMigrations()
 	if err != nil {
 		return err
 	}
@@ -107,7 +79,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 
 // applyMigrations applies those of ms that tx has not recorded, and records
 // them.
-func applyMigrations(ctx context.Context, tx pgx.Tx, ms []migration) error {
+func applyMigrations(ctx context.Context, tx pgx.Tx, ms []migrations.Migration) error {
 	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version     integer     PRIMARY KEY,
 		name        text        NOT NULL,
@@ -123,20 +95,20 @@ func applyMigrations(ctx context.Context, tx pgx.Tx, ms []migration) error {
 	if err != nil {
 		return fmt.Errorf("read schema_migrations: %w", err)
 	}
-	if n := len(ms); n > 0 && len(applied) > 0 && applied[len(applied)-1] > ms[n-1].version {
+	if n := len(ms); n > 0 && len(applied) > 0 && applied[len(applied)-1] > ms[n-1].Version {
 		return fmt.Errorf("the database has schema version %d, newer than this program's %d",
-			applied[len(applied)-1], ms[n-1].version)
+			applied[len(applied)-1], ms[n-1].Version)
 	}
 	for _, m := range ms {
-		if _, done := slices.BinarySearch(applied, m.version); done {
+		if _, done := slices.BinarySearch(applied, m.Version); done {
 			continue
 		}
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
-			return fmt.Errorf("%s: %w", m.name, err)
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return fmt.Errorf("%s: %w", m.Name, err)
 		}
 		if _, err := tx.Exec(ctx,
-			`INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
-			return fmt.Errorf("record %s: %w", m.name, err)
+			`INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
+			return fmt.Errorf("record %s: %w", m.Name, err)
 		}
 	}
 	return nil

@@ -43,7 +43,7 @@ func appliedMigrations(t *testing.T, db *DB) []appliedMigration {
 // wantAllApplied checks that db recorded each embedded migration once.
 func wantAllApplied(t *testing.T, db *DB) {
 	t.Helper()
-	ms, err := migrations()
+	ms, err := loadMigrations()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,14 +52,14 @@ func wantAllApplied(t *testing.T, db *DB) {
 		t.Fatalf("recorded %d migrations, want %d: %v", len(got), len(ms), got)
 	}
 	for i, m := range ms {
-		if got[i] != (appliedMigration{m.version, m.name}) {
-			t.Errorf("recorded %v, want %d %s", got[i], m.version, m.name)
+		if got[i] != (appliedMigration{m.Version, m.Name}) {
+			t.Errorf("recorded %v, want %d %s", got[i], m.Version, m.Name)
 		}
 	}
 }
 
 func TestMigrationsInVersionOrder(t *testing.T) {
-	ms, err := migrations()
+	ms, err := loadMigrations()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,11 +67,11 @@ func TestMigrationsInVersionOrder(t *testing.T) {
 		t.Fatal("no migrations embedded")
 	}
 	for i, m := range ms {
-		if i > 0 && m.version <= ms[i-1].version {
-			t.Errorf("%s after %s", m.name, ms[i-1].name)
+		if i > 0 && m.Version <= ms[i-1].Version {
+			t.Errorf("%s after %s", m.Name, ms[i-1].Name)
 		}
-		if strings.TrimSpace(m.sql) == "" {
-			t.Errorf("%s is empty", m.name)
+		if strings.TrimSpace(m.SQL) == "" {
+			t.Errorf("%s is empty", m.Name)
 		}
 	}
 }

@@ -6,51 +6,23 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/mewsref/mewsref/internal/migrations"
 )
 
-// migrationFiles holds the schema changes, one file each, named
-// NNNN_description.sql and applied in the order of NNNN. A file, once
-// released, is never edited: a change is a new file.
+// migrationFiles holds the schema changes (see internal/migrations).
 //
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in the order of their versions.
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+// loadMigrations returns the embedded migrations in the order of their
+// versions.
+func loadMigrations() ([]migrations.Migration, error) {
+	ms, err := migrations.Load(migrationFiles, "migrations")
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: migrations: %w", err)
-	}
-	var ms []migration
-	for _, path := range names {
-		name := strings.TrimPrefix(path, "migrations/")
-		prefix, _, _ := strings.Cut(name, "_")
-		v, err := strconv.Atoi(prefix)
-		if err != nil || v < 1 {
-			return nil, fmt.Errorf("sqlite: migration %s: name must start with a positive version number", name)
-		}
-		b, err := migrationFiles.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: migration %s: %w", name, err)
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b)})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("sqlite: migrations %s and %s have the same version", ms[i-1].name, ms[i].name)
-		}
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	return ms, nil
 }
@@ -61,7 +33,7 @@ func migrations() ([]migration, error) {
 // BEGIN IMMEDIATE (the writer's _txlock), so two processes opening the same
 // file migrate one after the other.
 func migrate(ctx context.Context, db *sql.DB) (err error) {
-	ms, err := migrations()
+	ms, err := loadMigrations()
 	if err != nil {
 		return err
 	}
@@ -86,21 +58,21 @@ func migrate(ctx context.Context, db *sql.DB) (err error) {
 	if err != nil {
 		return err
 	}
-	if n := len(ms); n > 0 && len(applied) > 0 && applied[len(applied)-1] > ms[n-1].version {
+	if n := len(ms); n > 0 && len(applied) > 0 && applied[len(applied)-1] > ms[n-1].Version {
 		return fmt.Errorf("sqlite: migrate: the database has schema version %d, newer than this program's %d",
-			applied[len(applied)-1], ms[n-1].version)
+			applied[len(applied)-1], ms[n-1].Version)
 	}
 	for _, m := range ms {
-		if _, done := slices.BinarySearch(applied, m.version); done {
+		if _, done := slices.BinarySearch(applied, m.Version); done {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return fmt.Errorf("sqlite: migrate: %s: %w", m.name, err)
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return fmt.Errorf("sqlite: migrate: %s: %w", m.Name, err)
 		}
 		if _, err := tx.ExecContext(ctx,
 			`INSERT INTO schema_migrations (version, name, applied_utc) VALUES (?, ?, ?)`,
-			m.version, m.name, time.Now().Unix()); err != nil {
-			return fmt.Errorf("sqlite: migrate: record %s: %w", m.name, err)
+			m.Version, m.Name, time.Now().Unix()); err != nil {
+			return fmt.Errorf("sqlite: migrate: record %s: %w", m.Name, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {

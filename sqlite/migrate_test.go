@@ -41,7 +41,7 @@ func appliedMigrations(t *testing.T, db *DB) []appliedMigration {
 }
 
 func TestMigrationsInVersionOrder(t *testing.T) {
-	ms, err := migrations()
+	ms, err := loadMigrations()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,17 +49,17 @@ func TestMigrationsInVersionOrder(t *testing.T) {
 		t.Fatal("no migrations embedded")
 	}
 	for i, m := range ms {
-		if i > 0 && m.version <= ms[i-1].version {
-			t.Errorf("%s after %s", m.name, ms[i-1].name)
+		if i > 0 && m.Version <= ms[i-1].Version {
+			t.Errorf("%s after %s", m.Name, ms[i-1].Name)
 		}
-		if strings.TrimSpace(m.sql) == "" {
-			t.Errorf("%s is empty", m.name)
+		if strings.TrimSpace(m.SQL) == "" {
+			t.Errorf("%s is empty", m.Name)
 		}
 	}
 }
 
 func TestOpenRecordsMigrations(t *testing.T) {
-	ms, err := migrations()
+	ms, err := loadMigrations()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,8 +69,8 @@ func TestOpenRecordsMigrations(t *testing.T) {
 		t.Fatalf("recorded %d migrations, want %d", len(got), len(ms))
 	}
 	for i, m := range ms {
-		if got[i].version != m.version || got[i].name != m.name {
-			t.Errorf("recorded %d %s, want %d %s", got[i].version, got[i].name, m.version, m.name)
+		if got[i].version != m.Version || got[i].name != m.Name {
+			t.Errorf("recorded %d %s, want %d %s", got[i].version, got[i].name, m.Version, m.Name)
 		}
 	}
 }
