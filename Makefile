@@ -66,8 +66,8 @@ $(SPECTRAL): $(NPM_TOOLS)/package.json $(NPM_TOOLS)/package-lock.json
 	cd $(NPM_TOOLS) && npm ci --no-audit --no-fund
 	@touch $@
 
-lint-spec: $(SPECTRAL) ## lint the OpenAPI document with Spectral (.spectral.yaml); warnings fail too
-	$(SPECTRAL) lint --ruleset .spectral.yaml --fail-severity warn openapi/messaging.yaml
+lint-spec: $(SPECTRAL) ## lint the OpenAPI documents with Spectral (.spectral.yaml); warnings fail too
+	$(SPECTRAL) lint --ruleset .spectral.yaml --fail-severity warn openapi/messaging.yaml openapi/admin.yaml
 
 breaking: ## fail on unacknowledged breaking changes since BASE (default HEAD~1)
 	BASE='$(BASE)' OASDIFF_MODULE='$(OASDIFF_MODULE)' bash tools/breaking.sh

@@ -10,3 +10,8 @@ import _ "embed"
 //
 //go:embed messaging.yaml
 var MessagingYAML string
+
+// AdminYAML is the text of admin.yaml, the enterprise-simulation API.
+//
+//go:embed admin.yaml
+var AdminYAML string
