@@ -66,7 +66,7 @@ func (db *DB) MessagesAdd(ctx context.Context, scope mews.Scope, msgs []mews.Mes
 		return err
 	}
 	for _, id := range threads {
-		if !in[id] {
+		if _, ok := in[id]; !ok {
 			return mews.Errorf(mews.EINVALID,
 				"Invalid MessageThreadId: %s is not a message thread of this client.", id)
 		}
@@ -80,6 +80,9 @@ func (db *DB) MessagesAdd(ctx context.Context, scope mews.Scope, msgs []mews.Mes
 		times[i] = newest[id]
 	}
 	b.Queue(touchThreadsSQL, uuids(threads), times)
+	// The webhooks are queued in the same transaction: acknowledged
+	// messages always have their deliveries.
+	queueWebhooks(b, scope.IntegrationID, msgs, in)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("postgres: add messages: %w", err)
 	}
@@ -112,7 +115,7 @@ func (db *DB) MessagesGetAll(ctx context.Context, f mews.MessageFilter) ([]mews.
 	// Each once, in the order asked: the page query walks each thread once.
 	var threads []uuid.UUID
 	for _, id := range f.ThreadIDs {
-		if in[id] {
+		if _, ok := in[id]; ok {
 			threads = append(threads, id)
 			delete(in, id)
 		}

@@ -133,28 +133,30 @@ func threadsInScopeQuery(s mews.Scope, ids []uuid.UUID, lock bool) (string, []an
 	var w where
 	w.add("id = ANY (" + w.arg(uuids(ids)) + ")")
 	w.scope("", s)
-	q := "SELECT id FROM threads" + w.String()
+	q := "SELECT id, enterprise_id FROM threads" + w.String()
 	if lock {
 		q += " ORDER BY id FOR UPDATE"
 	}
 	return q, w.args
 }
 
-// threadsInScope returns the set of those of ids that are threads in scope
-// s, locked for update if lock is set (q must then be a transaction).
-func threadsInScope(ctx context.Context, q querier, s mews.Scope, ids []uuid.UUID, lock bool) (map[uuid.UUID]bool, error) {
+// threadsInScope returns those of ids that are threads in scope s, each
+// with its enterprise, locked for update if lock is set (q must then be a
+// transaction).
+func threadsInScope(ctx context.Context, q querier, s mews.Scope, ids []uuid.UUID, lock bool) (map[uuid.UUID]uuid.UUID, error) {
 	query, args := threadsInScopeQuery(s, ids, lock)
 	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: find threads in scope: %w", err)
 	}
-	found, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	in := make(map[uuid.UUID]uuid.UUID)
+	var id, enterprise uuid.UUID
+	_, err = pgx.ForEachRow(rows, []any{&id, &enterprise}, func() error {
+		in[id] = enterprise
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: find threads in scope: %w", err)
-	}
-	in := make(map[uuid.UUID]bool, len(found))
-	for _, id := range found {
-		in[id] = true
 	}
 	return in, nil
 }

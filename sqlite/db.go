@@ -35,10 +35,11 @@ type DB struct {
 	reads *stmts  // read, with its statements prepared once
 	write *sql.DB // one connection: the single writer
 
-	insertThread   *sql.Stmt  // on write
-	insertMessage  *sql.Stmt  // on write, for Import
-	insertMessages batchStmts // on write
-	touchThreads   batchStmts // on write
+	insertThread     *sql.Stmt  // on write
+	insertDeliveries *sql.Stmt  // on write: the webhook outbox
+	insertMessage    *sql.Stmt  // on write, for Import
+	insertMessages   batchStmts // on write
+	touchThreads     batchStmts // on write
 
 	writer       *writer       // runs every write on the write connection, in groups
 	checkpointer *checkpointer // copies the log into the database file; nil in memory
@@ -168,6 +169,7 @@ func (db *DB) prepare(ctx context.Context) error {
 	}{
 		{&db.insertThread, insertThreadSQL},
 		{&db.insertMessage, insertMessagesSQL(1)},
+		{&db.insertDeliveries, insertDeliveriesSQL},
 	} {
 		var err error
 		if *s.stmt, err = db.write.PrepareContext(ctx, s.sql); err != nil {
@@ -195,7 +197,7 @@ func (db *DB) Close() error {
 	if db.reads != nil {
 		errs = append(errs, db.reads.close())
 	}
-	for _, s := range []*sql.Stmt{db.insertThread, db.insertMessage} {
+	for _, s := range []*sql.Stmt{db.insertThread, db.insertMessage, db.insertDeliveries} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}

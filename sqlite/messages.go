@@ -74,7 +74,7 @@ func (db *DB) MessagesAdd(ctx context.Context, scope mews.Scope, msgs []mews.Mes
 					"Invalid MessageThreadId: %s is not a message thread of this client.", id)
 			}
 		}
-		return db.insertMessages.each(len(msgs), func(s *sql.Stmt, lo, hi int) error {
+		err := db.insertMessages.each(len(msgs), func(s *sql.Stmt, lo, hi int) error {
 			args := make([]any, 0, 5*(hi-lo))
 			for _, m := range msgs[lo:hi] {
 				args = append(args, blob(m.ID), blob(m.ThreadID), m.Text, string(m.Sender), m.CreatedUTC.Unix())
@@ -84,6 +84,12 @@ func (db *DB) MessagesAdd(ctx context.Context, scope mews.Scope, msgs []mews.Mes
 			}
 			return nil
 		})
+		if err != nil {
+			return err
+		}
+		// The webhooks are queued in the same transaction: acknowledged
+		// messages always have their deliveries.
+		return db.queueWebhooks(ctx, tx, scope.IntegrationID, msgs, found)
 	})
 }
 
