@@ -142,6 +142,7 @@ func (s *Server) MessagesAdd(ctx context.Context, req gen.MessagesAddRequestObje
 	if err := s.store.MessagesAdd(ctx, scope, msgs); err != nil {
 		return nil, err
 	}
+	s.webhooks.wake() // the deliveries are queued; sending them is not this request's work
 	out := gen.AddedMessageResult{Messages: make([]gen.AddedMessage, len(msgs))}
 	for i, m := range msgs {
 		out.Messages[i] = gen.AddedMessage{Identifier: b.Messages[i].Identifier, Message: messageOut(m)}

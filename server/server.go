@@ -16,7 +16,10 @@ import (
 	"github.com/labstack/echo/v4"
 	oapiruntime "github.com/oapi-codegen/runtime"
 
+	"github.com/getkin/kin-openapi/openapi3"
+
 	"github.com/mewsref/mewsref/gen"
+	"github.com/mewsref/mewsref/gen/admin"
 	"github.com/mewsref/mewsref/mews"
 	"github.com/mewsref/mewsref/sqlite"
 )
@@ -57,6 +60,14 @@ type Config struct {
 	// Faults, when set, fails or delays a share of the requests on
 	// purpose, for rehearsing failures (see FaultConfig). Nil: none.
 	Faults *FaultConfig
+	// AdminToken, when set, enables the admin API under AdminPrefix
+	// (openapi/admin.yaml), to callers that send it as a bearer token.
+	// Empty: those routes do not exist (404).
+	AdminToken string
+	// Webhooks tunes the delivery of MessageAdded webhooks. The dispatcher
+	// runs when the admin API is enabled or some integration has webhook
+	// URLs (in Tokens or stored), unless Webhooks.Disabled.
+	Webhooks WebhookOptions
 }
 
 // Server implements gen.StrictServerInterface.
@@ -69,6 +80,7 @@ type Server struct {
 	exposeErrors   bool
 	limiter        *rateLimiter   // nil: no rate limit
 	faults         *faultInjector // nil: no injected faults
+	webhooks       *dispatcher    // nil: webhooks are queued, not sent
 }
 
 // New returns the whole server as an http.Handler, ready for httptest or
@@ -127,15 +139,65 @@ func New(cfg Config) (http.Handler, func() error, error) {
 	if limit <= 0 {
 		limit = DefaultBodyLimit
 	}
+	adm, err := s.startWebhooks(cfg)
+	if err != nil {
+		return nil, nil, errors.Join(err, closeFn())
+	}
+	closeStore := closeFn
+	closeFn = func() error {
+		s.webhooks.stop()
+		return closeStore()
+	}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.Binder = validatedBinder{}
-	e.Use(s.begin, s.recoverPanic, newValidator(doc, limit).middleware)
+	docs := []*openapi3.T{doc}
+	if cfg.AdminToken != "" {
+		adminDoc, err := LoadAdminSpec(false)
+		if err != nil {
+			return nil, nil, errors.Join(err, closeFn())
+		}
+		docs = append(docs, adminDoc)
+		e.Use(s.begin, s.recoverPanic, adminAuth(cfg.AdminToken), newValidator(limit, docs...).middleware)
+		admin.RegisterHandlers(e, admin.NewStrictHandler(adminServer{s: s, store: adm}, nil))
+	} else {
+		e.Use(s.begin, s.recoverPanic, newValidator(limit, docs...).middleware)
+	}
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
 	registerDocs(e) // GET /docs, /openapi.yaml, /openapi.json (docs.go)
 	return e, closeFn, nil
+}
+
+// startWebhooks stores the webhook URLs of the token configuration and
+// starts the dispatcher when there is anything to send or the admin API
+// may configure it. It returns the store's admin side.
+func (s *Server) startWebhooks(cfg Config) (mews.Admin, error) {
+	adm, ok := s.store.(mews.Admin)
+	if !ok {
+		if cfg.AdminToken != "" {
+			return nil, fmt.Errorf("the admin API needs a store that implements mews.Admin; %T does not", s.store)
+		}
+		return nil, nil
+	}
+	ctx := context.Background()
+	for _, in := range s.tokens.integrations {
+		if in.webhooks != nil {
+			if err := adm.WebhooksSet(ctx, in.id, in.webhooks); err != nil {
+				return nil, fmt.Errorf("store the webhooks of %q: %w", in.name, err)
+			}
+		}
+	}
+	hooks, err := adm.Webhooks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.Webhooks.Disabled && (cfg.AdminToken != "" || len(hooks) > 0) {
+		s.webhooks = newDispatcher(adm, cfg.Webhooks, s.clock, s.log)
+		s.webhooks.start()
+	}
+	return adm, nil
 }
 
 // now is the server's clock in UTC whole seconds, the precision of the API.

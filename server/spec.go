@@ -10,6 +10,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 
 	"github.com/mewsref/mewsref/gen"
+	"github.com/mewsref/mewsref/gen/admin"
 )
 
 // uuidPattern is the canonical textual form of a UUID, any version: Mews
@@ -35,7 +36,16 @@ var (
 // The validators are scoped to the returned document, not registered
 // globally, so a request document and a response document can coexist.
 func LoadSpec(strictTimes bool) (*openapi3.T, error) {
-	doc, err := gen.GetSwagger()
+	return prepareSpec(gen.GetSwagger, strictTimes)
+}
+
+// LoadAdminSpec is LoadSpec for the admin API (openapi/admin.yaml).
+func LoadAdminSpec(strictTimes bool) (*openapi3.T, error) {
+	return prepareSpec(admin.GetSwagger, strictTimes)
+}
+
+func prepareSpec(load func() (*openapi3.T, error), strictTimes bool) (*openapi3.T, error) {
+	doc, err := load()
 	if err != nil {
 		return nil, fmt.Errorf("load embedded spec: %w", err)
 	}

@@ -34,6 +34,7 @@ var (
 //	        enterpriseIds: [8f9b1c2e-0d3a-4c55-9a1e-2b7c6d5e4f30]
 //	      - token: 0123-portfolio        # a portfolio access token
 //	        enterpriseIds: [8f9b1c2e-0d3a-4c55-9a1e-2b7c6d5e4f30, 1c0e8f6a-77b1-4f0c-8d2e-5a4b3c2d1e0f]
+//	    webhooks: [http://127.0.0.1:9000/mews]  # MessageAdded General Webhooks
 type TokenConfig struct {
 	DemoTokens   *bool               `yaml:"demoTokens"`
 	Integrations []IntegrationConfig `yaml:"integrations"`
@@ -47,6 +48,11 @@ type IntegrationConfig struct {
 	// it is derived from ClientToken, so it is stable across restarts.
 	ID           uuid.UUID           `yaml:"id"`
 	AccessTokens []AccessTokenConfig `yaml:"accessTokens"`
+	// Webhooks are the URLs to which MessageAdded General Webhooks are
+	// sent. When the key is present, the server stores these URLs at start,
+	// replacing those set through the admin API; when absent, the stored
+	// URLs stay as they are.
+	Webhooks []string `yaml:"webhooks"`
 }
 
 // AccessTokenConfig connects an integration to one enterprise or, with
@@ -164,7 +170,16 @@ type accessToken struct {
 // tokens authenticates requests. Tokens are looked up by their SHA-256 and
 // then compared in constant time, so timing reveals nothing of a token.
 type tokens struct {
-	clients map[tokenKey]*client
+	clients      map[tokenKey]*client
+	integrations []integration // in configuration order
+}
+
+// integration is what the admin API and the webhooks know of an
+// integration.
+type integration struct {
+	id       uuid.UUID
+	name     string
+	webhooks []string // nil: not configured in the file
 }
 
 func newTokens(cfg *TokenConfig) (*tokens, error) {
@@ -189,6 +204,12 @@ func newTokens(cfg *TokenConfig) (*tokens, error) {
 		if id == uuid.Nil {
 			id = uuid.NewSHA1(integrationNamespace, []byte(in.ClientToken))
 		}
+		for _, u := range in.Webhooks {
+			if err := checkWebhookURL(u); err != nil {
+				return nil, fmt.Errorf("integration %q: webhooks: %w", in.Name, err)
+			}
+		}
+		t.integrations = append(t.integrations, integration{id: id, name: in.Name, webhooks: in.Webhooks})
 		c := &client{token: []byte(in.ClientToken), access: make(map[tokenKey]*accessToken)}
 		for j, at := range in.AccessTokens {
 			if at.Token == "" {

@@ -27,21 +27,34 @@ import (
 // handlers act on what was validated, never on a second, case-insensitive
 // decode of the raw bytes.
 type validator struct {
-	routes    map[string]*routers.Route // by Echo route path
-	options   *openapi3filter.Options
+	routes    map[string]*routers.Route // by Echo route path, of every document
+	options   map[*openapi3.T]*openapi3filter.Options
 	bodyLimit int64
 }
 
-func newValidator(doc *openapi3.T, bodyLimit int64) *validator {
-	return &validator{
-		routes:    OperationRoutes(doc),
+// newValidator validates the requests of the operations of docs (the
+// messaging API and, when enabled, the admin API), each against its own
+// document and its string formats.
+func newValidator(bodyLimit int64, docs ...*openapi3.T) *validator {
+	v := &validator{
+		routes:    make(map[string]*routers.Route),
+		options:   make(map[*openapi3.T]*openapi3filter.Options),
 		bodyLimit: bodyLimit,
-		options: &openapi3filter.Options{
-			MultiError:              true,
-			KeepValidatedValue:      true,
-			SchemaValidationOptions: doc.GetSchemaValidationOptions(),
-		},
 	}
+	for _, doc := range docs {
+		for path, r := range OperationRoutes(doc) {
+			v.routes[path] = r
+		}
+		v.options[doc] = &openapi3filter.Options{
+			MultiError:         true,
+			KeepValidatedValue: true,
+			// The admin API's bearer token is checked before validation
+			// (adminAuth); the document only describes it.
+			AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc,
+			SchemaValidationOptions: doc.GetSchemaValidationOptions(),
+		}
+	}
+	return v
 }
 
 func (v *validator) middleware(next echo.HandlerFunc) echo.HandlerFunc {
@@ -62,7 +75,7 @@ func (v *validator) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		req.Body = io.NopCloser(bytes.NewReader(body))
-		in := &openapi3filter.RequestValidationInput{Request: req, Route: route, Options: v.options}
+		in := &openapi3filter.RequestValidationInput{Request: req, Route: route, Options: v.options[route.Spec]}
 		if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
 			return schemaViolation(err)
 		}
