@@ -1099,6 +1099,11 @@ type AdminMessageThreadsGetAllResponse401Headers struct {
 	RequestId string
 }
 
+// AdminMessageThreadsGetAllResponse404Headers the declared response headers of an HTTP 404 response for AdminMessageThreadsGetAll
+type AdminMessageThreadsGetAllResponse404Headers struct {
+	RequestId string
+}
+
 // AdminMessageThreadsGetAllResponse500Headers the declared response headers of an HTTP 500 response for AdminMessageThreadsGetAll
 type AdminMessageThreadsGetAllResponse500Headers struct {
 	RequestId string
@@ -1113,6 +1118,8 @@ type AdminMessageThreadsGetAllResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -1121,6 +1128,8 @@ type AdminMessageThreadsGetAllResponse struct {
 	Headers400 *AdminMessageThreadsGetAllResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AdminMessageThreadsGetAllResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AdminMessageThreadsGetAllResponse404Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminMessageThreadsGetAllResponse500Headers
 }
@@ -1138,6 +1147,11 @@ func (r AdminMessageThreadsGetAllResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r AdminMessageThreadsGetAllResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminMessageThreadsGetAllResponse) GetJSON404() *NotFound {
+	return r.JSON404
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -1501,6 +1515,11 @@ type AdminResetResponse401Headers struct {
 	RequestId string
 }
 
+// AdminResetResponse404Headers the declared response headers of an HTTP 404 response for AdminReset
+type AdminResetResponse404Headers struct {
+	RequestId string
+}
+
 // AdminResetResponse500Headers the declared response headers of an HTTP 500 response for AdminReset
 type AdminResetResponse500Headers struct {
 	RequestId string
@@ -1515,6 +1534,8 @@ type AdminResetResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -1523,6 +1544,8 @@ type AdminResetResponse struct {
 	Headers400 *AdminResetResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AdminResetResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AdminResetResponse404Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminResetResponse500Headers
 }
@@ -1540,6 +1563,11 @@ func (r AdminResetResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r AdminResetResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminResetResponse) GetJSON404() *NotFound {
+	return r.JSON404
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -1591,6 +1619,11 @@ type AdminWebhookDeliveriesGetAllResponse401Headers struct {
 	RequestId string
 }
 
+// AdminWebhookDeliveriesGetAllResponse404Headers the declared response headers of an HTTP 404 response for AdminWebhookDeliveriesGetAll
+type AdminWebhookDeliveriesGetAllResponse404Headers struct {
+	RequestId string
+}
+
 // AdminWebhookDeliveriesGetAllResponse500Headers the declared response headers of an HTTP 500 response for AdminWebhookDeliveriesGetAll
 type AdminWebhookDeliveriesGetAllResponse500Headers struct {
 	RequestId string
@@ -1605,6 +1638,8 @@ type AdminWebhookDeliveriesGetAllResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -1613,6 +1648,8 @@ type AdminWebhookDeliveriesGetAllResponse struct {
 	Headers400 *AdminWebhookDeliveriesGetAllResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AdminWebhookDeliveriesGetAllResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AdminWebhookDeliveriesGetAllResponse404Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminWebhookDeliveriesGetAllResponse500Headers
 }
@@ -1630,6 +1667,11 @@ func (r AdminWebhookDeliveriesGetAllResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r AdminWebhookDeliveriesGetAllResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminWebhookDeliveriesGetAllResponse) GetJSON404() *NotFound {
+	return r.JSON404
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -1681,6 +1723,11 @@ type AdminWebhooksGetAllResponse401Headers struct {
 	RequestId string
 }
 
+// AdminWebhooksGetAllResponse404Headers the declared response headers of an HTTP 404 response for AdminWebhooksGetAll
+type AdminWebhooksGetAllResponse404Headers struct {
+	RequestId string
+}
+
 // AdminWebhooksGetAllResponse500Headers the declared response headers of an HTTP 500 response for AdminWebhooksGetAll
 type AdminWebhooksGetAllResponse500Headers struct {
 	RequestId string
@@ -1695,6 +1742,8 @@ type AdminWebhooksGetAllResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -1703,6 +1752,8 @@ type AdminWebhooksGetAllResponse struct {
 	Headers400 *AdminWebhooksGetAllResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AdminWebhooksGetAllResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AdminWebhooksGetAllResponse404Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminWebhooksGetAllResponse500Headers
 }
@@ -1720,6 +1771,11 @@ func (r AdminWebhooksGetAllResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r AdminWebhooksGetAllResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminWebhooksGetAllResponse) GetJSON404() *NotFound {
+	return r.JSON404
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -2147,6 +2203,13 @@ func ParseAdminMessageThreadsGetAllResponse(rsp *http.Response) (*AdminMessageTh
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -2187,6 +2250,16 @@ func ParseAdminMessageThreadsGetAllResponse(rsp *http.Response) (*AdminMessageTh
 			headers.RequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers AdminMessageThreadsGetAllResponse404Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminMessageThreadsGetAllResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -2558,6 +2631,13 @@ func ParseAdminResetResponse(rsp *http.Response) (*AdminResetResponse, error) {
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -2598,6 +2678,16 @@ func ParseAdminResetResponse(rsp *http.Response) (*AdminResetResponse, error) {
 			headers.RequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers AdminResetResponse404Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminResetResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -2648,6 +2738,13 @@ func ParseAdminWebhookDeliveriesGetAllResponse(rsp *http.Response) (*AdminWebhoo
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -2688,6 +2785,16 @@ func ParseAdminWebhookDeliveriesGetAllResponse(rsp *http.Response) (*AdminWebhoo
 			headers.RequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers AdminWebhookDeliveriesGetAllResponse404Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminWebhookDeliveriesGetAllResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -2738,6 +2845,13 @@ func ParseAdminWebhooksGetAllResponse(rsp *http.Response) (*AdminWebhooksGetAllR
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -2778,6 +2892,16 @@ func ParseAdminWebhooksGetAllResponse(rsp *http.Response) (*AdminWebhooksGetAllR
 			headers.RequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers AdminWebhooksGetAllResponse404Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminWebhooksGetAllResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {

@@ -279,6 +279,21 @@ func (response AdminMessageThreadsGetAll401JSONResponse) VisitAdminMessageThread
 	return err
 }
 
+type AdminMessageThreadsGetAll404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminMessageThreadsGetAll404JSONResponse) VisitAdminMessageThreadsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminMessageThreadsGetAll500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -632,6 +647,21 @@ func (response AdminReset401JSONResponse) VisitAdminResetResponse(w http.Respons
 	return err
 }
 
+type AdminReset404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminReset404JSONResponse) VisitAdminResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminReset500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -709,6 +739,21 @@ func (response AdminWebhookDeliveriesGetAll401JSONResponse) VisitAdminWebhookDel
 	return err
 }
 
+type AdminWebhookDeliveriesGetAll404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminWebhookDeliveriesGetAll404JSONResponse) VisitAdminWebhookDeliveriesGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminWebhookDeliveriesGetAll500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -782,6 +827,21 @@ func (response AdminWebhooksGetAll401JSONResponse) VisitAdminWebhooksGetAllRespo
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminWebhooksGetAll404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminWebhooksGetAll404JSONResponse) VisitAdminWebhooksGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1308,66 +1368,67 @@ func (sh *strictHandler) AdminWebhooksSet(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Fvrbtu4tn4VQucAbQH5lltb91emTefknDYNmuT0Rx2MaWkp5lQiXZKK4z0IsB9iP+F+kg1eJFE3S24y",
-	"Ewxm/sWRSK61+K370m9ewJIVo0Cl8Ka/eUvAIXD952f4noKQp6H6EYIIOFlJwqg39a4o+Z4CIiFQSSIC",
-	"HLEIySUgbta8QfA9xbFA83yTuXoFUwScM44WLNwMPd9T7xMOoTeVPAXfE8ESEqwOTAj9APRGLr3pxPfk",
-	"ZgXe1BOSE3rj3d/fq6VixagATetPOLQnqV8BoxKo/hOvVjEJsKJ79KtQxP/mHPLfHCJv6v3XqBDCyDwV",
-	"o7eMUggk48crcnIXgOb9M4g0loaAskiOUYLjiPEEwkwKiHGEkdkP3RIWazIU23UpD4yYmwiyL4+K+9DH",
-	"n1IJnOL4Avgt8BMl1qfjPcJpLDMQCE3RGxcQiIQFWgQiEhHqvPtMoJjdPJZkzph8z1IaPpU4LpeA5JID",
-	"DhUCCJVww/WxKGQgEGUSwR0R8rH4vaI4lUvGyT/gSXk+tlQYXg2xiAiUECEIvVHCWGKhr33NGb1BOEwU",
-	"DNg3eCStuM8siN7kWG3/DmJyC5yAOMccJyDtCWXyLyCGQAq0hsWSsW8ozFcpwlacrYBLYmzNW5Ya4dYl",
-	"kDAhnbVIMsRBppz6iMJa6UFEuLl4ZSqw9KYeoXJ/z/O9BN+RJE286WQ8HvvK/tmfufXTSALuWeW3oGqy",
-	"z59ovNFydmjRykmEi8cSHWlKQs/3aBrHeBFDZpGrlte12V+tLK7z19jiVwikorAifIucGqVfagKvi6os",
-	"/mLP5jsoXx2RkIgurLu0bhTxlhvMOd7UeHYI6GJ803Q1kKNMAJW+UgvJ0ALsT8kQo4CuPn+o834sJSQr",
-	"2cI5tk9RgkNAgqEI80ao1fH0lgOWEF7JoOGKlmBsdQJC4BtAaywQDkMIS5uHWMJAkgS8Gmh8rwmkzmVt",
-	"nglE02QBNXqPDrwfwL/a2rW7lGnHEzYBvkbrByykFfR2ecRYyEzoWihK7q0y6VAsc27uxqtHbuonRpjE",
-	"hqVeW19ILFPxloXQLK//ubw8R0K/lDlycxwVa+XN1SGIRIgqdAY4gUZotZDiXN0Z3PUTL4W7glkiUJiC",
-	"pYLRAJBVMdBO9n0uix+T/TnexAyHXYbiZ6DAcWyNllpopFrn4hxoqHxeSiWJEUZ7d3dWkuh5TvkLrfvV",
-	"e31umHmhuAGqXMDXbDvP9/LFnu+ZFx0rVDB0xeNG0XLQwZfQxmboddn3U3VMWdnM3oXIchn4hXkqGZTa",
-	"lddUrAZQVxlabexJspLawOIwJIo4HJ871jLCsYBqmHLGUGFRHfYrW380lu44DLcFDceFReRESqBoYdQU",
-	"VGi+4kRA3YTbrS91fNhmu2z0KFmGGUJ7ma5LuGuJTKRSJqvWlmq14/Ysq4yFKuX2uOsOIZ7jG2iS3UoJ",
-	"jkUZNU2BVspFkzVU/JyGGTcsDlW0kF2F/a/avbBZBvIKbpsfiHn8jPUGDJxVYpVe8YbdrjPSyI/1M1l0",
-	"CbstzFJRh3PtjZDsTXUzlZ20GeB0wcFA/6FoyNKv3xEMhp1HhoTZtC8wMhJ6w8Ms2AYSI7gOs7UjM9uI",
-	"7yS5V9rmWDUdvOBWPj6QhEhslm9nwnmzeunbzXYPS91pWZ3DWwX0GQSLb2GbfC51GLVGXL2a6lBYRXiw",
-	"XUanwm7dxCZPwaS1+g0faTdr/sNWJo+35C4YiwE/hfQcBlqlZ3WnL7qsWcqKmFsc/En+rI3R8urufOSH",
-	"IFsRUomqfviyUW4LrLIc9urzh0wqlcpCBVQ7ZWy9BHOGk5ZchuIkjwTcPNAWHXXFCQWMRuQmtY+e5/Vk",
-	"xGi8edErr7ricVNcuNDaBmgp5UpXvaRcCS2pN8bvIJlyaithVsqIRVHJW2wNzXS56NS8Ohl3eIuG+F10",
-	"X3ublzhR+XpJqmsil4g41TPFaR0B7XhSjkfxjVbAqyjoX8DJ9+/ynvmLTTLYVvdsxNqChRuFNdBy0e2N",
-	"pqKVxKQJK+9TLpfAUahf0MUghbo6+gor2pTXYVOAsGVVGqK1TvWeWyo2aIXl8sWwSYu2tHlOTBNHwXRe",
-	"VGTnKFMVW+Md7lw2zDhxT/dzITVdSyXz3noTGNm3kX3dR7bszAHHaBVjqWyLSoFDgYh8mA3P7IwTuHZa",
-	"rpPbrN9WVwRQz7Qm6BqbG7b30gXLsz6irgq/Z+lsu8upWiErg6bLLnu8Mn0m0lUhPaEtrqarQK/FWNTm",
-	"H16N35aazG3r00lOtKnLUhMOt4SlQucov2c9vtV45FUMrSXWQ+ZWEB2fnzZIeEu5WD9TyJEkgYdViFvb",
-	"zI5OdOpaZ+x5qkO8nrGn710ADYF3aaF9q7Mm07ME11J7yakpFdy2XH+Rv7WVsowkWrHgF96erSnwPwQb",
-	"O5ljItECYkZvlIr3utGdoLcDUna0tFJ58cBIz3ql7iO2pGpflqBDi3JFMsvcsiPqydonTpRtjQug1+kO",
-	"UiFZYq6/riGpgV3jSmEeNi68WoWt0NGnuvBRF6JgaLuFuRFjPENnX4D1qXlXnFlFRgXPlcq3w1FnWtom",
-	"7y9LpgI7CVXTVwkxiVqUKK/Y5IsKBlDEuEpDYrYBED46LmYE9CNZT8WyNkSxied7zrrGFsT/4zht8jfx",
-	"Gm9ES5RbE0u191piMjujSZqlMKg90NpZjgqH3wgNbchvdsjkU/QNWtoyuUz6RnBmweOIoeVCrP0k0jYv",
-	"dPxJBMILljbIp82UFTXYWty6W9x42qQe974nIEg5kZsLJSYoJjwuVTbf0hEvBkycaSOdKgmJuTK0yp0p",
-	"GrXwtSUEzLVKWwpU8m4mXgiNWAOUVmAURRgLnucZH2EtlMvUQy+UIcXiLY6VdFk0Ve9tUAwSYSRByBld",
-	"xbjaPnomkCChLdcFjN4CF3m5YhVvlJfGNFdmf0atdc+rey98RKhYQSB1WshBgCExxBL7+n9ZHQRM4ohl",
-	"sJxRnfO5cJ4XlYqcTStOk0dJ5loNMZzRGVV3wFkqQZiJJ11aUblp6Tp4SoUJKzB1r2xGn88H+vdA/577",
-	"aP7x5MvF55P3vxy/+3h69svlp/87OZu/eGOT72zYLMCc2zEzLGZ0XhpMmqKf9A2jWToe7wfmJPUnzIfo",
-	"A/kGTUGP3n9GWXbXWj/Q/PzTxeXcko7+9+LTmc5BfVMFEGiJb81uGgrF5KM/oytdqsYcStMu+gbmRfoz",
-	"NJnFXB0ny8nEjHZmEzPq+V5MAqBCqz3V9TLv4+ml53spjy24xXQ0YiuggqU8gCHjNyO7SIzUuyqHJFJZ",
-	"aC+BteAQoX//819uSCFIksYWl+b+FOzzkdAIONAgu+4Xnu8pHBvtmQzHw7E6QlGAV8SbevvD8XBfmR0s",
-	"l1rLR7/oTUe3k1FSanyMbkAex7rRvWJCbisr6xolo65y+UXVxgFuffwov3Rl+RraKeJnQ4WxYiDkTyzc",
-	"9JjDgzucrGKo1xu8/Qi/OoyODgaHLycvBweHR3uDxX4UDPaC10f70dERjvCRV02TbdY7GRdTcL3KZvVC",
-	"+H3ZItvqU2nedm88frRJw5YeYeOcaUOX8DEmKA8MO00rcrZHzoyxXjLpXlKazLz3vcM+5zQN9uo7TZME",
-	"84039T4QIbd2JZT3wjeiErJdq13alcm6jnZtugAp0LyIYuduG8mv+CIUxCyb+jStIfXDDP4qc9hLs+xJ",
-	"D1EtN0MyEWatIOC9Csd7k4O9aLA/CaLBwWRyOHg9XkQDDId743HwEk8W2NtNq+rNuSfXql4DyziSNmUM",
-	"lpia8O3PpGEH44PuRfmA+OOppL3vAu25Yuyki2KEw7BdA4/DUMUd+diRCjzmJm8clnKCOZoXh83NINEm",
-	"09QZraiqGTLS+mmUE61ZGodDdCpRwm7BbYE+UwFVkdbOUaxCJrV7RpWKYb6nkIIOkRpjyBnNEs1s01LG",
-	"qQOXduMgjsPwISbhBw1AVsrzvijJx3ER3nHGEhXzhxuEJaJMJc27mYvGgbMntBjbbUUtwfvbQvSxEDZh",
-	"K6d4O5qHPhFvaRKmUHv1c8HkUudrwMUuke4jxLht0eof5JAbxomeUL+6I1x3LPJv9dohJm6aA+unZLo4",
-	"0q5a7yAGXcnQKWOmVK7Xq3w9tBmi6qTMjAqJNz4SzFRRTO0HiZRIQAGmtkCzALkGoPqhaHWHnzW9P66S",
-	"uymQGbd+Cp1xTm4YRZFLHbgIJXWQplH9F8wJDToRjmNd2nMQ/079rGLdgrL4lqmfZ2FCIg4BUNn6xZbt",
-	"EMolEJ59T6KUw/3GocXZfKkS9XCv4/qZHSDX+NXgU2C/9gVdS0hW/urtr1oTqX++6ehBMfbVrAvdKlAf",
-	"fauWwr9RthZOj9zpH7sOIhuQa9eBh0P/z2LdK/OGLfgutRb+4lU/VxYaVsbWuuDaCfZbox6VtuDAlgD0",
-	"sK9kaL0kwbJKyzOB3GQ/7xfNKObm49Y3tuogNyjWzGRTsImefkUXknEIs7kT5cYWWMAb043KBo3bBngj",
-	"EoNuqGg8QojwDSZUJeS61dcaRWXyuXhQLFUd9vDGi5fB3mICg71wHw8OgsPDwWusfi5eBkfhIRxE++Ns",
-	"Fnf6VTdipqPRZO/lcDwcDyfT1+PxOL8i73o3bS5GYZ9QodtUWV8kZeui8Rj+neT0MwEXtnm7ffi+Rfmd",
-	"Fro3/Vpunn+9vr9Wj9XBQj+t5qUxC3CMsgZg1vl1mujIbdUOSx3GErBfjV+NPXWapbFxSMgYAmUBdFsB",
-	"rZcs1pUm28PUMe293zgIXWuh57MuKGRu+8Hu5WSE9R0vdffWsWqV0WLzIW2t+V3sXmjD9f1/AgAA//8=",
+	"7Fvrbtw4sn4VQucASQD1zbcknV+exJnjs4ljxPbmRzqYZkslNycS2SEpt3sHBvYh9gn3SRa8SKJuLXXs",
+	"GWMB/3NbIln1se5V+sMLWLJiFKgU3vQPbwk4BK7//Aw/UhDyNFQ/QhABJytJGPWm3hUlP1JAJAQqSUSA",
+	"IxYhuQTEzZo3CH6kOBZonm8yV69gioBzxtGChZuh53vqfcIh9KaSp+B7IlhCgtWBCaEfgF7LpTed+J7c",
+	"rMCbekJyQq+9u7s7tVSsGBWgaf0Fh/Yk9StgVALVf+LVKiYBVnSPfheK+D+cQ/6XQ+RNvf8ZFSCMzFMx",
+	"essohUAyfrwiJ7cBaN4/g0hjaQgoQ3KMEhxHjCcQZiggxhFGZj90Q1isyVBs11EeGJibCLIvj4r70Mef",
+	"Ugmc4vgC+A3wEwXr4/Ee4TSWmRAITdEbVyAQCQtpEYhIRKjz7jOBYnb9UMicMfmepTR8LDgul4DkkgMO",
+	"lQQQKuGa62NRyEAgyiSCWyKkrx4XICCeUoHWRC5ZKpWq4DBRKLHv8GBCc0VxKpeMk3/Ao8JzbKkwsBhi",
+	"EREoIUIQeq2AWWKhwVlzRq8fHou7zNjoTY7V9u8gJjfACYhzzHEC0p5QJv8CYgikQGtYLBn7jsJ8lSJs",
+	"xdkKuCTGLL1lqQG3jkDChHTWIskQB5ly6iMKa6UyEeFCqj2VVcHSm3qEyv09z/cSfEuSNPGmk/F47CtT",
+	"aX/mhlILHXDP2gkrf02m/BONNxpnhxatx0S4oluiI01J6PkeTeMYL2LIjHfVSLvm/avF4lv+Glv8DoFU",
+	"FFbAt5JTo/RLDfA6VGX4iz2b76B8dURCIrpk3aV1o4i33GDO8abGs0NAF+ObpquBXMoEUGsvGFqA/SkZ",
+	"YhTQ1ecPdd6PpYRkJVs4x/YpSnAISDAUYd4oanV5essBSwivZNBwRUswZj0BIfA1oDUWCIchhKXNQyxh",
+	"IEkCXk1ofK9JSJ3L2jwTiKbJAmr0Hh14PyH/amvXRFOmfVTYJPA1Wj9gIS3Q2/GIsZAZ6BoUhXsrJh2K",
+	"Zc7NPX71yE39xAiT2LDUa+sLiWUq3rIQmvH6v8vLcyT0S5nPN8dRsVaOXx2CSISoks4AJ9AoWi2kOFd3",
+	"Brf94KVwWzBLBApTsFQwGgCyKgbaH7/Psfg57M/xJmY47DIUvwIFjmNrtNRCg2qdi3OgofJ5KZUkRhjt",
+	"3d5aJNHznPIXWaxQutfnhpkXihugygV8zbbzfC9f7PmeedGxQgVDVzxuhJaDjtOENjZDr8u+n6pjyspm",
+	"9i4gyzHwC/NUMii1K6+pWE1AXWVotbEnyUpqA4vDkCjicHzuWMsIxwKqYcoZQ4VFddivbP3RWLrjMNwW",
+	"NBwXFpETKYGihVFTUFH8ihMBdRNut77UoWSb7bKBpmSZzBDay3Rdwm1LZCKVMlm1tlSrHbcnZGVZqFJu",
+	"j/vWAeI5voYm7FYKOBZl1DQFWikXTdZQ8XMaZtywOFTRQnYV9r9q98JmGZFX4rb5iZjHz1hvkIGzSqzS",
+	"K96w23VGGvmxfoZFF9htYZaKOpxrbxTJ3lQ3U9lJmxGcLnEwon9facgytT9RGAw7DywSZtO+gpGR0Fs8",
+	"zIJtQmKA6zBbOzKzjfhOknulbY5V08ELbuXjA0mIxGb5diacN6uXvt1s97DUnZbVObwVoM8gWHwD2/C5",
+	"1GHUGnH1aqpDYRXhwXaMToXduolNnoJJa/UbPtJu1vyHrUweb8ldMBYDfgz0HAZa0bO601e6rFnK6p1b",
+	"HPxJ/qyN0fLq7nzkp0S2AlKJqn7yZaPcFrHKctirzx8yVCqVhYpQ7ZSx9QLmDCctuQzFSR4JuHmgrU/q",
+	"ihMKGI3IdWofPc9Lz4jRePOiV151xeOmuHChtQ3QUsqVrnpJuRIaqTfG7yCZcmorYRZlxKKo5C22hma6",
+	"XHRqXp2MO7xFQ/wuuq+9zUucqHy9hOqayCUiTvVMcVqXgHZ5Uo5H8Y1WwKtS0L+Ak+/f5T3zF5sw2Fb3",
+	"bJS1BQs3StZA46I7IU1FK4lJk6y8T7lcAkehfkEXg5TU1aWvsKJNeR02BQhbVqUhWutU77mlYoNWWC5f",
+	"DJu0aEtH6MT0e5SYzouK7BxlqmJrvMOdy4YZJ+7pfg5S07VUMu+tN4GRfRvZ131ky84ccIxWMZbKtqgU",
+	"OBSIyPvZ8MzOOIFrp+U6uclac3VFAPVMa4Kusblhey9dsDzrI+qq8GeWzra7nKoVshg0XXbZ45XpM5Gu",
+	"CukJbXE1XQV6DWNRm79/NX5bajK3XVInOdGmLktNONwQlgqdo/yZ9fhW45FXMbSWWA+ZW0F0fH7agPCW",
+	"crF+piRHkgTuVyFu7Ug7OtGpa52x56kO8XrGnr53ATQE3qWF9q3OmkzPElxL7SWnplRw23L9Rf7WVsoy",
+	"SLTKgl94e7amwP8S2djJHBOJFhAzeq1UvNeN7iR6O0jKjpZWKi8eGPSsV+o+Ykuq9mUJOrQoVySzzC07",
+	"op6sfeJE2da4EPQ63UEqJEvM9dc1JDVi17hSmIeNC69WYavo6FNd8VEXosTQdgtzI8Z4Jp19BaxPzbvi",
+	"zCoYFTxXKt8OR51paRveX5ZMBXYSqqavEmIStShRXrHJFxUMoIhxlYbEbAMgfHRczAjoR7KeimVtiGIT",
+	"z/ecdY0tiL/jOG3yN/Eab0RLlFuDpdp7LTGZndGEZikMag+0dsZRyeF3QkMb8psdMnyKvkFLWybHpG8E",
+	"ZxY8DAwtF2LtJ5G2eaHjTyIQXrC0AZ82U1bUYGtx625x42mTetz5noAg5URuLhRMUEx4XKpsvqUjXgyY",
+	"uDM5KlUSEnNlaJU7UzRq8LUlBMy1SlsKVPJuJl4IjViDKK3AKIowFjzPMz7CWiiXqYdeKEOKxRscK3RZ",
+	"NFXvbVAMEmEkQcgZXcW42j56JpAgoS3XBYzeABd5uWIVb5SXxjRXZn9GrXXPq3svfESoWEEgdVrIQYAh",
+	"McQS+/p/WR0ETOKIZbCcUZ3zueI8LyoVOZsWTpNHSeZaDTGc0RlVd8BZKkGY4ShdWlG5KW0ckarMR83o",
+	"8/lA/x7o33MfzT+efLn4fPL+t+N3H0/Pfrv89LeTs/mLNzb5zubSAsy5nUjDYkbnpcGkKfpF3zCapePx",
+	"fmBOUn/CfIg+kO/QFPTo/WeUZXet9QPNzz9dXM4t6ej/Lz6d6RzUN1UAgZb4xuymRaEYkvRndKVL1ZhD",
+	"adpF38C8SH+GJrOYq+NkOZmY0c5sYkY934tJAFRotae6XuZ9PL30fC/lsRVuMR2N2AqoYCkPYMj49cgu",
+	"EiP1rsohiVQW2ktgLThE6N///JcbUgiSpLGVS3N/Suzz6dEIONAgu+4Xnu8pOTbaMxmOh2N1hKIAr4g3",
+	"9faH4+G+MjtYLrWWj37Tm45uJqOk1PgYXYM8jnWje8WE3FZW1jVKRl3l8ouqjSO49fGj/NKV5Wtop4hf",
+	"DRXGioGQv7Bw02MOD25xsoqhXm/w9iP86jA6Ohgcvpy8HBwcHu0NFvtRMNgLXh/tR0dHOMJHXjVNtlnv",
+	"ZFxMwfUqm9UL4Xdli2yrT6XR3L3x+MEmDVt6hI0jqQ1dwoeYoDww7DStyNkeOePIesmke0lpMlMvOuhe",
+	"lE+63vneYR/CmoaGtRCkSYL5xpt6H4iQW9sYyt3ha1GJ8b6pXdq1z/qadvW7ACnQvAh7527fya84LxTE",
+	"LBsTNb0k9cMMFSv72UsV7Un30UU3pTIhaa2C4L0Kx3uTg71osD8JosHBZHI4eD1eRAMMh3vjcfASTxbY",
+	"200N6928R1fDXsPQOJI2xwyWmJp470klu1XS3nch7bli7KSLYoTDsF0Dj8NQBSr5nJKKVOYm0RyWkog5",
+	"mheHzc3k0SbT1BmtqKqZStL6aZQTrVkah0N0KlHCbsDtmT5TEViRB89RrGIstXtGlQp6fqSQgo6pGoPO",
+	"Gc0y02zTUoqqI5124yCOw/A+JuEnDUBW+/O+KOTjuIgHOWOJShLCDcISUaay7N3MReOE2iNajO22opYR",
+	"PlmIPhbCZnjlnHBH89AnRC6NzhRqr34umFzqBA+42CU0foCguC28/YsccsP80SPqV3dI7M5RPqnXDjFx",
+	"0+BYPyXT1ZR21XoHMejSh84xM6VyvV7lc6PNEFVHa2ZUSLzxkWCm7GKKRUikRAIKMLUVnQXINQDVD0Wr",
+	"O/ys6f15ldxNgcx89mPojHNyw+yKXOrARSjUQZrO9pPCdCuMEWeE41gXDx0Vead+VpXDSnHxtVQ/V8SE",
+	"RBwCoLL1mzDbg5RLIDz7YkVpk/sVRYt3+lIl6v5uynVMO8ho43eJj6EstW/0WmK48nd1TwrT08PUvyh1",
+	"FKeYRGtWnm6dqU/jVavz3ylbC6dt77S0XReUzey1K839deW/xX9URiBbFKLU7XhSid2CLhc8LYfGmrvS",
+	"uJOebA3EVCaFA1uV0APLkqH1kgTLKi3PBHLrD3nPa0YxNx/ovrGFELlBsWYmm+RN9AQvupCMQ5jNzihH",
+	"ucAC3piOWjYs3TaEHJEYdFNICzCECF9jQhGWpl3ZGthl+FzcK7yrDqx448XLYG8xgcFeuI8HB8Hh4eA1",
+	"Vj8XL4Oj8BAOov1xNk88/aqbSdPRaLL3cjgejoeT6evxeJxfkfdtN/Uvxnkf0QK06b6+SMrWRfP0KYzs",
+	"aQIubAN6+wcELcrvjAF406/lAYCv3+6+qcfqYKGfVlPlmAU4RlkTM+teO4MAyG03D0td0pJgvxq/Gnvq",
+	"NEtj46CTMQTKAuhOB1ovWayLX7YPq6PmO79xmLs2BpDP66CQuR0Ru5eTpNZ3vNQdaMeqVcajzcfAtQZ+",
+	"sXuhDd/u/hMAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
