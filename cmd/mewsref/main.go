@@ -27,10 +27,29 @@ import (
 )
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stderr); err != nil {
+	if err := dispatch(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "mewsref:", err)
 		os.Exit(1)
 	}
+}
+
+// dispatch runs a CLI subcommand (cli.go), or the server: with no
+// subcommand, or with "serve", every argument is a server flag, as before
+// the CLI existed.
+func dispatch(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "serve":
+			return run(ctx, args[1:], getenv, stderr)
+		case "help":
+			_, err := io.WriteString(stdout, cliUsage)
+			return err
+		}
+		if cmd, rest, ok := findCommand(args); ok {
+			return cmd(&cli{ctx: ctx, getenv: getenv, out: stdout}, rest)
+		}
+	}
+	return run(ctx, args, getenv, stderr)
 }
 
 type options struct {
@@ -46,6 +65,7 @@ type options struct {
 	rateLimit       *server.RateLimit   // nil: none
 	faults          *server.FaultConfig // nil: none
 	faultsSeed      uint64
+	adminToken      string
 }
 
 // parseFlags reads the flags, taking their defaults from the environment.
@@ -64,6 +84,7 @@ func parseFlags(args []string, getenv func(string) string) (*options, error) {
 	fs.Var(rateLimitValue{&o.rateLimit}, "rate-limit", "limit the requests of each AccessToken like the real API: at most `requests/window` in a sliding window, e.g. 200/30s (empty: no limit)")
 	fs.Var(faultsValue{&o.faults}, "faults", "fail or delay a share of requests on purpose, by `rules` such as 'messages/add:500=0.1,429=0.05;*:delay=200ms@0.2' (see README; empty: none)")
 	fs.Uint64Var(&o.faultsSeed, "faults-seed", 0, "seed of -faults, to replay a run; 0: a random seed, logged at start")
+	fs.StringVar(&o.adminToken, "admin-token", "", "enable the admin API (/_admin/v1/..., openapi/admin.yaml) for this bearer token: reply as the enterprise, resolve, webhooks (empty: off)")
 
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -158,6 +179,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	handler, closeServer, err := server.New(server.Config{
 		Store: store, Tokens: tokens, BodyLimit: o.bodyLimit, RequestTimeout: o.requestTimeout,
 		Logger: log, ExposeInternalErrors: o.dev, RateLimit: o.rateLimit, Faults: o.faults,
+		AdminToken: o.adminToken,
 	})
 	if err != nil {
 		return err
@@ -175,7 +197,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String(), "db", db, "config", o.config,
-		"url", "http://"+ln.Addr().String()+"/api/connector/v1/")
+		"url", "http://"+ln.Addr().String()+"/api/connector/v1/", "admin", o.adminToken != "")
 
 	select {
 	case err := <-served:
