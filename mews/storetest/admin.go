@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ func adminTests() []test {
 		{"AdminOutboxQueuedWithMessages", adminOutboxQueuedWithMessages},
 		{"AdminOutboxNothingWhenAddFails", adminOutboxNothingWhenAddFails},
 		{"AdminDeliveriesClaimLeaseAndRecord", adminDeliveriesClaimLeaseAndRecord},
+		{"AdminDeliveriesClaimConcurrently", adminDeliveriesClaimConcurrently},
 	}
 }
 
@@ -285,5 +287,48 @@ func adminDeliveriesClaimLeaseAndRecord(e *env) {
 	}
 	if got, _ := a.DeliveriesClaim(e.ctx, retryAt.Add(time.Hour), lease, 10); len(got) != 0 {
 		e.t.Errorf("claimed a failed delivery")
+	}
+}
+
+// Dispatchers claiming at once (of one process, or of several on one
+// database) never get the same delivery: each is claimed exactly once.
+func adminDeliveriesClaimConcurrently(e *env) {
+	e.setWebhooks(e.a, "http://x.example/1")
+	th := e.thread(e.a, e.e1, 0)
+	const n = 60
+	for i := range n {
+		e.addMessages(e.scope(e.e1), newMessage(th.ID, i, mews.SenderApplication))
+	}
+	now := at(1000)
+	var mu sync.Mutex
+	claimed := map[int64]int{}
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			for {
+				ds, err := e.admin().DeliveriesClaim(e.ctx, now, time.Hour, 4)
+				if err != nil {
+					e.t.Error(err)
+					return
+				}
+				if len(ds) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, d := range ds {
+					claimed[d.ID]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(claimed) != n {
+		e.t.Errorf("claimed %d deliveries, want %d", len(claimed), n)
+	}
+	for id, times := range claimed {
+		if times != 1 {
+			e.t.Errorf("delivery %d claimed %d times", id, times)
+		}
 	}
 }
