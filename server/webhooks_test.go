@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/mewsref/mewsref/internal/apitest"
 	"github.com/mewsref/mewsref/server"
 	"github.com/mewsref/mewsref/sqlite"
 )
@@ -213,4 +214,55 @@ func TestWebhookQueueSurvivesRestart(t *testing.T) {
 	t.Cleanup(func() { db.Close() })
 	newEnv(t, server.Config{Store: db, Tokens: tokens, Webhooks: fast(5)})
 	eventually(t, "the queued webhook", func() bool { return len(rc.received()) == 1 })
+}
+
+// URLs set through the admin API are stored; at start, a token file entry
+// with a webhooks key replaces them, one without the key keeps them.
+func TestWebhookURLsFromFileAndAdminAPI(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mews.db")
+	integration := func(hooks []string) *server.TokenConfig {
+		return &server.TokenConfig{DemoTokens: new(false), Integrations: []server.IntegrationConfig{{Name: "Hooked", ClientToken: "hooked-client",
+			AccessTokens: []server.AccessTokenConfig{{Token: "hooked-access", EnterpriseIDs: []uuid.UUID{server.DemoNetPricingEnterprise}}},
+			Webhooks:     hooks}}}
+	}
+	urls := func(tokens *server.TokenConfig, set []string) []any {
+		db, err := sqlite.Open(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		h, closeFn, err := server.New(server.Config{Store: db, Tokens: tokens, AdminToken: adminToken})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer closeFn()
+		e := &env{t: t, ts: apitest.Server(t, h)}
+		defer e.ts.Close()
+		r := e.admin("webhooks/getAll", obj{})
+		e.wantStatus(r, 200)
+		hooks := r.body["Webhooks"].([]any)[0].(obj)
+		if set != nil {
+			r = e.admin("webhooks/set", obj{"IntegrationId": hooks["IntegrationId"], "Urls": set})
+			if r.status != 200 {
+				return nil
+			}
+			return r.body["Urls"].([]any)
+		}
+		return hooks["Urls"].([]any)
+	}
+	if got := urls(integration([]string{"http://file.example/1"}), nil); len(got) != 1 || got[0] != "http://file.example/1" {
+		t.Fatalf("from the file: %v", got)
+	}
+	if got := urls(integration(nil), []string{"http://api.example/2"}); len(got) != 1 || got[0] != "http://api.example/2" {
+		t.Fatalf("set: %v", got)
+	}
+	if got := urls(integration(nil), nil); len(got) != 1 || got[0] != "http://api.example/2" {
+		t.Errorf("no webhooks key: %v, want the stored URL kept", got)
+	}
+	if got := urls(integration([]string{"http://file.example/3"}), nil); len(got) != 1 || got[0] != "http://file.example/3" {
+		t.Errorf("webhooks key: %v, want the file's URL", got)
+	}
+	if got := urls(integration(nil), []string{"ftp://nope"}); got != nil {
+		t.Errorf("a bad URL was accepted: %v", got)
+	}
 }
