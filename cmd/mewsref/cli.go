@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"iter"
 	"net/http"
 	"strings"
 	"text/tabwriter"
@@ -224,15 +225,12 @@ func (c *cli) threads(args []string) error {
 	end := time.Now().UTC().Add(time.Minute)
 	q := client.ThreadsQuery{Count: *count, Cursor: cur,
 		UpdatedUtc: &gen.TimeInterval{StartUtc: end.AddDate(0, 0, -*days), EndUtc: end}}
-	page := client.ThreadsPage{}
-	if *all {
-		for t, err := range cl.AllThreads(c.ctx, q) {
-			if err != nil {
-				return err
-			}
-			page.Threads = append(page.Threads, t)
-		}
-	} else if page, err = cl.GetThreads(c.ctx, q); err != nil {
+	var page client.ThreadsPage
+	page.Threads, page.Cursor, err = pageOrAll(*all, cl.AllThreads(c.ctx, q), func() ([]gen.MessageThread, *uuid.UUID, error) {
+		p, err := cl.GetThreads(c.ctx, q)
+		return p.Threads, p.Cursor, err
+	})
+	if err != nil {
 		return err
 	}
 	return c.print(gen.MessageThreadResult{MessageThreads: orEmpty(page.Threads), Cursor: page.Cursor}, func(w *tabwriter.Writer) {
@@ -263,15 +261,12 @@ func (c *cli) messages(args []string) error {
 		return err
 	}
 	q := client.MessagesQuery{MessageThreadIds: []uuid.UUID{id}, Count: *count, Cursor: cur}
-	page := client.MessagesPage{}
-	if *all {
-		for m, err := range cl.AllMessages(c.ctx, q) {
-			if err != nil {
-				return err
-			}
-			page.Messages = append(page.Messages, m)
-		}
-	} else if page, err = cl.GetMessages(c.ctx, q); err != nil {
+	var page client.MessagesPage
+	page.Messages, page.Cursor, err = pageOrAll(*all, cl.AllMessages(c.ctx, q), func() ([]gen.Message, *uuid.UUID, error) {
+		p, err := cl.GetMessages(c.ctx, q)
+		return p.Messages, p.Cursor, err
+	})
+	if err != nil {
 		return err
 	}
 	return c.print(gen.MessageResult{Messages: orEmpty(page.Messages), Cursor: page.Cursor}, func(w *tabwriter.Writer) {
@@ -405,4 +400,20 @@ func nextPage(w io.Writer, n, count int, all bool, cursor *uuid.UUID) {
 	if !all && n == count && cursor != nil {
 		fmt.Fprintf(w, "\nmore: add --cursor %s (or --all-pages)\n", cursor)
 	}
+}
+
+// pageOrAll returns one page (items and cursor) from one, or with all the
+// items of every page from seq, and no cursor.
+func pageOrAll[T any](all bool, seq iter.Seq2[T, error], one func() ([]T, *uuid.UUID, error)) ([]T, *uuid.UUID, error) {
+	if !all {
+		return one()
+	}
+	var items []T
+	for item, err := range seq {
+		if err != nil {
+			return nil, nil, err
+		}
+		items = append(items, item)
+	}
+	return items, nil, nil
 }
