@@ -64,10 +64,9 @@ func (a adminServer) AdminMessagesAdd(ctx context.Context, req admin.AdminMessag
 		return nil, err
 	}
 	m := mews.Message{ID: newID(), ThreadID: t.ID, Text: req.Body.Text, Sender: mews.SenderEnterprise, CreatedUTC: a.s.now()}
-	if err := a.s.store.MessagesAdd(ctx, owner(t), []mews.Message{m}); err != nil {
+	if err := a.s.addMessages(ctx, owner(t), []mews.Message{m}); err != nil {
 		return nil, err
 	}
-	a.s.webhooks.wake()
 	return admin.AdminMessagesAdd200JSONResponse{
 		Body:    admin.AdminMessageResult{Message: adminMessage(m)},
 		Headers: admin.AdminMessagesAdd200ResponseHeaders{RequestId: RequestID(ctx)},

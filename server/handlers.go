@@ -139,15 +139,25 @@ func (s *Server) MessagesAdd(ctx context.Context, req gen.MessagesAddRequestObje
 			Sender: mews.SenderApplication, CreatedUTC: now,
 		}
 	}
-	if err := s.store.MessagesAdd(ctx, scope, msgs); err != nil {
+	if err := s.addMessages(ctx, scope, msgs); err != nil {
 		return nil, err
 	}
-	s.webhooks.wake() // the deliveries are queued; sending them is not this request's work
 	out := gen.AddedMessageResult{Messages: make([]gen.AddedMessage, len(msgs))}
 	for i, m := range msgs {
 		out.Messages[i] = gen.AddedMessage{Identifier: b.Messages[i].Identifier, Message: messageOut(m)}
 	}
 	return gen.MessagesAdd200JSONResponse{Body: out, Headers: gen.MessagesAdd200ResponseHeaders{RequestId: RequestID(ctx)}}, nil
+}
+
+// addMessages stores msgs, whoever wrote them, and wakes the webhook
+// dispatcher: the store queued their deliveries in the same transaction,
+// and sending them is not the request's work.
+func (s *Server) addMessages(ctx context.Context, scope mews.Scope, msgs []mews.Message) error {
+	if err := s.store.MessagesAdd(ctx, scope, msgs); err != nil {
+		return err
+	}
+	s.webhooks.wake()
+	return nil
 }
 
 // threadOut and messageOut write datetimes in UTC; the store keeps whole

@@ -154,17 +154,18 @@ func New(cfg Config) (http.Handler, func() error, error) {
 	e.HTTPErrorHandler = s.handleError
 	e.Binder = validatedBinder{}
 	docs := []*openapi3.T{doc}
+	chain := []echo.MiddlewareFunc{s.begin, s.recoverPanic}
 	if cfg.AdminToken != "" {
 		adminDoc, err := LoadAdminSpec(false)
 		if err != nil {
 			return nil, nil, errors.Join(err, closeFn())
 		}
 		docs = append(docs, adminDoc)
-		e.Use(s.begin, s.recoverPanic, adminAuth(cfg.AdminToken), newValidator(limit, docs...).middleware)
+		// The admin token is checked before the body is read or validated.
+		chain = append(chain, adminAuth(cfg.AdminToken))
 		admin.RegisterHandlers(e, admin.NewStrictHandler(adminServer{s: s, store: adm}, nil))
-	} else {
-		e.Use(s.begin, s.recoverPanic, newValidator(limit, docs...).middleware)
 	}
+	e.Use(append(chain, newValidator(limit, docs...).middleware)...)
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
 	registerDocs(e) // GET /docs, /openapi.yaml, /openapi.json (docs.go)
 	return e, closeFn, nil

@@ -37,6 +37,9 @@ func (db *DB) queueWebhooks(ctx context.Context, tx *sql.Tx, integration uuid.UU
 	return nil
 }
 
+// scanThread reads a row of the columns that every thread query selects, in
+// their order: id, integration_id, enterprise_id, original_sender, subject,
+// created_utc, updated_utc, is_resolved.
 func scanThread(row interface{ Scan(...any) error }) (mews.Thread, error) {
 	var t mews.Thread
 	var created, updated int64

@@ -53,13 +53,10 @@ func (db *DB) MessageThreadsGetAll(ctx context.Context, f mews.ThreadFilter) ([]
 	defer rows.Close()
 	var ts []mews.Thread
 	for rows.Next() {
-		var t mews.Thread
-		var created, updated int64
-		if err := rows.Scan(&t.ID, &t.IntegrationID, &t.EnterpriseID, &t.OriginalSender, &t.Subject,
-			&created, &updated, &t.IsResolved); err != nil {
+		t, err := scanThread(rows)
+		if err != nil {
 			return nil, fmt.Errorf("sqlite: get threads: %w", err)
 		}
-		t.CreatedUTC, t.UpdatedUTC = utc(created), utc(updated)
 		ts = append(ts, t)
 	}
 	if err := rows.Err(); err != nil {
