@@ -18,6 +18,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/mewsref/mewsref/clock"
 	"github.com/mewsref/mewsref/gen"
 	"github.com/mewsref/mewsref/gen/admin"
 	"github.com/mewsref/mewsref/mews"
@@ -40,7 +41,10 @@ type Config struct {
 	// Tokens replaces or extends the demo tokens (see TokenConfig). Nil: the
 	// public demo tokens only.
 	Tokens *TokenConfig
-	// Now is the clock. Nil: time.Now.
+	// Clock is the server's source of time (see package clock): a test
+	// may freeze, set and advance it. Nil: a real clock that reads Now.
+	Clock *clock.Clock
+	// Now is the wall clock under Clock when Clock is nil. Nil: time.Now.
 	Now func() time.Time
 	// BodyLimit is the largest request body accepted, in bytes; larger
 	// bodies are answered 413. Zero: DefaultBodyLimit.
@@ -74,7 +78,8 @@ type Config struct {
 type Server struct {
 	store          mews.Store
 	tokens         *tokens
-	clock          func() time.Time
+	clk            *clock.Clock     // the one source of time
+	clock          func() time.Time // clk.Now
 	requestTimeout time.Duration
 	log            *slog.Logger
 	exposeErrors   bool
@@ -119,16 +124,17 @@ func New(cfg Config) (http.Handler, func() error, error) {
 	s := &Server{
 		store:          store,
 		tokens:         tok,
-		clock:          cfg.Now,
+		clk:            cfg.Clock,
 		requestTimeout: cfg.RequestTimeout,
 		log:            cfg.Logger,
 		exposeErrors:   cfg.ExposeInternalErrors,
 		limiter:        limiter,
 		faults:         faults,
 	}
-	if s.clock == nil {
-		s.clock = time.Now
+	if s.clk == nil {
+		s.clk = clock.New(cfg.Now, clock.State{})
 	}
+	s.clock = s.clk.Now
 	if s.requestTimeout == 0 {
 		s.requestTimeout = DefaultRequestTimeout
 	}
@@ -195,7 +201,7 @@ func (s *Server) startWebhooks(cfg Config) (mews.Admin, error) {
 		return nil, err
 	}
 	if !cfg.Webhooks.Disabled && (cfg.AdminToken != "" || len(hooks) > 0) {
-		s.webhooks = newDispatcher(adm, cfg.Webhooks, s.clock, s.log)
+		s.webhooks = newDispatcher(adm, cfg.Webhooks, s.clk, s.log)
 		s.webhooks.start()
 	}
 	return adm, nil

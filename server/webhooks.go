@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mewsref/mewsref/clock"
 	"github.com/mewsref/mewsref/mews"
 )
 
@@ -66,7 +67,7 @@ func checkWebhookURL(s string) error {
 type dispatcher struct {
 	store   mews.Admin
 	opts    WebhookOptions
-	clock   func() time.Time
+	clock   *clock.Clock
 	log     *slog.Logger
 	wakeup  chan struct{}
 	cancel  context.CancelFunc
@@ -76,7 +77,7 @@ type dispatcher struct {
 // claimBatch bounds the deliveries sent at once by one dispatcher.
 const claimBatch = 16
 
-func newDispatcher(store mews.Admin, opts WebhookOptions, clock func() time.Time, log *slog.Logger) *dispatcher {
+func newDispatcher(store mews.Admin, opts WebhookOptions, clk *clock.Clock, log *slog.Logger) *dispatcher {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 5 * time.Second
 	}
@@ -92,7 +93,7 @@ func newDispatcher(store mews.Admin, opts WebhookOptions, clock func() time.Time
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = time.Second
 	}
-	return &dispatcher{store: store, opts: opts, clock: clock, log: log,
+	return &dispatcher{store: store, opts: opts, clock: clk, log: log,
 		wakeup: make(chan struct{}, 1), stopped: make(chan struct{})}
 }
 
@@ -136,6 +137,9 @@ func (d *dispatcher) loop(ctx context.Context) {
 	t := time.NewTicker(d.opts.PollInterval)
 	defer t.Stop()
 	for {
+		// Taken before the round, so that a jump of the clock during it
+		// (clock/advance: retries come due) is not missed.
+		jumped := d.clock.Changed()
 		for d.round(ctx) == claimBatch {
 		}
 		select {
@@ -143,13 +147,14 @@ func (d *dispatcher) loop(ctx context.Context) {
 			return
 		case <-t.C:
 		case <-d.wakeup:
+		case <-jumped:
 		}
 	}
 }
 
 // round claims and sends one batch of due deliveries and returns how many.
 func (d *dispatcher) round(ctx context.Context) int {
-	ds, err := d.store.DeliveriesClaim(ctx, d.clock(), d.lease(), claimBatch)
+	ds, err := d.store.DeliveriesClaim(ctx, d.clock.Now(), d.lease(), claimBatch)
 	if err != nil {
 		if ctx.Err() == nil {
 			d.log.Error("webhooks: claim deliveries", "error", err)
@@ -170,7 +175,7 @@ func (d *dispatcher) send(ctx context.Context, del mews.Delivery) {
 	if ctx.Err() != nil {
 		return // stopping: the lease brings it back
 	}
-	now := d.clock()
+	now := d.clock.Now()
 	o := mews.DeliveryOutcome{ID: del.ID, At: now, StatusCode: code, Status: mews.DeliveryDelivered}
 	if err != nil {
 		o.Error = err.Error()
@@ -178,11 +183,15 @@ func (d *dispatcher) send(ctx context.Context, del mews.Delivery) {
 		if n := del.Attempts + 1; n < d.opts.MaxAttempts {
 			o.Status, o.NextAttempt = mews.DeliveryPending, now.Add(d.opts.Backoff(n))
 		}
-		d.log.Warn("webhook attempt failed", "delivery", del.ID, "url", del.URL, "attempt", del.Attempts+1,
-			"status", o.Status, "error", o.Error)
 	}
 	if err := d.store.DeliveryRecord(context.WithoutCancel(ctx), o); err != nil {
 		d.log.Error("webhooks: record attempt", "delivery", del.ID, "error", err)
+		return
+	}
+	// Logged once recorded, so that the line is the outcome as stored.
+	if err != nil {
+		d.log.Warn("webhook attempt failed", "delivery", del.ID, "url", del.URL, "attempt", del.Attempts+1,
+			"status", o.Status, "next_attempt", o.NextAttempt, "error", o.Error)
 	}
 }
 
