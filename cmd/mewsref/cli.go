@@ -1,419 +1,486 @@
 package main
 
+// The command line of mewsref, modelled on the go command: a table of
+// subcommands, each with a one-line summary, a synopsis, an example and its
+// own flag set; `mewsref help`, `mewsref help <command>` and
+// `mewsref <command> -h` (or --help) print usage and exit 0; a usage error
+// exits 2, any other error 1. With no subcommand (or with flags only) the
+// binary runs the server, as `mewsref serve` does.
+//
+// To add a subcommand, in a file of its own (cli_<name>.go):
+//
+//	var cmdFrobnicate = &command{
+//		name:    "frobnicate",               // one or two words, as typed
+//		summary: "frobnicate the threads",   // one line, for `mewsref help`
+//		args:    "--thread ID [--hard]",     // the synopsis after the name
+//		example: "mewsref frobnicate --thread 3fa8… --hard",
+//		conn:    true, // it calls a server: --url, the tokens, --json
+//		setup: func(c *cli, fs *flag.FlagSet) func(args []string) error {
+//			hard := fs.Bool("hard", false, "frobnicate harder")
+//			return func([]string) error { /* c.client(), c.admin(), c.print(...) */ }
+//		},
+//	}
+//
+// and add cmdFrobnicate to the commands table below, where it should appear
+// in the help. If it reads a MEWSREF_* variable that is not the variable of
+// a flag, add it to otherEnv, so that it is listed and not warned about.
+
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"iter"
-	"net/http"
+	"runtime/debug"
+	"slices"
+	"sort"
 	"strings"
-	"text/tabwriter"
-	"time"
-
-	"github.com/google/uuid"
-
-	"github.com/mewsref/mewsref/client"
-	"github.com/mewsref/mewsref/gen"
-	"github.com/mewsref/mewsref/gen/admin"
-	"github.com/mewsref/mewsref/server"
 )
 
-// The CLI: subcommands that call a running server the way a person trying
-// it would, through the client package (the integration's side) and the
-// generated admin client (the enterprise's side). Output is a table for
-// people, or JSON with --json for scripts.
-
-// commands maps each subcommand (one or two words) to its function.
-var commands = map[string]func(*cli, []string) error{
-	"thread add":   (*cli).threadAdd,
-	"message post": (*cli).messagePost,
-	"threads":      (*cli).threads,
-	"messages":     (*cli).messages,
-	"reply":        (*cli).reply,
-	"resolve":      (*cli).resolve,
-	"deliveries":   (*cli).deliveries,
+// commands is the table of subcommands, in the order of `mewsref help`.
+var commands = []*command{
+	cmdServe,
+	cmdThreadAdd,
+	cmdMessagePost,
+	cmdThreads,
+	cmdMessages,
+	cmdReply,
+	cmdResolve,
+	cmdDeliveries,
+	cmdVersion,
+	cmdHelp,
 }
 
-const cliUsage = `Usage:
-  mewsref [serve] [server flags]       run the server (mewsref -h for its flags)
-  mewsref thread add --subject S --sender NAME
-  mewsref message post --thread ID --text TEXT
-  mewsref threads [--count N] [--cursor ID] [--all-pages] [--days N]
-  mewsref messages --thread ID [--count N] [--cursor ID] [--all-pages]
-  mewsref reply --thread ID --text TEXT        (admin: as the enterprise)
-  mewsref resolve --thread ID [--reopen]       (admin)
-  mewsref deliveries [--count N]               (admin: webhook deliveries)
-
-Common flags (environment variable in brackets):
-  --url URL             server address [MEWSREF_URL] (default http://127.0.0.1:8080)
-  --client-token T      [MEWSREF_CLIENT_TOKEN] (default: the first demo integration)
-  --access-token T      [MEWSREF_ACCESS_TOKEN] (default: its gross-pricing enterprise)
-  --admin-token T       [MEWSREF_ADMIN_TOKEN] for reply, resolve and deliveries
-  --json                JSON output for scripts
-`
-
-// findCommand returns the subcommand that args start with and the rest.
-func findCommand(args []string) (func(*cli, []string) error, []string, bool) {
-	if len(args) >= 2 {
-		if f, ok := commands[args[0]+" "+args[1]]; ok {
-			return f, args[2:], true
-		}
-	}
-	if len(args) >= 1 {
-		if f, ok := commands[args[0]]; ok {
-			return f, args[1:], true
-		}
-	}
-	return nil, nil, false
+// otherEnv are the MEWSREF_* variables read other than as the default of a
+// flag (those are derived from the flag sets), with what they do.
+var otherEnv = map[string]string{
+	"MEWSREF_TEST_POSTGRES": "tests: a postgres:// URL; the PostgreSQL tests run on it instead of skipping",
+	"MEWSREF_CHROMIUM":      "tests: a Chromium binary; the browser tests run with it instead of skipping",
 }
 
+// command is one subcommand.
+type command struct {
+	name    string // one or two words, as typed: "threads", "thread add"
+	summary string // one line for the list of `mewsref help`
+	args    string // the synopsis after the name, e.g. "--thread ID [--count N]"
+	example string // command lines shown by `mewsref help <name>`, one per line
+	details string // optional paragraphs after the flags
+	// conn gives the command the flags that reach a server: --url,
+	// --client-token, --access-token, --admin-token (with MEWSREF_*
+	// defaults) and --json.
+	conn bool
+	// env: every flag of this command takes its default from MEWSREF_ plus
+	// its name in upper case with '-' as '_' (the server's flags).
+	env bool
+	// positional: the command takes arguments after its flags; otherwise
+	// they are a usage error.
+	positional bool
+	// setup defines the command's own flags on fs and returns the function
+	// that runs the command once they are parsed, with the positional
+	// arguments.
+	setup func(c *cli, fs *flag.FlagSet) func(args []string) error
+}
+
+// cli is one invocation: where it reads its environment and writes.
 type cli struct {
-	ctx    context.Context
-	getenv func(string) string
-	out    io.Writer
+	ctx     context.Context
+	getenv  func(string) string
+	environ []string // for the warning about unknown MEWSREF_* variables; nil: no check
+	out     io.Writer
+	errOut  io.Writer
+	// commands is the table above (a field, so that help can read the
+	// table that lists help).
+	commands []*command
 
+	// The connection flags of commands with conn.
 	url, clientToken, accessToken, adminToken string
 	json                                      bool
 }
 
-// flags returns a flag set with the common flags, defaults from the
-// environment.
-func (c *cli) flags(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet("mewsref "+name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	env := func(k, def string) string {
-		if v := c.getenv(k); v != "" {
-			return v
-		}
-		return def
-	}
-	demo := server.DemoIntegrations()[0]
-	fs.StringVar(&c.url, "url", env("MEWSREF_URL", "http://127.0.0.1:8080"), "server address")
-	fs.StringVar(&c.clientToken, "client-token", env("MEWSREF_CLIENT_TOKEN", demo.ClientToken), "ClientToken")
-	fs.StringVar(&c.accessToken, "access-token", env("MEWSREF_ACCESS_TOKEN", demo.AccessTokens[0].Token), "AccessToken")
-	fs.StringVar(&c.adminToken, "admin-token", env("MEWSREF_ADMIN_TOKEN", ""), "admin token")
-	fs.BoolVar(&c.json, "json", false, "JSON output")
-	return fs
+// usageError is a mistake in the command line: exit status 2 and a pointer
+// to the command's help.
+type usageError struct {
+	cmd string // the command's name; empty for mewsref itself
+	err error
 }
 
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errors.New("see mewsref help")
-		}
-		return err
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func usagef(cmd, format string, a ...any) error {
+	return &usageError{cmd: cmd, err: fmt.Errorf(format, a...)}
+}
+
+// exitCode is the process's exit status for the error of dispatch; it writes
+// the error to w.
+func exitCode(err error, w io.Writer) int {
+	if err == nil {
+		return 0
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	var ue *usageError
+	if errors.As(err, &ue) {
+		name := "mewsref"
+		if ue.cmd != "" {
+			name += " " + ue.cmd
+		}
+		fmt.Fprintf(w, "%s: %v\nRun '%s' for usage.\n", name, ue.err, strings.TrimSpace("mewsref help "+ue.cmd))
+		return 2
+	}
+	fmt.Fprintln(w, "mewsref:", err)
+	return 1
+}
+
+// dispatch runs the command line args (without the program name).
+func dispatch(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return (&cli{ctx: ctx, getenv: getenv, out: stdout, errOut: stderr}).dispatch(args)
+}
+
+func (c *cli) dispatch(args []string) error {
+	c.commands = commands
+	c.warnUnknownEnv()
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if len(args) > 0 && isHelpFlag(args[0]) {
+			return c.topHelp()
+		}
+		return c.runCommand(cmdServe, args)
+	}
+	cmd, rest := c.findCommand(args)
+	if cmd == nil {
+		if group := c.commandsUnder(args[0]); len(group) > 0 {
+			if len(args) == 2 && isHelpFlag(args[1]) {
+				return c.groupHelp(args[0], group)
+			}
+			return usagef("", "%q needs one of: %s", args[0], strings.Join(group, ", "))
+		}
+		return usagef("", "unknown command %q", args[0])
+	}
+	return c.runCommand(cmd, rest)
+}
+
+func isHelpFlag(s string) bool {
+	return s == "-h" || s == "--help" || s == "-help" || s == "--h"
+}
+
+// findCommand returns the command that args start with (two words before
+// one) and the arguments after its name.
+func (c *cli) findCommand(args []string) (*command, []string) {
+	if len(args) >= 2 {
+		if cmd := c.lookup(args[0] + " " + args[1]); cmd != nil {
+			return cmd, args[2:]
+		}
+	}
+	if cmd := c.lookup(args[0]); cmd != nil {
+		return cmd, args[1:]
+	}
+	return nil, nil
+}
+
+func (c *cli) lookup(name string) *command {
+	for _, cmd := range c.commands {
+		if cmd.name == name {
+			return cmd
+		}
 	}
 	return nil
 }
 
-func (c *cli) client() (*client.Client, error) {
-	return client.New(c.url, client.Credentials{ClientToken: c.clientToken, AccessToken: c.accessToken, Client: "mewsref CLI"})
-}
-
-func (c *cli) admin() (*admin.ClientWithResponses, error) {
-	if c.adminToken == "" {
-		return nil, errors.New("this command needs --admin-token (or MEWSREF_ADMIN_TOKEN), the token the server was started with")
+// commandsUnder lists the two-word commands whose first word is word.
+func (c *cli) commandsUnder(word string) []string {
+	var names []string
+	for _, cmd := range c.commands {
+		if first, _, ok := strings.Cut(cmd.name, " "); ok && first == word {
+			names = append(names, "mewsref "+cmd.name)
+		}
 	}
-	return admin.NewClientWithResponses(c.url, admin.WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
-		r.Header.Set("Authorization", "Bearer "+c.adminToken)
-		return nil
-	}))
+	return names
 }
 
-// adminError is the error of an admin call answered without its 200 body:
-// the server's Message.
-func adminError(op string, rsp *http.Response, raw []byte) error {
-	var e struct{ Message string }
-	_ = json.Unmarshal(raw, &e)
-	return fmt.Errorf("%s: %s: %s", op, rsp.Status, e.Message)
-}
-
-func (c *cli) print(v any, table func(w *tabwriter.Writer)) error {
-	if c.json {
-		enc := json.NewEncoder(c.out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+// flagSet builds cmd's flag set, without parsing, and returns the function
+// that runs it.
+func (c *cli) flagSet(cmd *command) (*flag.FlagSet, func([]string) error) {
+	fs := flag.NewFlagSet("mewsref "+cmd.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if cmd.conn {
+		c.connFlags(fs)
 	}
-	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
-	table(w)
-	return w.Flush()
+	return fs, cmd.setup(c, fs)
 }
 
-func requireID(name, s string) (uuid.UUID, error) {
-	id, err := uuid.Parse(s)
-	if err != nil {
-		return id, fmt.Errorf("--%s: %q is not a UUID", name, s)
+// runCommand parses cmd's flags (defaults from the environment first) and
+// runs it.
+func (c *cli) runCommand(cmd *command, args []string) error {
+	fs, run := c.flagSet(cmd)
+	if err := applyEnv(fs, c.getenv, func(name string) bool { return cmd.env || connFlags[name] }); err != nil {
+		return &usageError{cmd: cmd.name, err: err}
 	}
-	return id, nil
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c.commandHelp(cmd, c.out)
+		}
+		return &usageError{cmd: cmd.name, err: err}
+	}
+	if !cmd.positional && fs.NArg() > 0 {
+		return usagef(cmd.name, "unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	return run(fs.Args())
 }
 
-func optionalCursor(s string) (*uuid.UUID, error) {
+// envName is the environment variable of a flag.
+func envName(flagName string) string {
+	return "MEWSREF_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// applyEnv sets the flags selected by envBacked from their variables, so
+// that a flag given on the command line (parsed after) wins. A bad value is
+// named by its variable.
+func applyEnv(fs *flag.FlagSet, getenv func(string) string, envBacked func(string) bool) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if err != nil || !envBacked(f.Name) {
+			return
+		}
+		name := envName(f.Name)
+		if v := getenv(name); v != "" {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("environment variable %s=%q: %w", name, v, e)
+			}
+		}
+	})
+	return err
+}
+
+// connFlags are the flags of commands with conn that take their default
+// from the environment.
+var connFlags = map[string]bool{"url": true, "client-token": true, "access-token": true, "admin-token": true}
+
+func (c *cli) connFlags(fs *flag.FlagSet) {
+	demo := demoCredentials()
+	fs.StringVar(&c.url, "url", "http://127.0.0.1:8080", "the server's `URL`")
+	fs.StringVar(&c.clientToken, "client-token", demo.ClientToken, "the integration's ClientToken (the default is the first demo integration's)")
+	fs.StringVar(&c.accessToken, "access-token", demo.AccessToken, "the AccessToken of an enterprise (the default is the demo integration's gross-pricing enterprise)")
+	fs.StringVar(&c.adminToken, "admin-token", "", "the admin token the server was started with (-admin-token), for the admin commands")
+	fs.BoolVar(&c.json, "json", false, "print JSON, for scripts, instead of a table")
+}
+
+// knownEnv maps every MEWSREF_* variable to what reads it.
+func (c *cli) knownEnv() map[string][]string {
+	env := map[string][]string{}
+	for _, cmd := range c.commands {
+		fs, _ := (&cli{getenv: func(string) string { return "" }}).flagSet(cmd)
+		fs.VisitAll(func(f *flag.Flag) {
+			if cmd.env || (cmd.conn && connFlags[f.Name]) {
+				who := "the client commands' --" + f.Name
+				if cmd.env {
+					who = "mewsref " + cmd.name + " -" + f.Name
+				}
+				if n := envName(f.Name); !slices.Contains(env[n], who) {
+					env[n] = append(env[n], who)
+				}
+			}
+		})
+	}
+	for name, what := range otherEnv {
+		env[name] = append(env[name], what)
+	}
+	return env
+}
+
+// unknownEnv returns a warning for each MEWSREF_* variable of environ that
+// nothing reads (a typo is otherwise ignored silently).
+func (c *cli) unknownEnv(environ []string) []string {
+	known := c.knownEnv()
+	var warnings []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "MEWSREF_") || known[name] != nil {
+			continue
+		}
+		w := fmt.Sprintf("unknown environment variable %s is ignored", name)
+		squash := func(s string) string { return strings.ReplaceAll(s, "_", "") }
+		for k := range known {
+			if squash(k) == squash(name) {
+				w += fmt.Sprintf(" (did you mean %s?)", k)
+				break
+			}
+		}
+		warnings = append(warnings, w)
+	}
+	sort.Strings(warnings)
+	return warnings
+}
+
+func (c *cli) warnUnknownEnv() {
+	for _, w := range c.unknownEnv(c.environ) {
+		fmt.Fprintln(c.errOut, "mewsref: warning:", w)
+	}
+}
+
+// topHelp is `mewsref help`: the commands, the server's flags and every
+// environment variable.
+func (c *cli) topHelp() error {
+	w := c.out
+	fmt.Fprint(w, `mewsref is a local reference server for the Mews Connector API messaging
+operations, and a command line that calls it.
+
+Usage:
+  mewsref [serve] [flags]       run the server
+  mewsref <command> [flags]     call a running server
+
+Commands:
+`)
+	width := 0
+	for _, cmd := range c.commands {
+		width = max(width, len(cmd.name))
+	}
+	for _, cmd := range c.commands {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, cmd.name, cmd.summary)
+	}
+	fmt.Fprint(w, "\nServer flags (mewsref [serve] ...):\n")
+	fs, _ := c.flagSet(cmdServe)
+	printFlags(w, fs, "-", func(string) bool { return true })
+	fmt.Fprint(w, "\nEnvironment variables (a flag given on the command line wins):\n")
+	env := c.knownEnv()
+	names := make([]string, 0, len(env))
+	width = 0
+	for n := range env {
+		names = append(names, n)
+		width = max(width, len(n))
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, n, strings.Join(env[n], "; "))
+	}
+	_, err := fmt.Fprint(w, "\nRun 'mewsref help <command>' for a command's flags and an example.\n")
+	return err
+}
+
+// commandHelp is `mewsref help <command>` and `mewsref <command> -h`.
+func (c *cli) commandHelp(cmd *command, w io.Writer) error {
+	fmt.Fprintf(w, "Usage: mewsref %s %s\n\n%s.\n", cmd.name, cmd.args, upperFirst(cmd.summary))
+	fs, _ := c.flagSet(cmd)
+	dash := "--"
+	if cmd.env {
+		dash = "-"
+	}
+	own := func(name string) bool { return !cmd.conn || !connFlags[name] && name != "json" }
+	if hasFlags(fs, own) {
+		fmt.Fprint(w, "\nFlags:\n")
+		printFlags(w, fs, dash, own)
+	}
+	if cmd.conn {
+		fmt.Fprint(w, "\nConnection and output flags:\n")
+		printFlags(w, fs, dash, func(name string) bool { return !own(name) })
+	}
+	if cmd.details != "" {
+		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(cmd.details))
+	}
+	if cmd.example != "" {
+		fmt.Fprint(w, "\nExample:\n")
+		for line := range strings.SplitSeq(strings.TrimSpace(cmd.example), "\n") {
+			fmt.Fprintf(w, "  %s\n", line)
+		}
+	}
+	return nil
+}
+
+// groupHelp is the help of the first word of two-word commands
+// (`mewsref help thread`).
+func (c *cli) groupHelp(word string, group []string) error {
+	_, err := fmt.Fprintf(c.out, "Commands under %q:\n  %s\n\nRun 'mewsref help %s <command>' for a command's flags and an example.\n",
+		word, strings.Join(group, "\n  "), word)
+	return err
+}
+
+func hasFlags(fs *flag.FlagSet, which func(string) bool) bool {
+	found := false
+	fs.VisitAll(func(f *flag.Flag) { found = found || which(f.Name) })
+	return found
+}
+
+// printFlags writes the flags selected by which, with their environment
+// variable when they have one.
+func printFlags(w io.Writer, fs *flag.FlagSet, dash string, which func(string) bool) {
+	fs.VisitAll(func(f *flag.Flag) {
+		if !which(f.Name) {
+			return
+		}
+		arg, usage := flag.UnquoteUsage(f)
+		head := dash + f.Name
+		if arg != "" {
+			head += " " + arg
+		}
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			usage += fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		fmt.Fprintf(w, "  %s\n    \t%s\n", head, usage)
+	})
+}
+
+func upperFirst(s string) string {
 	if s == "" {
-		return nil, nil
+		return s
 	}
-	id, err := requireID("cursor", s)
-	return &id, err
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-func (c *cli) threadAdd(args []string) error {
-	fs := c.flags("thread add")
-	subject := fs.String("subject", "", "Subject (required)")
-	sender := fs.String("sender", "", "OriginalSender: the customer (required)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *subject == "" || *sender == "" {
-		return errors.New("thread add needs --subject and --sender")
-	}
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	t, err := cl.AddThread(c.ctx, client.AddThreadRequest{OriginalSender: *sender, Subject: *subject})
-	if err != nil {
-		return err
-	}
-	return c.print(t, func(w *tabwriter.Writer) { threadTable(w, []gen.MessageThread{t}) })
-}
-
-func (c *cli) messagePost(args []string) error {
-	fs := c.flags("message post")
-	thread := fs.String("thread", "", "MessageThreadId (required)")
-	text := fs.String("text", "", "Text (required)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	id, err := requireID("thread", *thread)
-	if err != nil {
-		return err
-	}
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	added, err := cl.AddMessages(c.ctx, []gen.MessageParameters{{MessageThreadId: id, Text: *text}})
-	if err != nil {
-		return err
-	}
-	m := added[0].Message
-	return c.print(m, func(w *tabwriter.Writer) { messageTable(w, []gen.Message{m}) })
-}
-
-func (c *cli) threads(args []string) error {
-	fs := c.flags("threads")
-	count := fs.Int("count", 20, "threads per page")
-	cursor := fs.String("cursor", "", "Id of the last thread of the previous page")
-	all := fs.Bool("all-pages", false, "follow the cursor to the last page")
-	days := fs.Int("days", 90, "threads updated in the last N days (at most 3 months)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	cur, err := optionalCursor(*cursor)
-	if err != nil {
-		return err
-	}
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	end := time.Now().UTC().Add(time.Minute)
-	q := client.ThreadsQuery{Count: *count, Cursor: cur,
-		UpdatedUtc: &gen.TimeInterval{StartUtc: end.AddDate(0, 0, -*days), EndUtc: end}}
-	var page client.ThreadsPage
-	page.Threads, page.Cursor, err = pageOrAll(*all, cl.AllThreads(c.ctx, q), func() ([]gen.MessageThread, *uuid.UUID, error) {
-		p, err := cl.GetThreads(c.ctx, q)
-		return p.Threads, p.Cursor, err
-	})
-	if err != nil {
-		return err
-	}
-	return c.print(gen.MessageThreadResult{MessageThreads: orEmpty(page.Threads), Cursor: page.Cursor}, func(w *tabwriter.Writer) {
-		threadTable(w, page.Threads)
-		nextPage(w, len(page.Threads), *count, *all, page.Cursor)
-	})
-}
-
-func (c *cli) messages(args []string) error {
-	fs := c.flags("messages")
-	thread := fs.String("thread", "", "MessageThreadId (required)")
-	count := fs.Int("count", 20, "messages per page")
-	cursor := fs.String("cursor", "", "Id of the last message of the previous page")
-	all := fs.Bool("all-pages", false, "follow the cursor to the last page")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	id, err := requireID("thread", *thread)
-	if err != nil {
-		return err
-	}
-	cur, err := optionalCursor(*cursor)
-	if err != nil {
-		return err
-	}
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	q := client.MessagesQuery{MessageThreadIds: []uuid.UUID{id}, Count: *count, Cursor: cur}
-	var page client.MessagesPage
-	page.Messages, page.Cursor, err = pageOrAll(*all, cl.AllMessages(c.ctx, q), func() ([]gen.Message, *uuid.UUID, error) {
-		p, err := cl.GetMessages(c.ctx, q)
-		return p.Messages, p.Cursor, err
-	})
-	if err != nil {
-		return err
-	}
-	return c.print(gen.MessageResult{Messages: orEmpty(page.Messages), Cursor: page.Cursor}, func(w *tabwriter.Writer) {
-		messageTable(w, page.Messages)
-		nextPage(w, len(page.Messages), *count, *all, page.Cursor)
-	})
-}
-
-func (c *cli) reply(args []string) error {
-	fs := c.flags("reply")
-	thread := fs.String("thread", "", "MessageThreadId (required)")
-	text := fs.String("text", "", "Text (required)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	id, err := requireID("thread", *thread)
-	if err != nil {
-		return err
-	}
-	ac, err := c.admin()
-	if err != nil {
-		return err
-	}
-	rsp, err := ac.AdminMessagesAddWithResponse(c.ctx, admin.AdminMessageAddParameters{MessageThreadId: id, Text: *text})
-	if err != nil {
-		return fmt.Errorf("reply: %w", err)
-	}
-	if rsp.JSON200 == nil {
-		return adminError("reply", rsp.HTTPResponse, rsp.Body)
-	}
-	m := rsp.JSON200.Message
-	return c.print(m, func(w *tabwriter.Writer) {
-		fmt.Fprintln(w, "ID\tCREATED\tSENDER\tTEXT")
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", m.Id, m.CreatedUtc.Format(time.RFC3339), m.Sender.Discriminator, oneLine(m.Text))
-	})
-}
-
-func (c *cli) resolve(args []string) error {
-	fs := c.flags("resolve")
-	thread := fs.String("thread", "", "MessageThreadId (required)")
-	reopen := fs.Bool("reopen", false, "reopen instead of resolving")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	id, err := requireID("thread", *thread)
-	if err != nil {
-		return err
-	}
-	ac, err := c.admin()
-	if err != nil {
-		return err
-	}
-	rsp, err := ac.AdminMessageThreadsResolveWithResponse(c.ctx, admin.AdminResolveParameters{MessageThreadId: id, IsResolved: !*reopen})
-	if err != nil {
-		return fmt.Errorf("resolve: %w", err)
-	}
-	if rsp.JSON200 == nil {
-		return adminError("resolve", rsp.HTTPResponse, rsp.Body)
-	}
-	t := rsp.JSON200.MessageThread
-	return c.print(t, func(w *tabwriter.Writer) {
-		fmt.Fprintln(w, "ID\tRESOLVED\tSUBJECT")
-		fmt.Fprintf(w, "%s\t%t\t%s\n", t.Id, t.IsResolved, oneLine(t.Subject))
-	})
-}
-
-func (c *cli) deliveries(args []string) error {
-	fs := c.flags("deliveries")
-	count := fs.Int("count", 20, "the newest N deliveries")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	ac, err := c.admin()
-	if err != nil {
-		return err
-	}
-	rsp, err := ac.AdminWebhookDeliveriesGetAllWithResponse(c.ctx, admin.AdminDeliveriesParameters{Count: int32(*count)})
-	if err != nil {
-		return fmt.Errorf("deliveries: %w", err)
-	}
-	if rsp.JSON200 == nil {
-		return adminError("deliveries", rsp.HTTPResponse, rsp.Body)
-	}
-	res := rsp.JSON200
-	return c.print(res, func(w *tabwriter.Writer) {
-		fmt.Fprintln(w, "ID\tSTATUS\tATTEMPTS\tLAST STATUS\tURL\tEVENTS\tLAST ERROR")
-		for _, d := range res.Deliveries {
-			code := "-"
-			if d.LastStatusCode != nil {
-				code = fmt.Sprint(*d.LastStatusCode)
+var cmdHelp = &command{
+	name:       "help",
+	summary:    "print the help of mewsref or of one command",
+	args:       "[command]",
+	example:    "mewsref help threads",
+	positional: true,
+	setup: func(c *cli, _ *flag.FlagSet) func([]string) error {
+		return func(args []string) error {
+			if len(args) == 0 {
+				return c.topHelp()
 			}
-			lastErr := ""
-			if d.LastError != nil {
-				lastErr = *d.LastError
+			cmd, rest := c.findCommand(args)
+			if cmd == nil || len(rest) > 0 {
+				if group := c.commandsUnder(args[0]); len(group) > 0 && len(args) == 1 {
+					return c.groupHelp(args[0], group)
+				}
+				return usagef("help", "unknown command %q", strings.Join(args, " "))
 			}
-			fmt.Fprintf(w, "%d\t%s\t%d\t%s\t%s\t%d\t%s\n", d.Id, d.Status, d.Attempts, code, d.Url, len(d.Payload.Events), oneLine(lastErr))
+			return c.commandHelp(cmd, c.out)
 		}
-	})
+	},
 }
 
-func orEmpty[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
-}
-
-func oneLine(s string) string {
-	s = strings.ReplaceAll(s, "\n", " ")
-	if r := []rune(s); len(r) > 60 {
-		return string(r[:59]) + "…"
-	}
-	return s
-}
-
-func threadTable(w io.Writer, ts []gen.MessageThread) {
-	fmt.Fprintln(w, "ID\tUPDATED\tRESOLVED\tSENDER\tSUBJECT")
-	for _, t := range ts {
-		fmt.Fprintf(w, "%s\t%s\t%t\t%s\t%s\n", t.Id, t.UpdatedUtc.Format(time.RFC3339), t.IsResolved, oneLine(t.OriginalSender), oneLine(t.Subject))
-	}
-}
-
-func messageTable(w io.Writer, ms []gen.Message) {
-	fmt.Fprintln(w, "ID\tCREATED\tSENDER\tTEXT")
-	for _, m := range ms {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", m.Id, m.CreatedUtc.Format(time.RFC3339), m.Sender.Discriminator, oneLine(m.Text))
-	}
-}
-
-func nextPage(w io.Writer, n, count int, all bool, cursor *uuid.UUID) {
-	if !all && n == count && cursor != nil {
-		fmt.Fprintf(w, "\nmore: add --cursor %s (or --all-pages)\n", cursor)
-	}
-}
-
-// pageOrAll returns one page (items and cursor) from one, or with all the
-// items of every page from seq, and no cursor.
-func pageOrAll[T any](all bool, seq iter.Seq2[T, error], one func() ([]T, *uuid.UUID, error)) ([]T, *uuid.UUID, error) {
-	if !all {
-		return one()
-	}
-	var items []T
-	for item, err := range seq {
-		if err != nil {
-			return nil, nil, err
+var cmdVersion = &command{
+	name:    "version",
+	summary: "print the module version and VCS revision this binary was built from",
+	args:    "",
+	example: "mewsref version",
+	setup: func(c *cli, _ *flag.FlagSet) func([]string) error {
+		return func([]string) error {
+			_, err := fmt.Fprintln(c.out, versionLine(debug.ReadBuildInfo()))
+			return err
 		}
-		items = append(items, item)
+	},
+}
+
+// versionLine describes a build: the module version ("(devel)" for a build
+// in a checkout, v1.2.3 for go install ...@v1.2.3), the VCS revision, its
+// time and whether the tree was modified, and the Go version.
+func versionLine(bi *debug.BuildInfo, ok bool) string {
+	if !ok {
+		return "mewsref: no build information in this binary"
 	}
-	return items, nil, nil
+	s := "mewsref " + bi.Main.Version
+	settings := map[string]string{}
+	for _, kv := range bi.Settings {
+		settings[kv.Key] = kv.Value
+	}
+	if rev := settings["vcs.revision"]; rev != "" {
+		s += " revision " + rev
+		if t := settings["vcs.time"]; t != "" {
+			s += " (" + t + ")"
+		}
+		if settings["vcs.modified"] == "true" {
+			s += " with local modifications"
+		}
+	} else {
+		s += " (no VCS revision recorded)"
+	}
+	return s + ", " + bi.GoVersion
 }

@@ -74,7 +74,7 @@ func TestCLIReadableOutput(t *testing.T) {
 	if _, err := run("messages", "--thread", "nope"); err == nil || !strings.Contains(err.Error(), "UUID") {
 		t.Errorf("bad thread id: %v", err)
 	}
-	if out, err = run("help"); err != nil || !strings.Contains(out, "mewsref reply") {
+	if out, err = run("help"); err != nil || !strings.Contains(out, "reply in a thread") {
 		t.Errorf("help: %v\n%s", err, out)
 	}
 }

@@ -1,8 +1,10 @@
 // Command mewsref runs the reference server of the Mews Connector API
-// messaging operations.
+// messaging operations (mewsref serve, the default), and calls a running one
+// from the command line (cli.go; mewsref help lists the commands).
 //
-// Every flag has an environment-variable equivalent (MEWSREF_ plus the flag
-// name in upper case with '-' as '_'); a flag given on the command line wins.
+// Every server flag has an environment-variable equivalent (MEWSREF_ plus
+// the flag name in upper case with '-' as '_'); a flag given on the command
+// line wins.
 package main
 
 import (
@@ -27,29 +29,28 @@ import (
 )
 
 func main() {
-	if err := dispatch(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "mewsref:", err)
-		os.Exit(1)
-	}
+	c := &cli{ctx: context.Background(), getenv: os.Getenv, environ: os.Environ(), out: os.Stdout, errOut: os.Stderr}
+	os.Exit(exitCode(c.dispatch(os.Args[1:]), os.Stderr))
 }
 
-// dispatch runs a CLI subcommand (cli.go), or the server: with no
-// subcommand, or with "serve", every argument is a server flag, as before
-// the CLI existed.
-func dispatch(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "serve":
-			return run(ctx, args[1:], getenv, stderr)
-		case "help":
-			_, err := io.WriteString(stdout, cliUsage)
-			return err
+var cmdServe = &command{
+	name:    "serve",
+	summary: "run the server (the default when no command is given)",
+	args:    "[flags]",
+	example: "mewsref -db :memory: -admin-token secret\nmewsref serve -addr 127.0.0.1:0 -db /tmp/try.db -log-level warn",
+	details: `Every flag takes its default from an environment variable, MEWSREF_ plus
+the flag's name in upper case with '-' as '_' (MEWSREF_DB for -db); a flag
+given on the command line wins.`,
+	env: true,
+	setup: func(c *cli, fs *flag.FlagSet) func([]string) error {
+		o := serverFlags(fs)
+		return func([]string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			return serve(c.ctx, o, c.errOut)
 		}
-		if cmd, rest, ok := findCommand(args); ok {
-			return cmd(&cli{ctx: ctx, getenv: getenv, out: stdout}, rest)
-		}
-	}
-	return run(ctx, args, getenv, stderr)
+	},
 }
 
 type options struct {
@@ -68,14 +69,13 @@ type options struct {
 	adminToken      string
 }
 
-// parseFlags reads the flags, taking their defaults from the environment.
-func parseFlags(args []string, getenv func(string) string) (*options, error) {
-	fs := flag.NewFlagSet("mewsref", flag.ContinueOnError)
+// serverFlags defines the server's flags on fs, into the options returned.
+func serverFlags(fs *flag.FlagSet) *options {
 	o := &options{}
-	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address (host:port; port 0 picks a free one)")
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address (`host:port`; port 0 picks a free one)")
 	fs.StringVar(&o.db, "db", "mewsref.db", "storage: a SQLite file path, :memory: for a throw-away store, or a postgres:// URL (replicas may share one database)")
-	fs.StringVar(&o.config, "config", "", "YAML file of integrations and tokens (default: the public demo tokens)")
-	fs.Int64Var(&o.bodyLimit, "body-limit", server.DefaultBodyLimit, "largest request body in bytes; larger ones are answered 413")
+	fs.StringVar(&o.config, "config", "", "YAML `file` of integrations and tokens (default: the public demo tokens)")
+	fs.Int64Var(&o.bodyLimit, "body-limit", server.DefaultBodyLimit, "largest request body in `bytes`; larger ones are answered 413")
 	fs.DurationVar(&o.requestTimeout, "request-timeout", server.DefaultRequestTimeout, "time budget of one request; past it the answer is 408")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may take to finish")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error (info logs one line per request)")
@@ -84,19 +84,31 @@ func parseFlags(args []string, getenv func(string) string) (*options, error) {
 	fs.Var(rateLimitValue{&o.rateLimit}, "rate-limit", "limit the requests of each AccessToken like the real API: at most `requests/window` in a sliding window, e.g. 200/30s (empty: no limit)")
 	fs.Var(faultsValue{&o.faults}, "faults", "fail or delay a share of requests on purpose, by `rules` such as 'messages/add:500=0.1,429=0.05;*:delay=200ms@0.2' (see README; empty: none)")
 	fs.Uint64Var(&o.faultsSeed, "faults-seed", 0, "seed of -faults, to replay a run; 0: a random seed, logged at start")
-	fs.StringVar(&o.adminToken, "admin-token", "", "enable the admin API (/_admin/v1/..., openapi/admin.yaml) for this bearer token: reply as the enterprise, resolve, webhooks (empty: off)")
+	fs.StringVar(&o.adminToken, "admin-token", "", "enable the admin API (/_admin/v1/..., openapi/admin.yaml) for this bearer `token`: reply as the enterprise, resolve, webhooks (empty: off)")
+	return o
+}
 
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		name := "MEWSREF_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(name); v != "" && envErr == nil {
-			if err := f.Value.Set(v); err != nil {
-				envErr = fmt.Errorf("environment variable %s=%q: %w", name, v, err)
-			}
-		}
-	})
-	if envErr != nil {
-		return nil, envErr
+// validate refuses values that parse but make no sense.
+func (o *options) validate() error {
+	switch {
+	case o.bodyLimit <= 0:
+		return usagef("serve", "-body-limit must be a positive number of bytes, got %d", o.bodyLimit)
+	case o.requestTimeout <= 0:
+		return usagef("serve", "-request-timeout must be positive, got %s", o.requestTimeout)
+	case o.shutdownTimeout < 0:
+		return usagef("serve", "-shutdown-timeout must not be negative, got %s", o.shutdownTimeout)
+	}
+	return nil
+}
+
+// parseFlags reads the server's flags, taking their defaults from the
+// environment, as `mewsref serve` does.
+func parseFlags(args []string, getenv func(string) string) (*options, error) {
+	fs := flag.NewFlagSet("mewsref serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	o := serverFlags(fs)
+	if err := applyEnv(fs, getenv, func(string) bool { return true }); err != nil {
+		return nil, err
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -104,7 +116,7 @@ func parseFlags(args []string, getenv func(string) string) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
-	return o, nil
+	return o, o.validate()
 }
 
 func newLogger(o *options, w io.Writer) (*slog.Logger, error) {
@@ -150,14 +162,8 @@ func redactDSN(dsn string) string {
 	return u.Redacted()
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	o, err := parseFlags(args, getenv)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
-	}
+// serve runs the server until ctx ends or SIGINT/SIGTERM.
+func serve(ctx context.Context, o *options, stderr io.Writer) error {
 	log, err := newLogger(o, stderr)
 	if err != nil {
 		return err

@@ -1,0 +1,79 @@
+package main
+
+// What the commands with conn share: the clients of both sides, errors of
+// the admin API, and the output (a table, or JSON with --json).
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/mewsref/mewsref/client"
+	"github.com/mewsref/mewsref/gen/admin"
+	"github.com/mewsref/mewsref/server"
+)
+
+// demoCredentials are the default tokens of the client commands: the first
+// demo integration and its first enterprise.
+func demoCredentials() client.Credentials {
+	demo := server.DemoIntegrations()[0]
+	return client.Credentials{ClientToken: demo.ClientToken, AccessToken: demo.AccessTokens[0].Token}
+}
+
+// client is the integration's side, through the client package.
+func (c *cli) client() (*client.Client, error) {
+	return client.New(c.url, client.Credentials{ClientToken: c.clientToken, AccessToken: c.accessToken, Client: "mewsref CLI"})
+}
+
+// admin is the enterprise's side, through the generated admin client.
+func (c *cli) admin() (*admin.ClientWithResponses, error) {
+	if c.adminToken == "" {
+		return nil, errors.New("this command needs --admin-token (or MEWSREF_ADMIN_TOKEN), the token the server was started with")
+	}
+	return admin.NewClientWithResponses(c.url, admin.WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
+		r.Header.Set("Authorization", "Bearer "+c.adminToken)
+		return nil
+	}))
+}
+
+// adminError is the error of an admin call answered without its 200 body:
+// the server's Message, and what to do when the admin API is off.
+func adminError(op string, rsp *http.Response, raw []byte) error {
+	var e struct{ Message string }
+	_ = json.Unmarshal(raw, &e)
+	err := fmt.Errorf("%s: %s: %s", op, rsp.Status, e.Message)
+	if rsp.StatusCode == http.StatusNotFound && strings.HasPrefix(e.Message, "No operation at") {
+		err = fmt.Errorf("%w (is the admin API on? the server must be started with -admin-token TOKEN, and this command given the same --admin-token)", err)
+	}
+	return err
+}
+
+func (c *cli) print(v any, table func(w *tabwriter.Writer)) error {
+	if c.json {
+		enc := json.NewEncoder(c.out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	table(w)
+	return w.Flush()
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if r := []rune(s); len(r) > 60 {
+		return string(r[:59]) + "…"
+	}
+	return s
+}

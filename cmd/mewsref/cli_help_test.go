@@ -1,0 +1,211 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os/exec"
+	"runtime/debug"
+	"strings"
+	"testing"
+)
+
+// invoke runs a command line in process with an empty environment and
+// returns its standard output, standard error and exit status.
+func invoke(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := dispatch(t.Context(), args, func(string) string { return "" }, &out, &errOut)
+	code := exitCode(err, &errOut)
+	return out.String(), errOut.String(), code
+}
+
+func TestEveryCommandHasHelpThatExitsZero(t *testing.T) {
+	for _, cmd := range commands {
+		t.Run(cmd.name, func(t *testing.T) {
+			if cmd.summary == "" || cmd.example == "" {
+				t.Errorf("%q needs a summary and an example", cmd.name)
+			}
+			words := strings.Fields(cmd.name)
+			for _, args := range [][]string{
+				append([]string{"help"}, words...),
+				append(words[:len(words):len(words)], "-h"),
+				append(words[:len(words):len(words)], "--help"),
+			} {
+				out, errOut, code := invoke(t, args...)
+				if code != 0 || !strings.HasPrefix(out, "Usage: mewsref "+cmd.name) || !strings.Contains(out, "Example:") {
+					t.Errorf("mewsref %s: exit %d, stderr %q, stdout:\n%s", strings.Join(args, " "), code, errOut, out)
+				}
+			}
+		})
+	}
+}
+
+// The examples of the help are command lines that parse: every flag they
+// use exists and takes the value given.
+func TestHelpExamplesParse(t *testing.T) {
+	for _, cmd := range commands {
+		for line := range strings.SplitSeq(cmd.example, "\n") {
+			args := shellWords(t, line)
+			if len(args) == 0 || args[0] != "mewsref" {
+				t.Errorf("%s: example %q does not start with mewsref", cmd.name, line)
+				continue
+			}
+			args = args[1:]
+			got, rest := (&cli{commands: commands}).findCommand(args)
+			if got == nil {
+				got, rest = cmdServe, args // flags only: the server
+			}
+			if got != cmd {
+				t.Errorf("%s: example %q runs %v", cmd.name, line, got)
+				continue
+			}
+			fs, _ := (&cli{getenv: func(string) string { return "" }}).flagSet(cmd)
+			if err := fs.Parse(rest); err != nil || (!cmd.positional && fs.NArg() > 0) {
+				t.Errorf("%s: example %q does not parse: %v %v", cmd.name, line, err, fs.Args())
+			}
+		}
+	}
+}
+
+// shellWords splits a command line at spaces, keeping "double quoted" words.
+func shellWords(t *testing.T, s string) []string {
+	var words []string
+	for i, part := range strings.Split(s, `"`) {
+		if i%2 == 1 {
+			words = append(words, part)
+		} else {
+			words = append(words, strings.Fields(part)...)
+		}
+	}
+	return words
+}
+
+func TestTopLevelHelpListsCommandsAndEnvironment(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}} {
+		out, _, code := invoke(t, args...)
+		if code != 0 {
+			t.Errorf("mewsref %v: exit %d", args, code)
+		}
+		for _, cmd := range commands {
+			if !strings.Contains(out, "  "+cmd.name+" ") {
+				t.Errorf("mewsref %v does not list %q:\n%s", args, cmd.name, out)
+			}
+		}
+		env := (&cli{commands: commands}).knownEnv()
+		for _, name := range []string{"MEWSREF_DB", "MEWSREF_ADDR", "MEWSREF_URL", "MEWSREF_ADMIN_TOKEN", "MEWSREF_TEST_POSTGRES"} {
+			if env[name] == nil {
+				t.Errorf("%s is not a known variable", name)
+			}
+		}
+		for name := range env {
+			if !strings.Contains(out, "  "+name+" ") {
+				t.Errorf("mewsref %v does not list %s", args, name)
+			}
+		}
+		if !strings.Contains(out, "-body-limit") {
+			t.Errorf("mewsref %v does not list the server's flags", args)
+		}
+	}
+}
+
+func TestUsageErrorsExitTwo(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"thread"}, "mewsref thread add"},
+		{[]string{"threads", "--bogus"}, "mewsref threads: flag provided but not defined: -bogus"},
+		{[]string{"threads", "extra"}, "unexpected arguments: extra"},
+		{[]string{"threads", "--count", "many"}, "invalid value"},
+		{[]string{"messages"}, "--thread is required"},
+		{[]string{"messages", "--thread", "nope"}, `"nope" is not a UUID`},
+		{[]string{"thread", "add", "--subject", "s"}, "needs --subject and --sender"},
+		{[]string{"help", "frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"-bogus"}, "flag provided but not defined"},
+		{[]string{"serve", "stray"}, "unexpected arguments: stray"},
+		{[]string{"-body-limit", "0"}, "-body-limit must be a positive number of bytes, got 0"},
+		{[]string{"-body-limit", "-5"}, "got -5"},
+		{[]string{"-request-timeout", "0s"}, "-request-timeout must be positive"},
+	} {
+		_, errOut, code := invoke(t, tc.args...)
+		if code != 2 || !strings.Contains(errOut, tc.want) || !strings.Contains(errOut, "Run 'mewsref help") {
+			t.Errorf("mewsref %v: exit %d, want 2 and %q, stderr:\n%s", tc.args, code, tc.want, errOut)
+		}
+	}
+}
+
+func TestOtherErrorsExitOne(t *testing.T) {
+	var buf bytes.Buffer
+	if code := exitCode(errors.New("connection refused"), &buf); code != 1 || buf.String() != "mewsref: connection refused\n" {
+		t.Errorf("exit %d, %q", code, buf.String())
+	}
+	if code := exitCode(nil, &buf); code != 0 {
+		t.Errorf("nil error: exit %d", code)
+	}
+}
+
+func TestUnknownEnvironmentVariablesAreNamed(t *testing.T) {
+	c := &cli{commands: commands}
+	got := c.unknownEnv([]string{"MEWSREF_DB=x", "MEWSREF_RATELIMIT=5/1s", "HOME=/root", "MEWSREF_NOPE=1", "MEWSREF_TEST_POSTGRES=postgres://"})
+	want := []string{
+		"unknown environment variable MEWSREF_NOPE is ignored",
+		"unknown environment variable MEWSREF_RATELIMIT is ignored (did you mean MEWSREF_RATE_LIMIT?)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	var errOut bytes.Buffer
+	c = &cli{environ: []string{"MEWSREF_RATELIMIT=1"}, getenv: func(string) string { return "" }, out: &bytes.Buffer{}, errOut: &errOut}
+	if err := c.dispatch([]string{"version"}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errOut.String(), "warning: unknown environment variable MEWSREF_RATELIMIT") {
+		t.Errorf("no warning on stderr: %q", errOut.String())
+	}
+}
+
+func TestVersionLine(t *testing.T) {
+	bi := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "github.com/mewsref/mewsref", Version: "v1.2.3"},
+		Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "2602e76d"}, {Key: "vcs.time", Value: "2026-12-01T19:45:00Z"}, {Key: "vcs.modified", Value: "true"}}}
+	if got, want := versionLine(bi, true), "mewsref v1.2.3 revision 2602e76d (2026-12-01T19:45:00Z) with local modifications, go1.26.8"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	bi.Settings = nil
+	if got := versionLine(bi, true); !strings.Contains(got, "no VCS revision") {
+		t.Errorf("without VCS: %q", got)
+	}
+	out, _, code := invoke(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "mewsref ") {
+		t.Errorf("mewsref version: exit %d, %q", code, out)
+	}
+}
+
+// The real binary: help exits 0, a usage error 2 (what a shell script sees).
+func TestBinaryExitStatuses(t *testing.T) {
+	bin := binary(t)
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"threads", "-h"}, 0},
+		{[]string{"thread", "--help"}, 0},
+		{[]string{"--help"}, 0},
+		{[]string{"version"}, 0},
+		{[]string{"threads", "--bogus"}, 2},
+		{[]string{"-body-limit", "0"}, 2},
+	} {
+		err := exec.Command(bin, tc.args...).Run()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != tc.code {
+			t.Errorf("mewsref %v: exit %d, want %d", tc.args, code, tc.code)
+		}
+	}
+}
+
