@@ -208,4 +208,3 @@ func TestBinaryExitStatuses(t *testing.T) {
 		}
 	}
 }
-
