@@ -28,6 +28,12 @@ type Admin interface {
 	// every integration, newest first. A cursor that is not a thread of the
 	// enterprise is EINVALID.
 	EnterpriseThreads(ctx context.Context, enterprise uuid.UUID, p Page) ([]Thread, error)
+	// ThreadsSearch returns a page of the threads of q.EnterpriseID that
+	// match q, latest activity first: by UpdatedUTC, then insertion order,
+	// newest first, each with its newest message. A cursor that is not a
+	// thread of the enterprise is EINVALID. It may read every thread of the
+	// enterprise: an inbox, not a hot path.
+	ThreadsSearch(ctx context.Context, q ThreadSearch) ([]ThreadSummary, error)
 	// Reset deletes every thread, message and delivery; webhook URLs stay.
 	Reset(ctx context.Context) error
 
@@ -45,6 +51,38 @@ type Admin interface {
 	// Deliveries returns the newest n deliveries, of one integration if
 	// integration is not nil.
 	Deliveries(ctx context.Context, integration *uuid.UUID, n int) ([]Delivery, error)
+}
+
+// ThreadSearch selects threads of one enterprise; the filters combine with
+// AND.
+type ThreadSearch struct {
+	EnterpriseID  uuid.UUID
+	IntegrationID *uuid.UUID // nil: every integration
+	// Text, when not empty, matches a part of the subject, the original
+	// sender or any message's text; ASCII letters match either case.
+	Text       string
+	IsResolved *bool // nil: both
+	// Page.Cursor is the last thread of the previous page.
+	Page Page
+}
+
+// ThreadSummary is a thread as an inbox lists it.
+type ThreadSummary struct {
+	Thread      Thread
+	LastMessage *Message // nil: the thread has no message
+}
+
+// LowerASCII lowers the ASCII letters of s and leaves every other byte as
+// it is: the case folding of ThreadSearch.Text on both engines (SQLite's
+// lower() folds ASCII only).
+func LowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // DeliveryStatus is where a webhook delivery stands.

@@ -180,6 +180,9 @@ type integration struct {
 	id       uuid.UUID
 	name     string
 	webhooks []string // nil: not configured in the file
+	// enterprises are those of its access tokens, in order of first
+	// mention: what an inbox lists under it.
+	enterprises []uuid.UUID
 }
 
 func newTokens(cfg *TokenConfig) (*tokens, error) {
@@ -209,7 +212,11 @@ func newTokens(cfg *TokenConfig) (*tokens, error) {
 				return nil, fmt.Errorf("integration %q: webhooks: %w", in.Name, err)
 			}
 		}
-		t.integrations = append(t.integrations, integration{id: id, name: in.Name, webhooks: in.Webhooks})
+		var enterprises []uuid.UUID
+		for _, at := range in.AccessTokens {
+			enterprises = append(enterprises, at.EnterpriseIDs...)
+		}
+		t.integrations = append(t.integrations, integration{id: id, name: in.Name, webhooks: in.Webhooks, enterprises: dedupe(enterprises)})
 		c := &client{token: []byte(in.ClientToken), access: make(map[tokenKey]*accessToken)}
 		for j, at := range in.AccessTokens {
 			if at.Token == "" {

@@ -90,6 +90,28 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// AdminIntegrationsGetAllWithBody List the integrations and their enterprises
+	//
+	// Every integration that the server knows (demo tokens and token
+	// configuration), with the enterprises that its access tokens cover.
+	// The tokens themselves are never shown.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /_admin/v1/integrations/getAll (the `AdminIntegrationsGetAll` operationId).
+	AdminIntegrationsGetAllWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminIntegrationsGetAll List the integrations and their enterprises
+	//
+	// Every integration that the server knows (demo tokens and token
+	// configuration), with the enterprises that its access tokens cover.
+	// The tokens themselves are never shown.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /_admin/v1/integrations/getAll (the `AdminIntegrationsGetAll` operationId).
+	AdminIntegrationsGetAll(ctx context.Context, body AdminIntegrationsGetAllJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AdminMessageThreadsGetAllWithBody List the threads of an enterprise
 	//
 	// The threads of one enterprise, of every integration, newest first.
@@ -125,6 +147,40 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /_admin/v1/messageThreads/resolve (the `AdminMessageThreadsResolve` operationId).
 	AdminMessageThreadsResolve(ctx context.Context, body AdminMessageThreadsResolveJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminMessageThreadsSearchWithBody Search the threads of an enterprise by latest activity
+	//
+	// The threads of one enterprise, of every integration or of one, with
+	// the latest activity first (`UpdatedUtc`, then creation order), each
+	// with its newest message. `Text` matches a part of the subject, the
+	// original sender or the text of any message of the thread, ignoring
+	// the case of ASCII letters; `IsResolved` keeps only resolved (or
+	// only open) threads. The search reads every thread of the enterprise:
+	// it is meant for an inbox, not for large data sets.
+	// `Limitation.Cursor` is the `Id` of the last thread of the previous
+	// page; a thread that gets a message meanwhile moves to the front.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /_admin/v1/messageThreads/search (the `AdminMessageThreadsSearch` operationId).
+	AdminMessageThreadsSearchWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminMessageThreadsSearch Search the threads of an enterprise by latest activity
+	//
+	// The threads of one enterprise, of every integration or of one, with
+	// the latest activity first (`UpdatedUtc`, then creation order), each
+	// with its newest message. `Text` matches a part of the subject, the
+	// original sender or the text of any message of the thread, ignoring
+	// the case of ASCII letters; `IsResolved` keeps only resolved (or
+	// only open) threads. The search reads every thread of the enterprise:
+	// it is meant for an inbox, not for large data sets.
+	// `Limitation.Cursor` is the `Id` of the last thread of the previous
+	// page; a thread that gets a message meanwhile moves to the front.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /_admin/v1/messageThreads/search (the `AdminMessageThreadsSearch` operationId).
+	AdminMessageThreadsSearch(ctx context.Context, body AdminMessageThreadsSearchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AdminMessagesAddWithBody Reply as the enterprise
 	//
@@ -247,6 +303,48 @@ type ClientInterface interface {
 	AdminWebhooksSet(ctx context.Context, body AdminWebhooksSetJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
+// AdminIntegrationsGetAllWithBody List the integrations and their enterprises
+//
+// Every integration that the server knows (demo tokens and token
+// configuration), with the enterprises that its access tokens cover.
+// The tokens themselves are never shown.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /_admin/v1/integrations/getAll (the `AdminIntegrationsGetAll` operationId).
+func (c *Client) AdminIntegrationsGetAllWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminIntegrationsGetAllRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminIntegrationsGetAll List the integrations and their enterprises
+//
+// Every integration that the server knows (demo tokens and token
+// configuration), with the enterprises that its access tokens cover.
+// The tokens themselves are never shown.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /_admin/v1/integrations/getAll (the `AdminIntegrationsGetAll` operationId).
+func (c *Client) AdminIntegrationsGetAll(ctx context.Context, body AdminIntegrationsGetAllJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminIntegrationsGetAllRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // AdminMessageThreadsGetAllWithBody List the threads of an enterprise
 //
 // The threads of one enterprise, of every integration, newest first.
@@ -313,6 +411,60 @@ func (c *Client) AdminMessageThreadsResolveWithBody(ctx context.Context, content
 // Corresponds with POST /_admin/v1/messageThreads/resolve (the `AdminMessageThreadsResolve` operationId).
 func (c *Client) AdminMessageThreadsResolve(ctx context.Context, body AdminMessageThreadsResolveJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminMessageThreadsResolveRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminMessageThreadsSearchWithBody Search the threads of an enterprise by latest activity
+//
+// The threads of one enterprise, of every integration or of one, with
+// the latest activity first (`UpdatedUtc`, then creation order), each
+// with its newest message. `Text` matches a part of the subject, the
+// original sender or the text of any message of the thread, ignoring
+// the case of ASCII letters; `IsResolved` keeps only resolved (or
+// only open) threads. The search reads every thread of the enterprise:
+// it is meant for an inbox, not for large data sets.
+// `Limitation.Cursor` is the `Id` of the last thread of the previous
+// page; a thread that gets a message meanwhile moves to the front.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /_admin/v1/messageThreads/search (the `AdminMessageThreadsSearch` operationId).
+func (c *Client) AdminMessageThreadsSearchWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminMessageThreadsSearchRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminMessageThreadsSearch Search the threads of an enterprise by latest activity
+//
+// The threads of one enterprise, of every integration or of one, with
+// the latest activity first (`UpdatedUtc`, then creation order), each
+// with its newest message. `Text` matches a part of the subject, the
+// original sender or the text of any message of the thread, ignoring
+// the case of ASCII letters; `IsResolved` keeps only resolved (or
+// only open) threads. The search reads every thread of the enterprise:
+// it is meant for an inbox, not for large data sets.
+// `Limitation.Cursor` is the `Id` of the last thread of the previous
+// page; a thread that gets a message meanwhile moves to the front.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /_admin/v1/messageThreads/search (the `AdminMessageThreadsSearch` operationId).
+func (c *Client) AdminMessageThreadsSearch(ctx context.Context, body AdminMessageThreadsSearchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminMessageThreadsSearchRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -563,6 +715,46 @@ func (c *Client) AdminWebhooksSet(ctx context.Context, body AdminWebhooksSetJSON
 	return c.Client.Do(req)
 }
 
+// NewAdminIntegrationsGetAllRequest calls the generic AdminIntegrationsGetAll builder with application/json body
+func NewAdminIntegrationsGetAllRequest(server string, body AdminIntegrationsGetAllJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminIntegrationsGetAllRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAdminIntegrationsGetAllRequestWithBody constructs an http.Request for the AdminIntegrationsGetAll method, with any body, and a specified content type
+func NewAdminIntegrationsGetAllRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/_admin/v1/integrations/getAll")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewAdminMessageThreadsGetAllRequest calls the generic AdminMessageThreadsGetAll builder with application/json body
 func NewAdminMessageThreadsGetAllRequest(server string, body AdminMessageThreadsGetAllJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -624,6 +816,46 @@ func NewAdminMessageThreadsResolveRequestWithBody(server string, contentType str
 	}
 
 	operationPath := fmt.Sprintf("/_admin/v1/messageThreads/resolve")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminMessageThreadsSearchRequest calls the generic AdminMessageThreadsSearch builder with application/json body
+func NewAdminMessageThreadsSearchRequest(server string, body AdminMessageThreadsSearchJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminMessageThreadsSearchRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAdminMessageThreadsSearchRequestWithBody constructs an http.Request for the AdminMessageThreadsSearch method, with any body, and a specified content type
+func NewAdminMessageThreadsSearchRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/_admin/v1/messageThreads/search")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -927,6 +1159,28 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// AdminIntegrationsGetAllWithBodyWithResponse List the integrations and their enterprises
+	//
+	// Every integration that the server knows (demo tokens and token
+	// configuration), with the enterprises that its access tokens cover.
+	// The tokens themselves are never shown.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/integrations/getAll (the `AdminIntegrationsGetAll` operationId).
+	AdminIntegrationsGetAllWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminIntegrationsGetAllResponse, error)
+
+	// AdminIntegrationsGetAllWithResponse List the integrations and their enterprises
+	//
+	// Every integration that the server knows (demo tokens and token
+	// configuration), with the enterprises that its access tokens cover.
+	// The tokens themselves are never shown.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/integrations/getAll (the `AdminIntegrationsGetAll` operationId).
+	AdminIntegrationsGetAllWithResponse(ctx context.Context, body AdminIntegrationsGetAllJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminIntegrationsGetAllResponse, error)
+
 	// AdminMessageThreadsGetAllWithBodyWithResponse List the threads of an enterprise
 	//
 	// The threads of one enterprise, of every integration, newest first.
@@ -962,6 +1216,40 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /_admin/v1/messageThreads/resolve (the `AdminMessageThreadsResolve` operationId).
 	AdminMessageThreadsResolveWithResponse(ctx context.Context, body AdminMessageThreadsResolveJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminMessageThreadsResolveResponse, error)
+
+	// AdminMessageThreadsSearchWithBodyWithResponse Search the threads of an enterprise by latest activity
+	//
+	// The threads of one enterprise, of every integration or of one, with
+	// the latest activity first (`UpdatedUtc`, then creation order), each
+	// with its newest message. `Text` matches a part of the subject, the
+	// original sender or the text of any message of the thread, ignoring
+	// the case of ASCII letters; `IsResolved` keeps only resolved (or
+	// only open) threads. The search reads every thread of the enterprise:
+	// it is meant for an inbox, not for large data sets.
+	// `Limitation.Cursor` is the `Id` of the last thread of the previous
+	// page; a thread that gets a message meanwhile moves to the front.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/messageThreads/search (the `AdminMessageThreadsSearch` operationId).
+	AdminMessageThreadsSearchWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminMessageThreadsSearchResponse, error)
+
+	// AdminMessageThreadsSearchWithResponse Search the threads of an enterprise by latest activity
+	//
+	// The threads of one enterprise, of every integration or of one, with
+	// the latest activity first (`UpdatedUtc`, then creation order), each
+	// with its newest message. `Text` matches a part of the subject, the
+	// original sender or the text of any message of the thread, ignoring
+	// the case of ASCII letters; `IsResolved` keeps only resolved (or
+	// only open) threads. The search reads every thread of the enterprise:
+	// it is meant for an inbox, not for large data sets.
+	// `Limitation.Cursor` is the `Id` of the last thread of the previous
+	// page; a thread that gets a message meanwhile moves to the front.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/messageThreads/search (the `AdminMessageThreadsSearch` operationId).
+	AdminMessageThreadsSearchWithResponse(ctx context.Context, body AdminMessageThreadsSearchJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminMessageThreadsSearchResponse, error)
 
 	// AdminMessagesAddWithBodyWithResponse Reply as the enterprise
 	//
@@ -1082,6 +1370,110 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /_admin/v1/webhooks/set (the `AdminWebhooksSet` operationId).
 	AdminWebhooksSetWithResponse(ctx context.Context, body AdminWebhooksSetJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminWebhooksSetResponse, error)
+}
+
+// AdminIntegrationsGetAllResponse200Headers the declared response headers of an HTTP 200 response for AdminIntegrationsGetAll
+type AdminIntegrationsGetAllResponse200Headers struct {
+	RequestId string
+}
+
+// AdminIntegrationsGetAllResponse400Headers the declared response headers of an HTTP 400 response for AdminIntegrationsGetAll
+type AdminIntegrationsGetAllResponse400Headers struct {
+	RequestId string
+}
+
+// AdminIntegrationsGetAllResponse401Headers the declared response headers of an HTTP 401 response for AdminIntegrationsGetAll
+type AdminIntegrationsGetAllResponse401Headers struct {
+	RequestId string
+}
+
+// AdminIntegrationsGetAllResponse404Headers the declared response headers of an HTTP 404 response for AdminIntegrationsGetAll
+type AdminIntegrationsGetAllResponse404Headers struct {
+	RequestId string
+}
+
+// AdminIntegrationsGetAllResponse500Headers the declared response headers of an HTTP 500 response for AdminIntegrationsGetAll
+type AdminIntegrationsGetAllResponse500Headers struct {
+	RequestId string
+}
+
+type AdminIntegrationsGetAllResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminIntegrationsResult
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminIntegrationsGetAllResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AdminIntegrationsGetAllResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminIntegrationsGetAllResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AdminIntegrationsGetAllResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminIntegrationsGetAllResponse500Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminIntegrationsGetAllResponse) GetJSON200() *AdminIntegrationsResult {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminIntegrationsGetAllResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminIntegrationsGetAllResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminIntegrationsGetAllResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminIntegrationsGetAllResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminIntegrationsGetAllResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminIntegrationsGetAllResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminIntegrationsGetAllResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminIntegrationsGetAllResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 // AdminMessageThreadsGetAllResponse200Headers the declared response headers of an HTTP 200 response for AdminMessageThreadsGetAll
@@ -1286,6 +1678,110 @@ func (r AdminMessageThreadsResolveResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AdminMessageThreadsResolveResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminMessageThreadsSearchResponse200Headers the declared response headers of an HTTP 200 response for AdminMessageThreadsSearch
+type AdminMessageThreadsSearchResponse200Headers struct {
+	RequestId string
+}
+
+// AdminMessageThreadsSearchResponse400Headers the declared response headers of an HTTP 400 response for AdminMessageThreadsSearch
+type AdminMessageThreadsSearchResponse400Headers struct {
+	RequestId string
+}
+
+// AdminMessageThreadsSearchResponse401Headers the declared response headers of an HTTP 401 response for AdminMessageThreadsSearch
+type AdminMessageThreadsSearchResponse401Headers struct {
+	RequestId string
+}
+
+// AdminMessageThreadsSearchResponse404Headers the declared response headers of an HTTP 404 response for AdminMessageThreadsSearch
+type AdminMessageThreadsSearchResponse404Headers struct {
+	RequestId string
+}
+
+// AdminMessageThreadsSearchResponse500Headers the declared response headers of an HTTP 500 response for AdminMessageThreadsSearch
+type AdminMessageThreadsSearchResponse500Headers struct {
+	RequestId string
+}
+
+type AdminMessageThreadsSearchResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminThreadSearchPage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminMessageThreadsSearchResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AdminMessageThreadsSearchResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminMessageThreadsSearchResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AdminMessageThreadsSearchResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminMessageThreadsSearchResponse500Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminMessageThreadsSearchResponse) GetJSON200() *AdminThreadSearchPage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminMessageThreadsSearchResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminMessageThreadsSearchResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminMessageThreadsSearchResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminMessageThreadsSearchResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminMessageThreadsSearchResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminMessageThreadsSearchResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminMessageThreadsSearchResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminMessageThreadsSearchResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -1916,6 +2412,40 @@ func (r AdminWebhooksSetResponse) ContentType() string {
 	return ""
 }
 
+// AdminIntegrationsGetAllWithBodyWithResponse List the integrations and their enterprises
+//
+// Every integration that the server knows (demo tokens and token
+// configuration), with the enterprises that its access tokens cover.
+// The tokens themselves are never shown.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/integrations/getAll (the `AdminIntegrationsGetAll` operationId).
+func (c *ClientWithResponses) AdminIntegrationsGetAllWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminIntegrationsGetAllResponse, error) {
+	rsp, err := c.AdminIntegrationsGetAllWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminIntegrationsGetAllResponse(rsp)
+}
+
+// AdminIntegrationsGetAllWithResponse List the integrations and their enterprises
+//
+// Every integration that the server knows (demo tokens and token
+// configuration), with the enterprises that its access tokens cover.
+// The tokens themselves are never shown.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/integrations/getAll (the `AdminIntegrationsGetAll` operationId).
+func (c *ClientWithResponses) AdminIntegrationsGetAllWithResponse(ctx context.Context, body AdminIntegrationsGetAllJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminIntegrationsGetAllResponse, error) {
+	rsp, err := c.AdminIntegrationsGetAll(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminIntegrationsGetAllResponse(rsp)
+}
+
 // AdminMessageThreadsGetAllWithBodyWithResponse List the threads of an enterprise
 //
 // The threads of one enterprise, of every integration, newest first.
@@ -1974,6 +2504,52 @@ func (c *ClientWithResponses) AdminMessageThreadsResolveWithResponse(ctx context
 		return nil, err
 	}
 	return ParseAdminMessageThreadsResolveResponse(rsp)
+}
+
+// AdminMessageThreadsSearchWithBodyWithResponse Search the threads of an enterprise by latest activity
+//
+// The threads of one enterprise, of every integration or of one, with
+// the latest activity first (`UpdatedUtc`, then creation order), each
+// with its newest message. `Text` matches a part of the subject, the
+// original sender or the text of any message of the thread, ignoring
+// the case of ASCII letters; `IsResolved` keeps only resolved (or
+// only open) threads. The search reads every thread of the enterprise:
+// it is meant for an inbox, not for large data sets.
+// `Limitation.Cursor` is the `Id` of the last thread of the previous
+// page; a thread that gets a message meanwhile moves to the front.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/messageThreads/search (the `AdminMessageThreadsSearch` operationId).
+func (c *ClientWithResponses) AdminMessageThreadsSearchWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminMessageThreadsSearchResponse, error) {
+	rsp, err := c.AdminMessageThreadsSearchWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminMessageThreadsSearchResponse(rsp)
+}
+
+// AdminMessageThreadsSearchWithResponse Search the threads of an enterprise by latest activity
+//
+// The threads of one enterprise, of every integration or of one, with
+// the latest activity first (`UpdatedUtc`, then creation order), each
+// with its newest message. `Text` matches a part of the subject, the
+// original sender or the text of any message of the thread, ignoring
+// the case of ASCII letters; `IsResolved` keeps only resolved (or
+// only open) threads. The search reads every thread of the enterprise:
+// it is meant for an inbox, not for large data sets.
+// `Limitation.Cursor` is the `Id` of the last thread of the previous
+// page; a thread that gets a message meanwhile moves to the front.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/messageThreads/search (the `AdminMessageThreadsSearch` operationId).
+func (c *ClientWithResponses) AdminMessageThreadsSearchWithResponse(ctx context.Context, body AdminMessageThreadsSearchJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminMessageThreadsSearchResponse, error) {
+	rsp, err := c.AdminMessageThreadsSearch(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminMessageThreadsSearchResponse(rsp)
 }
 
 // AdminMessagesAddWithBodyWithResponse Reply as the enterprise
@@ -2166,6 +2742,113 @@ func (c *ClientWithResponses) AdminWebhooksSetWithResponse(ctx context.Context, 
 		return nil, err
 	}
 	return ParseAdminWebhooksSetResponse(rsp)
+}
+
+// ParseAdminIntegrationsGetAllResponse parses an HTTP response from a AdminIntegrationsGetAllWithResponse call
+func ParseAdminIntegrationsGetAllResponse(rsp *http.Response) (*AdminIntegrationsGetAllResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminIntegrationsGetAllResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminIntegrationsResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminIntegrationsGetAllResponse200Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers AdminIntegrationsGetAllResponse400Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminIntegrationsGetAllResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers AdminIntegrationsGetAllResponse404Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminIntegrationsGetAllResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	}
+
+	return response, nil
 }
 
 // ParseAdminMessageThreadsGetAllResponse parses an HTTP response from a AdminMessageThreadsGetAllWithResponse call
@@ -2369,6 +3052,113 @@ func ParseAdminMessageThreadsResolveResponse(rsp *http.Response) (*AdminMessageT
 		response.Headers404 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminMessageThreadsResolveResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminMessageThreadsSearchResponse parses an HTTP response from a AdminMessageThreadsSearchWithResponse call
+func ParseAdminMessageThreadsSearchResponse(rsp *http.Response) (*AdminMessageThreadsSearchResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminMessageThreadsSearchResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminThreadSearchPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminMessageThreadsSearchResponse200Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers AdminMessageThreadsSearchResponse400Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminMessageThreadsSearchResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers AdminMessageThreadsSearchResponse404Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminMessageThreadsSearchResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {

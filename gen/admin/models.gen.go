@@ -120,6 +120,24 @@ type AdminDeliveryStatus string
 // AdminEmpty No properties.
 type AdminEmpty = map[string]interface{}
 
+// AdminIntegration An integration and the enterprises its access tokens cover.
+type AdminIntegration struct {
+	// EnterpriseIds The enterprises of its access tokens, in the order of first mention.
+	EnterpriseIds []openapi_types.UUID `json:"EnterpriseIds"`
+
+	// IntegrationId The integration.
+	IntegrationId openapi_types.UUID `json:"IntegrationId"`
+
+	// Name Its name in the token configuration.
+	Name string `json:"Name"`
+}
+
+// AdminIntegrationsResult Every integration.
+type AdminIntegrationsResult struct {
+	// Integrations One item per integration.
+	Integrations []AdminIntegration `json:"Integrations"`
+}
+
 // AdminMessageAddParameters A message written by the enterprise.
 type AdminMessageAddParameters struct {
 	// MessageThreadId The thread to answer in.
@@ -175,6 +193,42 @@ type AdminResolveParameters struct {
 
 	// MessageThreadId The thread.
 	MessageThreadId openapi_types.UUID `json:"MessageThreadId"`
+}
+
+// AdminThreadSearchPage A page of threads, latest activity first. `LastMessage` is absent for a thread without messages.
+type AdminThreadSearchPage struct {
+	// Cursor The Id of the last thread of the page; null if it is empty.
+	Cursor *openapi_types.UUID `json:"Cursor"`
+
+	// MessageThreads Latest activity first.
+	MessageThreads []AdminThreadSummary `json:"MessageThreads"`
+}
+
+// AdminThreadSearchParameters Selects threads of an enterprise; the filters combine with AND.
+type AdminThreadSearchParameters struct {
+	// EnterpriseId The enterprise.
+	EnterpriseId openapi_types.UUID `json:"EnterpriseId"`
+
+	// IntegrationId Only the threads of this integration; null or absent for every integration.
+	IntegrationId *openapi_types.UUID `json:"IntegrationId,omitempty"`
+
+	// IsResolved Only resolved threads (true) or only open ones (false); null or absent for both.
+	IsResolved *bool `json:"IsResolved,omitempty"`
+
+	// Limitation Cursor pagination.
+	Limitation Limitation `json:"Limitation"`
+
+	// Text A part of the subject, the original sender or a message's text; null, absent or empty for any.
+	Text *string `json:"Text,omitempty"`
+}
+
+// AdminThreadSummary A thread and its newest message.
+type AdminThreadSummary struct {
+	// LastMessage A message, as in the Connector API.
+	LastMessage *Message `json:"LastMessage,omitempty"`
+
+	// MessageThread A message thread, as in the Connector API, with its owner.
+	MessageThread MessageThread `json:"MessageThread"`
 }
 
 // AdminThreadsParameters Selects the threads of an enterprise.
@@ -324,11 +378,17 @@ type NotFound = ConnectorApiExceptionResult
 // Unauthorized The body of every error.
 type Unauthorized = ConnectorApiExceptionResult
 
+// AdminIntegrationsGetAllJSONRequestBody defines body for AdminIntegrationsGetAll for application/json ContentType.
+type AdminIntegrationsGetAllJSONRequestBody = AdminEmpty
+
 // AdminMessageThreadsGetAllJSONRequestBody defines body for AdminMessageThreadsGetAll for application/json ContentType.
 type AdminMessageThreadsGetAllJSONRequestBody = AdminThreadsParameters
 
 // AdminMessageThreadsResolveJSONRequestBody defines body for AdminMessageThreadsResolve for application/json ContentType.
 type AdminMessageThreadsResolveJSONRequestBody = AdminResolveParameters
+
+// AdminMessageThreadsSearchJSONRequestBody defines body for AdminMessageThreadsSearch for application/json ContentType.
+type AdminMessageThreadsSearchJSONRequestBody = AdminThreadSearchParameters
 
 // AdminMessagesAddJSONRequestBody defines body for AdminMessagesAdd for application/json ContentType.
 type AdminMessagesAddJSONRequestBody = AdminMessageAddParameters

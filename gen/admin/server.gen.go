@@ -22,12 +22,18 @@ import (
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// AdminIntegrationsGetAll List the integrations and their enterprises
+	// (POST /_admin/v1/integrations/getAll)
+	AdminIntegrationsGetAll(ctx echo.Context) error
 	// AdminMessageThreadsGetAll List the threads of an enterprise
 	// (POST /_admin/v1/messageThreads/getAll)
 	AdminMessageThreadsGetAll(ctx echo.Context) error
 	// AdminMessageThreadsResolve Resolve or reopen a thread
 	// (POST /_admin/v1/messageThreads/resolve)
 	AdminMessageThreadsResolve(ctx echo.Context) error
+	// AdminMessageThreadsSearch Search the threads of an enterprise by latest activity
+	// (POST /_admin/v1/messageThreads/search)
+	AdminMessageThreadsSearch(ctx echo.Context) error
 	// AdminMessagesAdd Reply as the enterprise
 	// (POST /_admin/v1/messages/add)
 	AdminMessagesAdd(ctx echo.Context) error
@@ -53,6 +59,15 @@ type ServerInterfaceWrapper struct {
 	Handler ServerInterface
 }
 
+// AdminIntegrationsGetAll converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminIntegrationsGetAll(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminIntegrationsGetAll(ctx)
+	return err
+}
+
 // AdminMessageThreadsGetAll converts echo context to params.
 func (w *ServerInterfaceWrapper) AdminMessageThreadsGetAll(ctx echo.Context) error {
 	var err error
@@ -68,6 +83,15 @@ func (w *ServerInterfaceWrapper) AdminMessageThreadsResolve(ctx echo.Context) er
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.AdminMessageThreadsResolve(ctx)
+	return err
+}
+
+// AdminMessageThreadsSearch converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminMessageThreadsSearch(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminMessageThreadsSearch(ctx)
 	return err
 }
 
@@ -172,6 +196,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 		Handler: si,
 	}
 
+	router.POST(options.BaseURL+"/_admin/v1/integrations/getAll", wrapper.AdminIntegrationsGetAll, options.OperationMiddlewares["adminIntegrationsGetAll"]...)
+	router.POST(options.BaseURL+"/_admin/v1/messageThreads/search", wrapper.AdminMessageThreadsSearch, options.OperationMiddlewares["adminMessageThreadsSearch"]...)
 	router.POST(options.BaseURL+"/_admin/v1/messages/add", wrapper.AdminMessagesAdd, options.OperationMiddlewares["adminMessagesAdd"]...)
 	router.POST(options.BaseURL+"/_admin/v1/messageThreads/resolve", wrapper.AdminMessageThreadsResolve, options.OperationMiddlewares["adminMessageThreadsResolve"]...)
 	router.POST(options.BaseURL+"/_admin/v1/messageThreads/getAll", wrapper.AdminMessageThreadsGetAll, options.OperationMiddlewares["adminMessageThreadsGetAll"]...)
@@ -217,6 +243,98 @@ type UnauthorizedJSONResponse struct {
 	Body ConnectorApiExceptionResult
 
 	Headers UnauthorizedResponseHeaders
+}
+
+type AdminIntegrationsGetAllRequestObject struct {
+	Body *AdminIntegrationsGetAllJSONRequestBody
+}
+
+type AdminIntegrationsGetAllResponseObject interface {
+	VisitAdminIntegrationsGetAllResponse(w http.ResponseWriter) error
+}
+
+type AdminIntegrationsGetAll200ResponseHeaders struct {
+	RequestId string
+}
+
+type AdminIntegrationsGetAll200JSONResponse struct {
+	Body    AdminIntegrationsResult
+	Headers AdminIntegrationsGetAll200ResponseHeaders
+}
+
+func (response AdminIntegrationsGetAll200JSONResponse) VisitAdminIntegrationsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminIntegrationsGetAll400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminIntegrationsGetAll400JSONResponse) VisitAdminIntegrationsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminIntegrationsGetAll401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AdminIntegrationsGetAll401JSONResponse) VisitAdminIntegrationsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminIntegrationsGetAll404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminIntegrationsGetAll404JSONResponse) VisitAdminIntegrationsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminIntegrationsGetAll500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response AdminIntegrationsGetAll500JSONResponse) VisitAdminIntegrationsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type AdminMessageThreadsGetAllRequestObject struct {
@@ -391,6 +509,98 @@ type AdminMessageThreadsResolve500JSONResponse struct {
 }
 
 func (response AdminMessageThreadsResolve500JSONResponse) VisitAdminMessageThreadsResolveResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminMessageThreadsSearchRequestObject struct {
+	Body *AdminMessageThreadsSearchJSONRequestBody
+}
+
+type AdminMessageThreadsSearchResponseObject interface {
+	VisitAdminMessageThreadsSearchResponse(w http.ResponseWriter) error
+}
+
+type AdminMessageThreadsSearch200ResponseHeaders struct {
+	RequestId string
+}
+
+type AdminMessageThreadsSearch200JSONResponse struct {
+	Body    AdminThreadSearchPage
+	Headers AdminMessageThreadsSearch200ResponseHeaders
+}
+
+func (response AdminMessageThreadsSearch200JSONResponse) VisitAdminMessageThreadsSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminMessageThreadsSearch400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminMessageThreadsSearch400JSONResponse) VisitAdminMessageThreadsSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminMessageThreadsSearch401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AdminMessageThreadsSearch401JSONResponse) VisitAdminMessageThreadsSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminMessageThreadsSearch404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminMessageThreadsSearch404JSONResponse) VisitAdminMessageThreadsSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminMessageThreadsSearch500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response AdminMessageThreadsSearch500JSONResponse) VisitAdminMessageThreadsSearchResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -957,12 +1167,18 @@ func (response AdminWebhooksSet500JSONResponse) VisitAdminWebhooksSetResponse(w 
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// AdminIntegrationsGetAll List the integrations and their enterprises
+	// (POST /_admin/v1/integrations/getAll)
+	AdminIntegrationsGetAll(ctx context.Context, request AdminIntegrationsGetAllRequestObject) (AdminIntegrationsGetAllResponseObject, error)
 	// AdminMessageThreadsGetAll List the threads of an enterprise
 	// (POST /_admin/v1/messageThreads/getAll)
 	AdminMessageThreadsGetAll(ctx context.Context, request AdminMessageThreadsGetAllRequestObject) (AdminMessageThreadsGetAllResponseObject, error)
 	// AdminMessageThreadsResolve Resolve or reopen a thread
 	// (POST /_admin/v1/messageThreads/resolve)
 	AdminMessageThreadsResolve(ctx context.Context, request AdminMessageThreadsResolveRequestObject) (AdminMessageThreadsResolveResponseObject, error)
+	// AdminMessageThreadsSearch Search the threads of an enterprise by latest activity
+	// (POST /_admin/v1/messageThreads/search)
+	AdminMessageThreadsSearch(ctx context.Context, request AdminMessageThreadsSearchRequestObject) (AdminMessageThreadsSearchResponseObject, error)
 	// AdminMessagesAdd Reply as the enterprise
 	// (POST /_admin/v1/messages/add)
 	AdminMessagesAdd(ctx context.Context, request AdminMessagesAddRequestObject) (AdminMessagesAddResponseObject, error)
@@ -993,6 +1209,52 @@ func NewStrictHandler(ssi StrictServerInterface, middlewares []StrictMiddlewareF
 type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
+}
+
+// AdminIntegrationsGetAll operation middleware
+func (sh *strictHandler) AdminIntegrationsGetAll(ctx echo.Context) error {
+	var request AdminIntegrationsGetAllRequestObject
+
+	var body AdminIntegrationsGetAllJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminIntegrationsGetAll(ctx.Request().Context(), request.(AdminIntegrationsGetAllRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminIntegrationsGetAll")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminIntegrationsGetAllResponseObject); ok {
+		return validResponse.VisitAdminIntegrationsGetAllResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
 }
 
 // AdminMessageThreadsGetAll operation middleware
@@ -1081,6 +1343,52 @@ func (sh *strictHandler) AdminMessageThreadsResolve(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(AdminMessageThreadsResolveResponseObject); ok {
 		return validResponse.VisitAdminMessageThreadsResolveResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminMessageThreadsSearch operation middleware
+func (sh *strictHandler) AdminMessageThreadsSearch(ctx echo.Context) error {
+	var request AdminMessageThreadsSearchRequestObject
+
+	var body AdminMessageThreadsSearchJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminMessageThreadsSearch(ctx.Request().Context(), request.(AdminMessageThreadsSearchRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminMessageThreadsSearch")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminMessageThreadsSearchResponseObject); ok {
+		return validResponse.VisitAdminMessageThreadsSearchResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -1368,67 +1676,79 @@ func (sh *strictHandler) AdminWebhooksSet(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Fvrbtw4sn4VQucASQD1zbcknV+exJnjs4ljxPbmRzqYZkslNycS2SEpt3sHBvYh9gn3SRa8SKJuLXXs",
-	"GWMB/3NbIln1se5V+sMLWLJiFKgU3vQPbwk4BK7//Aw/UhDyNFQ/QhABJytJGPWm3hUlP1JAJAQqSUSA",
-	"IxYhuQTEzZo3CH6kOBZonm8yV69gioBzxtGChZuh53vqfcIh9KaSp+B7IlhCgtWBCaEfgF7LpTed+J7c",
-	"rMCbekJyQq+9u7s7tVSsGBWgaf0Fh/Yk9StgVALVf+LVKiYBVnSPfheK+D+cQ/6XQ+RNvf8ZFSCMzFMx",
-	"essohUAyfrwiJ7cBaN4/g0hjaQgoQ3KMEhxHjCcQZiggxhFGZj90Q1isyVBs11EeGJibCLIvj4r70Mef",
-	"Ugmc4vgC+A3wEwXr4/Ee4TSWmRAITdEbVyAQCQtpEYhIRKjz7jOBYnb9UMicMfmepTR8LDgul4DkkgMO",
-	"lQQQKuGa62NRyEAgyiSCWyKkrx4XICCeUoHWRC5ZKpWq4DBRKLHv8GBCc0VxKpeMk3/Ao8JzbKkwsBhi",
-	"EREoIUIQeq2AWWKhwVlzRq8fHou7zNjoTY7V9u8gJjfACYhzzHEC0p5QJv8CYgikQGtYLBn7jsJ8lSJs",
-	"xdkKuCTGLL1lqQG3jkDChHTWIskQB5ly6iMKa6UyEeFCqj2VVcHSm3qEyv09z/cSfEuSNPGmk/F47CtT",
-	"aX/mhlILHXDP2gkrf02m/BONNxpnhxatx0S4oluiI01J6PkeTeMYL2LIjHfVSLvm/avF4lv+Glv8DoFU",
-	"FFbAt5JTo/RLDfA6VGX4iz2b76B8dURCIrpk3aV1o4i33GDO8abGs0NAF+ObpquBXMoEUGsvGFqA/SkZ",
-	"YhTQ1ecPdd6PpYRkJVs4x/YpSnAISDAUYd4oanV5essBSwivZNBwRUswZj0BIfA1oDUWCIchhKXNQyxh",
-	"IEkCXk1ofK9JSJ3L2jwTiKbJAmr0Hh14PyH/amvXRFOmfVTYJPA1Wj9gIS3Q2/GIsZAZ6BoUhXsrJh2K",
-	"Zc7NPX71yE39xAiT2LDUa+sLiWUq3rIQmvH6v8vLcyT0S5nPN8dRsVaOXx2CSISoks4AJ9AoWi2kOFd3",
-	"Brf94KVwWzBLBApTsFQwGgCyKgbaH7/Psfg57M/xJmY47DIUvwIFjmNrtNRCg2qdi3OgofJ5KZUkRhjt",
-	"3d5aJNHznPIXWaxQutfnhpkXihugygV8zbbzfC9f7PmeedGxQgVDVzxuhJaDjtOENjZDr8u+n6pjyspm",
-	"9i4gyzHwC/NUMii1K6+pWE1AXWVotbEnyUpqA4vDkCjicHzuWMsIxwKqYcoZQ4VFddivbP3RWLrjMNwW",
-	"NBwXFpETKYGihVFTUFH8ihMBdRNut77UoWSb7bKBpmSZzBDay3Rdwm1LZCKVMlm1tlSrHbcnZGVZqFJu",
-	"j/vWAeI5voYm7FYKOBZl1DQFWikXTdZQ8XMaZtywOFTRQnYV9r9q98JmGZFX4rb5iZjHz1hvkIGzSqzS",
-	"K96w23VGGvmxfoZFF9htYZaKOpxrbxTJ3lQ3U9lJmxGcLnEwon9facgytT9RGAw7DywSZtO+gpGR0Fs8",
-	"zIJtQmKA6zBbOzKzjfhOknulbY5V08ELbuXjA0mIxGb5diacN6uXvt1s97DUnZbVObwVoM8gWHwD2/C5",
-	"1GHUGnH1aqpDYRXhwXaMToXduolNnoJJa/UbPtJu1vyHrUweb8ldMBYDfgz0HAZa0bO601e6rFnK6p1b",
-	"HPxJ/qyN0fLq7nzkp0S2AlKJqn7yZaPcFrHKctirzx8yVCqVhYpQ7ZSx9QLmDCctuQzFSR4JuHmgrU/q",
-	"ihMKGI3IdWofPc9Lz4jRePOiV151xeOmuHChtQ3QUsqVrnpJuRIaqTfG7yCZcmorYRZlxKKo5C22hma6",
-	"XHRqXp2MO7xFQ/wuuq+9zUucqHy9hOqayCUiTvVMcVqXgHZ5Uo5H8Y1WwKtS0L+Ak+/f5T3zF5sw2Fb3",
-	"bJS1BQs3StZA46I7IU1FK4lJk6y8T7lcAkehfkEXg5TU1aWvsKJNeR02BQhbVqUhWutU77mlYoNWWC5f",
-	"DJu0aEtH6MT0e5SYzouK7BxlqmJrvMOdy4YZJ+7pfg5S07VUMu+tN4GRfRvZ131ky84ccIxWMZbKtqgU",
-	"OBSIyPvZ8MzOOIFrp+U6uclac3VFAPVMa4Kusblhey9dsDzrI+qq8GeWzra7nKoVshg0XXbZ45XpM5Gu",
-	"CukJbXE1XQV6DWNRm79/NX5bajK3XVInOdGmLktNONwQlgqdo/yZ9fhW45FXMbSWWA+ZW0F0fH7agPCW",
-	"crF+piRHkgTuVyFu7Ug7OtGpa52x56kO8XrGnr53ATQE3qWF9q3OmkzPElxL7SWnplRw23L9Rf7WVsoy",
-	"SLTKgl94e7amwP8S2djJHBOJFhAzeq1UvNeN7iR6O0jKjpZWKi8eGPSsV+o+Ykuq9mUJOrQoVySzzC07",
-	"op6sfeJE2da4EPQ63UEqJEvM9dc1JDVi17hSmIeNC69WYavo6FNd8VEXosTQdgtzI8Z4Jp19BaxPzbvi",
-	"zCoYFTxXKt8OR51paRveX5ZMBXYSqqavEmIStShRXrHJFxUMoIhxlYbEbAMgfHRczAjoR7KeimVtiGIT",
-	"z/ecdY0tiL/jOG3yN/Eab0RLlFuDpdp7LTGZndGEZikMag+0dsZRyeF3QkMb8psdMnyKvkFLWybHpG8E",
-	"ZxY8DAwtF2LtJ5G2eaHjTyIQXrC0AZ82U1bUYGtx625x42mTetz5noAg5URuLhRMUEx4XKpsvqUjXgyY",
-	"uDM5KlUSEnNlaJU7UzRq8LUlBMy1SlsKVPJuJl4IjViDKK3AKIowFjzPMz7CWiiXqYdeKEOKxRscK3RZ",
-	"NFXvbVAMEmEkQcgZXcW42j56JpAgoS3XBYzeABd5uWIVb5SXxjRXZn9GrXXPq3svfESoWEEgdVrIQYAh",
-	"McQS+/p/WR0ETOKIZbCcUZ3zueI8LyoVOZsWTpNHSeZaDTGc0RlVd8BZKkGY4ShdWlG5KW0ckarMR83o",
-	"8/lA/x7o33MfzT+efLn4fPL+t+N3H0/Pfrv89LeTs/mLNzb5zubSAsy5nUjDYkbnpcGkKfpF3zCapePx",
-	"fmBOUn/CfIg+kO/QFPTo/WeUZXet9QPNzz9dXM4t6ej/Lz6d6RzUN1UAgZb4xuymRaEYkvRndKVL1ZhD",
-	"adpF38C8SH+GJrOYq+NkOZmY0c5sYkY934tJAFRotae6XuZ9PL30fC/lsRVuMR2N2AqoYCkPYMj49cgu",
-	"EiP1rsohiVQW2ktgLThE6N///JcbUgiSpLGVS3N/Suzz6dEIONAgu+4Xnu8pOTbaMxmOh2N1hKIAr4g3",
-	"9faH4+G+MjtYLrWWj37Tm45uJqOk1PgYXYM8jnWje8WE3FZW1jVKRl3l8ouqjSO49fGj/NKV5Wtop4hf",
-	"DRXGioGQv7Bw02MOD25xsoqhXm/w9iP86jA6Ohgcvpy8HBwcHu0NFvtRMNgLXh/tR0dHOMJHXjVNtlnv",
-	"ZFxMwfUqm9UL4Xdli2yrT6XR3L3x+MEmDVt6hI0jqQ1dwoeYoDww7DStyNkeOePIesmke0lpMlMvOuhe",
-	"lE+63vneYR/CmoaGtRCkSYL5xpt6H4iQW9sYyt3ha1GJ8b6pXdq1z/qadvW7ACnQvAh7527fya84LxTE",
-	"LBsTNb0k9cMMFSv72UsV7Un30UU3pTIhaa2C4L0Kx3uTg71osD8JosHBZHI4eD1eRAMMh3vjcfASTxbY",
-	"200N6928R1fDXsPQOJI2xwyWmJp470klu1XS3nch7bli7KSLYoTDsF0Dj8NQBSr5nJKKVOYm0RyWkog5",
-	"mheHzc3k0SbT1BmtqKqZStL6aZQTrVkah0N0KlHCbsDtmT5TEViRB89RrGIstXtGlQp6fqSQgo6pGoPO",
-	"Gc0y02zTUoqqI5124yCOw/A+JuEnDUBW+/O+KOTjuIgHOWOJShLCDcISUaay7N3MReOE2iNajO22opYR",
-	"PlmIPhbCZnjlnHBH89AnRC6NzhRqr34umFzqBA+42CU0foCguC28/YsccsP80SPqV3dI7M5RPqnXDjFx",
-	"0+BYPyXT1ZR21XoHMejSh84xM6VyvV7lc6PNEFVHa2ZUSLzxkWCm7GKKRUikRAIKMLUVnQXINQDVD0Wr",
-	"O/ys6f15ldxNgcx89mPojHNyw+yKXOrARSjUQZrO9pPCdCuMEWeE41gXDx0Vead+VpXDSnHxtVQ/V8SE",
-	"RBwCoLL1mzDbg5RLIDz7YkVpk/sVRYt3+lIl6v5uynVMO8ho43eJj6EstW/0WmK48nd1TwrT08PUvyh1",
-	"FKeYRGtWnm6dqU/jVavz3ylbC6dt77S0XReUzey1K839deW/xX9URiBbFKLU7XhSid2CLhc8LYfGmrvS",
-	"uJOebA3EVCaFA1uV0APLkqH1kgTLKi3PBHLrD3nPa0YxNx/ovrGFELlBsWYmm+RN9AQvupCMQ5jNzihH",
-	"ucAC3piOWjYs3TaEHJEYdFNICzCECF9jQhGWpl3ZGthl+FzcK7yrDqx448XLYG8xgcFeuI8HB8Hh4eA1",
-	"Vj8XL4Oj8BAOov1xNk88/aqbSdPRaLL3cjgejoeT6evxeJxfkfdtN/Uvxnkf0QK06b6+SMrWRfP0KYzs",
-	"aQIubAN6+wcELcrvjAF406/lAYCv3+6+qcfqYKGfVlPlmAU4RlkTM+teO4MAyG03D0td0pJgvxq/Gnvq",
-	"NEtj46CTMQTKAuhOB1ovWayLX7YPq6PmO79xmLs2BpDP66CQuR0Ru5eTpNZ3vNQdaMeqVcajzcfAtQZ+",
-	"sXuhDd/u/hMAAP//",
+	"7Fxtb9u4k/8qhO6AJoBiO0/trvsq22b/57s2LZr0+qIu1rQ0trmVSC9JxfEtAtyHuE94n+TAB0mURFly",
+	"k90A98+7OJbImeHMbx7pP4OIpWtGgUoRjP8MVoBj4PrPT/BHBkJOYvUhBhFxspaE0WAcfKbkjwwQiYFK",
+	"siDAEVsguQLEzTuvEfyR4USgWbHITD2CKQLOGUdzFm8HQRio5wmHOBhLnkEYiGgFKVYbpoS+A7qUq2B8",
+	"HAZyu4ZgHAjJCV0G9/f36lWxZlSApvUXHNud1KeIUQlU/4nX64REWNE9/F0o4v90NvlXDotgHPzLsBTC",
+	"0Hwrhm8YpRBJxi/W5PIuAs37JxBZIg0BVZFcoBQnC8ZTiHMpIMYRRmY9dEtYoslQbDelfGTE7CPIPjws",
+	"z0NvP6ESOMXJNfBb4JdKrE/H+wJnicyVQGiKXrsKgUhcaotARCJCnWdfCJSw5WNJ5orJX1lG46cSx80K",
+	"kFxxwLHSAEIlLLneFsUMBKJMIrgjQobq61IIiGdUoA2RK5ZJZSo4TpWU2Hd4NKX5THEmV4yT/4InFc+F",
+	"pcKIxRCLiEApEYLQpRLMCgstnA1ndPn4srjPwUYvcqGWfwsJuQVOQHzEHKcg7Q5V8q8hgUgKtIH5irHv",
+	"KC7eUoStOVsDl8TA0huWGeE2JZAyIZ13kWSIg8w4DRGFjTKZBeFCqjUVqmAZjANC5elJEAYpviNplgbj",
+	"49FoFCqotB8LoNRKBzywOGH1zwflH2iy1XJ2aNF2TISruhU6sozEQRjQLEnwPIEcvOsg7cL7VyuLb8Vj",
+	"bP47RFJRWBO+1ZwGpV8aAm+Kqir+ck3/GVSPjkhIRZeuu7RuFfGWG8w53jZ4dgjoYnzrOxootEwAtXjB",
+	"0BzsR8kQo4A+f3rX5P1CSkjXsoVzbL9FKY4BCYYWmHtVralPbzhgCfFnGXmOaAUG1lMQAi8BbbBAOI4h",
+	"riweYwlHkqQQNJQmDHxK6hzW9oVANEvn0KD35VnwA/qvlnYhmjLto2KfwjdofYeFtILeLY8EC5kLXQtF",
+	"yb1VJh2GZfYtPH59y21zxwUmiWGp19LXEstMvGEx+OX1bzc3H5HQD+U+32xHxUY5frUJIgtElXZGOAWv",
+	"arWQ4hzdFdz1Ey+Fu5JZIlCcgaWC0QiQNTHQ/vjXQhY/JvuPeJswHHcBxT+AAseJBS31opFqk4uPQGPl",
+	"8zIqSYIwOrm7s5JEBwXlh3msUDnXA8PMoeIGqHIBX/PlgjAoXg7CwDzooFDJ0GeeeEXLQcdpQoPNIOjC",
+	"94napmpsZu1SZIUMwhKeKoDSOPKGiTUU1DWGVoy9TNdSAyyOY6KIw8lHBy0XOBFQD1OuGCoR1WG/trTD",
+	"cVOKF7SCLZjG+gxBhe5rToQOhQXCUQRCmOhGoIjdGnCrAvpl8dIkbkF1d122aC4d5lE347HJ2bTjRKkK",
+	"zI2PL5xgJ/ZVHd++ONsLXq9w6kGgiRSI4hRyZjRvKGJ0QZZZuXqHttYUVW8V1oT8rceht4Yrl8pZ1Vmu",
+	"Hqm7jN/9q+NAa+D1dfrHKq5+doUrFXpamX9vfPtFHO8Kky/KGIATKYGi+bam/E2B2KVvdPLUpkU2tZIs",
+	"R0nST5tu4K4lFpfKfVhHZqlWK+4uQVRFV6fcbtclxI94CT7ZrZXg2CKnxpdaZFz4/L/iZxLn3LAkBm3g",
+	"5ijsf9XqpZc2IK8AdvsDUX6Ys+7RgatadN5La+1yncpabBvmsugSdpulKkNzjt2rkr2p9lPZSZtRnC51",
+	"MKr/UG3IaxN/oTIYdh5ZJcyifRUjJ6G3epgXdimJEVwHbO3JzC7iO0nuVahwUE2HBbiVj3ckJbIIZXYx",
+	"4TxZP/TdsN0DqTuR1dm8VUCfQLDkFnbJ50YnDhvE1aOZDtBUTgO7ZTQRdmkfmzwDU8jRT4RIB5bmP2wN",
+	"blgyZywB/BTScxholZ55/Bowj1Y9MSlECZbKtHEkyS2RW2vjaKbic0vGTIELnquEAi10ddxiUV71fKi/",
+	"09nRU+LbO68Q9orYrPCzNMU9Skx7o131bPvAh145b98U0Zup7y9Iol5HEUvnhII+SHRx9XZ3/tKVvvSK",
+	"5/oWNh0G6lXNvEjAXaUEX+C+t6LswglNmgWJuKDvQK2k83ymvleAgRgFgQ40jBx6iZ0zudpR13Fg5kfB",
+	"3R82K/vnZccn0zoW2uSSLAnFCRJAdZqp7Nwa9guhg23DSpgzooSuLNJgAtWWmeK7PPg+GY32LTZXlK2f",
+	"x6ianYdhCysqiVeZtS09twaODuztEfL+/aGERY6+kUQbHPwNBv9jGvxwzbA1vJYQIq/Qf/70LpdK36T/",
+	"r62T6PgGp0XW51ai2ksn6KBorGscOuxVNf7ME18NYK4jK0ArKde6pyflWmhJvbYWLzNObZ/PShmxxaLi",
+	"MHem4RooJubR41H/+kZenRTdx967wGOcH3F6g4rTpga069PjlHyK9btih+JBnwx2dXW9ujZn8VbpmvGf",
+	"es7D15KTmPh05deMyxVwFOsHdKtLaV1T+0qQ9FWtsWmv2KYxjdFGF7IPLBVbtMZydTjwWdGOeZdLM82i",
+	"1HRW9ptnKDcV28Ee7N0UzTlxdw8LIfmOpdZX2HkSGNmnkX08RLapzgEnaJ1gqbBFO2qBiHwYhuc44xQp",
+	"OpHr8jYfPGoaAqjvtCXoDqLraXvZguVZb/HwgvU+jcHdLqeOQlYGvsOuerwqfSbOV+kNoS2upmv8QIux",
+	"nDx4+KzBriRtZmfAnEKUhro8TeNwS1gmdL72V04btIJHUbHWVmI9ZIGC6OLjxCPhHc1w/Z3SHElSeFj/",
+	"u3XezrGJTlvrrDNMimyv13rXOrzvskL7VGf9vWeDsaXOXlBTaSfuOP4ywG5rWxhJtOpCWHp7tqG+ht1f",
+	"oBt7wTGRaA4Jo0tl4v0y6n1Ubw9N2RNppfLikZGe9UrdW+xIt7+sQIcW1e5TmYAT6S/MfbCJbKnoTbqj",
+	"TEiWmuNvWohJi/1v2pzZ++LnddyqOnpXV33yVm81IdURlNXOvgrWp6Nfc2Y1GZU81/r6DkedJcg2eX9Z",
+	"MRXYSahDXy3EJOqlVHlFny8qGTDVnnSdsC2ACNFFOQGpv5LNVCwfsigXCcLAec87YPGfOMl8/ibZ4K1o",
+	"iXIbYqlPllWYzPfwSbMSBrUHWnvLUenhd0JjG/KbFXL5lD3ilqGTQiZ9IzjzwuOIoeVALH4SaRvVOv7U",
+	"BWuWeeTTBmVlNboRt+4XN0585nEfBgKijBO5vVZignJ+9UZl8y3zfuX4rDtxrFIlITFXQKvcmaJRC18j",
+	"IWCuTdpSoJJ3M89L6IJ5VGkNdnbAIHiRZ7yHjVAuU4/0UoYUi7c40ZW/xVg9t0UJSISRBCGndJ3g+qjA",
+	"C4EEiW1rJmL0FrgoyhXrZKu8NKaFMYdTatG9aDEchohQsYZI6rSQgwBDYowlDvX/8joImMQRy2g1pTrn",
+	"c9V5VlYqCjatOE0eJZmLGmIwpVOqzoCzTIIwo9+mxLtZVY+jGACvTX9P6cHsSH8+0p9nIZq9v/xy/eny",
+	"198u3r6fXP128+E/Lq9mh69t8p1P3UeYcztvj8WUzipj12P0iz5hNM1Go9PI7KT+hNkAvSPfwRf06PWn",
+	"lOVnre0DzT5+uL6ZWdLRv19/uNI5aGiqAAKt8K1ZTatCeQUknNK1bktiDpVZXn0CszL9GZjMQvePZDWZ",
+	"mNLObGJKgzBISARUaLOnul4WvJ/cBGGQ8cQqtxgPh2wNVLCMRzBgfDm0L4mhelblkEQqhA5S2AgOC/S/",
+	"//0/bkghSJolVi/N+Sm1L+7GLIADjfLjPgzCQOmxsZ7jwWgwUlsoCvCaBOPgdDAanCrYwXKlrXz4m150",
+	"eHs8dDVsuAR5keghvjUTvSpVdc39TtlGoIMYUpaPoelhNaN9lQLhoY1864Nsesm2aTZjAfZfcgWpgOS2",
+	"OHdtOysVqOiTKpRLIWxz4OofhluDlSDkLyze9rjLAHc4XavD+/M+7HmxwZkdvK+Csy1EVe4gnYxGj3al",
+	"om3KrOU6hasNzSE/9aExHvcYt0nODMe+NwrJDJ2rWfqV4+5XKrdU9Etn3S8Vt37uw+C8D2G+C1TaveYt",
+	"oOAdEbIeBYp8ipNwV/2Vm8RLYarMc3YXfFNLOQabVvq0nSZ7U221MOoaW1iWWR3KmrchPIZUbRc/2JRq",
+	"GWlwusA/nS9enh2dvzp+dXR2/vLkaH66iI5Oop9fni5evsQL/DKo17Vsmep4dL+fZTY7V09hpc0BLu8N",
+	"Oc8I17MJ7mGCbX1Hx/CcpKzD+mxw2G5+1yAFmpV56swdCgpr0SaKEpbfWjODPuqDueOoAp5epmh3eogt",
+	"ujUQk0M2Sn7BT/Ho5PjsZHF0ehwtjs6Oj8+Pfh7NF0cYzk9Go+gVPp7jYD8zbI5aPbkZ9rqbiRfSFoWi",
+	"FaYmQXs2yW6TtOddanthGD9ki0JPIj2qJ9QzNPpRE6uaLM47n4YOZmVpaqYHWGhZXtMh1GGIAKtUsCj4",
+	"1kY/0OwG7uQMpSpjVEFt62zMlHqGY6QzgY7ptj6snWMOWaqX6dIwE2HTcLu4fjOZqOxZGd7rKmR9B1ib",
+	"Jn5Z6zxgfEqL+aLDwh0hXZLUR4GMrI1Uq7N0peDHU2pG6VLA+TAfRUSFPqG+4az+k2C+NAk2EiBVJtwv",
+	"pfOO8dmMzmSMr8vRQZ13LBVeF1NGmqjNiiSAUnZrLtfqYTXOqGzNMap4bAbk/v7QyAVxey/JGy2djIqW",
+	"SjDngL8vsMGSvQOoxijgU8B3Y+K0TxBVJKKEe8axnrG8G8uNwHcGWGi+rUNn32RHDHEctyP7RRy7RqsP",
+	"c2aK/4NKYXeGZqUxzczNnxyawimtRWPmVpAOwUz8hTYsS+IBmsgcDgp2X4gpdR0ASsh3qKCwyvb+yCDT",
+	"uO4vBE5p3i3IF620DTrwRlzE8UNg5gdjvAI8vijJJ0lZo+OMpdoHbBGWiDJGB3viiveG2BMGhbvDwUaV",
+	"/hk4+gSBtupeDQv2igD7VUEqV1dKs1cf50yubCAl9ql+PELdo62C8TflXJ77P09oX90O273X8Wxee5Q9",
+	"fBe3+hmZ7nC1m9ZbSEC3o5wwP6x4vdoP3GxNjuCOtk6pkHgbIsFMFG4aeEhkRKoMhdou2xzkBoDqL0Wr",
+	"O/yk6f3/X9V3dvZ0aeRKBy5CSR2kmTZ8NphugzHqjHCS6HzTMZG36mPdOKwWl7/P088VMSERhwiobP0V",
+	"otBNSuxvpChrcn+3o8U7fakT9XA35TqmPXTU+0tYT2EsjV+Faonhqr/k9GwwPT1M8zfMHMMpbwf4jefR",
+	"+s7OKKUzZui6oPweRbvR/PN0hWvXUnp0hJ9N4nHava427mUnOwMxlUnhyFYl9CUyydBmRWxZxqHlhUBu",
+	"/aGYQ5pSzM1Pwr22hRC5RYlmJr9dlepbVehaMg5xPiCgHOUcC3htSsr5Bba2i2ELkoAe2NAKDDHCS0wo",
+	"wtKMkLUGdrl8rh8U3tWHiIPR/FV0Mj+Go5P4FB+dRefnRz9j9XH+KnoZn8PZ4nSU3/Eaf9UDPuPh8Pjk",
+	"1WA0GA2Oxz+PRqPiiIJv+5l/ecXqCRGgzfb1QVK2KQfansPI3vVQ6V5GbLnU2WL8zmhmMP5aHcr8+u3+",
+	"m/pabSz0t/VUOWERTlA+WJZPFDrDmcgdARxUJtcqiv3T6KdRoHazNHqHzw0Q6NYMFgijzYoluvhlZ+N0",
+	"1Hwfei/YNUYzixlqFDO36W3XcpLUlhXz1lGzz5QPfio4E+jAjjIJpqBIotnQfphNKRFonpFEIh1mgIDD",
+	"cc/ZnTD/t8LB3kXw0LbLwFwJNz+EALGBQcu5qY43mb7Ro5AOlNfu6Znf3GtMkpYLlxDw7f7/AgAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
