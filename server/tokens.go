@@ -115,6 +115,13 @@ func DemoIntegrations() []IntegrationConfig {
 // integrationNamespace derives stable integration IDs from client tokens.
 var integrationNamespace = uuid.MustParse("6c1e2f0a-4b8d-4e57-9a3c-0d2b7f1e5a96")
 
+// IntegrationID is the identifier of an integration whose configuration
+// gives none: derived from its ClientToken, so it is the same at every start
+// and on every replica. The demo integrations have these identifiers.
+func IntegrationID(clientToken string) uuid.UUID {
+	return uuid.NewSHA1(integrationNamespace, []byte(clientToken))
+}
+
 // Access is what an authenticated request may do.
 type Access struct {
 	IntegrationID   uuid.UUID
@@ -205,7 +212,7 @@ func newTokens(cfg *TokenConfig) (*tokens, error) {
 		}
 		id := in.ID
 		if id == uuid.Nil {
-			id = uuid.NewSHA1(integrationNamespace, []byte(in.ClientToken))
+			id = IntegrationID(in.ClientToken)
 		}
 		for _, u := range in.Webhooks {
 			if err := checkWebhookURL(u); err != nil {

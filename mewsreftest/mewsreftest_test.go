@@ -1,0 +1,176 @@
+package mewsreftest_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mewsref/mewsref/client"
+	"github.com/mewsref/mewsref/gen"
+	"github.com/mewsref/mewsref/mewsreftest"
+	"github.com/mewsref/mewsref/server"
+)
+
+// guestApp is a small "integration under test", as a user of the package
+// would have it: it opens a thread for a guest's question and, when Mews
+// announces a message, reads it and keeps the hotel's answer.
+type guestApp struct {
+	mews   *client.Client
+	thread uuid.UUID
+}
+
+func (a *guestApp) ask(ctx context.Context, guest, question string) error {
+	th, err := a.mews.AddThread(ctx, client.AddThreadRequest{OriginalSender: guest, Subject: "Question"})
+	if err != nil {
+		return err
+	}
+	a.thread = th.Id
+	_, err = a.mews.AddMessages(ctx, []gen.MessageParameters{{MessageThreadId: th.Id, Text: question}})
+	return err
+}
+
+// onMessageAdded returns the hotel's answer if message is one, "" if not.
+func (a *guestApp) onMessageAdded(ctx context.Context, message uuid.UUID) (string, error) {
+	for m, err := range a.mews.AllMessages(ctx, client.MessagesQuery{MessageThreadIds: []uuid.UUID{a.thread}, Count: 100}) {
+		if err != nil {
+			return "", err
+		}
+		if m.Id == message && m.Sender.Discriminator == gen.Enterprise {
+			return m.Text, nil
+		}
+	}
+	return "", nil
+}
+
+// The test of the integration, written only with the helper.
+func TestGuestAppGetsTheHotelsReply(t *testing.T) {
+	srv := mewsreftest.New(t)
+	hooks := srv.Webhooks(t)
+	app := &guestApp{mews: srv.Client()}
+	ctx := context.Background()
+
+	if err := app.ask(ctx, "John Doe", "Is breakfast included?"); err != nil {
+		t.Fatal(err)
+	}
+	guests := hooks.Next(t, 10*time.Second) // the app's own message is announced too
+	if answer, err := app.onMessageAdded(ctx, guests.MessageId); err != nil || answer != "" {
+		t.Fatalf("the guest's own message taken for an answer: %q, %v", answer, err)
+	}
+
+	srv.Reply(t, app.thread, "Yes, from 7 to 10.")
+	answer, err := app.onMessageAdded(ctx, hooks.Next(t, 10*time.Second).MessageId)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if answer != "Yes, from 7 to 10." {
+		t.Errorf("the app got %q as the hotel's answer", answer)
+	}
+}
+
+func TestEnterpriseResolvesAndReopens(t *testing.T) {
+	srv := mewsreftest.New(t)
+	th, err := srv.Client().AddThread(context.Background(), client.AddThreadRequest{OriginalSender: "A", Subject: "B"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Resolve(t, th.Id); !got.IsResolved || got.Id != th.Id {
+		t.Errorf("Resolve: %+v", got)
+	}
+	if got := srv.Reopen(t, th.Id); got.IsResolved {
+		t.Errorf("Reopen: %+v", got)
+	}
+	r1 := srv.Reply(t, th.Id, "one")
+	r2 := srv.Reply(t, th.Id, "two")
+	ms := srv.Messages(t, th.Id)
+	if len(ms) != 2 || ms[0].Id != r2.Id || ms[1].Id != r1.Id {
+		t.Errorf("Messages: %+v, want %s then %s", ms, r2.Id, r1.Id)
+	}
+	srv.Reset(t)
+	if _, err := srv.Client().AddMessages(context.Background(), []gen.MessageParameters{{MessageThreadId: th.Id, Text: "x"}}); statusOf(err) != 400 {
+		t.Errorf("after Reset, a message to the old thread: %v, want 400", err)
+	}
+}
+
+func TestOptionsReachTheServer(t *testing.T) {
+	t.Run("tokens", func(t *testing.T) {
+		off := false
+		enterprise := uuid.New()
+		srv := mewsreftest.New(t, mewsreftest.WithTokens(&server.TokenConfig{DemoTokens: &off, Integrations: []server.IntegrationConfig{{
+			Name: "Mine", ClientToken: "my-client-token-0123456789",
+			AccessTokens: []server.AccessTokenConfig{{Token: "my-access-token-0123456789", EnterpriseIDs: []uuid.UUID{enterprise}}},
+		}}}))
+		if _, err := srv.Client().AddThread(context.Background(), client.AddThreadRequest{OriginalSender: "A", Subject: "B"}); statusOf(err) != 401 {
+			t.Errorf("a demo token without the demo tokens: %v, want 401", err)
+		}
+		mine := srv.ClientFor(client.Credentials{ClientToken: "my-client-token-0123456789", AccessToken: "my-access-token-0123456789"})
+		if _, err := mine.AddThread(context.Background(), client.AddThreadRequest{OriginalSender: "A", Subject: "B"}); err != nil {
+			t.Errorf("the configured token: %v", err)
+		}
+	})
+	t.Run("faults", func(t *testing.T) {
+		f, err := server.ParseFaults("messageThreads/add:500=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := mewsreftest.New(t, mewsreftest.WithFaults(f))
+		_, err = srv.Client(client.WithoutRetries()).AddThread(context.Background(), client.AddThreadRequest{OriginalSender: "A", Subject: "B"})
+		var e *client.Error
+		if !errors.As(err, &e) || e.StatusCode != 500 || !strings.HasPrefix(e.Message, "Injected fault") {
+			t.Errorf("with 500=1: %v", err)
+		}
+	})
+	t.Run("clock", func(t *testing.T) {
+		at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+		srv := mewsreftest.New(t, mewsreftest.WithNow(func() time.Time { return at }))
+		th, err := srv.Client().AddThread(context.Background(), client.AddThreadRequest{OriginalSender: "A", Subject: "B"})
+		if err != nil || !th.CreatedUtc.Equal(at) {
+			t.Errorf("CreatedUtc %v, %v; want %v", th.CreatedUtc, err, at)
+		}
+	})
+}
+
+func TestDemoCredentials(t *testing.T) {
+	demo := server.DemoIntegrations()
+	for i := range demo {
+		c, n := mewsreftest.Demo(i+1), mewsreftest.DemoNetPricing(i+1)
+		if c.ClientToken != demo[i].ClientToken || c.AccessToken != demo[i].AccessTokens[0].Token || n.AccessToken != demo[i].AccessTokens[1].Token {
+			t.Errorf("Demo(%d) = %+v, DemoNetPricing = %+v", i+1, c, n)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Demo(5) did not panic")
+		}
+	}()
+	mewsreftest.Demo(5)
+}
+
+func TestReceiverNextFailsWithWhatArrived(t *testing.T) {
+	srv := mewsreftest.New(t)
+	hooks := srv.Webhooks(t)
+	th, err := srv.Client().AddThread(context.Background(), client.AddThreadRequest{OriginalSender: "A", Subject: "B"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := srv.Reply(t, th.Id, "hello")
+	if got := hooks.Next(t, 10*time.Second); got.MessageId != m.Id {
+		t.Fatalf("Next: %+v, want message %s", got, m.Id)
+	}
+	fake := &fakeTB{}
+	hooks.Next(fake, time.Millisecond)
+	if f := fake.failed(); len(f) != 1 || !strings.Contains(f[0], "no MessageAdded webhook") || !strings.Contains(f[0], m.Id.String()) {
+		t.Errorf("failure of Next: %q", f)
+	}
+}
+
+func statusOf(err error) int {
+	var e *client.Error
+	if errors.As(err, &e) {
+		return e.StatusCode
+	}
+	return 0
+}
