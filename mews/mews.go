@@ -53,7 +53,10 @@ type Scope struct {
 	EnterpriseIDs []uuid.UUID // never empty
 }
 
-// Interval is a closed interval of instants: both ends are included.
+// Interval is a closed interval of instants, to the nanosecond: both ends
+// are included. A store selects the instants it keeps that lie within it
+// (see UnixMicros); how a request's bounds become an Interval is the
+// server's rule.
 type Interval struct {
 	Start, End time.Time
 }
@@ -85,7 +88,8 @@ type MessageFilter struct {
 
 // Store is the storage contract. Each method is named after the operation it
 // serves. Engines must make every successful write durable before returning,
-// order pages by (CreatedUTC, insertion order) newest first, and answer page
+// keep instants to Resolution (see Instant) and return them in UTC, order
+// pages by (CreatedUTC, insertion order) newest first, and answer page
 // queries from an index, without OFFSET.
 type Store interface {
 	// MessageThreadsAdd stores a new thread.

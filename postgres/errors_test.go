@@ -160,9 +160,9 @@ func TestStringsRoundTripExactly(t *testing.T) {
 	}
 }
 
-// Times are stored in whole seconds, rounded down like the SQLite engine's
-// (time.Time.Unix), and read back in UTC.
-func TestTimesAreWholeSecondsInUTC(t *testing.T) {
+// Times are stored to the microsecond, rounded down like the SQLite
+// engine's (time.Time.UnixMicro), and read back in UTC.
+func TestTimesAreMicrosecondsInUTC(t *testing.T) {
 	db := openFresh(t)
 	scope := testScope()
 	th := testThread(scope)
@@ -172,10 +172,10 @@ func TestTimesAreWholeSecondsInUTC(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := threadByID(t, db, scope, th.ID)
-	if want := time.Date(2024, 3, 1, 11, 0, 5, 0, time.UTC); got.CreatedUTC != want {
+	if want := time.Date(2024, 3, 1, 11, 0, 5, 999_999_000, time.UTC); got.CreatedUTC != want {
 		t.Errorf("CreatedUTC %v (%s), want %v", got.CreatedUTC, got.CreatedUTC.Location(), want)
 	}
-	if want := time.Date(2024, 3, 1, 11, 1, 5, 0, time.UTC); got.UpdatedUTC != want {
+	if want := time.Date(2024, 3, 1, 11, 1, 5, 999_999_000, time.UTC); got.UpdatedUTC != want {
 		t.Errorf("UpdatedUTC %v, want %v", got.UpdatedUTC, want)
 	}
 }

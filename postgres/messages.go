@@ -29,7 +29,7 @@ const (
 
 // MessagesAdd stores msgs in one transaction: all or none. The messages are
 // inserted one statement each, in the order given, so their seq follows
-// that order: of those created in the same second, the last one is the
+// that order: of those created at the same instant, the last one is the
 // newest. The statements go in one round trip (a pgx batch).
 func (db *DB) MessagesAdd(ctx context.Context, scope mews.Scope, msgs []mews.Message) (err error) {
 	if len(msgs) == 0 {
@@ -43,7 +43,7 @@ func (db *DB) MessagesAdd(ctx context.Context, scope mews.Scope, msgs []mews.Mes
 		if !seen {
 			threads = append(threads, m.ThreadID)
 		}
-		if created := second(m.CreatedUTC); !seen || created.After(c) {
+		if created := instant(m.CreatedUTC); !seen || created.After(c) {
 			newest[m.ThreadID] = created
 		}
 	}
@@ -73,7 +73,7 @@ func (db *DB) MessagesAdd(ctx context.Context, scope mews.Scope, msgs []mews.Mes
 	}
 	b := &pgx.Batch{}
 	for _, m := range msgs {
-		b.Queue(insertMessageSQL, m.ID, m.ThreadID, []byte(m.Text), string(m.Sender), second(m.CreatedUTC))
+		b.Queue(insertMessageSQL, m.ID, m.ThreadID, []byte(m.Text), string(m.Sender), instant(m.CreatedUTC))
 	}
 	times := make([]time.Time, len(threads))
 	for i, id := range threads {

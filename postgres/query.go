@@ -49,9 +49,11 @@ func (w *where) scope(prefix string, s mews.Scope) {
 	w.add(prefix + "enterprise_id = ANY (" + w.arg(uuids(distinct(s.EnterpriseIDs))) + ")")
 }
 
-// between adds an inclusive interval on col, in whole seconds.
+// between adds an inclusive interval on col, narrowed to the instants that
+// the column can hold (see mews.Interval.UnixMicros).
 func (w *where) between(col string, iv mews.Interval) {
-	w.add(col + " BETWEEN " + w.arg(second(iv.Start)) + " AND " + w.arg(second(iv.End)))
+	lo, hi := iv.UnixMicros()
+	w.add(col + " BETWEEN " + w.arg(time.UnixMicro(lo).UTC()) + " AND " + w.arg(time.UnixMicro(hi).UTC()))
 }
 
 // olderThan adds the cursor condition: items strictly older than p. The row
@@ -122,8 +124,12 @@ func uuids(ids []uuid.UUID) []pgtype.UUID {
 	return out
 }
 
-// second is how times are written: whole seconds, the API's precision,
-// rounded down as SQLite's engine does (time.Time.Unix).
+// instant is how the instants of threads and messages are written: to the
+// microsecond (mews.Resolution, what timestamptz holds), rounded down as
+// SQLite's engine does.
+func instant(t time.Time) time.Time { return mews.Instant(t) }
+
+// second is how the times of webhook deliveries are written: whole seconds.
 func second(t time.Time) time.Time { return t.Truncate(time.Second).UTC() }
 
 // utc is how times are read back: pgx returns them in the local time zone.

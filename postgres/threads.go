@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -24,7 +25,7 @@ const insertThreadSQL = `INSERT INTO threads
 func (db *DB) MessageThreadsAdd(ctx context.Context, t mews.Thread) error {
 	if _, err := db.pool.Exec(ctx, insertThreadSQL,
 		t.ID, t.IntegrationID, t.EnterpriseID, []byte(t.OriginalSender), []byte(t.Subject),
-		second(t.CreatedUTC), second(t.UpdatedUTC), t.IsResolved,
+		instant(t.CreatedUTC), instant(t.UpdatedUTC), t.IsResolved,
 	); err != nil {
 		return fmt.Errorf("postgres: add thread %s: %w", t.ID, err)
 	}
@@ -88,7 +89,8 @@ func threadsPageQuery(f mews.ThreadFilter, after *position) (string, []any) {
 		w.between("updated_utc", *f.Updated)
 		// Implied, since a thread is updated no earlier than it is created
 		// (a CHECK of the schema), and it bounds the index range.
-		w.add("created_utc <= " + w.arg(second(f.Updated.End)))
+		_, hi := f.Updated.UnixMicros()
+		w.add("created_utc <= " + w.arg(time.UnixMicro(hi).UTC()))
 	}
 	w.olderThan(after)
 	if f.IDs != nil {

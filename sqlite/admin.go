@@ -183,7 +183,7 @@ func scanDelivery(row interface{ Scan(...any) error }) (mews.Delivery, error) {
 	var next, last, status sql.NullInt64
 	var lastErr sql.NullString
 	err := row.Scan(&d.ID, &d.IntegrationID, &d.URL, &payload, &d.Status, &d.Attempts, &created, &next, &last, &status, &lastErr)
-	d.Payload, d.CreatedUTC = []byte(payload), utc(created)
+	d.Payload, d.CreatedUTC = []byte(payload), time.Unix(created, 0).UTC() // whole seconds
 	if next.Valid {
 		d.NextAttemptUTC = time.UnixMilli(next.Int64).UTC()
 	}

@@ -26,14 +26,14 @@ func (db *DB) Import(ctx context.Context, threads []mews.Thread, msgs []mews.Mes
 	for _, t := range threads {
 		if _, err := insThread.ExecContext(ctx,
 			blob(t.ID), blob(t.IntegrationID), blob(t.EnterpriseID), t.OriginalSender, t.Subject,
-			t.CreatedUTC.Unix(), t.UpdatedUTC.Unix(), t.IsResolved); err != nil {
+			micros(t.CreatedUTC), micros(t.UpdatedUTC), t.IsResolved); err != nil {
 			return fmt.Errorf("sqlite: import thread %s: %w", t.ID, err)
 		}
 	}
 	insMessage := tx.StmtContext(ctx, db.insertMessage)
 	for _, m := range msgs {
 		if _, err := insMessage.ExecContext(ctx,
-			blob(m.ID), blob(m.ThreadID), m.Text, string(m.Sender), m.CreatedUTC.Unix()); err != nil {
+			blob(m.ID), blob(m.ThreadID), m.Text, string(m.Sender), micros(m.CreatedUTC)); err != nil {
 			return fmt.Errorf("sqlite: import message %s: %w", m.ID, err)
 		}
 	}

@@ -30,7 +30,7 @@ func touchThreadsSQL(n int) string {
 }
 
 // MessagesAdd stores msgs all or none, durably (see writer). The messages are
-// inserted in the order given, so of those created in the same second the
+// inserted in the order given, so of those created at the same instant the
 // last one is the newest.
 func (db *DB) MessagesAdd(ctx context.Context, scope mews.Scope, msgs []mews.Message) error {
 	if len(msgs) == 0 {
@@ -44,8 +44,8 @@ func (db *DB) MessagesAdd(ctx context.Context, scope mews.Scope, msgs []mews.Mes
 		if !seen {
 			threads = append(threads, m.ThreadID)
 		}
-		if !seen || m.CreatedUTC.Unix() > c {
-			newest[m.ThreadID] = m.CreatedUTC.Unix()
+		if created := micros(m.CreatedUTC); !seen || created > c {
+			newest[m.ThreadID] = created
 		}
 	}
 
@@ -77,7 +77,7 @@ func (db *DB) MessagesAdd(ctx context.Context, scope mews.Scope, msgs []mews.Mes
 		err := db.insertMessages.each(len(msgs), func(s *sql.Stmt, lo, hi int) error {
 			args := make([]any, 0, 5*(hi-lo))
 			for _, m := range msgs[lo:hi] {
-				args = append(args, blob(m.ID), blob(m.ThreadID), m.Text, string(m.Sender), m.CreatedUTC.Unix())
+				args = append(args, blob(m.ID), blob(m.ThreadID), m.Text, string(m.Sender), micros(m.CreatedUTC))
 			}
 			if _, err := tx.StmtContext(ctx, s).ExecContext(ctx, args...); err != nil {
 				return fmt.Errorf("sqlite: add messages: %w", err)

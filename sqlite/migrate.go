@@ -32,11 +32,17 @@ func loadMigrations() ([]migrations.Migration, error) {
 // version or at the newest, never in between. The transaction starts with
 // BEGIN IMMEDIATE (the writer's _txlock), so two processes opening the same
 // file migrate one after the other.
-func migrate(ctx context.Context, db *sql.DB) (err error) {
+func migrate(ctx context.Context, db *sql.DB) error {
 	ms, err := loadMigrations()
 	if err != nil {
 		return err
 	}
+	return applyMigrations(ctx, db, ms)
+}
+
+// applyMigrations applies those of ms that db has not recorded, in one
+// transaction, and records them.
+func applyMigrations(ctx context.Context, db *sql.DB, ms []migrations.Migration) (err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)

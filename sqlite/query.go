@@ -20,7 +20,7 @@ type querier interface {
 // position is where an item sits in the order of pages: pages run by
 // (created, seq) descending, and a cursor's page holds the items below it.
 type position struct {
-	created int64 // created_utc
+	created int64 // created_utc, Unix microseconds
 	seq     int64
 }
 
@@ -65,10 +65,10 @@ func (w *where) scope(prefix string, s mews.Scope) {
 // from only one of them, and if it picks the interval's end instead of the
 // cursor, a page deep in history reads every newer row of the interval.
 type created struct {
-	lo, hi   int64 // inclusive
+	lo, hi   int64 // inclusive, Unix microseconds
 	hasLo    bool
 	hasHi    bool
-	afterSeq int64 // with hasAfter: items of second hi need seq < afterSeq
+	afterSeq int64 // with hasAfter: items created at hi need seq < afterSeq
 	hasAfter bool
 }
 
@@ -86,26 +86,27 @@ func (c *created) atMost(t int64) {
 
 // within narrows the range to an inclusive interval.
 func (c *created) within(iv mews.Interval) {
-	c.atLeast(iv.Start.Unix())
-	c.atMost(iv.End.Unix())
+	lo, hi := iv.UnixMicros()
+	c.atLeast(lo)
+	c.atMost(hi)
 }
 
 // olderThan narrows the range to the items strictly older than p: created
-// before p.created, or in the same second and inserted before it.
+// before p.created, or at the same instant and inserted before it.
 func (c *created) olderThan(p *position) {
 	if p == nil {
 		return
 	}
 	if c.hasHi && c.hi < p.created {
-		return // the range already ends before the cursor's second
+		return // the range already ends before the cursor's instant
 	}
 	c.hi, c.hasHi = p.created, true
 	c.afterSeq, c.hasAfter = p.seq, true
 }
 
 // addTo adds the range to w: created_utc bounds SQLite can seek on, and the
-// tie-break within the cursor's second as an OR, which it cannot mistake
-// for another bound.
+// tie-break at the cursor's instant as an OR, which it cannot mistake for
+// another bound.
 func (c *created) addTo(w *where) {
 	if c.hasLo {
 		w.add("created_utc >= ?", c.lo)
@@ -129,8 +130,12 @@ func (w *where) String() string {
 // driver.Valuer that would store its text form, so it is never passed as is.
 func blob(id uuid.UUID) []byte { return id[:] }
 
-// utc is how times are read back: whole seconds, in UTC.
-func utc(unix int64) time.Time { return time.Unix(unix, 0).UTC() }
+// micros is how instants are stored: Unix microseconds (mews.Resolution;
+// finer digits are dropped, rounding down).
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// utc is how instants are read back: from Unix microseconds, in UTC.
+func utc(us int64) time.Time { return time.UnixMicro(us).UTC() }
 
 // checkCount rejects a page size that SQLite would misread: LIMIT -1 is no
 // limit at all. The server validates Count, so this is a bug of the caller.

@@ -18,8 +18,8 @@ import (
 // row of the interval first.
 func TestPageQueryHasOneTightRange(t *testing.T) {
 	scope := mews.Scope{IntegrationID: uuid.New(), EnterpriseIDs: []uuid.UUID{uuid.New()}}
-	iv := func(start, end int64) *mews.Interval {
-		return &mews.Interval{Start: time.Unix(start, 0), End: time.Unix(end, 0)}
+	iv := func(start, end int64) *mews.Interval { // in Unix microseconds
+		return &mews.Interval{Start: time.UnixMicro(start), End: time.UnixMicro(end)}
 	}
 	for _, c := range []struct {
 		name             string
@@ -50,7 +50,7 @@ func TestPageQueryHasOneTightRange(t *testing.T) {
 				t.Errorf("upper bound %d not among %v", c.hi, args)
 			}
 			if got := strings.Contains(q, "seq < ?"); got != c.tieBreak {
-				t.Errorf("tie-break within the cursor's second: %v, want %v\n%s", got, c.tieBreak, q)
+				t.Errorf("tie-break at the cursor's instant: %v, want %v\n%s", got, c.tieBreak, q)
 			}
 		})
 	}

@@ -20,7 +20,7 @@ func (db *DB) MessageThreadsAdd(ctx context.Context, t mews.Thread) error {
 	return db.writer.doStatement(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.StmtContext(ctx, db.insertThread).ExecContext(ctx,
 			blob(t.ID), blob(t.IntegrationID), blob(t.EnterpriseID), t.OriginalSender, t.Subject,
-			t.CreatedUTC.Unix(), t.UpdatedUTC.Unix(), t.IsResolved,
+			micros(t.CreatedUTC), micros(t.UpdatedUTC), t.IsResolved,
 		); err != nil {
 			return fmt.Errorf("sqlite: add thread %s: %w", t.ID, err)
 		}
@@ -84,10 +84,11 @@ func threadsPageQuery(f mews.ThreadFilter, after *position) (string, []any) {
 		c.within(*f.Created)
 	}
 	if f.Updated != nil {
-		w.add("updated_utc BETWEEN ? AND ?", f.Updated.Start.Unix(), f.Updated.End.Unix())
+		lo, hi := f.Updated.UnixMicros()
+		w.add("updated_utc BETWEEN ? AND ?", lo, hi)
 		// Implied, since a thread is updated no earlier than it is created
 		// (a CHECK of the schema), and it bounds the index range.
-		c.atMost(f.Updated.End.Unix())
+		c.atMost(hi)
 	}
 	c.olderThan(after)
 	c.addTo(&w)

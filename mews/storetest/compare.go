@@ -68,8 +68,8 @@ func checkItems[T any](t *testing.T, what string, got, want []T, str func(T) str
 }
 
 // newestFirst returns items, given in the order they were stored, in the
-// order of pages: by creation time, newest first, and of those created in
-// the same second, the last stored first.
+// order of pages: by creation instant, newest first, and of those created at
+// the same instant, the last stored first.
 func newestFirst[T any](items []T, created func(T) time.Time) []T {
 	out := slices.Clone(items)
 	slices.Reverse(out)

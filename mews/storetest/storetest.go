@@ -20,7 +20,7 @@ import (
 // ends. Subtests run one after the other, so open may hand out stores that
 // share a resource (a database server), as long as each one starts empty.
 func Run(t *testing.T, open func(t *testing.T) mews.Store) {
-	for _, tc := range slices.Concat(tests(), adminTests(), searchTests()) {
+	for _, tc := range slices.Concat(tests(), instantTests(), adminTests(), searchTests()) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
 			t.Cleanup(func() {
@@ -86,8 +86,8 @@ func tests() []test {
 // 12:00:00 UTC. Fixed, so that a failure reads the same on every run.
 const baseUnix = 1709294400
 
-// at returns the instant sec seconds after the base time, as the server
-// makes them: UTC, whole seconds.
+// at returns the instant sec seconds after the base time, in UTC (whole
+// seconds; atMicro gives finer instants).
 func at(sec int) time.Time { return time.Unix(baseUnix+int64(sec), 0).UTC() }
 
 // span returns the closed interval between two offsets from the base time.
