@@ -11,8 +11,12 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/url"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -39,10 +43,46 @@ func IsDSN(dsn string) bool {
 // pool_max_conn_lifetime, pool_max_conn_idle_time, ...) and run-time
 // parameters such as search_path.
 func Open(ctx context.Context, dsn string) (*DB, error) {
+	cfg, err := parseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	// The pool connects lazily; a bad address or password is reported as
+	// such, before the migrations.
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return nil, fmt.Errorf("postgres: connect to %s:%d: no answer within %s (connect_timeout): %w",
+				cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.ConnectTimeout, err)
+		}
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	if err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &DB{pool: pool}, nil
+}
+
+// DefaultConnectTimeout bounds the connection to the server (TCP, TLS and
+// start-up) unless the DSN sets connect_timeout or the environment
+// PGCONNECT_TIMEOUT: without it, a server that accepts the connection but
+// never answers would hang the start silently.
+const DefaultConnectTimeout = 10 * time.Second
+
+// parseConfig is pgxpool.ParseConfig with the engine's defaults.
+func parseConfig(dsn string) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// pgx redacts the password from its parse errors.
 		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	if u, err := url.Parse(dsn); err == nil && !u.Query().Has("connect_timeout") && os.Getenv("PGCONNECT_TIMEOUT") == "" {
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
 	}
 	params := cfg.ConnConfig.RuntimeParams
 	// A write that returned must survive a crash of the database server:
@@ -52,22 +92,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	setDefault(params, "synchronous_commit", "on")
 	// Names the connections of the server processes in pg_stat_activity.
 	setDefault(params, "application_name", "mewsref")
-
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: open: %w", err)
-	}
-	// The pool connects lazily; a bad address or password is reported as
-	// such, before the migrations.
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("postgres: connect: %w", err)
-	}
-	if err := migrate(ctx, pool); err != nil {
-		pool.Close()
-		return nil, err
-	}
-	return &DB{pool: pool}, nil
+	return cfg, nil
 }
 
 func setDefault(params map[string]string, key, value string) {

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"runtime"
 
 	"github.com/mewsref/mewsref/mews"
@@ -103,15 +105,29 @@ func (db *DB) openFile(ctx context.Context, path string) error {
 	// write that returned survives a crash of the process or the machine.
 	// The writer does not checkpoint (the checkpointer does, beside it),
 	// and its page cache holds the working set of a busy batch (32 MiB).
+	dir := filepath.Dir(path)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("sqlite: the directory %s of the database file %s does not exist", dir, path)
+	}
 	var err error
 	db.write, err = openPool(ctx, dsn(name, true,
 		busyTimeout, "foreign_keys(1)", "journal_mode(WAL)", "synchronous(FULL)",
 		"wal_autocheckpoint(0)", "cache_size(-32768)"), 1)
 	if err != nil {
+		if !dirWritable(dir) {
+			// SQLite's own message is "unable to open database file (14)".
+			return fmt.Errorf("sqlite: cannot open the database file %s: its directory %s is not writable (SQLite creates %s-wal and -shm beside it)", path, dir, filepath.Base(path))
+		}
 		return err
 	}
 	if err := migrate(ctx, db.write); err != nil {
 		return err
+	}
+	// A read-only file opens, and answers reads, but would fail every write
+	// with a 500: find out now. An UPDATE that matches no row still takes
+	// the write lock, so it fails on a read-only file and changes nothing.
+	if _, err := db.write.ExecContext(ctx, `UPDATE schema_migrations SET version = version WHERE 0`); err != nil {
+		return fmt.Errorf("sqlite: the database file %s is not writable: %w", path, err)
 	}
 	// The readers connect once the file is in WAL mode and up to date.
 	// query_only turns a write by mistake into an error. Reads are short,
@@ -126,6 +142,16 @@ func (db *DB) openFile(ctx context.Context, path string) error {
 	}
 	db.checkpointer = newCheckpointer(cp)
 	return nil
+}
+
+// dirWritable reports whether a file can be created in dir.
+func dirWritable(dir string) bool {
+	f, err := os.CreateTemp(dir, ".mewsref-probe-*")
+	if err != nil {
+		return false
+	}
+	name := f.Name()
+	return errors.Join(f.Close(), os.Remove(name)) == nil
 }
 
 // busyTimeout is how long a connection waits for a lock that another

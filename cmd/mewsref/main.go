@@ -15,7 +15,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -37,7 +36,7 @@ var cmdServe = &command{
 	name:    "serve",
 	summary: "run the server (the default when no command is given)",
 	args:    "[flags]",
-	example: "mewsref -db :memory: -admin-token secret\nmewsref serve -addr 127.0.0.1:0 -db /tmp/try.db -log-level warn",
+	example: "mewsref -db :memory: -admin-token secret\nmewsref serve -addr 127.0.0.1:0 -addr-file /tmp/mewsref.addr -log-level warn",
 	details: `Every flag takes its default from an environment variable, MEWSREF_ plus
 the flag's name in upper case with '-' as '_' (MEWSREF_DB for -db); a flag
 given on the command line wins.`,
@@ -67,6 +66,7 @@ type options struct {
 	faults          *server.FaultConfig // nil: none
 	faultsSeed      uint64
 	adminToken      string
+	addrFile        string
 }
 
 // serverFlags defines the server's flags on fs, into the options returned.
@@ -84,6 +84,7 @@ func serverFlags(fs *flag.FlagSet) *options {
 	fs.Var(rateLimitValue{&o.rateLimit}, "rate-limit", "limit the requests of each AccessToken like the real API: at most `requests/window` in a sliding window, e.g. 200/30s (empty: no limit)")
 	fs.Var(faultsValue{&o.faults}, "faults", "fail or delay a share of requests on purpose, by `rules` such as 'messages/add:500=0.1,429=0.05;*:delay=200ms@0.2' (see README; empty: none)")
 	fs.Uint64Var(&o.faultsSeed, "faults-seed", 0, "seed of -faults, to replay a run; 0: a random seed, logged at start")
+	fs.StringVar(&o.addrFile, "addr-file", "", "once listening, write the address (host:port) to this `file`; removed at exit (for scripts that start the server on port 0)")
 	fs.StringVar(&o.adminToken, "admin-token", "", "enable the admin API (/_admin/v1/..., openapi/admin.yaml) for this bearer `token`: reply as the enterprise, resolve, webhooks (empty: off)")
 	return o
 }
@@ -153,16 +154,9 @@ func openStore(ctx context.Context, dsn string) (mews.Store, error) {
 	return db, nil
 }
 
-// redactDSN hides the password of a database URL, for logs and errors.
-func redactDSN(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
-		return dsn
-	}
-	return u.Redacted()
-}
-
-// serve runs the server until ctx ends or SIGINT/SIGTERM.
+// serve runs the server until ctx ends or SIGINT/SIGTERM. Every check
+// that can fail runs before it listens; the address is taken before the
+// store is opened, so that a port in use leaves no new database file.
 func serve(ctx context.Context, o *options, stderr io.Writer) error {
 	log, err := newLogger(o, stderr)
 	if err != nil {
@@ -174,10 +168,15 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 			return err
 		}
 	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.addr, err)
+	}
+	defer ln.Close()
 	db := redactDSN(o.db)
 	store, err := openStore(ctx, o.db)
 	if err != nil {
-		return fmt.Errorf("open storage %q: %w", db, err)
+		return fmt.Errorf("open storage %s: %s", db, maskSecrets(err.Error(), dsnSecrets(o.db)))
 	}
 	defer store.Close()
 
@@ -191,19 +190,24 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 		return err
 	}
 	defer closeServer()
-
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", o.addr, err)
+	addr := ln.Addr().String()
+	if o.addrFile != "" {
+		if err := writeAddrFile(o.addrFile, addr); err != nil {
+			return err
+		}
+		defer os.Remove(o.addrFile)
 	}
+
 	srv := newHTTPServer(handler, o.requestTimeout, log)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "db", db, "config", o.config,
-		"url", "http://"+ln.Addr().String()+"/api/connector/v1/", "admin", o.adminToken != "")
+	// Whatever -log-level says: with -addr host:0 this line is how a
+	// person (or a script without -addr-file) learns the port.
+	always(ctx, log, "listening", "addr", addr, "db", db, "config", o.config,
+		"url", "http://"+addr+"/api/connector/v1/", "admin", o.adminToken != "")
 
 	select {
 	case err := <-served:
@@ -221,5 +225,25 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 		return errors.Join(fmt.Errorf("shutdown: %w", err), srv.Close())
 	}
 	log.Info("stopped")
+	return nil
+}
+
+// always logs at info level even when the logger's level is higher.
+func always(ctx context.Context, log *slog.Logger, msg string, args ...any) {
+	r := slog.NewRecord(time.Now(), slog.LevelInfo, msg, 0)
+	r.Add(args...)
+	_ = log.Handler().Handle(ctx, r)
+}
+
+// writeAddrFile writes the address the server listens on to path, whole
+// or not at all (a reader polling for the file never sees half of it).
+func writeAddrFile(path, addr string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(addr+"\n"), 0o644); err != nil {
+		return fmt.Errorf("-addr-file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return errors.Join(fmt.Errorf("-addr-file: %w", err), os.Remove(tmp))
+	}
 	return nil
 }

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -168,13 +170,42 @@ func TestBinaryRefusesABadConfig(t *testing.T) {
 
 func TestRedactDSN(t *testing.T) {
 	for in, want := range map[string]string{
-		"postgres://app:s3cret@db:5432/mews?sslmode=disable": "postgres://app:xxxxx@db:5432/mews?sslmode=disable",
-		"postgres://app@db/mews":                             "postgres://app@db/mews",
-		"mewsref.db":                                         "mewsref.db",
-		":memory:":                                           ":memory:",
+		"postgres://app:s3cret@db:5432/mews?sslmode=disable":                   "postgres://app:xxxxx@db:5432/mews?sslmode=disable",
+		"postgres://app@db/mews?password=s3cret&sslmode=disable":               "postgres://app@db/mews?password=xxxxx&sslmode=disable",
+		"postgresql://app@db/mews?sslpassword=k3y&sslkey=/k.pem":               "postgresql://app@db/mews?sslkey=%2Fk.pem&sslpassword=xxxxx",
+		"postgres://app:p%40ss@db/mews?password=p%26w":                         "postgres://app:xxxxx@db/mews?password=xxxxx",
+		"postgres://app@db/mews":                                               "postgres://app@db/mews",
+		"postgres://app:s3cret@db:notaport/mews?password=s3cret2&sslmode=x%zz": "postgres://app:xxxxx@db:notaport/mews?password=xxxxx&sslmode=x%zz",
+		"mewsref.db": "mewsref.db",
+		":memory:":   ":memory:",
 	} {
 		if got := redactDSN(in); got != want {
 			t.Errorf("redactDSN(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A DSN's secrets appear nowhere in what start-up prints when the database
+// cannot be reached, not even in the driver's own message.
+func TestStartupErrorsMaskTheDSNSecrets(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close() // nothing listens there now: connection refused
+	for _, dsn := range []string{
+		fmt.Sprintf("postgres://app:Pw1secret@127.0.0.1:%d/mews?password=Pw2secret&sslmode=disable", port),
+		"postgres://app:Pw1secret@127.0.0.1:notaport/mews?password=Pw2secret",
+	} {
+		var out, errOut bytes.Buffer
+		err := dispatch(t.Context(), []string{"-addr", "127.0.0.1:0", "-db", dsn}, func(string) string { return "" }, &out, &errOut)
+		if err == nil {
+			t.Fatalf("%s: started", dsn)
+		}
+		all := err.Error() + errOut.String()
+		if strings.Contains(all, "Pw1secret") || strings.Contains(all, "Pw2secret") || !strings.Contains(all, "xxxxx") {
+			t.Errorf("a secret shows, or nothing is masked: %s", all)
 		}
 	}
 }
