@@ -101,6 +101,14 @@ func setDefault(params map[string]string, key, value string) {
 	}
 }
 
+// Ping reports whether the database answers (for readiness checks).
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	return nil
+}
+
 // Close closes the pool, waiting for the connections in use to be released.
 // Closing twice is harmless.
 func (db *DB) Close() error {

@@ -53,8 +53,11 @@ func (s *Server) begin(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		status := c.Response().Status
 		level := slog.LevelInfo
-		if status >= http.StatusInternalServerError {
+		switch {
+		case status >= http.StatusInternalServerError:
 			level = slog.LevelError
+		case isHealthPath(c.Request().URL.Path):
+			level = slog.LevelDebug // probes (health.go)
 		}
 		if s.log.Enabled(ctx, level) {
 			attrs := []slog.Attr{

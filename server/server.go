@@ -173,7 +173,8 @@ func New(cfg Config) (http.Handler, func() error, error) {
 	}
 	e.Use(append(chain, newValidator(limit, docs...).middleware)...)
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
-	registerDocs(e) // GET /docs, /openapi.yaml, /openapi.json (docs.go)
+	registerDocs(e)     // GET /docs, /openapi.yaml, /openapi.json (docs.go)
+	s.registerHealth(e) // GET /healthz, /readyz (health.go)
 	return e, closeFn, nil
 }
 

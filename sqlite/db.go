@@ -210,6 +210,16 @@ func (db *DB) prepare(ctx context.Context) error {
 	return err
 }
 
+// Ping reports whether the database answers a query (for readiness
+// checks).
+func (db *DB) Ping(ctx context.Context) error {
+	var n int
+	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
 // Close closes the statements and the pools. It can be called on a DB that
 // Open left half-open.
 func (db *DB) Close() error {
