@@ -51,6 +51,16 @@ type Admin interface {
 	// Deliveries returns the newest n deliveries, of one integration if
 	// integration is not nil.
 	Deliveries(ctx context.Context, integration *uuid.UUID, n int) ([]Delivery, error)
+
+	// DeliveryRedeliver queues a new delivery of the payload of delivery
+	// id, to url (empty: the same URL), created and due at now, and returns
+	// it; ENOTFOUND if there is no delivery id.
+	DeliveryRedeliver(ctx context.Context, id int64, url string, now time.Time) (Delivery, error)
+	// DeliveryDefer makes a claimed delivery due at at, without counting an
+	// attempt: how the dispatcher holds a delivery back.
+	DeliveryDefer(ctx context.Context, id int64, at time.Time) error
+
+	Data
 }
 
 // ThreadSearch selects threads of one enterprise; the filters combine with

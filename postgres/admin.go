@@ -21,11 +21,12 @@ const insertDeliveriesSQL = `INSERT INTO webhook_deliveries
 	SELECT integration_id, url, $1, 'Pending', 0, $2, $2 FROM webhooks WHERE integration_id = $3`
 
 // queueWebhooks adds to b, the batch of MessagesAdd, the deliveries that
-// announce msgs, added to threads of integration (thread: enterprise).
-func queueWebhooks(b *pgx.Batch, integration uuid.UUID, msgs []mews.Message, enterpriseOf map[uuid.UUID]uuid.UUID) {
+// announce msgs, added to threads of integration (thread: enterprise),
+// created and due at created.
+func queueWebhooks(b *pgx.Batch, integration uuid.UUID, msgs []mews.Message, enterpriseOf map[uuid.UUID]uuid.UUID, created time.Time) {
 	enterprises, ids := mews.WebhookGroups(msgs, enterpriseOf)
 	for _, e := range enterprises {
-		b.Queue(insertDeliveriesSQL, string(mews.WebhookPayload(e, integration, ids[e])), second(msgs[0].CreatedUTC), integration)
+		b.Queue(insertDeliveriesSQL, string(mews.WebhookPayload(e, integration, ids[e])), second(created), integration)
 	}
 }
 

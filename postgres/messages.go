@@ -82,7 +82,7 @@ func (db *DB) MessagesAdd(ctx context.Context, scope mews.Scope, msgs []mews.Mes
 	b.Queue(touchThreadsSQL, uuids(threads), times)
 	// The webhooks are queued in the same transaction: acknowledged
 	// messages always have their deliveries.
-	queueWebhooks(b, scope.IntegrationID, msgs, in)
+	queueWebhooks(b, scope.IntegrationID, msgs, in, msgs[0].CreatedUTC)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("postgres: add messages: %w", err)
 	}

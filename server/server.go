@@ -68,6 +68,10 @@ type Config struct {
 	// (openapi/admin.yaml), to callers that send it as a bearer token.
 	// Empty: those routes do not exist (404).
 	AdminToken string
+	// Seed, when set, is imported at start like a data/import request
+	// (see LoadFixture): threads and messages with their own identifiers
+	// and instants, left as they are if stored already.
+	Seed *admin.DataImportParameters
 	// Webhooks tunes the delivery of MessageAdded webhooks. The dispatcher
 	// runs when the admin API is enabled or some integration has webhook
 	// URLs (in Tokens or stored), unless Webhooks.Disabled.
@@ -153,6 +157,11 @@ func New(cfg Config) (http.Handler, func() error, error) {
 	closeFn = func() error {
 		s.webhooks.stop()
 		return closeStore()
+	}
+	if cfg.Seed != nil {
+		if err := s.seed(adm, *cfg.Seed); err != nil {
+			return nil, nil, errors.Join(err, closeFn())
+		}
 	}
 
 	e := echo.New()

@@ -23,10 +23,9 @@ const insertDeliveriesSQL = `INSERT INTO webhook_deliveries
 	SELECT integration_id, url, ?, 'Pending', 0, ?, ? FROM webhooks WHERE integration_id = ?`
 
 // queueWebhooks inserts, in tx, the deliveries that announce msgs, added to
-// threads of integration (thread: enterprise).
-func (db *DB) queueWebhooks(ctx context.Context, tx *sql.Tx, integration uuid.UUID, msgs []mews.Message, enterpriseOf map[uuid.UUID]uuid.UUID) error {
+// threads of integration (thread: enterprise), created and due at created.
+func (db *DB) queueWebhooks(ctx context.Context, tx *sql.Tx, integration uuid.UUID, msgs []mews.Message, enterpriseOf map[uuid.UUID]uuid.UUID, created time.Time) error {
 	enterprises, ids := mews.WebhookGroups(msgs, enterpriseOf)
-	created := msgs[0].CreatedUTC
 	st := tx.StmtContext(ctx, db.insertDeliveries)
 	for _, e := range enterprises {
 		if _, err := st.ExecContext(ctx, string(mews.WebhookPayload(e, integration, ids[e])),

@@ -89,7 +89,7 @@ func (db *DB) MessagesAdd(ctx context.Context, scope mews.Scope, msgs []mews.Mes
 		}
 		// The webhooks are queued in the same transaction: acknowledged
 		// messages always have their deliveries.
-		return db.queueWebhooks(ctx, tx, scope.IntegrationID, msgs, found)
+		return db.queueWebhooks(ctx, tx, scope.IntegrationID, msgs, found, msgs[0].CreatedUTC)
 	})
 }
 

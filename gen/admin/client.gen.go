@@ -90,6 +90,72 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// AdminDataExportWithBody Export threads and messages
+	//
+	// Every stored thread and message, or those of one integration and/or
+	// enterprise, newest first, in exactly the shape that `data/import`
+	// reads: export, `reset` and import give the same answer to every
+	// `getAll`. Instants keep their full precision.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /_admin/v1/data/export (the `AdminDataExport` operationId).
+	AdminDataExportWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminDataExport Export threads and messages
+	//
+	// Every stored thread and message, or those of one integration and/or
+	// enterprise, newest first, in exactly the shape that `data/import`
+	// reads: export, `reset` and import give the same answer to every
+	// `getAll`. Instants keep their full precision.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /_admin/v1/data/export (the `AdminDataExport` operationId).
+	AdminDataExport(ctx context.Context, body AdminDataExportJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminDataImportWithBody Import threads and messages
+	//
+	// Stores threads and messages as given: their `Id`, `CreatedUtc`,
+	// `UpdatedUtc`, `IsResolved` and `Sender`, in the shapes of the API's
+	// own responses, so that a captured `messageThreads/getAll` or
+	// `messages/getAll` answer (or a `data/export`) imports as it is.
+	//
+	// All or nothing: one invalid item and nothing is stored (400 naming
+	// it). Idempotent by `Id`: an item whose `Id` is stored already is
+	// left as it is (it must belong to the same integration, enterprise
+	// and thread); an item without `Id` gets one derived from its content,
+	// so that importing the same file twice stores it once. Lists are read
+	// newest first, as the API writes them: of items with the same
+	// `CreatedUtc`, the first listed is the newest. Imported messages send
+	// no webhooks unless `SendWebhooks` is true.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /_admin/v1/data/import (the `AdminDataImport` operationId).
+	AdminDataImportWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminDataImport Import threads and messages
+	//
+	// Stores threads and messages as given: their `Id`, `CreatedUtc`,
+	// `UpdatedUtc`, `IsResolved` and `Sender`, in the shapes of the API's
+	// own responses, so that a captured `messageThreads/getAll` or
+	// `messages/getAll` answer (or a `data/export`) imports as it is.
+	//
+	// All or nothing: one invalid item and nothing is stored (400 naming
+	// it). Idempotent by `Id`: an item whose `Id` is stored already is
+	// left as it is (it must belong to the same integration, enterprise
+	// and thread); an item without `Id` gets one derived from its content,
+	// so that importing the same file twice stores it once. Lists are read
+	// newest first, as the API writes them: of items with the same
+	// `CreatedUtc`, the first listed is the newest. Imported messages send
+	// no webhooks unless `SendWebhooks` is true.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /_admin/v1/data/import (the `AdminDataImport` operationId).
+	AdminDataImport(ctx context.Context, body AdminDataImportJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AdminIntegrationsGetAllWithBody List the integrations and their enterprises
 	//
 	// Every integration that the server knows (demo tokens and token
@@ -262,6 +328,30 @@ type ClientInterface interface {
 	// Corresponds with POST /_admin/v1/webhookDeliveries/getAll (the `AdminWebhookDeliveriesGetAll` operationId).
 	AdminWebhookDeliveriesGetAll(ctx context.Context, body AdminWebhookDeliveriesGetAllJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// AdminWebhookDeliveriesRedeliverWithBody Send a webhook again
+	//
+	// Queues a new delivery of the payload of delivery `Id`, due at once,
+	// to the same URL or to `Url`. The original delivery stays as it was;
+	// the new one has an `Id` of its own, its attempts start from zero
+	// and it follows the same retry policy.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /_admin/v1/webhookDeliveries/redeliver (the `AdminWebhookDeliveriesRedeliver` operationId).
+	AdminWebhookDeliveriesRedeliverWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminWebhookDeliveriesRedeliver Send a webhook again
+	//
+	// Queues a new delivery of the payload of delivery `Id`, due at once,
+	// to the same URL or to `Url`. The original delivery stays as it was;
+	// the new one has an `Id` of its own, its attempts start from zero
+	// and it follows the same retry policy.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /_admin/v1/webhookDeliveries/redeliver (the `AdminWebhookDeliveriesRedeliver` operationId).
+	AdminWebhookDeliveriesRedeliver(ctx context.Context, body AdminWebhookDeliveriesRedeliverJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AdminWebhooksGetAllWithBody List the integrations and their webhook URLs
 	//
 	// Every integration that the server knows, with its identifier and webhook URLs.
@@ -301,6 +391,112 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /_admin/v1/webhooks/set (the `AdminWebhooksSet` operationId).
 	AdminWebhooksSet(ctx context.Context, body AdminWebhooksSetJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// AdminDataExportWithBody Export threads and messages
+//
+// Every stored thread and message, or those of one integration and/or
+// enterprise, newest first, in exactly the shape that `data/import`
+// reads: export, `reset` and import give the same answer to every
+// `getAll`. Instants keep their full precision.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /_admin/v1/data/export (the `AdminDataExport` operationId).
+func (c *Client) AdminDataExportWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminDataExportRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminDataExport Export threads and messages
+//
+// Every stored thread and message, or those of one integration and/or
+// enterprise, newest first, in exactly the shape that `data/import`
+// reads: export, `reset` and import give the same answer to every
+// `getAll`. Instants keep their full precision.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /_admin/v1/data/export (the `AdminDataExport` operationId).
+func (c *Client) AdminDataExport(ctx context.Context, body AdminDataExportJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminDataExportRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminDataImportWithBody Import threads and messages
+//
+// Stores threads and messages as given: their `Id`, `CreatedUtc`,
+// `UpdatedUtc`, `IsResolved` and `Sender`, in the shapes of the API's
+// own responses, so that a captured `messageThreads/getAll` or
+// `messages/getAll` answer (or a `data/export`) imports as it is.
+//
+// All or nothing: one invalid item and nothing is stored (400 naming
+// it). Idempotent by `Id`: an item whose `Id` is stored already is
+// left as it is (it must belong to the same integration, enterprise
+// and thread); an item without `Id` gets one derived from its content,
+// so that importing the same file twice stores it once. Lists are read
+// newest first, as the API writes them: of items with the same
+// `CreatedUtc`, the first listed is the newest. Imported messages send
+// no webhooks unless `SendWebhooks` is true.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /_admin/v1/data/import (the `AdminDataImport` operationId).
+func (c *Client) AdminDataImportWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminDataImportRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminDataImport Import threads and messages
+//
+// Stores threads and messages as given: their `Id`, `CreatedUtc`,
+// `UpdatedUtc`, `IsResolved` and `Sender`, in the shapes of the API's
+// own responses, so that a captured `messageThreads/getAll` or
+// `messages/getAll` answer (or a `data/export`) imports as it is.
+//
+// All or nothing: one invalid item and nothing is stored (400 naming
+// it). Idempotent by `Id`: an item whose `Id` is stored already is
+// left as it is (it must belong to the same integration, enterprise
+// and thread); an item without `Id` gets one derived from its content,
+// so that importing the same file twice stores it once. Lists are read
+// newest first, as the API writes them: of items with the same
+// `CreatedUtc`, the first listed is the newest. Imported messages send
+// no webhooks unless `SendWebhooks` is true.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /_admin/v1/data/import (the `AdminDataImport` operationId).
+func (c *Client) AdminDataImport(ctx context.Context, body AdminDataImportJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminDataImportRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // AdminIntegrationsGetAllWithBody List the integrations and their enterprises
@@ -635,6 +831,50 @@ func (c *Client) AdminWebhookDeliveriesGetAll(ctx context.Context, body AdminWeb
 	return c.Client.Do(req)
 }
 
+// AdminWebhookDeliveriesRedeliverWithBody Send a webhook again
+//
+// Queues a new delivery of the payload of delivery `Id`, due at once,
+// to the same URL or to `Url`. The original delivery stays as it was;
+// the new one has an `Id` of its own, its attempts start from zero
+// and it follows the same retry policy.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /_admin/v1/webhookDeliveries/redeliver (the `AdminWebhookDeliveriesRedeliver` operationId).
+func (c *Client) AdminWebhookDeliveriesRedeliverWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminWebhookDeliveriesRedeliverRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminWebhookDeliveriesRedeliver Send a webhook again
+//
+// Queues a new delivery of the payload of delivery `Id`, due at once,
+// to the same URL or to `Url`. The original delivery stays as it was;
+// the new one has an `Id` of its own, its attempts start from zero
+// and it follows the same retry policy.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /_admin/v1/webhookDeliveries/redeliver (the `AdminWebhookDeliveriesRedeliver` operationId).
+func (c *Client) AdminWebhookDeliveriesRedeliver(ctx context.Context, body AdminWebhookDeliveriesRedeliverJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminWebhookDeliveriesRedeliverRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // AdminWebhooksGetAllWithBody List the integrations and their webhook URLs
 //
 // Every integration that the server knows, with its identifier and webhook URLs.
@@ -713,6 +953,86 @@ func (c *Client) AdminWebhooksSet(ctx context.Context, body AdminWebhooksSetJSON
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewAdminDataExportRequest calls the generic AdminDataExport builder with application/json body
+func NewAdminDataExportRequest(server string, body AdminDataExportJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminDataExportRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAdminDataExportRequestWithBody constructs an http.Request for the AdminDataExport method, with any body, and a specified content type
+func NewAdminDataExportRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/_admin/v1/data/export")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminDataImportRequest calls the generic AdminDataImport builder with application/json body
+func NewAdminDataImportRequest(server string, body AdminDataImportJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminDataImportRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAdminDataImportRequestWithBody constructs an http.Request for the AdminDataImport method, with any body, and a specified content type
+func NewAdminDataImportRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/_admin/v1/data/import")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
 }
 
 // NewAdminIntegrationsGetAllRequest calls the generic AdminIntegrationsGetAll builder with application/json body
@@ -1035,6 +1355,46 @@ func NewAdminWebhookDeliveriesGetAllRequestWithBody(server string, contentType s
 	return req, nil
 }
 
+// NewAdminWebhookDeliveriesRedeliverRequest calls the generic AdminWebhookDeliveriesRedeliver builder with application/json body
+func NewAdminWebhookDeliveriesRedeliverRequest(server string, body AdminWebhookDeliveriesRedeliverJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminWebhookDeliveriesRedeliverRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAdminWebhookDeliveriesRedeliverRequestWithBody constructs an http.Request for the AdminWebhookDeliveriesRedeliver method, with any body, and a specified content type
+func NewAdminWebhookDeliveriesRedeliverRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/_admin/v1/webhookDeliveries/redeliver")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewAdminWebhooksGetAllRequest calls the generic AdminWebhooksGetAll builder with application/json body
 func NewAdminWebhooksGetAllRequest(server string, body AdminWebhooksGetAllJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -1158,6 +1518,72 @@ func WithBaseURL(baseURL string) ClientOption {
 
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
+
+	// AdminDataExportWithBodyWithResponse Export threads and messages
+	//
+	// Every stored thread and message, or those of one integration and/or
+	// enterprise, newest first, in exactly the shape that `data/import`
+	// reads: export, `reset` and import give the same answer to every
+	// `getAll`. Instants keep their full precision.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/data/export (the `AdminDataExport` operationId).
+	AdminDataExportWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminDataExportResponse, error)
+
+	// AdminDataExportWithResponse Export threads and messages
+	//
+	// Every stored thread and message, or those of one integration and/or
+	// enterprise, newest first, in exactly the shape that `data/import`
+	// reads: export, `reset` and import give the same answer to every
+	// `getAll`. Instants keep their full precision.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/data/export (the `AdminDataExport` operationId).
+	AdminDataExportWithResponse(ctx context.Context, body AdminDataExportJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminDataExportResponse, error)
+
+	// AdminDataImportWithBodyWithResponse Import threads and messages
+	//
+	// Stores threads and messages as given: their `Id`, `CreatedUtc`,
+	// `UpdatedUtc`, `IsResolved` and `Sender`, in the shapes of the API's
+	// own responses, so that a captured `messageThreads/getAll` or
+	// `messages/getAll` answer (or a `data/export`) imports as it is.
+	//
+	// All or nothing: one invalid item and nothing is stored (400 naming
+	// it). Idempotent by `Id`: an item whose `Id` is stored already is
+	// left as it is (it must belong to the same integration, enterprise
+	// and thread); an item without `Id` gets one derived from its content,
+	// so that importing the same file twice stores it once. Lists are read
+	// newest first, as the API writes them: of items with the same
+	// `CreatedUtc`, the first listed is the newest. Imported messages send
+	// no webhooks unless `SendWebhooks` is true.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/data/import (the `AdminDataImport` operationId).
+	AdminDataImportWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminDataImportResponse, error)
+
+	// AdminDataImportWithResponse Import threads and messages
+	//
+	// Stores threads and messages as given: their `Id`, `CreatedUtc`,
+	// `UpdatedUtc`, `IsResolved` and `Sender`, in the shapes of the API's
+	// own responses, so that a captured `messageThreads/getAll` or
+	// `messages/getAll` answer (or a `data/export`) imports as it is.
+	//
+	// All or nothing: one invalid item and nothing is stored (400 naming
+	// it). Idempotent by `Id`: an item whose `Id` is stored already is
+	// left as it is (it must belong to the same integration, enterprise
+	// and thread); an item without `Id` gets one derived from its content,
+	// so that importing the same file twice stores it once. Lists are read
+	// newest first, as the API writes them: of items with the same
+	// `CreatedUtc`, the first listed is the newest. Imported messages send
+	// no webhooks unless `SendWebhooks` is true.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/data/import (the `AdminDataImport` operationId).
+	AdminDataImportWithResponse(ctx context.Context, body AdminDataImportJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminDataImportResponse, error)
 
 	// AdminIntegrationsGetAllWithBodyWithResponse List the integrations and their enterprises
 	//
@@ -1331,6 +1757,30 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /_admin/v1/webhookDeliveries/getAll (the `AdminWebhookDeliveriesGetAll` operationId).
 	AdminWebhookDeliveriesGetAllWithResponse(ctx context.Context, body AdminWebhookDeliveriesGetAllJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminWebhookDeliveriesGetAllResponse, error)
 
+	// AdminWebhookDeliveriesRedeliverWithBodyWithResponse Send a webhook again
+	//
+	// Queues a new delivery of the payload of delivery `Id`, due at once,
+	// to the same URL or to `Url`. The original delivery stays as it was;
+	// the new one has an `Id` of its own, its attempts start from zero
+	// and it follows the same retry policy.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/webhookDeliveries/redeliver (the `AdminWebhookDeliveriesRedeliver` operationId).
+	AdminWebhookDeliveriesRedeliverWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminWebhookDeliveriesRedeliverResponse, error)
+
+	// AdminWebhookDeliveriesRedeliverWithResponse Send a webhook again
+	//
+	// Queues a new delivery of the payload of delivery `Id`, due at once,
+	// to the same URL or to `Url`. The original delivery stays as it was;
+	// the new one has an `Id` of its own, its attempts start from zero
+	// and it follows the same retry policy.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/webhookDeliveries/redeliver (the `AdminWebhookDeliveriesRedeliver` operationId).
+	AdminWebhookDeliveriesRedeliverWithResponse(ctx context.Context, body AdminWebhookDeliveriesRedeliverJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminWebhookDeliveriesRedeliverResponse, error)
+
 	// AdminWebhooksGetAllWithBodyWithResponse List the integrations and their webhook URLs
 	//
 	// Every integration that the server knows, with its identifier and webhook URLs.
@@ -1370,6 +1820,214 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /_admin/v1/webhooks/set (the `AdminWebhooksSet` operationId).
 	AdminWebhooksSetWithResponse(ctx context.Context, body AdminWebhooksSetJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminWebhooksSetResponse, error)
+}
+
+// AdminDataExportResponse200Headers the declared response headers of an HTTP 200 response for AdminDataExport
+type AdminDataExportResponse200Headers struct {
+	RequestId string
+}
+
+// AdminDataExportResponse400Headers the declared response headers of an HTTP 400 response for AdminDataExport
+type AdminDataExportResponse400Headers struct {
+	RequestId string
+}
+
+// AdminDataExportResponse401Headers the declared response headers of an HTTP 401 response for AdminDataExport
+type AdminDataExportResponse401Headers struct {
+	RequestId string
+}
+
+// AdminDataExportResponse404Headers the declared response headers of an HTTP 404 response for AdminDataExport
+type AdminDataExportResponse404Headers struct {
+	RequestId string
+}
+
+// AdminDataExportResponse500Headers the declared response headers of an HTTP 500 response for AdminDataExport
+type AdminDataExportResponse500Headers struct {
+	RequestId string
+}
+
+type AdminDataExportResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DataExport
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminDataExportResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AdminDataExportResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminDataExportResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AdminDataExportResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminDataExportResponse500Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminDataExportResponse) GetJSON200() *DataExport {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminDataExportResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminDataExportResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminDataExportResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminDataExportResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminDataExportResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminDataExportResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminDataExportResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminDataExportResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminDataImportResponse200Headers the declared response headers of an HTTP 200 response for AdminDataImport
+type AdminDataImportResponse200Headers struct {
+	RequestId string
+}
+
+// AdminDataImportResponse400Headers the declared response headers of an HTTP 400 response for AdminDataImport
+type AdminDataImportResponse400Headers struct {
+	RequestId string
+}
+
+// AdminDataImportResponse401Headers the declared response headers of an HTTP 401 response for AdminDataImport
+type AdminDataImportResponse401Headers struct {
+	RequestId string
+}
+
+// AdminDataImportResponse404Headers the declared response headers of an HTTP 404 response for AdminDataImport
+type AdminDataImportResponse404Headers struct {
+	RequestId string
+}
+
+// AdminDataImportResponse500Headers the declared response headers of an HTTP 500 response for AdminDataImport
+type AdminDataImportResponse500Headers struct {
+	RequestId string
+}
+
+type AdminDataImportResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DataImportResult
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminDataImportResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AdminDataImportResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminDataImportResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AdminDataImportResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminDataImportResponse500Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminDataImportResponse) GetJSON200() *DataImportResult {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminDataImportResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminDataImportResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminDataImportResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminDataImportResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminDataImportResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminDataImportResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminDataImportResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminDataImportResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 // AdminIntegrationsGetAllResponse200Headers the declared response headers of an HTTP 200 response for AdminIntegrationsGetAll
@@ -2204,6 +2862,110 @@ func (r AdminWebhookDeliveriesGetAllResponse) ContentType() string {
 	return ""
 }
 
+// AdminWebhookDeliveriesRedeliverResponse200Headers the declared response headers of an HTTP 200 response for AdminWebhookDeliveriesRedeliver
+type AdminWebhookDeliveriesRedeliverResponse200Headers struct {
+	RequestId string
+}
+
+// AdminWebhookDeliveriesRedeliverResponse400Headers the declared response headers of an HTTP 400 response for AdminWebhookDeliveriesRedeliver
+type AdminWebhookDeliveriesRedeliverResponse400Headers struct {
+	RequestId string
+}
+
+// AdminWebhookDeliveriesRedeliverResponse401Headers the declared response headers of an HTTP 401 response for AdminWebhookDeliveriesRedeliver
+type AdminWebhookDeliveriesRedeliverResponse401Headers struct {
+	RequestId string
+}
+
+// AdminWebhookDeliveriesRedeliverResponse404Headers the declared response headers of an HTTP 404 response for AdminWebhookDeliveriesRedeliver
+type AdminWebhookDeliveriesRedeliverResponse404Headers struct {
+	RequestId string
+}
+
+// AdminWebhookDeliveriesRedeliverResponse500Headers the declared response headers of an HTTP 500 response for AdminWebhookDeliveriesRedeliver
+type AdminWebhookDeliveriesRedeliverResponse500Headers struct {
+	RequestId string
+}
+
+type AdminWebhookDeliveriesRedeliverResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminDeliveryResult
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminWebhookDeliveriesRedeliverResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AdminWebhookDeliveriesRedeliverResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminWebhookDeliveriesRedeliverResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AdminWebhookDeliveriesRedeliverResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminWebhookDeliveriesRedeliverResponse500Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminWebhookDeliveriesRedeliverResponse) GetJSON200() *AdminDeliveryResult {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminWebhookDeliveriesRedeliverResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminWebhookDeliveriesRedeliverResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminWebhookDeliveriesRedeliverResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminWebhookDeliveriesRedeliverResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminWebhookDeliveriesRedeliverResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminWebhookDeliveriesRedeliverResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminWebhookDeliveriesRedeliverResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminWebhookDeliveriesRedeliverResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // AdminWebhooksGetAllResponse200Headers the declared response headers of an HTTP 200 response for AdminWebhooksGetAll
 type AdminWebhooksGetAllResponse200Headers struct {
 	RequestId string
@@ -2410,6 +3172,96 @@ func (r AdminWebhooksSetResponse) ContentType() string {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
+}
+
+// AdminDataExportWithBodyWithResponse Export threads and messages
+//
+// Every stored thread and message, or those of one integration and/or
+// enterprise, newest first, in exactly the shape that `data/import`
+// reads: export, `reset` and import give the same answer to every
+// `getAll`. Instants keep their full precision.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/data/export (the `AdminDataExport` operationId).
+func (c *ClientWithResponses) AdminDataExportWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminDataExportResponse, error) {
+	rsp, err := c.AdminDataExportWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminDataExportResponse(rsp)
+}
+
+// AdminDataExportWithResponse Export threads and messages
+//
+// Every stored thread and message, or those of one integration and/or
+// enterprise, newest first, in exactly the shape that `data/import`
+// reads: export, `reset` and import give the same answer to every
+// `getAll`. Instants keep their full precision.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/data/export (the `AdminDataExport` operationId).
+func (c *ClientWithResponses) AdminDataExportWithResponse(ctx context.Context, body AdminDataExportJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminDataExportResponse, error) {
+	rsp, err := c.AdminDataExport(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminDataExportResponse(rsp)
+}
+
+// AdminDataImportWithBodyWithResponse Import threads and messages
+//
+// Stores threads and messages as given: their `Id`, `CreatedUtc`,
+// `UpdatedUtc`, `IsResolved` and `Sender`, in the shapes of the API's
+// own responses, so that a captured `messageThreads/getAll` or
+// `messages/getAll` answer (or a `data/export`) imports as it is.
+//
+// All or nothing: one invalid item and nothing is stored (400 naming
+// it). Idempotent by `Id`: an item whose `Id` is stored already is
+// left as it is (it must belong to the same integration, enterprise
+// and thread); an item without `Id` gets one derived from its content,
+// so that importing the same file twice stores it once. Lists are read
+// newest first, as the API writes them: of items with the same
+// `CreatedUtc`, the first listed is the newest. Imported messages send
+// no webhooks unless `SendWebhooks` is true.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/data/import (the `AdminDataImport` operationId).
+func (c *ClientWithResponses) AdminDataImportWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminDataImportResponse, error) {
+	rsp, err := c.AdminDataImportWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminDataImportResponse(rsp)
+}
+
+// AdminDataImportWithResponse Import threads and messages
+//
+// Stores threads and messages as given: their `Id`, `CreatedUtc`,
+// `UpdatedUtc`, `IsResolved` and `Sender`, in the shapes of the API's
+// own responses, so that a captured `messageThreads/getAll` or
+// `messages/getAll` answer (or a `data/export`) imports as it is.
+//
+// All or nothing: one invalid item and nothing is stored (400 naming
+// it). Idempotent by `Id`: an item whose `Id` is stored already is
+// left as it is (it must belong to the same integration, enterprise
+// and thread); an item without `Id` gets one derived from its content,
+// so that importing the same file twice stores it once. Lists are read
+// newest first, as the API writes them: of items with the same
+// `CreatedUtc`, the first listed is the newest. Imported messages send
+// no webhooks unless `SendWebhooks` is true.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/data/import (the `AdminDataImport` operationId).
+func (c *ClientWithResponses) AdminDataImportWithResponse(ctx context.Context, body AdminDataImportJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminDataImportResponse, error) {
+	rsp, err := c.AdminDataImport(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminDataImportResponse(rsp)
 }
 
 // AdminIntegrationsGetAllWithBodyWithResponse List the integrations and their enterprises
@@ -2680,6 +3532,42 @@ func (c *ClientWithResponses) AdminWebhookDeliveriesGetAllWithResponse(ctx conte
 	return ParseAdminWebhookDeliveriesGetAllResponse(rsp)
 }
 
+// AdminWebhookDeliveriesRedeliverWithBodyWithResponse Send a webhook again
+//
+// Queues a new delivery of the payload of delivery `Id`, due at once,
+// to the same URL or to `Url`. The original delivery stays as it was;
+// the new one has an `Id` of its own, its attempts start from zero
+// and it follows the same retry policy.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/webhookDeliveries/redeliver (the `AdminWebhookDeliveriesRedeliver` operationId).
+func (c *ClientWithResponses) AdminWebhookDeliveriesRedeliverWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminWebhookDeliveriesRedeliverResponse, error) {
+	rsp, err := c.AdminWebhookDeliveriesRedeliverWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminWebhookDeliveriesRedeliverResponse(rsp)
+}
+
+// AdminWebhookDeliveriesRedeliverWithResponse Send a webhook again
+//
+// Queues a new delivery of the payload of delivery `Id`, due at once,
+// to the same URL or to `Url`. The original delivery stays as it was;
+// the new one has an `Id` of its own, its attempts start from zero
+// and it follows the same retry policy.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/webhookDeliveries/redeliver (the `AdminWebhookDeliveriesRedeliver` operationId).
+func (c *ClientWithResponses) AdminWebhookDeliveriesRedeliverWithResponse(ctx context.Context, body AdminWebhookDeliveriesRedeliverJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminWebhookDeliveriesRedeliverResponse, error) {
+	rsp, err := c.AdminWebhookDeliveriesRedeliver(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminWebhookDeliveriesRedeliverResponse(rsp)
+}
+
 // AdminWebhooksGetAllWithBodyWithResponse List the integrations and their webhook URLs
 //
 // Every integration that the server knows, with its identifier and webhook URLs.
@@ -2742,6 +3630,220 @@ func (c *ClientWithResponses) AdminWebhooksSetWithResponse(ctx context.Context, 
 		return nil, err
 	}
 	return ParseAdminWebhooksSetResponse(rsp)
+}
+
+// ParseAdminDataExportResponse parses an HTTP response from a AdminDataExportWithResponse call
+func ParseAdminDataExportResponse(rsp *http.Response) (*AdminDataExportResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminDataExportResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DataExport
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminDataExportResponse200Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers AdminDataExportResponse400Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminDataExportResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers AdminDataExportResponse404Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminDataExportResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminDataImportResponse parses an HTTP response from a AdminDataImportWithResponse call
+func ParseAdminDataImportResponse(rsp *http.Response) (*AdminDataImportResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminDataImportResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DataImportResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminDataImportResponse200Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers AdminDataImportResponse400Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminDataImportResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers AdminDataImportResponse404Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminDataImportResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	}
+
+	return response, nil
 }
 
 // ParseAdminIntegrationsGetAllResponse parses an HTTP response from a AdminIntegrationsGetAllWithResponse call
@@ -3587,6 +4689,113 @@ func ParseAdminWebhookDeliveriesGetAllResponse(rsp *http.Response) (*AdminWebhoo
 		response.Headers404 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminWebhookDeliveriesGetAllResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminWebhookDeliveriesRedeliverResponse parses an HTTP response from a AdminWebhookDeliveriesRedeliverWithResponse call
+func ParseAdminWebhookDeliveriesRedeliverResponse(rsp *http.Response) (*AdminWebhookDeliveriesRedeliverResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminWebhookDeliveriesRedeliverResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminDeliveryResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminWebhookDeliveriesRedeliverResponse200Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers AdminWebhookDeliveriesRedeliverResponse400Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminWebhookDeliveriesRedeliverResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers AdminWebhookDeliveriesRedeliverResponse404Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminWebhookDeliveriesRedeliverResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {

@@ -30,18 +30,36 @@ func (e AdminDeliveryStatus) Valid() bool {
 	}
 }
 
+// Defines values for ImportSenderDiscriminator.
+const (
+	ImportSenderDiscriminatorApplication ImportSenderDiscriminator = "Application"
+	ImportSenderDiscriminatorEnterprise  ImportSenderDiscriminator = "Enterprise"
+)
+
+// Valid indicates whether the value is a known member of the ImportSenderDiscriminator enum.
+func (e ImportSenderDiscriminator) Valid() bool {
+	switch e {
+	case ImportSenderDiscriminatorApplication:
+		return true
+	case ImportSenderDiscriminatorEnterprise:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SenderDiscriminator.
 const (
-	Application SenderDiscriminator = "Application"
-	Enterprise  SenderDiscriminator = "Enterprise"
+	SenderDiscriminatorApplication SenderDiscriminator = "Application"
+	SenderDiscriminatorEnterprise  SenderDiscriminator = "Enterprise"
 )
 
 // Valid indicates whether the value is a known member of the SenderDiscriminator enum.
 func (e SenderDiscriminator) Valid() bool {
 	switch e {
-	case Application:
+	case SenderDiscriminatorApplication:
 		return true
-	case Enterprise:
+	case SenderDiscriminatorEnterprise:
 		return true
 	default:
 		return false
@@ -117,6 +135,12 @@ type AdminDelivery struct {
 // AdminDeliveryStatus Pending until a 2xx answer (Delivered) or the last attempt (Failed).
 type AdminDeliveryStatus string
 
+// AdminDeliveryResult One delivery.
+type AdminDeliveryResult struct {
+	// Delivery One webhook sent, or to be sent, to one URL.
+	Delivery AdminDelivery `json:"Delivery"`
+}
+
 // AdminEmpty No properties.
 type AdminEmpty = map[string]interface{}
 
@@ -184,6 +208,15 @@ type AdminMessagesParameters struct {
 
 	// MessageThreadId The thread.
 	MessageThreadId openapi_types.UUID `json:"MessageThreadId"`
+}
+
+// AdminRedeliverParameters The delivery to send again.
+type AdminRedeliverParameters struct {
+	// Id The delivery's number (webhookDeliveries/getAll).
+	Id int64 `json:"Id"`
+
+	// Url Send it here instead of to the delivery's URL (an absolute http or https URL).
+	Url *string `json:"Url,omitempty"`
 }
 
 // AdminResolveParameters The new resolution state of a thread.
@@ -270,6 +303,59 @@ type ConnectorApiExceptionResult struct {
 	RequestId *string `json:"RequestId"`
 }
 
+// DataExport A snapshot, in the shape that data/import reads.
+type DataExport struct {
+	// MessageThreads The threads, newest first.
+	MessageThreads []MessageThread `json:"MessageThreads"`
+
+	// Messages The messages of those threads, newest first.
+	Messages []Message `json:"Messages"`
+}
+
+// DataExportParameters Selects what to export; the filters combine with AND, none selects everything.
+type DataExportParameters struct {
+	// EnterpriseId Only the threads of this enterprise.
+	EnterpriseId *openapi_types.UUID `json:"EnterpriseId,omitempty"`
+
+	// IntegrationId Only the threads of this integration.
+	IntegrationId *openapi_types.UUID `json:"IntegrationId,omitempty"`
+}
+
+// DataImportParameters Threads and messages to store. `IntegrationId` and `EnterpriseId`
+// apply to every thread that does not name its own (a captured
+// Connector API answer names neither).
+type DataImportParameters struct {
+	// EnterpriseId The enterprise of the threads that name none.
+	EnterpriseId *openapi_types.UUID `json:"EnterpriseId,omitempty"`
+
+	// IntegrationId The integration of the threads that name none.
+	IntegrationId *openapi_types.UUID `json:"IntegrationId,omitempty"`
+
+	// MessageThreads The threads, newest first.
+	MessageThreads []ImportMessageThread `json:"MessageThreads"`
+
+	// Messages Messages of those threads or of stored ones, newest first.
+	Messages *[]ImportMessage `json:"Messages,omitempty"`
+
+	// SendWebhooks Queue MessageAdded webhooks for the added messages, as if they had just been added (default false).
+	SendWebhooks *bool `json:"SendWebhooks,omitempty"`
+}
+
+// DataImportResult Counts of the import.
+type DataImportResult struct {
+	// AddedMessageThreads Threads stored by this import.
+	AddedMessageThreads int32 `json:"AddedMessageThreads"`
+
+	// AddedMessages Messages stored by this import.
+	AddedMessages int32 `json:"AddedMessages"`
+
+	// ExistingMessageThreads Threads whose Id was stored already, left as they were.
+	ExistingMessageThreads int32 `json:"ExistingMessageThreads"`
+
+	// ExistingMessages Messages whose Id was stored already, left as they were.
+	ExistingMessages int32 `json:"ExistingMessages"`
+}
+
 // GeneralWebhook The body of a General Webhook, as the real platform sends it.
 type GeneralWebhook struct {
 	// EnterpriseId The enterprise of the threads.
@@ -281,6 +367,63 @@ type GeneralWebhook struct {
 	// IntegrationId The integration notified.
 	IntegrationId openapi_types.UUID `json:"IntegrationId"`
 }
+
+// ImportMessage A message as the API writes it.
+type ImportMessage struct {
+	// CreatedUtc Creation time, kept as written; not before its thread's.
+	CreatedUtc time.Time `json:"CreatedUtc"`
+
+	// Id Its identifier; absent, one derived from its thread, Sender, CreatedUtc and Text.
+	Id *openapi_types.UUID `json:"Id,omitempty"`
+
+	// MessageThreadId Its thread, imported or stored.
+	MessageThreadId openapi_types.UUID `json:"MessageThreadId"`
+
+	// Sender Who wrote the message; Value may be left out.
+	Sender ImportSender `json:"Sender"`
+
+	// Text The text.
+	Text string `json:"Text"`
+}
+
+// ImportMessageThread A thread as the API writes it; what is optional is derived.
+type ImportMessageThread struct {
+	// CreatedUtc Creation time, kept as written.
+	CreatedUtc time.Time `json:"CreatedUtc"`
+
+	// EnterpriseId Its enterprise; absent, the one of the import.
+	EnterpriseId *openapi_types.UUID `json:"EnterpriseId,omitempty"`
+
+	// Id Its identifier; absent, one derived from its integration, enterprise, CreatedUtc, OriginalSender and Subject.
+	Id *openapi_types.UUID `json:"Id,omitempty"`
+
+	// IntegrationId The integration that owns it; absent, the one of the import.
+	IntegrationId *openapi_types.UUID `json:"IntegrationId,omitempty"`
+
+	// IsResolved Whether the enterprise resolved it (default false).
+	IsResolved *bool `json:"IsResolved,omitempty"`
+
+	// OriginalSender The customer.
+	OriginalSender string `json:"OriginalSender"`
+
+	// Subject The subject.
+	Subject string `json:"Subject"`
+
+	// UpdatedUtc At least CreatedUtc; absent, the CreatedUtc of its newest message, or its own. Never older than its newest message.
+	UpdatedUtc *time.Time `json:"UpdatedUtc,omitempty"`
+}
+
+// ImportSender Who wrote the message; Value may be left out.
+type ImportSender struct {
+	// Discriminator Enterprise for employees, Application for the integration.
+	Discriminator ImportSenderDiscriminator `json:"Discriminator"`
+
+	// Value Always null.
+	Value *map[string]interface{} `json:"Value,omitempty"`
+}
+
+// ImportSenderDiscriminator Enterprise for employees, Application for the integration.
+type ImportSenderDiscriminator string
 
 // Limitation Cursor pagination.
 type Limitation struct {
@@ -378,6 +521,12 @@ type NotFound = ConnectorApiExceptionResult
 // Unauthorized The body of every error.
 type Unauthorized = ConnectorApiExceptionResult
 
+// AdminDataExportJSONRequestBody defines body for AdminDataExport for application/json ContentType.
+type AdminDataExportJSONRequestBody = DataExportParameters
+
+// AdminDataImportJSONRequestBody defines body for AdminDataImport for application/json ContentType.
+type AdminDataImportJSONRequestBody = DataImportParameters
+
 // AdminIntegrationsGetAllJSONRequestBody defines body for AdminIntegrationsGetAll for application/json ContentType.
 type AdminIntegrationsGetAllJSONRequestBody = AdminEmpty
 
@@ -401,6 +550,9 @@ type AdminResetJSONRequestBody = AdminEmpty
 
 // AdminWebhookDeliveriesGetAllJSONRequestBody defines body for AdminWebhookDeliveriesGetAll for application/json ContentType.
 type AdminWebhookDeliveriesGetAllJSONRequestBody = AdminDeliveriesParameters
+
+// AdminWebhookDeliveriesRedeliverJSONRequestBody defines body for AdminWebhookDeliveriesRedeliver for application/json ContentType.
+type AdminWebhookDeliveriesRedeliverJSONRequestBody = AdminRedeliverParameters
 
 // AdminWebhooksGetAllJSONRequestBody defines body for AdminWebhooksGetAll for application/json ContentType.
 type AdminWebhooksGetAllJSONRequestBody = AdminEmpty

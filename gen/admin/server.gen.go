@@ -22,6 +22,12 @@ import (
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// AdminDataExport Export threads and messages
+	// (POST /_admin/v1/data/export)
+	AdminDataExport(ctx echo.Context) error
+	// AdminDataImport Import threads and messages
+	// (POST /_admin/v1/data/import)
+	AdminDataImport(ctx echo.Context) error
 	// AdminIntegrationsGetAll List the integrations and their enterprises
 	// (POST /_admin/v1/integrations/getAll)
 	AdminIntegrationsGetAll(ctx echo.Context) error
@@ -46,6 +52,9 @@ type ServerInterface interface {
 	// AdminWebhookDeliveriesGetAll List webhook deliveries
 	// (POST /_admin/v1/webhookDeliveries/getAll)
 	AdminWebhookDeliveriesGetAll(ctx echo.Context) error
+	// AdminWebhookDeliveriesRedeliver Send a webhook again
+	// (POST /_admin/v1/webhookDeliveries/redeliver)
+	AdminWebhookDeliveriesRedeliver(ctx echo.Context) error
 	// AdminWebhooksGetAll List the integrations and their webhook URLs
 	// (POST /_admin/v1/webhooks/getAll)
 	AdminWebhooksGetAll(ctx echo.Context) error
@@ -57,6 +66,24 @@ type ServerInterface interface {
 // ServerInterfaceWrapper converts echo contexts to parameters.
 type ServerInterfaceWrapper struct {
 	Handler ServerInterface
+}
+
+// AdminDataExport converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminDataExport(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminDataExport(ctx)
+	return err
+}
+
+// AdminDataImport converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminDataImport(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminDataImport(ctx)
+	return err
 }
 
 // AdminIntegrationsGetAll converts echo context to params.
@@ -128,6 +155,15 @@ func (w *ServerInterfaceWrapper) AdminWebhookDeliveriesGetAll(ctx echo.Context) 
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.AdminWebhookDeliveriesGetAll(ctx)
+	return err
+}
+
+// AdminWebhookDeliveriesRedeliver converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminWebhookDeliveriesRedeliver(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminWebhookDeliveriesRedeliver(ctx)
 	return err
 }
 
@@ -206,6 +242,9 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/_admin/v1/webhooks/set", wrapper.AdminWebhooksSet, options.OperationMiddlewares["adminWebhooksSet"]...)
 	router.POST(options.BaseURL+"/_admin/v1/webhooks/getAll", wrapper.AdminWebhooksGetAll, options.OperationMiddlewares["adminWebhooksGetAll"]...)
 	router.POST(options.BaseURL+"/_admin/v1/webhookDeliveries/getAll", wrapper.AdminWebhookDeliveriesGetAll, options.OperationMiddlewares["adminWebhookDeliveriesGetAll"]...)
+	router.POST(options.BaseURL+"/_admin/v1/data/import", wrapper.AdminDataImport, options.OperationMiddlewares["adminDataImport"]...)
+	router.POST(options.BaseURL+"/_admin/v1/data/export", wrapper.AdminDataExport, options.OperationMiddlewares["adminDataExport"]...)
+	router.POST(options.BaseURL+"/_admin/v1/webhookDeliveries/redeliver", wrapper.AdminWebhookDeliveriesRedeliver, options.OperationMiddlewares["adminWebhookDeliveriesRedeliver"]...)
 
 }
 
@@ -243,6 +282,190 @@ type UnauthorizedJSONResponse struct {
 	Body ConnectorApiExceptionResult
 
 	Headers UnauthorizedResponseHeaders
+}
+
+type AdminDataExportRequestObject struct {
+	Body *AdminDataExportJSONRequestBody
+}
+
+type AdminDataExportResponseObject interface {
+	VisitAdminDataExportResponse(w http.ResponseWriter) error
+}
+
+type AdminDataExport200ResponseHeaders struct {
+	RequestId string
+}
+
+type AdminDataExport200JSONResponse struct {
+	Body    DataExport
+	Headers AdminDataExport200ResponseHeaders
+}
+
+func (response AdminDataExport200JSONResponse) VisitAdminDataExportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDataExport400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminDataExport400JSONResponse) VisitAdminDataExportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDataExport401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AdminDataExport401JSONResponse) VisitAdminDataExportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDataExport404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminDataExport404JSONResponse) VisitAdminDataExportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDataExport500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response AdminDataExport500JSONResponse) VisitAdminDataExportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDataImportRequestObject struct {
+	Body *AdminDataImportJSONRequestBody
+}
+
+type AdminDataImportResponseObject interface {
+	VisitAdminDataImportResponse(w http.ResponseWriter) error
+}
+
+type AdminDataImport200ResponseHeaders struct {
+	RequestId string
+}
+
+type AdminDataImport200JSONResponse struct {
+	Body    DataImportResult
+	Headers AdminDataImport200ResponseHeaders
+}
+
+func (response AdminDataImport200JSONResponse) VisitAdminDataImportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDataImport400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminDataImport400JSONResponse) VisitAdminDataImportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDataImport401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AdminDataImport401JSONResponse) VisitAdminDataImportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDataImport404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminDataImport404JSONResponse) VisitAdminDataImportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDataImport500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response AdminDataImport500JSONResponse) VisitAdminDataImportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type AdminIntegrationsGetAllRequestObject struct {
@@ -981,6 +1204,98 @@ func (response AdminWebhookDeliveriesGetAll500JSONResponse) VisitAdminWebhookDel
 	return err
 }
 
+type AdminWebhookDeliveriesRedeliverRequestObject struct {
+	Body *AdminWebhookDeliveriesRedeliverJSONRequestBody
+}
+
+type AdminWebhookDeliveriesRedeliverResponseObject interface {
+	VisitAdminWebhookDeliveriesRedeliverResponse(w http.ResponseWriter) error
+}
+
+type AdminWebhookDeliveriesRedeliver200ResponseHeaders struct {
+	RequestId string
+}
+
+type AdminWebhookDeliveriesRedeliver200JSONResponse struct {
+	Body    AdminDeliveryResult
+	Headers AdminWebhookDeliveriesRedeliver200ResponseHeaders
+}
+
+func (response AdminWebhookDeliveriesRedeliver200JSONResponse) VisitAdminWebhookDeliveriesRedeliverResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminWebhookDeliveriesRedeliver400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminWebhookDeliveriesRedeliver400JSONResponse) VisitAdminWebhookDeliveriesRedeliverResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminWebhookDeliveriesRedeliver401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AdminWebhookDeliveriesRedeliver401JSONResponse) VisitAdminWebhookDeliveriesRedeliverResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminWebhookDeliveriesRedeliver404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminWebhookDeliveriesRedeliver404JSONResponse) VisitAdminWebhookDeliveriesRedeliverResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminWebhookDeliveriesRedeliver500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response AdminWebhookDeliveriesRedeliver500JSONResponse) VisitAdminWebhookDeliveriesRedeliverResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminWebhooksGetAllRequestObject struct {
 	Body *AdminWebhooksGetAllJSONRequestBody
 }
@@ -1167,6 +1482,12 @@ func (response AdminWebhooksSet500JSONResponse) VisitAdminWebhooksSetResponse(w 
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// AdminDataExport Export threads and messages
+	// (POST /_admin/v1/data/export)
+	AdminDataExport(ctx context.Context, request AdminDataExportRequestObject) (AdminDataExportResponseObject, error)
+	// AdminDataImport Import threads and messages
+	// (POST /_admin/v1/data/import)
+	AdminDataImport(ctx context.Context, request AdminDataImportRequestObject) (AdminDataImportResponseObject, error)
 	// AdminIntegrationsGetAll List the integrations and their enterprises
 	// (POST /_admin/v1/integrations/getAll)
 	AdminIntegrationsGetAll(ctx context.Context, request AdminIntegrationsGetAllRequestObject) (AdminIntegrationsGetAllResponseObject, error)
@@ -1191,6 +1512,9 @@ type StrictServerInterface interface {
 	// AdminWebhookDeliveriesGetAll List webhook deliveries
 	// (POST /_admin/v1/webhookDeliveries/getAll)
 	AdminWebhookDeliveriesGetAll(ctx context.Context, request AdminWebhookDeliveriesGetAllRequestObject) (AdminWebhookDeliveriesGetAllResponseObject, error)
+	// AdminWebhookDeliveriesRedeliver Send a webhook again
+	// (POST /_admin/v1/webhookDeliveries/redeliver)
+	AdminWebhookDeliveriesRedeliver(ctx context.Context, request AdminWebhookDeliveriesRedeliverRequestObject) (AdminWebhookDeliveriesRedeliverResponseObject, error)
 	// AdminWebhooksGetAll List the integrations and their webhook URLs
 	// (POST /_admin/v1/webhooks/getAll)
 	AdminWebhooksGetAll(ctx context.Context, request AdminWebhooksGetAllRequestObject) (AdminWebhooksGetAllResponseObject, error)
@@ -1209,6 +1533,98 @@ func NewStrictHandler(ssi StrictServerInterface, middlewares []StrictMiddlewareF
 type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
+}
+
+// AdminDataExport operation middleware
+func (sh *strictHandler) AdminDataExport(ctx echo.Context) error {
+	var request AdminDataExportRequestObject
+
+	var body AdminDataExportJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminDataExport(ctx.Request().Context(), request.(AdminDataExportRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminDataExport")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminDataExportResponseObject); ok {
+		return validResponse.VisitAdminDataExportResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminDataImport operation middleware
+func (sh *strictHandler) AdminDataImport(ctx echo.Context) error {
+	var request AdminDataImportRequestObject
+
+	var body AdminDataImportJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminDataImport(ctx.Request().Context(), request.(AdminDataImportRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminDataImport")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminDataImportResponseObject); ok {
+		return validResponse.VisitAdminDataImportResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
 }
 
 // AdminIntegrationsGetAll operation middleware
@@ -1579,6 +1995,52 @@ func (sh *strictHandler) AdminWebhookDeliveriesGetAll(ctx echo.Context) error {
 	return nil
 }
 
+// AdminWebhookDeliveriesRedeliver operation middleware
+func (sh *strictHandler) AdminWebhookDeliveriesRedeliver(ctx echo.Context) error {
+	var request AdminWebhookDeliveriesRedeliverRequestObject
+
+	var body AdminWebhookDeliveriesRedeliverJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminWebhookDeliveriesRedeliver(ctx.Request().Context(), request.(AdminWebhookDeliveriesRedeliverRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminWebhookDeliveriesRedeliver")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminWebhookDeliveriesRedeliverResponseObject); ok {
+		return validResponse.VisitAdminWebhookDeliveriesRedeliverResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // AdminWebhooksGetAll operation middleware
 func (sh *strictHandler) AdminWebhooksGetAll(ctx echo.Context) error {
 	var request AdminWebhooksGetAllRequestObject
@@ -1676,79 +2138,106 @@ func (sh *strictHandler) AdminWebhooksSet(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Fxtb9u4k/8qhO6AJoBiO0/trvsq22b/57s2LZr0+qIu1rQ0trmVSC9JxfEtAtyHuE94n+TAB0mURFly",
-	"k90A98+7OJbImeHMbx7pP4OIpWtGgUoRjP8MVoBj4PrPT/BHBkJOYvUhBhFxspaE0WAcfKbkjwwQiYFK",
-	"siDAEVsguQLEzTuvEfyR4USgWbHITD2CKQLOGUdzFm8HQRio5wmHOBhLnkEYiGgFKVYbpoS+A7qUq2B8",
-	"HAZyu4ZgHAjJCV0G9/f36lWxZlSApvUXHNud1KeIUQlU/4nX64REWNE9/F0o4v90NvlXDotgHPzLsBTC",
-	"0Hwrhm8YpRBJxi/W5PIuAs37JxBZIg0BVZFcoBQnC8ZTiHMpIMYRRmY9dEtYoslQbDelfGTE7CPIPjws",
-	"z0NvP6ESOMXJNfBb4JdKrE/H+wJnicyVQGiKXrsKgUhcaotARCJCnWdfCJSw5WNJ5orJX1lG46cSx80K",
-	"kFxxwLHSAEIlLLneFsUMBKJMIrgjQobq61IIiGdUoA2RK5ZJZSo4TpWU2Hd4NKX5THEmV4yT/4InFc+F",
-	"pcKIxRCLiEApEYLQpRLMCgstnA1ndPn4srjPwUYvcqGWfwsJuQVOQHzEHKcg7Q5V8q8hgUgKtIH5irHv",
-	"KC7eUoStOVsDl8TA0huWGeE2JZAyIZ13kWSIg8w4DRGFjTKZBeFCqjUVqmAZjANC5elJEAYpviNplgbj",
-	"49FoFCqotB8LoNRKBzywOGH1zwflH2iy1XJ2aNF2TISruhU6sozEQRjQLEnwPIEcvOsg7cL7VyuLb8Vj",
-	"bP47RFJRWBO+1ZwGpV8aAm+Kqir+ck3/GVSPjkhIRZeuu7RuFfGWG8w53jZ4dgjoYnzrOxootEwAtXjB",
-	"0BzsR8kQo4A+f3rX5P1CSkjXsoVzbL9FKY4BCYYWmHtVralPbzhgCfFnGXmOaAUG1lMQAi8BbbBAOI4h",
-	"riweYwlHkqQQNJQmDHxK6hzW9oVANEvn0KD35VnwA/qvlnYhmjLto2KfwjdofYeFtILeLY8EC5kLXQtF",
-	"yb1VJh2GZfYtPH59y21zxwUmiWGp19LXEstMvGEx+OX1bzc3H5HQD+U+32xHxUY5frUJIgtElXZGOAWv",
-	"arWQ4hzdFdz1Ey+Fu5JZIlCcgaWC0QiQNTHQ/vjXQhY/JvuPeJswHHcBxT+AAseJBS31opFqk4uPQGPl",
-	"8zIqSYIwOrm7s5JEBwXlh3msUDnXA8PMoeIGqHIBX/PlgjAoXg7CwDzooFDJ0GeeeEXLQcdpQoPNIOjC",
-	"94napmpsZu1SZIUMwhKeKoDSOPKGiTUU1DWGVoy9TNdSAyyOY6KIw8lHBy0XOBFQD1OuGCoR1WG/trTD",
-	"cVOKF7SCLZjG+gxBhe5rToQOhQXCUQRCmOhGoIjdGnCrAvpl8dIkbkF1d122aC4d5lE347HJ2bTjRKkK",
-	"zI2PL5xgJ/ZVHd++ONsLXq9w6kGgiRSI4hRyZjRvKGJ0QZZZuXqHttYUVW8V1oT8rceht4Yrl8pZ1Vmu",
-	"Hqm7jN/9q+NAa+D1dfrHKq5+doUrFXpamX9vfPtFHO8Kky/KGIATKYGi+bam/E2B2KVvdPLUpkU2tZIs",
-	"R0nST5tu4K4lFpfKfVhHZqlWK+4uQVRFV6fcbtclxI94CT7ZrZXg2CKnxpdaZFz4/L/iZxLn3LAkBm3g",
-	"5ijsf9XqpZc2IK8AdvsDUX6Ys+7RgatadN5La+1yncpabBvmsugSdpulKkNzjt2rkr2p9lPZSZtRnC51",
-	"MKr/UG3IaxN/oTIYdh5ZJcyifRUjJ6G3epgXdimJEVwHbO3JzC7iO0nuVahwUE2HBbiVj3ckJbIIZXYx",
-	"4TxZP/TdsN0DqTuR1dm8VUCfQLDkFnbJ50YnDhvE1aOZDtBUTgO7ZTQRdmkfmzwDU8jRT4RIB5bmP2wN",
-	"blgyZywB/BTScxholZ55/Bowj1Y9MSlECZbKtHEkyS2RW2vjaKbic0vGTIELnquEAi10ddxiUV71fKi/",
-	"09nRU+LbO68Q9orYrPCzNMU9Skx7o131bPvAh145b98U0Zup7y9Iol5HEUvnhII+SHRx9XZ3/tKVvvSK",
-	"5/oWNh0G6lXNvEjAXaUEX+C+t6LswglNmgWJuKDvQK2k83ymvleAgRgFgQ40jBx6iZ0zudpR13Fg5kfB",
-	"3R82K/vnZccn0zoW2uSSLAnFCRJAdZqp7Nwa9guhg23DSpgzooSuLNJgAtWWmeK7PPg+GY32LTZXlK2f",
-	"x6ianYdhCysqiVeZtS09twaODuztEfL+/aGERY6+kUQbHPwNBv9jGvxwzbA1vJYQIq/Qf/70LpdK36T/",
-	"r62T6PgGp0XW51ai2ksn6KBorGscOuxVNf7ME18NYK4jK0ArKde6pyflWmhJvbYWLzNObZ/PShmxxaLi",
-	"MHem4RooJubR41H/+kZenRTdx967wGOcH3F6g4rTpga069PjlHyK9btih+JBnwx2dXW9ujZn8VbpmvGf",
-	"es7D15KTmPh05deMyxVwFOsHdKtLaV1T+0qQ9FWtsWmv2KYxjdFGF7IPLBVbtMZydTjwWdGOeZdLM82i",
-	"1HRW9ptnKDcV28Ee7N0UzTlxdw8LIfmOpdZX2HkSGNmnkX08RLapzgEnaJ1gqbBFO2qBiHwYhuc44xQp",
-	"OpHr8jYfPGoaAqjvtCXoDqLraXvZguVZb/HwgvU+jcHdLqeOQlYGvsOuerwqfSbOV+kNoS2upmv8QIux",
-	"nDx4+KzBriRtZmfAnEKUhro8TeNwS1gmdL72V04btIJHUbHWVmI9ZIGC6OLjxCPhHc1w/Z3SHElSeFj/",
-	"u3XezrGJTlvrrDNMimyv13rXOrzvskL7VGf9vWeDsaXOXlBTaSfuOP4ywG5rWxhJtOpCWHp7tqG+ht1f",
-	"oBt7wTGRaA4Jo0tl4v0y6n1Ubw9N2RNppfLikZGe9UrdW+xIt7+sQIcW1e5TmYAT6S/MfbCJbKnoTbqj",
-	"TEiWmuNvWohJi/1v2pzZ++LnddyqOnpXV33yVm81IdURlNXOvgrWp6Nfc2Y1GZU81/r6DkedJcg2eX9Z",
-	"MRXYSahDXy3EJOqlVHlFny8qGTDVnnSdsC2ACNFFOQGpv5LNVCwfsigXCcLAec87YPGfOMl8/ibZ4K1o",
-	"iXIbYqlPllWYzPfwSbMSBrUHWnvLUenhd0JjG/KbFXL5lD3ilqGTQiZ9IzjzwuOIoeVALH4SaRvVOv7U",
-	"BWuWeeTTBmVlNboRt+4XN0585nEfBgKijBO5vVZignJ+9UZl8y3zfuX4rDtxrFIlITFXQKvcmaJRC18j",
-	"IWCuTdpSoJJ3M89L6IJ5VGkNdnbAIHiRZ7yHjVAuU4/0UoYUi7c40ZW/xVg9t0UJSISRBCGndJ3g+qjA",
-	"C4EEiW1rJmL0FrgoyhXrZKu8NKaFMYdTatG9aDEchohQsYZI6rSQgwBDYowlDvX/8joImMQRy2g1pTrn",
-	"c9V5VlYqCjatOE0eJZmLGmIwpVOqzoCzTIIwo9+mxLtZVY+jGACvTX9P6cHsSH8+0p9nIZq9v/xy/eny",
-	"198u3r6fXP128+E/Lq9mh69t8p1P3UeYcztvj8WUzipj12P0iz5hNM1Go9PI7KT+hNkAvSPfwRf06PWn",
-	"lOVnre0DzT5+uL6ZWdLRv19/uNI5aGiqAAKt8K1ZTatCeQUknNK1bktiDpVZXn0CszL9GZjMQvePZDWZ",
-	"mNLObGJKgzBISARUaLOnul4WvJ/cBGGQ8cQqtxgPh2wNVLCMRzBgfDm0L4mhelblkEQqhA5S2AgOC/S/",
-	"//0/bkghSJolVi/N+Sm1L+7GLIADjfLjPgzCQOmxsZ7jwWgwUlsoCvCaBOPgdDAanCrYwXKlrXz4m150",
-	"eHs8dDVsuAR5keghvjUTvSpVdc39TtlGoIMYUpaPoelhNaN9lQLhoY1864Nsesm2aTZjAfZfcgWpgOS2",
-	"OHdtOysVqOiTKpRLIWxz4OofhluDlSDkLyze9rjLAHc4XavD+/M+7HmxwZkdvK+Csy1EVe4gnYxGj3al",
-	"om3KrOU6hasNzSE/9aExHvcYt0nODMe+NwrJDJ2rWfqV4+5XKrdU9Etn3S8Vt37uw+C8D2G+C1TaveYt",
-	"oOAdEbIeBYp8ipNwV/2Vm8RLYarMc3YXfFNLOQabVvq0nSZ7U221MOoaW1iWWR3KmrchPIZUbRc/2JRq",
-	"GWlwusA/nS9enh2dvzp+dXR2/vLkaH66iI5Oop9fni5evsQL/DKo17Vsmep4dL+fZTY7V09hpc0BLu8N",
-	"Oc8I17MJ7mGCbX1Hx/CcpKzD+mxw2G5+1yAFmpV56swdCgpr0SaKEpbfWjODPuqDueOoAp5epmh3eogt",
-	"ujUQk0M2Sn7BT/Ho5PjsZHF0ehwtjs6Oj8+Pfh7NF0cYzk9Go+gVPp7jYD8zbI5aPbkZ9rqbiRfSFoWi",
-	"FaYmQXs2yW6TtOddanthGD9ki0JPIj2qJ9QzNPpRE6uaLM47n4YOZmVpaqYHWGhZXtMh1GGIAKtUsCj4",
-	"1kY/0OwG7uQMpSpjVEFt62zMlHqGY6QzgY7ptj6snWMOWaqX6dIwE2HTcLu4fjOZqOxZGd7rKmR9B1ib",
-	"Jn5Z6zxgfEqL+aLDwh0hXZLUR4GMrI1Uq7N0peDHU2pG6VLA+TAfRUSFPqG+4az+k2C+NAk2EiBVJtwv",
-	"pfOO8dmMzmSMr8vRQZ13LBVeF1NGmqjNiiSAUnZrLtfqYTXOqGzNMap4bAbk/v7QyAVxey/JGy2djIqW",
-	"SjDngL8vsMGSvQOoxijgU8B3Y+K0TxBVJKKEe8axnrG8G8uNwHcGWGi+rUNn32RHDHEctyP7RRy7RqsP",
-	"c2aK/4NKYXeGZqUxzczNnxyawimtRWPmVpAOwUz8hTYsS+IBmsgcDgp2X4gpdR0ASsh3qKCwyvb+yCDT",
-	"uO4vBE5p3i3IF620DTrwRlzE8UNg5gdjvAI8vijJJ0lZo+OMpdoHbBGWiDJGB3viiveG2BMGhbvDwUaV",
-	"/hk4+gSBtupeDQv2igD7VUEqV1dKs1cf50yubCAl9ql+PELdo62C8TflXJ77P09oX90O273X8Wxee5Q9",
-	"fBe3+hmZ7nC1m9ZbSEC3o5wwP6x4vdoP3GxNjuCOtk6pkHgbIsFMFG4aeEhkRKoMhdou2xzkBoDqL0Wr",
-	"O/yk6f3/X9V3dvZ0aeRKBy5CSR2kmTZ8NphugzHqjHCS6HzTMZG36mPdOKwWl7/P088VMSERhwiobP0V",
-	"otBNSuxvpChrcn+3o8U7fakT9XA35TqmPXTU+0tYT2EsjV+Faonhqr/k9GwwPT1M8zfMHMMpbwf4jefR",
-	"+s7OKKUzZui6oPweRbvR/PN0hWvXUnp0hJ9N4nHava427mUnOwMxlUnhyFYl9CUyydBmRWxZxqHlhUBu",
-	"/aGYQ5pSzM1Pwr22hRC5RYlmJr9dlepbVehaMg5xPiCgHOUcC3htSsr5Bba2i2ELkoAe2NAKDDHCS0wo",
-	"wtKMkLUGdrl8rh8U3tWHiIPR/FV0Mj+Go5P4FB+dRefnRz9j9XH+KnoZn8PZ4nSU3/Eaf9UDPuPh8Pjk",
-	"1WA0GA2Oxz+PRqPiiIJv+5l/ecXqCRGgzfb1QVK2KQfansPI3vVQ6V5GbLnU2WL8zmhmMP5aHcr8+u3+",
-	"m/pabSz0t/VUOWERTlA+WJZPFDrDmcgdARxUJtcqiv3T6KdRoHazNHqHzw0Q6NYMFgijzYoluvhlZ+N0",
-	"1Hwfei/YNUYzixlqFDO36W3XcpLUlhXz1lGzz5QPfio4E+jAjjIJpqBIotnQfphNKRFonpFEIh1mgIDD",
-	"cc/ZnTD/t8LB3kXw0LbLwFwJNz+EALGBQcu5qY43mb7Ro5AOlNfu6Znf3GtMkpYLlxDw7f7/AgAA//8=",
+	"7D3tbtu4lq9CaBdoAiiOk6btjPMrd5q567ttp7dJtsCOi2taOrY5kUgPScXxHQTYh9gn3CdZ8EMSJVGW",
+	"nLgTYDf/4lgiD8/3F4//CCKWrhgFKkUw+iNYAo6B6z+/wO8ZCDmO1YcYRMTJShJGg1FwQ8nvGSASA5Vk",
+	"ToAjNkdyCYibd84R/J7hRKBpschUPYIpAs4ZRzMWbwZBGKjnCYc4GEmeQRiIaAkpVhumhH4AupDLYHQS",
+	"BnKzgmAUCMkJXQQPDw/qVbFiVICG9S84tjupTxGjEqj+E69WCYmwgvv4N6GA/8PZ5F85zINR8C/HJRKO",
+	"zbfi+CdGKUSS8YsVubyPQJ/9C4gskQaAKkouUIqTOeMpxDkWEOMII7MeuiMs0WCoYzexfGTQ7APIPnxc",
+	"0kNvP6YSOMXJFfA74JcKrc939jnOEpkzgdAQnbsMgUhccotARCJCnWdfCZSwxb4w84nJn1lG4+dCx/US",
+	"kFxywLHiAEIlLLjeFsUMBKJMIrgnQobq6xIJiGdUoDWRS5ZJJSo4ThWW2C3sjWluKM7kknHyT3hW9FxY",
+	"KAxaDLCICJQSIQhdKMQssdDIWXNGF/vHxUOubPQiF2r595CQO+AExGfMcQrS7lAF/woSiKRAa5gtGbtF",
+	"cfGWAmzF2Qq4JEYt/cQyg9wmBlImpPMukgxxkBmnIaKwViIzJ1xItabSKlgGo4BQ+fo0CIMU35M0S4PR",
+	"yXA4DJWqtB8LRamZDnhg9YTlP58q/4UmG41nBxYtx0S4rFuBI8tIHIQBzZIEzxLIlXddSbvq/VeLi2/F",
+	"Y2z2G0RSQVhDvuWcBqRfGwhvoqqK/nJNPw2qpCMSUtHF6y6sGwW8PQ3mHG8aZ3YA6Dr4xkcaKLhMALX6",
+	"gqEZ2I+SIUYB3Xz50Dz7hZSQrmTLybH9FqU4BiQYmmPuZbUmP/3EAUuIb2TkIdESjFpPQQi8ALTGAuE4",
+	"hriyeIwlHEmSQtBgmjDwMalDrM0rgWiWzqAB79uz4BH8r5Z2VTRl2kbFPoZvwPoBC2kRvR0fCRYyR7pG",
+	"isJ7K046BMvsW1j8+pab5o5zTBJzpF5LX0ksM/ETi8GPr3+7vv6MhH4ot/lmOyrWyvCrTRCZI6q4M8Ip",
+	"eFmrBRSHdJ/gvh96KdyXhyUCxRlYKBiNAFkRA22Pfy5w8Tjcf8abhOG4S1H8FShwnFilpV40WG2e4jPQ",
+	"WNm8jEqSIIxO7+8tJtFBAflh7itU6HpgDnOoTgNUmYBf8+WCMCheDsLAPOhoofJANzzxopaD9tOEVjaD",
+	"oEu/j9U2VWEza5coK3AQluqpolAaJG+IWINBXWHo1LFtpkVp2ly/tJqRzY62wW8LNu1QXqYrqTfBcUwU",
+	"ZDj57AAyx4mAujP1iaESWIdItaUdujRPf0ErGhDTWHMaqABjxYnQDrtAOIpACOODCRSxO6OCq7i6LF4a",
+	"xy22x12XzZtLh3lswHhsIktt3lGqwgfjiRSmulNDV83zrtaglxH4hFOPnhxLgShOIT+MPhuKGJ2TRVau",
+	"3iFTNXHSW4U1JH/rQfRWp+pSsWT9yFWSusv4RUeRA62A19fp71G5/NnlVFXgaT38R+OBXMTxNmf+ovRU",
+	"OJESKJptaszfRIhd+lqHeG1cZANAyXJdTvpx0zXct0QMUhk5a24t1GrF7YmSKurqkNvtupD4GS/Ah7uV",
+	"Qhyb59D4AqCMC5+Xos4zjvPTsCQGLeCGFPa/avXSlzCmSJmBzSNikTA/uocHPtViiF5ca5frZNZi2zDH",
+	"RReyt9koh+xeluwNtR/KTtgM43Sxg2H9p3JDnkH5jsxgjrNnljCL9mWMHITe7GFe2MYkBnEdamvHw2wD",
+	"vhPkXukUR6tptwC3nuMDSYksXJlth3CerBN9u9ruoak7NauzeSuCvoD1OrdhyA1+lT0RQGOEF5j4bHXf",
+	"4Bkd2MxCmaI4XoC8SJJDb1y9PcfkDSGuFJxEIhNJUCFzcWZuvkmBdPPlAzrAFOGZYEkmAS2lXOkcoJQr",
+	"/fVh09Ltln0ax9uoIFhyB100oLBGHDSEyk1W8S9s59SxsEv7qMIzMEk//USItHtv/sNW4DqHM8YSwM/B",
+	"w84BWrFnHr8CzKNlT8sQogRLpWBxJMkdkRuradFUxXIWjKlS8Ximgk8015UUaxHyDPlTvQ4dST+nlfng",
+	"RcJOfrNFfpamuEc6cmebU6VtHyWuV85LfYUPbWpBc5Ko11HE0hmhoAmJLj693x5FdgWRvbzqvklw5wD1",
+	"DHieUOIuU4IvfNqZUbbpCQ2aVRJxAd+BWknnhJj6XikMxCgIdKDVyKEX2BmTyy05QEfNPNbE+oMXJf+8",
+	"rA5mmsdCG+KTBaE40UZNBftKzq1gvxI65DFHCfODKKQriTQ6gWrJTPF9bhhOh8NdTUOF2frZ7arYeQ5s",
+	"1QrWFlDkZYpW991RezsEHn++Q2c1R19/rk0d/AkC/zgOfjpn2HxviwuRV3NuvnzIsdI39fJ9s1Xav8Fp",
+	"EXu7+cD2BBY6KJowtB467FVhuOGJLxPT6vuJcyvxMuPU1oQtlhGbzysGc2syRCuKsXn0ZNg/y5RnskU3",
+	"2Xun2YzxI04dWZ20yQHt/LSfxFuxfpfvUDzow8G2DgAvr81YvFG8Zuyn7gny5d0lJj5e+TnjcgkcxfoB",
+	"XRZVXNfkvlJJ+ioc2JTibIMBjdFahyoHFooNWmG5PBz4pGhLb9Sl6XxSbDotexOmKBcV2+0w2LmAnp/E",
+	"3T0skOQjy3ss8eX9inGvURYUr8SSySLfLpZ4pZQ2lijGEh+TVL2KWpI5Xd5tGYl46vT7SKhsy+ld17IJ",
+	"csnEnsDZ3csuwNxOo15NJ4o4kiHQb2x3q0NTfxX2VS1qcknoYlfz2+odb7fJ3W7v053yx7WleIkwTruI",
+	"YCmqVUXBXJIhIRmHAZpWzjPVj01dzE4nFK9WiU7iGMWXFwm0yOW9YaZqJAVia4oOMIrwSmYc4gkt1Cy6",
+	"+DzO6wrqceVhEqUSDwcT+iTnKncAcpxr0DREipn2EWvVGy6evuH310SGNxr6yHUnhroVq7+G+timnXRQ",
+	"NzdMFeugbh9A+8D1wHsFNG53Of6eQQaorKxBXHpic9ufoLt9CvEIERaIaApv0BLH6LdMSDQDoPbBgxhM",
+	"76iJW31Zr+3q9dtWcW7zQXQzWtG8Ygydp4dKgdjNXYZslmC6fqiUVLFmj54qd6NtvPKUPS7viZCELvqe",
+	"Z62ZchxrH8lujBP13SZECcwlMg2aG7QGDo8DYttZv8P+NU7ykbdOi1a8ec7iY8VaG9BWZxgj+zSyj4f2",
+	"iMoFS9AqwVIdUedKBCJysE9N30vTXt7l9wSasQio73QwUlEBvdWVPbPe4umdG7v08W2P+uuBoMWBj9hV",
+	"jbul2cCSVVnxNScS/NTc1mmpv1PnlCSFEN3CSsuD7WI4147EDOaMG1fCEPmVeFob5lgK587HuU3JhboJ",
+	"NQZO7iBGc85SZ8sQXenMXojK02jP6Bru5e7WvQ2qfDOjEU2jn9EZvfYwMPYzqPbZzlaNPfVmFMBVGuU6",
+	"ua9MCralJj0seG7iCyIQW5n+M91MaSi7T/7sz4bbNZoivVtlyBlSp5YpNO17t/P6VLZ3dFDowObyf4h+",
+	"sWlvQ1otD1cmLf49PGztUrM1NSTeA462lCu+LkGnZqo9VGUBg8g+Ll8YVDHkP2OUCclSk0rpSPxZ7PrX",
+	"ESXqO5a5WcWtHH8hUQJYSIfQVWQ7CtC2PVbLAjqPZeO+AfqkIkTdC6OQiWlLHaGPFNUUTQ21JXJ6apg2",
+	"knxdMrTmTILby3GO/gMnGaAUb9AMjN/GMt9dDaLWSgnF0le6LfWAqbulq4RtQAUYF+W9pSIIqWUI8tbo",
+	"chHl55XveduiNdweMidrvBEt+cYGzuo9wJVD+lBcrVvUdKqu1qIVVuTzFwy6LhxpT6y8a/T020XbSu1T",
+	"e+vTaerSCeu82M7hjrBM6Kr797xf1O2QmTDVZEErSZYnGL2nuVqtN2x9sr8H12mPbtIuDlKPKwVP9os6",
+	"PaLcK8+dyBZeCMuaDVtTX/P7d+CNnSI6onz+hNGFEvFHuzutrLcDpzzGQ4kM9mwo9J29kP14HY/2M3by",
+	"LPSuLvv08B8e5xr4A95qPNzPfaicqLORbCeX4sV3YArtZg8fNiuZlPZczc54VHx4S2hsC7dmhRw/blZ4",
+	"O076JoHMC/tBQwtBrP4k0l760Cks3Xbo9VHbVFnZU9hIfe2WevJ2qT6EgYAo40RurhSaoLyxfs1ugbbc",
+	"8C0vzLszBkwyFesciTJnCkaNfK0JAXMt0haCpZQrc4Of0DnzsNIK7D0co8GLVOVHWAudWlhigShD6oh3",
+	"ONH9W/ORydomIBFGEoSc0FWC69duXgkkSGwbbCNG74CLoulklWyUlca0EOZwQq12LxpFD0NEqFhBJHWA",
+	"zUGAATHGEof6f3k3C5jyP5bRckJ15d5l52lZ5SiOadFpUrGSuVpDDCZ0QhUNOMskCDPswTTqrZdVchQj",
+	"H2rzHib0YHqkPx/pz9MQTT9efr36cvnzPy7efxx/+sf1L/9++Wl6eG4rifmcjQhzbidsYDGh08qghRH6",
+	"i6YwmmTD4evI7KT+hOkAfSC34HN69PoTynJaa/lA08+/XF1PLejob1e/fNJp7ND0cgi0xHdmNc0K5dCX",
+	"cEJXOr2POVTKWqZcWoY/AxNZ6C5gWQ0mJrQzmtBV0IREQIUWe6q7noKP4+sgDDKeWOYWo+NjtgIqWMYj",
+	"GDC+OLYviWP17EMYSCKVhg5SWAsOc/Q///XfrkshSJolli8N/RTbF9Nw5sCBRjm5D4MwUHxspOdkMBwM",
+	"1RYKArwiwSh4PRgOXiu1g+VSS/nxP/Six3cnx7olA4pujhUTrX1GtlriNCG6LoKpNrK5zv7ULn4eMz6h",
+	"btbKJZFuFIF7HElbmHcaRqZOx8hUySKOxci2KYRoqoXPlMRtV8mCWAYROIW8lp0Xxid0ai4jTAdoTIXE",
+	"VAp0C7BSbxCO5lmSKIpHROHSULtgUKWl7bXfsv/F6FkQ8i8s3vSYfAL3OF0l0CyqBK/n+Ic387dnR2/e",
+	"nbw7Onvz9vRo9noeHZ1GP759PX/7Fs/x2+Ah7Dk7xdv+8VC1C7aTqTLw6HQ43Nv8FgdNLeNaTA+J039s",
+	"7wgTXunC38eEmjNzMN8bBQKOnXFP+pWT7lcqk2/0S2fdLxWThB7C4E0fwHxDmbQBz1uFA4PoCiLTstgo",
+	"8UIoR+Bnci8zDiL4pt6uawEjQu1a4ErJv/DuocymEj06svRTejVE09J1n4YTOi2dd/Vl6b3brhbjr0+r",
+	"nWNFOf3i8/iVmFC2pkXTmwiRYEZTlA0taJpWaqr2AtIUKSWUf1f+N5+JoHvEp446nB5apaJPp29taBN8",
+	"YTrgKdNdTyOr7+5wQmJjOtRZ7Ld6zoFRmwdnwyGiOCV0MaFEHg7QOIZ0xZSgodlGY2ykW3fVGqZMra0T",
+	"qdepERETmpeqzW2SAyJRanogVKCeX4YS5qa4t3QwoUbatE9zXm5sr8HorReg4j5fPcJqiHBCcwIYXKkz",
+	"FzvPSQJIromyVIZ3iNSjM5RbIKSx1mr/Ca0ahGYVSS4hHZkAFVLr2+T7TGiFz2z3mjL+CRE69Bd2nIfa",
+	"Y4DGeTWv4F7lb00oZaVHltEEhDAsmXeuGKeBZ7DVMpjV/2zL0MiNBMPZu+h0dgJHp/FrfHQWvXlz9CNW",
+	"H2fvorfxGzibvx4GzS6nX6v5puB0ePr26OTk6HR4ffLDaDgcDYf/GZgMT/BDPDw9OTudH70+ieZHZycn",
+	"b45+HM7mRxjenA6H0Tt8MsPVKN2GpPWESPA3tqToPQMn7jcXmVC0hOj2iNDg4Zvb99QB5hsLZiNV2Rfm",
+	"MnVQi17diL3IRQZfAa1JkhTOBLqFDbI+PSWLpUQxiNtB8BD2Q+93gNtNLpSAjw3cyr1XMc5cAkcpiTXM",
+	"g+Dh204eR6PX8Rk8jkqDlsfvKPqzTUxt+rPtv6Ru1LZa9sXz6Od5GIQ/2vNwI1xrk7vikEaK14l8bylb",
+	"C3QQQ8rykTLazJnot3LN5DAszYg7PMZYs5bJNCYCt/9SRklAclfEnTp2X7J1e+zgThn5qznt4y1Fb+F0",
+	"5gD9ySLZNjGmJSJwuaE5sEd9aIy6eZHRbhlV3lY9C+1GWw77OzI7pjN23xBYr3PdLrLX1U575Uy6iYDi",
+	"sk7FS603JnsEqeq3PFmUHul0Vevqtkx+MnzYTTKb9x+fQ0qbw1i8M3k941heRHAHEWy7veoInuNidkif",
+	"TU5vidlVBFeJtJ3REmEt242ihOVzcs24CB3C6qnKH2Eteomi3ekpstgMGB7pD+8mhs2BHc8uhr2mQRuv",
+	"XRvHJaamQPQikt0iaeldcnshGI+SRaHnWezVEtpLO4yC8VVNFck75QQdVLNrcgm0LO9rF+owRICj5YQW",
+	"DSe1xj80VVHhFKVYRkvl1LZOWJhQz4gF6UyTw3RTH7xWNFMv1Mt0YQ4TYVM1uLj6aTxGCUgleOdVlaWi",
+	"anMVvOy1OGB8QospFYeFOUImsaxIYa6YVu/EWVhKxI8m1KTQUsD5SBiKiHJ9Qt3urv6TYL4wBT4kQIrB",
+	"hPYrKXmHwdiKkqlYnZcDaHTcoTNuxawKDdR6SRJAKbsz1wJ1doszKltjjKo+NmNWniEf5ShxO2PU6y2d",
+	"DstsxIwDvp1jo0t2dqAaA2WeQ3035hb1caKKQJRwTzPuiy7v1uUG4VsdLDTb1FVn32BHHOM4btfsF3Hs",
+	"Cq0mpi1mDCppuKl7c3dqpnjmqimc0Jo3ZioT2gUz/hdasyyJB2gsc3VQHPeVqJZXUEJuoaKFVbT3ewaZ",
+	"1uv+RoQJzbuV8kUrbUsd+kZcxPFT1Myjc561HGzRI8AZS5GpmGCJKGN0sKNe8U57fUancLs72OgSelEc",
+	"fZxA2/VTdQt28gD7ZUEqYyhLsVcfZ0wurSMldsl+7CHv0ZbB+JNiLs8sz2eUr26D/dKX8Mi0h28Iaz8h",
+	"000+7aL1HhLQ7XCOmx9WrF7tJ3U2JkZwByRNqJB44zYTaDdBZESqCIXaLr8ZyDUA1V+KVnP4RcP7fz+r",
+	"7+zsqdIU7Q+xpk/8IjD9BMawM8JJouNNR0Teq4914Wgbt9thipiQiEMEVLb+7lHoBiX2V1mUNLm/FNJi",
+	"nb7WgXq6mXIN0w486v3trecQlsbvULX4cNXfjnoRmJ4WpvmraY7glDPmOoWH55Oz2+Xn73kMRWFdDtAu",
+	"Jv3qn6RRH4uvTCtcnIGKQhiNIJxQtz/r5ssH+wtc0xueTI11KtJrxTLKQuWdaGsszk36TAHBKOiOeEyL",
+	"3JO9rxOaOnb+q1y6Q9/0cP0TODMdYESiOUsSthYlSBwk36AVS0i0abVzDSkvxo4/KfcfB6Oz010T9815",
+	"588o5JvtIu7yzYuQ903v0BjhQsz1mPodJHxvnSXOZU3nIqPrZObzNtsF5v9P30dtfGmPno8XedhPQ4fL",
+	"jTvJydZQ6wusEhzZvKMeNiwZWi+JTbw6sLwS/nluE4q5+ZnJc5vqlBvdpVtO4U319F10ZVqebQuQcoVn",
+	"WIC1evmg47YBwrrxWO2kGRjs71oo+6tNYJdJE1dPCuAe24prJhj/qq8QjY6PT07fDYaD4eBk9ONwOCxI",
+	"FHzbTfzLUbzPqAHaZF8TkrJ1eWXuJVDsbRKlO7S6Zfh3i/A7lz91L7V77fPXbw/f1NdqY9NpXU+GJSzC",
+	"CcqvruV3Fp3rn8i9ZDio3I2rMPYPwx+GurHbwui93m4UgS6+KicXrZcs0elte/tOx8UPoXcQc+PyZ3FL",
+	"G8XMbWuxa1Wau70r5sXhZiU5v1qa6KsNB7ZZUbBEO/7TY/thOqFEoFlGEhUNqDUEHI56dueF+b+VHuxd",
+	"5gptQdz2O5vJvhAbNWhPbupfzUNfL2ujOWvDBM3veDbuqpYLO6PAG81JdlR0ocsVkUf5VT7vPSMnJ8HW",
+	"dEJLL8w8SPJrfQdYe2wULYnioE3+Yy8g5GFobxAac0OoMSrOtcPKiGoXS0Ub88O3h/8NAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -1,0 +1,207 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mewsref/mewsref/mews"
+)
+
+// DataImport stores an import in one write (see mews.Data): it looks up the
+// items that are stored already, lets mews.PlanImport apply the rules, and
+// inserts the rest in the order given, so that seq keeps that order.
+func (db *DB) DataImport(ctx context.Context, threads []mews.Thread, msgs []mews.Message, webhooksAt *time.Time) (mews.ImportCounts, error) {
+	var counts mews.ImportCounts
+	err := db.writer.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		stored, storedMsgs, err := importLookups(ctx, tx, threads, msgs)
+		if err != nil {
+			return err
+		}
+		plan, err := mews.PlanImport(threads, msgs, stored, storedMsgs)
+		if err != nil {
+			return err
+		}
+		insThread := tx.StmtContext(ctx, db.insertThread)
+		for _, t := range plan.Threads {
+			if _, err := insThread.ExecContext(ctx,
+				blob(t.ID), blob(t.IntegrationID), blob(t.EnterpriseID), t.OriginalSender, t.Subject,
+				micros(t.CreatedUTC), micros(t.UpdatedUTC), t.IsResolved); err != nil {
+				return fmt.Errorf("sqlite: import thread %s: %w", t.ID, err)
+			}
+		}
+		insMessage := tx.StmtContext(ctx, db.insertMessage)
+		for _, m := range plan.Messages {
+			if _, err := insMessage.ExecContext(ctx,
+				blob(m.ID), blob(m.ThreadID), m.Text, string(m.Sender), micros(m.CreatedUTC)); err != nil {
+				return fmt.Errorf("sqlite: import message %s: %w", m.ID, err)
+			}
+		}
+		for id, at := range plan.Touch {
+			if _, err := tx.ExecContext(ctx, "UPDATE threads SET updated_utc = max(updated_utc, ?) WHERE id = ?",
+				micros(at), blob(id)); err != nil {
+				return fmt.Errorf("sqlite: import: update thread %s: %w", id, err)
+			}
+		}
+		if webhooksAt != nil && len(plan.Messages) > 0 {
+			integrations, batches, enterpriseOf := plan.WebhookBatches()
+			for _, in := range integrations {
+				if err := db.queueWebhooks(ctx, tx, in, batches[in], enterpriseOf, *webhooksAt); err != nil {
+					return err
+				}
+			}
+		}
+		counts = plan.Counts
+		return nil
+	})
+	return counts, err
+}
+
+// importLookups returns the threads of the import (and the threads its
+// messages name) that are stored, and the stored messages of the import
+// with their threads.
+func importLookups(ctx context.Context, tx *sql.Tx, threads []mews.Thread, msgs []mews.Message) (map[uuid.UUID]mews.StoredThread, map[uuid.UUID]uuid.UUID, error) {
+	getThread, err := tx.PrepareContext(ctx, "SELECT integration_id, enterprise_id, created_utc, updated_utc FROM threads WHERE id = ?")
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlite: import: %w", err)
+	}
+	defer getThread.Close()
+	stored := make(map[uuid.UUID]mews.StoredThread)
+	looked := make(map[uuid.UUID]bool)
+	lookup := func(id uuid.UUID) error {
+		if looked[id] {
+			return nil
+		}
+		looked[id] = true
+		var st mews.StoredThread
+		var created, updated int64
+		err := getThread.QueryRowContext(ctx, blob(id)).Scan(&st.IntegrationID, &st.EnterpriseID, &created, &updated)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: import: look up thread %s: %w", id, err)
+		}
+		st.CreatedUTC, st.UpdatedUTC = utc(created), utc(updated)
+		stored[id] = st
+		return nil
+	}
+	for _, t := range threads {
+		if err := lookup(t.ID); err != nil {
+			return nil, nil, err
+		}
+	}
+	getMessage, err := tx.PrepareContext(ctx, "SELECT thread_id FROM messages WHERE id = ?")
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlite: import: %w", err)
+	}
+	defer getMessage.Close()
+	storedMsgs := make(map[uuid.UUID]uuid.UUID)
+	for _, m := range msgs {
+		if err := lookup(m.ThreadID); err != nil {
+			return nil, nil, err
+		}
+		var thread uuid.UUID
+		err := getMessage.QueryRowContext(ctx, blob(m.ID)).Scan(&thread)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("sqlite: import: look up message %s: %w", m.ID, err)
+		}
+		storedMsgs[m.ID] = thread
+	}
+	return stored, storedMsgs, nil
+}
+
+// DataExport reads the threads and messages that f selects in one read
+// transaction, so that every exported message has its thread.
+func (db *DB) DataExport(ctx context.Context, f mews.ExportFilter) (threads []mews.Thread, msgs []mews.Message, err error) {
+	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlite: export: %w", err)
+	}
+	defer func() { err = errors.Join(err, rollback(tx)) }()
+	var w where
+	if f.IntegrationID != nil {
+		w.add("t.integration_id = ?", blob(*f.IntegrationID))
+	}
+	if f.EnterpriseID != nil {
+		w.add("t.enterprise_id = ?", blob(*f.EnterpriseID))
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT t.id, t.integration_id, t.enterprise_id, t.original_sender, t.subject, t.created_utc, t.updated_utc, t.is_resolved FROM threads t"+
+		w.String()+" ORDER BY t.created_utc DESC, t.seq DESC", w.args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlite: export threads: %w", err)
+	}
+	for rows.Next() {
+		t, err := scanThread(rows)
+		if err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("sqlite: export threads: %w", err)
+		}
+		threads = append(threads, t)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, nil, fmt.Errorf("sqlite: export threads: %w", err)
+	}
+	rows, err = tx.QueryContext(ctx, "SELECT m.id, m.thread_id, m.text, m.sender, m.created_utc FROM messages m JOIN threads t ON t.id = m.thread_id"+
+		w.String()+" ORDER BY m.created_utc DESC, m.seq DESC", w.args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlite: export messages: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m mews.Message
+		var created int64
+		if err := rows.Scan(&m.ID, &m.ThreadID, &m.Text, &m.Sender, &created); err != nil {
+			return nil, nil, fmt.Errorf("sqlite: export messages: %w", err)
+		}
+		m.CreatedUTC = utc(created)
+		msgs = append(msgs, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("sqlite: export messages: %w", err)
+	}
+	return threads, msgs, nil
+}
+
+// DeliveryRedeliver copies delivery id into a new pending delivery in one
+// statement.
+func (db *DB) DeliveryRedeliver(ctx context.Context, id int64, url string, now time.Time) (mews.Delivery, error) {
+	var d mews.Delivery
+	err := db.writer.doStatement(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		d, err = scanDelivery(tx.QueryRowContext(ctx, `INSERT INTO webhook_deliveries
+			(integration_id, url, payload, status, attempts, created_utc, next_attempt_ms)
+			SELECT integration_id, coalesce(nullif(?, ''), url), payload, 'Pending', 0, ?, ? FROM webhook_deliveries WHERE seq = ?
+			RETURNING `+deliveryColumns, url, now.Unix(), now.UnixMilli(), id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return deliveryNotFound(id)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: redeliver %d: %w", id, err)
+		}
+		return nil
+	})
+	return d, err
+}
+
+func deliveryNotFound(id int64) error {
+	return mews.Errorf(mews.ENOTFOUND, "Id: no webhook delivery %d; see webhookDeliveries/getAll.", id)
+}
+
+// DeliveryDefer moves the due time of a pending delivery.
+func (db *DB) DeliveryDefer(ctx context.Context, id int64, at time.Time) error {
+	return db.writer.doStatement(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "UPDATE webhook_deliveries SET next_attempt_ms = ? WHERE seq = ? AND status = 'Pending'",
+			at.UnixMilli(), id); err != nil {
+			return fmt.Errorf("sqlite: defer delivery %d: %w", id, err)
+		}
+		return nil
+	})
+}
