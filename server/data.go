@@ -49,15 +49,29 @@ func (a adminServer) AdminDataExport(ctx context.Context, req admin.AdminDataExp
 	if err != nil {
 		return nil, err
 	}
-	out := admin.DataExport{MessageThreads: make([]admin.MessageThread, len(ts)), Messages: make([]admin.Message, len(ms))}
+	out := admin.DataExport{MessageThreads: make([]admin.SnapshotMessageThread, len(ts)), Messages: make([]admin.SnapshotMessage, len(ms))}
 	for i, t := range ts {
-		out.MessageThreads[i] = adminThread(t)
+		out.MessageThreads[i] = admin.SnapshotMessageThread{
+			Id: t.ID, IntegrationId: t.IntegrationID, EnterpriseId: t.EnterpriseID,
+			OriginalSender: t.OriginalSender, Subject: t.Subject,
+			CreatedUtc: snapshotInstant(t.CreatedUTC), UpdatedUtc: snapshotInstant(t.UpdatedUTC), IsResolved: t.IsResolved,
+		}
 	}
 	for i, m := range ms {
-		out.Messages[i] = adminMessage(m)
+		out.Messages[i] = admin.SnapshotMessage{
+			Id: m.ID, MessageThreadId: m.ThreadID, Text: m.Text, CreatedUtc: snapshotInstant(m.CreatedUTC),
+			Sender: admin.Sender{Discriminator: admin.SenderDiscriminator(m.Sender)},
+		}
 	}
 	return admin.AdminDataExport200JSONResponse{Body: out,
 		Headers: admin.AdminDataExport200ResponseHeaders{RequestId: RequestID(ctx)}}, nil
+}
+
+// snapshotInstant writes an instant as stored: UTC, with its fraction of
+// a second (microseconds at most, the stores' resolution), unlike the API's
+// whole seconds.
+func snapshotInstant(t time.Time) admin.SnapshotInstant {
+	return t.UTC().Format("2006-01-02T15:04:05.999999Z")
 }
 
 // importData is the one import step: it turns the items into threads and

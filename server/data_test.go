@@ -363,3 +363,27 @@ func TestWebhookRedeliver(t *testing.T) {
 	e.wantStatus(e.admin("webhookDeliveries/redeliver", obj{"Id": orig["Id"], "Url": "ftp://x"}), 400)
 	e.wantStatus(e.admin("webhookDeliveries/redeliver", obj{"Id": 0}), 400)
 }
+
+// Imported instants keep what they say, to the microsecond (the stores'
+// resolution), and the export writes them so: the API's own responses show
+// whole seconds.
+func TestDataImportKeepsSubSecondInstants(t *testing.T) {
+	e := newEnv(t, server.Config{AdminToken: adminToken})
+	id := "8d02142f-31cf-4115-90bf-ae5200c7a1ba"
+	r := e.admin("data/import", obj{"IntegrationId": demoIntegrationID(t, e), "EnterpriseId": server.DemoGrossPricingEnterprise,
+		"MessageThreads": []any{obj{"Id": id, "OriginalSender": "Jane", "Subject": "Spa", "CreatedUtc": "2022-03-01T10:00:00.1234567Z"}},
+		"Messages": []any{obj{"MessageThreadId": id, "Text": "hi", "Sender": obj{"Discriminator": "Application"}, "CreatedUtc": "2022-03-01T11:00:00.5+01:00"}}})
+	e.wantStatus(r, 200)
+	r = e.admin("data/export", obj{})
+	e.wantStatus(r, 200)
+	th := r.body["MessageThreads"].([]any)[0].(obj)
+	m := r.body["Messages"].([]any)[0].(obj)
+	if th["CreatedUtc"] != "2022-03-01T10:00:00.123456Z" || th["UpdatedUtc"] != "2022-03-01T10:00:00.5Z" || m["CreatedUtc"] != "2022-03-01T10:00:00.5Z" {
+		t.Errorf("exported %s", r.raw)
+	}
+	got := e.post(pathThreadsGetAll, demo("MessageThreadIds", []string{id}, "Limitation", limitation(1, nil)))
+	e.wantStatus(got, 200)
+	if th := got.body["MessageThreads"].([]any)[0].(obj); th["CreatedUtc"] != "2022-03-01T10:00:00Z" {
+		t.Errorf("the API shows %v, want whole seconds", th["CreatedUtc"])
+	}
+}

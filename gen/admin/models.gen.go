@@ -306,10 +306,10 @@ type ConnectorApiExceptionResult struct {
 // DataExport A snapshot, in the shape that data/import reads.
 type DataExport struct {
 	// MessageThreads The threads, newest first.
-	MessageThreads []MessageThread `json:"MessageThreads"`
+	MessageThreads []SnapshotMessageThread `json:"MessageThreads"`
 
 	// Messages The messages of those threads, newest first.
-	Messages []Message `json:"Messages"`
+	Messages []SnapshotMessage `json:"Messages"`
 }
 
 // DataExportParameters Selects what to export; the filters combine with AND, none selects everything.
@@ -490,6 +490,73 @@ type Sender struct {
 
 // SenderDiscriminator Enterprise for employees, Application for the integration.
 type SenderDiscriminator string
+
+// SnapshotInstant An instant as stored, in UTC with its fraction of a second (up to
+// microseconds), where the API's responses show whole seconds: so that
+// an imported snapshot selects and orders exactly as the original.
+//
+// Example: 2026-11-20T18:05:00.123456Z
+type SnapshotInstant = string
+
+// SnapshotMessage A message as stored.
+type SnapshotMessage struct {
+	// CreatedUtc An instant as stored, in UTC with its fraction of a second (up to
+	// microseconds), where the API's responses show whole seconds: so that
+	// an imported snapshot selects and orders exactly as the original.
+	//
+	//
+	// Example: 2026-11-20T18:05:00.123456Z
+	CreatedUtc SnapshotInstant `json:"CreatedUtc"`
+
+	// Id Unique identifier of the message.
+	Id openapi_types.UUID `json:"Id"`
+
+	// MessageThreadId Its thread.
+	MessageThreadId openapi_types.UUID `json:"MessageThreadId"`
+
+	// Sender Who wrote the message.
+	Sender Sender `json:"Sender"`
+
+	// Text The text.
+	Text string `json:"Text"`
+}
+
+// SnapshotMessageThread A thread as stored, with its owner.
+type SnapshotMessageThread struct {
+	// CreatedUtc An instant as stored, in UTC with its fraction of a second (up to
+	// microseconds), where the API's responses show whole seconds: so that
+	// an imported snapshot selects and orders exactly as the original.
+	//
+	//
+	// Example: 2026-11-20T18:05:00.123456Z
+	CreatedUtc SnapshotInstant `json:"CreatedUtc"`
+
+	// EnterpriseId The enterprise it belongs to.
+	EnterpriseId openapi_types.UUID `json:"EnterpriseId"`
+
+	// Id Unique identifier of the thread.
+	Id openapi_types.UUID `json:"Id"`
+
+	// IntegrationId The integration that created it.
+	IntegrationId openapi_types.UUID `json:"IntegrationId"`
+
+	// IsResolved Whether the enterprise resolved it.
+	IsResolved bool `json:"IsResolved"`
+
+	// OriginalSender The customer.
+	OriginalSender string `json:"OriginalSender"`
+
+	// Subject The subject.
+	Subject string `json:"Subject"`
+
+	// UpdatedUtc An instant as stored, in UTC with its fraction of a second (up to
+	// microseconds), where the API's responses show whole seconds: so that
+	// an imported snapshot selects and orders exactly as the original.
+	//
+	//
+	// Example: 2026-11-20T18:05:00.123456Z
+	UpdatedUtc SnapshotInstant `json:"UpdatedUtc"`
+}
 
 // WebhookEvent One event.
 type WebhookEvent struct {
