@@ -372,7 +372,7 @@ func TestDataImportKeepsSubSecondInstants(t *testing.T) {
 	id := "8d02142f-31cf-4115-90bf-ae5200c7a1ba"
 	r := e.admin("data/import", obj{"IntegrationId": demoIntegrationID(t, e), "EnterpriseId": server.DemoGrossPricingEnterprise,
 		"MessageThreads": []any{obj{"Id": id, "OriginalSender": "Jane", "Subject": "Spa", "CreatedUtc": "2022-03-01T10:00:00.1234567Z"}},
-		"Messages": []any{obj{"MessageThreadId": id, "Text": "hi", "Sender": obj{"Discriminator": "Application"}, "CreatedUtc": "2022-03-01T11:00:00.5+01:00"}}})
+		"Messages":       []any{obj{"MessageThreadId": id, "Text": "hi", "Sender": obj{"Discriminator": "Application"}, "CreatedUtc": "2022-03-01T11:00:00.5+01:00"}}})
 	e.wantStatus(r, 200)
 	r = e.admin("data/export", obj{})
 	e.wantStatus(r, 200)
