@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -28,7 +29,11 @@ var _ mews.Store = (*DB)(nil)
 // DB is a mews.Store kept in PostgreSQL. It is safe for concurrent use, and
 // any number of DBs, in any number of processes, may share one database.
 type DB struct {
-	pool *pgxpool.Pool
+	pool    *pgxpool.Pool
+	changes struct {
+		sync.Mutex
+		channel string // of the change feed (changes.go), once known
+	}
 }
 
 // IsDSN reports whether dsn names a PostgreSQL database: a URL with the

@@ -79,6 +79,7 @@ func (a adminServer) AdminMessageThreadsResolve(ctx context.Context, req admin.A
 	if err != nil {
 		return nil, err
 	}
+	a.s.changes.changed()
 	return admin.AdminMessageThreadsResolve200JSONResponse{
 		Body:    admin.AdminMessageThreadResult{MessageThread: adminThread(t)},
 		Headers: admin.AdminMessageThreadsResolve200ResponseHeaders{RequestId: RequestID(ctx)},
@@ -133,6 +134,7 @@ func (a adminServer) AdminReset(ctx context.Context, _ admin.AdminResetRequestOb
 	if err := a.store.Reset(ctx); err != nil {
 		return nil, err
 	}
+	a.s.changes.changed()
 	return admin.AdminReset200JSONResponse{Body: admin.AdminEmpty{},
 		Headers: admin.AdminReset200ResponseHeaders{RequestId: RequestID(ctx)}}, nil
 }
@@ -161,6 +163,7 @@ func (a adminServer) AdminWebhooksSet(ctx context.Context, req admin.AdminWebhoo
 	if err := a.store.WebhooksSet(ctx, in.id, req.Body.Urls); err != nil {
 		return nil, err
 	}
+	a.s.changes.changed()
 	hooks, err := a.store.Webhooks(ctx)
 	if err != nil {
 		return nil, err

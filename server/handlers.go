@@ -94,6 +94,7 @@ func (s *Server) MessageThreadsAdd(ctx context.Context, req gen.MessageThreadsAd
 	if err := s.store.MessageThreadsAdd(ctx, t); err != nil {
 		return nil, err
 	}
+	s.changes.changed()
 	return gen.MessageThreadsAdd200JSONResponse{
 		Body:    gen.MessageThreadAddResult{MessageThreads: []gen.MessageThread{threadOut(t)}},
 		Headers: gen.MessageThreadsAdd200ResponseHeaders{RequestId: RequestID(ctx)},
@@ -157,6 +158,7 @@ func (s *Server) addMessages(ctx context.Context, scope mews.Scope, msgs []mews.
 		return err
 	}
 	s.webhooks.wake()
+	s.changes.changed()
 	return nil
 }
 

@@ -53,3 +53,13 @@ func (a adminServer) AdminMessageThreadsSearch(ctx context.Context, req admin.Ad
 	return admin.AdminMessageThreadsSearch200JSONResponse{Body: out,
 		Headers: admin.AdminMessageThreadsSearch200ResponseHeaders{RequestId: RequestID(ctx)}}, nil
 }
+
+// AdminMessageThreadsGet returns any thread.
+func (a adminServer) AdminMessageThreadsGet(ctx context.Context, req admin.AdminMessageThreadsGetRequestObject) (admin.AdminMessageThreadsGetResponseObject, error) {
+	t, err := a.store.ThreadGet(ctx, req.Body.MessageThreadId)
+	if err != nil {
+		return nil, err
+	}
+	return admin.AdminMessageThreadsGet200JSONResponse{Body: admin.AdminMessageThreadResult{MessageThread: adminThread(t)},
+		Headers: admin.AdminMessageThreadsGet200ResponseHeaders{RequestId: RequestID(ctx)}}, nil
+}

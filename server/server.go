@@ -72,6 +72,11 @@ type Config struct {
 	// (see LoadFixture): threads and messages with their own identifiers
 	// and instants, left as they are if stored already.
 	Seed *admin.DataImportParameters
+	// Stopping, when closed, ends the long-lived responses (the console's
+	// event streams), so that http.Server.Shutdown need not wait for them:
+	// close it when the shutdown begins. Nil: they end with their request
+	// (RequestTimeout) or their client.
+	Stopping <-chan struct{}
 	// Webhooks tunes the delivery of MessageAdded webhooks. The dispatcher
 	// runs when the admin API is enabled or some integration has webhook
 	// URLs (in Tokens or stored), unless Webhooks.Disabled.
@@ -90,6 +95,7 @@ type Server struct {
 	limiter        *rateLimiter   // nil: no rate limit
 	faults         *faultInjector // nil: no injected faults
 	webhooks       *dispatcher    // nil: webhooks are queued, not sent
+	changes        *changes       // nil: no live views (no admin token)
 }
 
 // New returns the whole server as an http.Handler, ready for httptest or
@@ -149,13 +155,18 @@ func New(cfg Config) (http.Handler, func() error, error) {
 	if limit <= 0 {
 		limit = DefaultBodyLimit
 	}
+	if cfg.AdminToken != "" {
+		s.changes = newChanges(store, s.log)
+	}
 	adm, err := s.startWebhooks(cfg)
 	if err != nil {
+		s.changes.stop()
 		return nil, nil, errors.Join(err, closeFn())
 	}
 	closeStore := closeFn
 	closeFn = func() error {
 		s.webhooks.stop()
+		s.changes.stop()
 		return closeStore()
 	}
 	if cfg.Seed != nil {
@@ -178,7 +189,11 @@ func New(cfg Config) (http.Handler, func() error, error) {
 		docs = append(docs, adminDoc)
 		// The admin token is checked before the body is read or validated.
 		chain = append(chain, adminAuth(cfg.AdminToken))
-		admin.RegisterHandlers(e, admin.NewStrictHandler(adminServer{s: s, store: adm}, nil))
+		api := adminServer{s: s, store: adm}
+		admin.RegisterHandlers(e, admin.NewStrictHandler(api, nil))
+		if err := s.registerConsole(e, api, cfg); err != nil {
+			return nil, nil, errors.Join(err, closeFn())
+		}
 	}
 	e.Use(append(chain, newValidator(limit, docs...).middleware)...)
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
@@ -212,6 +227,7 @@ func (s *Server) startWebhooks(cfg Config) (mews.Admin, error) {
 	}
 	if !cfg.Webhooks.Disabled && (cfg.AdminToken != "" || len(hooks) > 0) {
 		s.webhooks = newDispatcher(adm, cfg.Webhooks, s.clk, s.log)
+		s.webhooks.recorded = s.changes.changed
 		s.webhooks.start()
 	}
 	return adm, nil

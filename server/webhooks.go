@@ -65,13 +65,16 @@ func checkWebhookURL(s string) error {
 // and a delivery whose dispatcher died is sent again once its lease ends:
 // delivery is at least once, as on the real platform.
 type dispatcher struct {
-	store   mews.Admin
-	opts    WebhookOptions
-	clock   *clock.Clock
-	log     *slog.Logger
-	wakeup  chan struct{}
-	cancel  context.CancelFunc
-	stopped chan struct{}
+	store  mews.Admin
+	opts   WebhookOptions
+	clock  *clock.Clock
+	log    *slog.Logger
+	wakeup chan struct{}
+	// recorded, if set, is told of every attempt recorded (the live
+	// views' change signal).
+	recorded func()
+	cancel   context.CancelFunc
+	stopped  chan struct{}
 }
 
 // claimBatch bounds the deliveries sent at once by one dispatcher.
@@ -187,6 +190,9 @@ func (d *dispatcher) send(ctx context.Context, del mews.Delivery) {
 	if err := d.store.DeliveryRecord(context.WithoutCancel(ctx), o); err != nil {
 		d.log.Error("webhooks: record attempt", "delivery", del.ID, "error", err)
 		return
+	}
+	if d.recorded != nil {
+		d.recorded()
 	}
 	// Logged once recorded, so that the line is the outcome as stored.
 	if err != nil {

@@ -178,6 +178,24 @@ type ClientInterface interface {
 	// Corresponds with POST /_admin/v1/integrations/getAll (the `AdminIntegrationsGetAll` operationId).
 	AdminIntegrationsGetAll(ctx context.Context, body AdminIntegrationsGetAllJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// AdminMessageThreadsGetWithBody Get one thread
+	//
+	// Any thread, of any integration, by its `Id`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /_admin/v1/messageThreads/get (the `AdminMessageThreadsGet` operationId).
+	AdminMessageThreadsGetWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminMessageThreadsGet Get one thread
+	//
+	// Any thread, of any integration, by its `Id`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /_admin/v1/messageThreads/get (the `AdminMessageThreadsGet` operationId).
+	AdminMessageThreadsGet(ctx context.Context, body AdminMessageThreadsGetJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AdminMessageThreadsGetAllWithBody List the threads of an enterprise
 	//
 	// The threads of one enterprise, of every integration, newest first.
@@ -531,6 +549,44 @@ func (c *Client) AdminIntegrationsGetAllWithBody(ctx context.Context, contentTyp
 // Corresponds with POST /_admin/v1/integrations/getAll (the `AdminIntegrationsGetAll` operationId).
 func (c *Client) AdminIntegrationsGetAll(ctx context.Context, body AdminIntegrationsGetAllJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminIntegrationsGetAllRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminMessageThreadsGetWithBody Get one thread
+//
+// Any thread, of any integration, by its `Id`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /_admin/v1/messageThreads/get (the `AdminMessageThreadsGet` operationId).
+func (c *Client) AdminMessageThreadsGetWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminMessageThreadsGetRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminMessageThreadsGet Get one thread
+//
+// Any thread, of any integration, by its `Id`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /_admin/v1/messageThreads/get (the `AdminMessageThreadsGet` operationId).
+func (c *Client) AdminMessageThreadsGet(ctx context.Context, body AdminMessageThreadsGetJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminMessageThreadsGetRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1056,6 +1112,46 @@ func NewAdminIntegrationsGetAllRequestWithBody(server string, contentType string
 	}
 
 	operationPath := fmt.Sprintf("/_admin/v1/integrations/getAll")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminMessageThreadsGetRequest calls the generic AdminMessageThreadsGet builder with application/json body
+func NewAdminMessageThreadsGetRequest(server string, body AdminMessageThreadsGetJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminMessageThreadsGetRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAdminMessageThreadsGetRequestWithBody constructs an http.Request for the AdminMessageThreadsGet method, with any body, and a specified content type
+func NewAdminMessageThreadsGetRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/_admin/v1/messageThreads/get")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -1607,6 +1703,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /_admin/v1/integrations/getAll (the `AdminIntegrationsGetAll` operationId).
 	AdminIntegrationsGetAllWithResponse(ctx context.Context, body AdminIntegrationsGetAllJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminIntegrationsGetAllResponse, error)
 
+	// AdminMessageThreadsGetWithBodyWithResponse Get one thread
+	//
+	// Any thread, of any integration, by its `Id`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/messageThreads/get (the `AdminMessageThreadsGet` operationId).
+	AdminMessageThreadsGetWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminMessageThreadsGetResponse, error)
+
+	// AdminMessageThreadsGetWithResponse Get one thread
+	//
+	// Any thread, of any integration, by its `Id`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/messageThreads/get (the `AdminMessageThreadsGet` operationId).
+	AdminMessageThreadsGetWithResponse(ctx context.Context, body AdminMessageThreadsGetJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminMessageThreadsGetResponse, error)
+
 	// AdminMessageThreadsGetAllWithBodyWithResponse List the threads of an enterprise
 	//
 	// The threads of one enterprise, of every integration, newest first.
@@ -2128,6 +2242,110 @@ func (r AdminIntegrationsGetAllResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AdminIntegrationsGetAllResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminMessageThreadsGetResponse200Headers the declared response headers of an HTTP 200 response for AdminMessageThreadsGet
+type AdminMessageThreadsGetResponse200Headers struct {
+	RequestId string
+}
+
+// AdminMessageThreadsGetResponse400Headers the declared response headers of an HTTP 400 response for AdminMessageThreadsGet
+type AdminMessageThreadsGetResponse400Headers struct {
+	RequestId string
+}
+
+// AdminMessageThreadsGetResponse401Headers the declared response headers of an HTTP 401 response for AdminMessageThreadsGet
+type AdminMessageThreadsGetResponse401Headers struct {
+	RequestId string
+}
+
+// AdminMessageThreadsGetResponse404Headers the declared response headers of an HTTP 404 response for AdminMessageThreadsGet
+type AdminMessageThreadsGetResponse404Headers struct {
+	RequestId string
+}
+
+// AdminMessageThreadsGetResponse500Headers the declared response headers of an HTTP 500 response for AdminMessageThreadsGet
+type AdminMessageThreadsGetResponse500Headers struct {
+	RequestId string
+}
+
+type AdminMessageThreadsGetResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminMessageThreadResult
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminMessageThreadsGetResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AdminMessageThreadsGetResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminMessageThreadsGetResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AdminMessageThreadsGetResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminMessageThreadsGetResponse500Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminMessageThreadsGetResponse) GetJSON200() *AdminMessageThreadResult {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminMessageThreadsGetResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminMessageThreadsGetResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminMessageThreadsGetResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminMessageThreadsGetResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminMessageThreadsGetResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminMessageThreadsGetResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminMessageThreadsGetResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminMessageThreadsGetResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -3298,6 +3516,36 @@ func (c *ClientWithResponses) AdminIntegrationsGetAllWithResponse(ctx context.Co
 	return ParseAdminIntegrationsGetAllResponse(rsp)
 }
 
+// AdminMessageThreadsGetWithBodyWithResponse Get one thread
+//
+// Any thread, of any integration, by its `Id`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/messageThreads/get (the `AdminMessageThreadsGet` operationId).
+func (c *ClientWithResponses) AdminMessageThreadsGetWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminMessageThreadsGetResponse, error) {
+	rsp, err := c.AdminMessageThreadsGetWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminMessageThreadsGetResponse(rsp)
+}
+
+// AdminMessageThreadsGetWithResponse Get one thread
+//
+// Any thread, of any integration, by its `Id`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/messageThreads/get (the `AdminMessageThreadsGet` operationId).
+func (c *ClientWithResponses) AdminMessageThreadsGetWithResponse(ctx context.Context, body AdminMessageThreadsGetJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminMessageThreadsGetResponse, error) {
+	rsp, err := c.AdminMessageThreadsGet(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminMessageThreadsGetResponse(rsp)
+}
+
 // AdminMessageThreadsGetAllWithBodyWithResponse List the threads of an enterprise
 //
 // The threads of one enterprise, of every integration, newest first.
@@ -3940,6 +4188,113 @@ func ParseAdminIntegrationsGetAllResponse(rsp *http.Response) (*AdminIntegration
 		response.Headers404 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminIntegrationsGetAllResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminMessageThreadsGetResponse parses an HTTP response from a AdminMessageThreadsGetWithResponse call
+func ParseAdminMessageThreadsGetResponse(rsp *http.Response) (*AdminMessageThreadsGetResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminMessageThreadsGetResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminMessageThreadResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminMessageThreadsGetResponse200Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers AdminMessageThreadsGetResponse400Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminMessageThreadsGetResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers AdminMessageThreadsGetResponse404Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminMessageThreadsGetResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {

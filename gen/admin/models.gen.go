@@ -228,6 +228,12 @@ type AdminResolveParameters struct {
 	MessageThreadId openapi_types.UUID `json:"MessageThreadId"`
 }
 
+// AdminThreadParameters Selects one thread.
+type AdminThreadParameters struct {
+	// MessageThreadId The thread.
+	MessageThreadId openapi_types.UUID `json:"MessageThreadId"`
+}
+
 // AdminThreadSearchPage A page of threads, latest activity first. `LastMessage` is absent for a thread without messages.
 type AdminThreadSearchPage struct {
 	// Cursor The Id of the last thread of the page; null if it is empty.
@@ -596,6 +602,9 @@ type AdminDataImportJSONRequestBody = DataImportParameters
 
 // AdminIntegrationsGetAllJSONRequestBody defines body for AdminIntegrationsGetAll for application/json ContentType.
 type AdminIntegrationsGetAllJSONRequestBody = AdminEmpty
+
+// AdminMessageThreadsGetJSONRequestBody defines body for AdminMessageThreadsGet for application/json ContentType.
+type AdminMessageThreadsGetJSONRequestBody = AdminThreadParameters
 
 // AdminMessageThreadsGetAllJSONRequestBody defines body for AdminMessageThreadsGetAll for application/json ContentType.
 type AdminMessageThreadsGetAllJSONRequestBody = AdminThreadsParameters

@@ -31,6 +31,9 @@ type ServerInterface interface {
 	// AdminIntegrationsGetAll List the integrations and their enterprises
 	// (POST /_admin/v1/integrations/getAll)
 	AdminIntegrationsGetAll(ctx echo.Context) error
+	// AdminMessageThreadsGet Get one thread
+	// (POST /_admin/v1/messageThreads/get)
+	AdminMessageThreadsGet(ctx echo.Context) error
 	// AdminMessageThreadsGetAll List the threads of an enterprise
 	// (POST /_admin/v1/messageThreads/getAll)
 	AdminMessageThreadsGetAll(ctx echo.Context) error
@@ -92,6 +95,15 @@ func (w *ServerInterfaceWrapper) AdminIntegrationsGetAll(ctx echo.Context) error
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.AdminIntegrationsGetAll(ctx)
+	return err
+}
+
+// AdminMessageThreadsGet converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminMessageThreadsGet(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminMessageThreadsGet(ctx)
 	return err
 }
 
@@ -233,6 +245,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	}
 
 	router.POST(options.BaseURL+"/_admin/v1/integrations/getAll", wrapper.AdminIntegrationsGetAll, options.OperationMiddlewares["adminIntegrationsGetAll"]...)
+	router.POST(options.BaseURL+"/_admin/v1/messageThreads/get", wrapper.AdminMessageThreadsGet, options.OperationMiddlewares["adminMessageThreadsGet"]...)
 	router.POST(options.BaseURL+"/_admin/v1/messageThreads/search", wrapper.AdminMessageThreadsSearch, options.OperationMiddlewares["adminMessageThreadsSearch"]...)
 	router.POST(options.BaseURL+"/_admin/v1/messages/add", wrapper.AdminMessagesAdd, options.OperationMiddlewares["adminMessagesAdd"]...)
 	router.POST(options.BaseURL+"/_admin/v1/messageThreads/resolve", wrapper.AdminMessageThreadsResolve, options.OperationMiddlewares["adminMessageThreadsResolve"]...)
@@ -548,6 +561,98 @@ type AdminIntegrationsGetAll500JSONResponse struct {
 }
 
 func (response AdminIntegrationsGetAll500JSONResponse) VisitAdminIntegrationsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminMessageThreadsGetRequestObject struct {
+	Body *AdminMessageThreadsGetJSONRequestBody
+}
+
+type AdminMessageThreadsGetResponseObject interface {
+	VisitAdminMessageThreadsGetResponse(w http.ResponseWriter) error
+}
+
+type AdminMessageThreadsGet200ResponseHeaders struct {
+	RequestId string
+}
+
+type AdminMessageThreadsGet200JSONResponse struct {
+	Body    AdminMessageThreadResult
+	Headers AdminMessageThreadsGet200ResponseHeaders
+}
+
+func (response AdminMessageThreadsGet200JSONResponse) VisitAdminMessageThreadsGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminMessageThreadsGet400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminMessageThreadsGet400JSONResponse) VisitAdminMessageThreadsGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminMessageThreadsGet401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AdminMessageThreadsGet401JSONResponse) VisitAdminMessageThreadsGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminMessageThreadsGet404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminMessageThreadsGet404JSONResponse) VisitAdminMessageThreadsGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminMessageThreadsGet500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response AdminMessageThreadsGet500JSONResponse) VisitAdminMessageThreadsGetResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -1491,6 +1596,9 @@ type StrictServerInterface interface {
 	// AdminIntegrationsGetAll List the integrations and their enterprises
 	// (POST /_admin/v1/integrations/getAll)
 	AdminIntegrationsGetAll(ctx context.Context, request AdminIntegrationsGetAllRequestObject) (AdminIntegrationsGetAllResponseObject, error)
+	// AdminMessageThreadsGet Get one thread
+	// (POST /_admin/v1/messageThreads/get)
+	AdminMessageThreadsGet(ctx context.Context, request AdminMessageThreadsGetRequestObject) (AdminMessageThreadsGetResponseObject, error)
 	// AdminMessageThreadsGetAll List the threads of an enterprise
 	// (POST /_admin/v1/messageThreads/getAll)
 	AdminMessageThreadsGetAll(ctx context.Context, request AdminMessageThreadsGetAllRequestObject) (AdminMessageThreadsGetAllResponseObject, error)
@@ -1667,6 +1775,52 @@ func (sh *strictHandler) AdminIntegrationsGetAll(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(AdminIntegrationsGetAllResponseObject); ok {
 		return validResponse.VisitAdminIntegrationsGetAllResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminMessageThreadsGet operation middleware
+func (sh *strictHandler) AdminMessageThreadsGet(ctx echo.Context) error {
+	var request AdminMessageThreadsGetRequestObject
+
+	var body AdminMessageThreadsGetJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminMessageThreadsGet(ctx.Request().Context(), request.(AdminMessageThreadsGetRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminMessageThreadsGet")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminMessageThreadsGetResponseObject); ok {
+		return validResponse.VisitAdminMessageThreadsGetResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -2138,110 +2292,111 @@ func (sh *strictHandler) AdminWebhooksSet(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7D1tb9s4mn+F0C3QBFAcJ006M86HQ7bN7Hmv7XSb5Aps3VvT0mObG4n0kFQc7yDA/Yj7hfdLDnyRREmU",
-	"JSfp5HCbb3FskQ8fPu9v+i2IWLpiFKgUwei3YAk4Bq7//Ay/ZiDkOFYfYhARJytJGA1GwTUlv2aASAxU",
-	"kjkBjtgcySUgbp45Q/BrhhOBpsUiU/UTTBFwzjiasXgzCMJA/Z5wiIOR5BmEgYiWkGK1YUroe6ALuQxG",
-	"R2EgNysIRoGQnNBFcH9/rx4VK0YFaFj/iGO7k/oUMSqB6j/xapWQCCu4D/8uFPC/OZv8gcM8GAX/clgi",
-	"4dB8Kw7fMkohkoyfr8jFXQT67J9BZIk0AFRRco5SnMwZTyHOsYAYRxiZ9dAtYYkGQx27ieUDg2YfQPbH",
-	"h+V96O3HVAKnOLkEfgv8QqH1+c4+x1kicyIQGqIzlyAQiUtqEYhIRKjz21cCJWzxVJj5yOTPLKPxc6Hj",
-	"aglILjngWFEAoRIWXG+LYgYCUSYR3BEhQ/V1iQTEMyrQmsgly6RiFRynCkvsBp6MaK4pzuSScfIPeFb0",
-	"nFsoDFoMsIgIlBIhCF0oxCyx0MhZc0YXT4+L+1zY6EXO1fLvICG3wAmIT5jjFKTdoQr+JSQQSYHWMFsy",
-	"doPi4ikF2IqzFXBJjFh6yzKD3CYGUiak8yySDHGQGachorBWLDMnXEi1ppIqWAajgFD5+jgIgxTfkTRL",
-	"g9HRcDgMlai0HwtBqYkOeGDlhKU/nyj/hSYbjWcHFs3HRLikW4Ejy0gchAHNkgTPEsiFd11Iu+L9q8XF",
-	"t+JnbPZ3iKSCsIZ8SzkNSL80EN5EVRX95Zr+O6heHZGQii5ad2HdKODtaTDneNM4swNA18E3vquBgsoE",
-	"UCsvGJqB/SgZYhTQ9ef3zbOfSwnpSracHNtvUYpjQIKhOeZeUmvS01sOWEJ8LSPPFS3BiPUUhMALQGss",
-	"EI5jiCuLx1jCgSQpBA2iCQMfkTqXtXklEM3SGTTgfXMSPID+1dKuiKZM66jYR/ANWN9jIS2it+MjwULm",
-	"SNdIUXhvxUkHY5l9C41f33LT3HGOSWKO1GvpS4llJt6yGPz4+rerq09I6B/lOt9sR8VaKX61CSJzRBV1",
-	"RjgFL2m1gOJc3Ue464deCnflYYlAcQYWCkYjQJbFQOvjnwtcPAz3n/AmYTjuEhR/AgocJ1ZoqQcNVpun",
-	"+AQ0Vjovo5IkCKPjuzuLSbRXQL6f2wqVe90zh9lXpwGqVMDXfLkgDIqHgzAwP3SkUHmga554UctB22lC",
-	"C5tB0CXfx2qbKrOZtUuUFTgIS/FUESiNK2+wWINAXWbolLFtqkVJ2ly+tKqRzY66wa8LNu1QXqQrqTfB",
-	"cUwUZDj55AAyx4mAujH1kaESWOeSaks799I8/TmtSEBMY01poByMFSdCG+wC4SgCIYwNJlDEbo0IruLq",
-	"onhoHLfoHnddNm8uHea+AeOx8Sy1ekepch+MJVKo6k4JXVXPu2qDXkrgI049cnIsBaI4hfww+mwoYnRO",
-	"Flm5egdP1dhJbxXWkPytx6W3GlUXiiTrR65eqbuMn3XUdaAV8Po6/S0qlz67jKoKPK2H/2AskPM43mbM",
-	"n5eWCidSAkWzTY34mwixS19pF6+NiqwDKFkuy0k/arqCuxaPQSolZ9WthVqtuD1QUkVdHXK7XRcSP+EF",
-	"+HC3Uohj8xwanwOUceGzUtR5xnF+GpbEoBncXIX9r1q9tCWMKlJqYPMAXyTMj+6hgY81H6IX1drlOom1",
-	"2DbMcdGF7G06yrl2L0n2htoPZSdshnC6yMGQ/mOpIY+gfEdiMMd5YpIwi/YljByE3uRhHthGJAZxHWJr",
-	"x8NsA74T5F7hFEeqabMAt57jPUmJLEyZbYdwflm/9O1iu4ek7pSszuatCPoM1urchiHX+VX6RACNEV5g",
-	"4tPVfZ1ntGcjC2WI4nAB8jxJ9r1+9fYYk9eFuFRwEomMJ0GFzNmZufEmBdL15/doD1OEZ4IlmQS0lHKl",
-	"Y4BSrvTX+01Nt1v0aRxvuwXBklvougMKa8RBQ6jMZOX/wnZKHQu7tO9WeAYm6Kd/ESJt3pv/sBW4xuGM",
-	"sQTwc9Cwc4BW7JmfXwLm0bKnZghRgqUSsDiS5JbIjZW0aKp8OQvGVIl4PFPOJ5rrTIrVCHmE/LFWh/ak",
-	"n1PLvPciYSe72SI/S1PcIxy5s86p3m0fIa5XzlN9hQ1tckFzkqjHUcTSGaGgLxKdf3y33YvsciJ7WdV9",
-	"g+DOAeoR8DygxF2iBJ/7tDOhbJMTGjQrJOICvj21ko4JMfW9EhiIURBoT4uRfS+wMyaXW2KAjph5qIr1",
-	"Oy+K/3mZHcw0jYXWxScLQnGilZpy9hWfW8Z+JbTLY44S5gdRSFccaWQC1ZyZ4rtcMRwPh7uqhgqx9dPb",
-	"VbbzHNiKFaw1oMjTFK3muyP2dnA8fn+DzkqOvvZcmzj4HRj+YRT8eMqw8d4WEyLP5lx/fp9jpW/o5ftG",
-	"q7R9g9PC93bjge0BLLRXFGFoObTfK8NwzRNfJKbV9hNnluNlxqnNCVssIzafVxTm1mCIFhRj89OjYf8o",
-	"Ux7JFt3X3jvMZpQfcfLI6qRNCminp6cJvBXrd9kOxQ99ONhWAeCltRmLN4rWjP7UNUG+uLvExEcrP2dc",
-	"LoGjWP9Ap0UV1TWprxSSvgwHNqk4W2BAY7TWrsqehWKDVlgu9wc+LtpSG3VhKp8UmU7L2oQpylnFVjsM",
-	"dk6g5ydxdw8LJPmu5R2W+OJuxbhXKQuKV2LJZBFvF0u8UkIbSxRjiQ9Jqh5FLcGcLuu29EQ8efpeBHpp",
-	"AewIrGyL7V3VogpyycQTg7W71V2Au/3OehWhqMuSDIF+YruZHZp8rLCPataTS0IXu6rjVmt5u47uNoMf",
-	"b6Q/rEzFewnjtOsS7I1q0VEQmWRISMZhgKaV80z1z6YuZqcTilerRAd1jCDMkwaaBfNaMZNFkgKxNUV7",
-	"GEV4JTMO8YQWYhedfxrneQb1c2VxEiUi9wcT+ihjKzcIcpxr0DREipiewveqF2A8fsPvL5kMbTTkkmte",
-	"DHVpVn9J9aFNSmknb26IKtZO3lMA7QPXA+8l0LjdBPlLBhmgMtMGcWmZzW29gq7+KdgjRFggom94g5Y4",
-	"Rn/PhEQzAGp/uBeDqSU1fqwvCrZdvH7bys5tNokuTiuKWYzi89RUKRC7qctcm70wnU9UQqpYs0eNlbvR",
-	"Nlp5zB4Xd0RIQhd9z7PWRDmOtc1kN8aJ+m4TogTmEpmCzQ1aA4eHAbHtrN9h/xol+a63fhetePOcxUeK",
-	"tbKgrcYxRvbXyP48tEdUJlmCVgmW6og6diIQkYOnlPS9JO3Fbd430PRNQH2nnZOKCOgtruyZ9RaPr+TY",
-	"pa5vexSg7hhaHPguuypxtxQf2GtVWnzNiQT/bW6rvNTfqXNKkkKIbmCl+cFWNZxpQ2IGc8aNKWEu+ZV4",
-	"XFnmWAqnB+TMhuhCXZQaAye3EKM5Z6mzZYgudaQvROVptGV0BXdyd+3eBlW+mZGIpvDPyIxeexgY+ylU",
-	"+9vO0o0nqtUogKsUznVSXxkkbAtVekjwzPgXRCC2MvVourjS3OxT0md/Mtwu0dTVu1mHnCB1qJlCU793",
-	"G6+PJXtHBoUObC79h+gXGwY3V6v54dKEyb+Hha1Naram5oqfAEdb0hdflqBDNdWaqjKhQWQfky8Mqhjy",
-	"nzHKhGSpCa10BAItdv3riBL1Hctcr+JWij+XKAEspHPRVWQ7AtCWQVbTBDquZf2+AfqoPERdG6OQiWlL",
-	"XqEPF9UETQ21JXJ6Spi2K/myZGjNmQS3tuMM/QdOMkAp3qAZGLuNZb7eDaLWSgnF0pfKLeWAycOlq4Rt",
-	"QDkY52UfU+GE1CIEeal0uYiy88rnvGXSGm7PNSdrvBEt8ccGzuo1wZVD+lBczWPUZKrO3qIVVtfnTyB0",
-	"NSBpS6zsPXp8t9G21PvUdoE6RV46gJ0n3zncEpYJnYX/nv1G3QaZcVNNVLQSZHmE0nucqdXacevj/Scw",
-	"nZ7QTNrFQOrRYvBou6jTIsqt8tyIbKGFsMzhsDX1FcN/B9rYyaMjyuZPGF0oFn+wudNKejtQykMslMhg",
-	"z7pC39kKeRqr48F2xk6Whd7VJZ8e9sPDTAO/w1v1h/uZD5UTdRaW7WRSvNgOTKHd7OHFpk1YjamQ2GcO",
-	"6AYg/R0qYms6K3h99bYUcnOOozxCj5GAiNEY7WUrJNmEpiTizPxP7Ic2k2odylcClXUCYsnWaL1kCdgl",
-	"xAgJpjl+QpVZm3vseXqySFgpr0i3BAkEdziSySZ3WvMqIpPsgDucrhQWg+Ph8ZuDo6OD4+HV0Y+j4elo",
-	"OBwcHb8+OX3zV0UzWErg6vz/+XV48NO3307uD8wfx+UfV/kfo8Yfe5PJwPx9FL653//Xv/7BKwFq2cLt",
-	"UaAyRrFNk/TJTuaX/WJPfG97wp+m3hppyVlsNwNix2t/MRX+GU2FnYjk/4i6r4T625MJOyt6hbkbQmNb",
-	"aWRWyBW4m7bcrrT7ZinMAw/X08212riWSNulqHMsuk7eG0RpY6CyCL6Rm9ktN+Jtq7gPAwFRxoncXCo0",
-	"QTli5YrdAG0ZSVFOeHGH4phsH9YmgRKXCkaNfM1/gLkmQgvBUsqVGTlD6Jx5SGkFtnHUyI0il/YB1kLH",
-	"vpdYIMqQOuItTnTB8Xxk0ooJSISRBCEndJXgep/oK4EEiW1HSMToLXBRVEmujLGCaWFthhNqZUrR2bCv",
-	"bC6xgkhqW4eDAANijCUO9f/y8ksw9WpYRssJ1aVmLjlPyzR8cUyLTpMrlMyVoWIwoROq7oCzTIIw04lM",
-	"Zfl6Wb2OYkZRbUDRhO5ND/TnA/15GqLph4svl58vfv7b+bsP449/u/rl3y8+TvfPbKlLPhgqwpzbkVBY",
-	"TOi0MhlohP6obxhNsuHwdWR2Un/CdIDekxvweeV6/Qll+V1r/kDTT79cXk0t6OjPl7981HnW0BQfCrTE",
-	"t2Y1TQrllLJwQlc6/4w5VOouTD1PGZ8bmNCXbluR1WjXhHaGu7TlmpAIqNBsT3WZbvBhfBWEQcYTS9xi",
-	"dHjIVkAFy3gEA8YXh/Yhcah+ex8Gkkht/KawFhzm6H/+679dRSZImiWWLs39KbIvxrfNgQON8uveD8JA",
-	"0bHhnqPBcDBUWygI8IoEo+D1YDh4bWzppebyw7/pRQ9vjw51DSEU5YcrJloLY20636mad31YUw7D5jo9",
-	"UZtUcMj4hLppFfeKtA+T+wq1CsepU+I4VbyIlSdiwA3RVDOfqdmyZZALYglE4BTyYqu8cmtCp6Z7bjpA",
-	"VrsKdAOwUk8QjuZZkqgbj4jCpbntgkCVlLZzKsqCTSNnQcg/snjTY1RX4fXUs/7B6zn+8XT+5uTg9Iej",
-	"Hw5OTt8cH8xez6OD4+inN6/nb97gOX4T3Ic9h3156xPvq3rBlt5WJvQdD4dPNnDMQVPLfDHjMzoNM3ao",
-	"BeGVtrGnGKl2Yg7me6JAwKEzn1A/ctT9SGVUm37opPuhYvTdfRic9gHMN0VQK/C8tyUwiK4gMi2rYSRe",
-	"CGUI/EzuZMZBBN/U03UpYFioXQpcKv4X3j2U2lSsR0f2/pRcDdG0NDan4YROS3NTfVnam7bs0lir02qp",
-	"c1HvpWMUE8rWtAxUhHlUApUVl2iaVop+bMfsFCkhlH9X/jcf4qObmqaOOJzuW6GiT6fbDLUKPjctW5Tp",
-	"styRlXe3OCGxUR3qLPZbPZjHiM29k+EQUZwSuphQIvcHaBxDumKK0dBsozE20r0mag1TR6W1E6kXUiEi",
-	"JjSvpTLtj3tEotQU6Sn3MO/eFWa0iTe3PaGG27RNc1ZubPs29dYLUF6vL2FuJUQ4ofkFGFypMxc7z0kC",
-	"SK6J0lSGdojUs56UWSCk0dZq/wmtKoRmmYNcQjoyEVRIrW2T7zOhFTqz5dVK+SdEaIdT2PlTao8BGufB",
-	"q4J6lb01oZSVFllGExDCkGReWmmMBp7BVs1gVv+9NUPDIw+Gsx+i49kRHBzHr/HBSXR6evATVh9nP0Rv",
-	"4lM4mb8eBs0y3K/VeEY9OjccDYd/DUxcIfgxHh4fnRzPD14fRfODk6Oj04OfhrP5AYbT4+Ew+gEfzXDV",
-	"r7Qx07obHvyZLSl6x8DxVE3nLYqWEN0cEBrcf3MLczvAPLVgNmJffWEuAwQ179UNKRfBreALoDVJksKY",
-	"QDewQdamp2SxlCgGcTMI7sN+6P0OcLvR7xLwsYFbmffKx5lL4CglsYZ5ENx/28niaBTjP4PFUakg9tgd",
-	"RUOR8alNQ5H9l9TxcCtlXyyPfpaHQfiDLQ/Xw7U6ucsPaQQWHc/3hrK1QHsxpCyfgabVnPF+K32R+2Gp",
-	"RtxpZ0abtYxSMx64/ZdSSgKS28Lv1L77kq3bfQd3LNafzGkfril6M6czuO53Zsm2EWctHoFLDc0Jc+pD",
-	"YzbbC49286iytuppUtfbcsjf4dkxnbG7BsN6jet2lr2qtoIpY9INBBTdpRUrtd4542Gkqt3yaFZ6oNFV",
-	"LfyydVxHw/vdOLPZsP8cXNqcHuYdIu+ZH/bCgjuwYNu4BYfxHBOzg/tscHqLz648uIqn7cxCCmvRbhQl",
-	"LB/sbuYbaRdWvwbgA6xFL1a0Oz2GF5sOwwPt4d3YsDlh6tnZsNfrC4zVrpXjElOTIHphyW6WtPddUnvB",
-	"GA/iRaEHMD2pJrRdpYyCsVVNFsk7lgvtVaNrcgm0rD/TJtR+iABHywktChpqleloqrzCKUqxjJbKqG0d",
-	"CTShnplA0hl/iummPim06PZZqIfpwhwmwiZrcH75djxGCUjFeGdVkaW8ajO7pMzw7zE+ocVYpf1CHSET",
-	"WFZXYWYiVJu2LSwl4kcTakJoKeB8hhlFRJk+oe7HUv9JMF+YBB8SIMVgQvullLzTy2xGyWSszsqJadrv",
-	"0BG3YriSBmq9JAmglN2avnUd3eKMylYfoyqPzVywZ4hHOULcDsX2WkvHwzIaMeOAb+bYyJKdDajGBLTn",
-	"EN+NQXt9jKjCESXc0y3yIsu7ZblB+FYDC802ddHZ19kRhziO2yX7eRy7TKsv0yYzBpUw3NQdLTE1Y6dz",
-	"0RROaM0aM5kJbYIZ+wutWZbEAzSWuTgojvtKVNMrKCE3UJHCytv7NYNMy3V/IcKE5uW0+aKVutoOeSPO",
-	"4/gxYubBMc9aDLaoEeCMpchkTLBElDE62FGueMeTP6NRuN0cbFQJvQiOPkbgqixRfqA31i8KUpmbXLK9",
-	"+jhjcmkNKbFL9OMJ4h5tEYzfyefyDJ9+Rv7qVtgvdQkPDHv4pob3YzJd5NPOWu8gAV0O55j5YUXr1d4B",
-	"tzE+gjvRb0KFxBu3mECbCSIjUnko1Fb5zUCuAaj+UrSqw88a3v//UX1nZ0+Wpih/iPX9xC8M049hDDkj",
-	"nCTa33RY5J36WGeOtvnwHaqICYk4REBl64v6Qtcpsa8RU9zkvtqqRTt9qQP1eDXlKqYdaNT7ssjnYJbG",
-	"ixNbbLjqyw5fGKanhmm+5tNhnHIoaifz8PxVD+3885fch6KwLt/4UIym1+9QUx+Lr0wpXJyB8kIYjSCc",
-	"ULc+6/rze/vKyOk1T6ZGOxXhtWIZpaHySrQ1FmcmfKaAYBR0RTymRezJdiuFJo+dv0ZSV+ibGq5/AGem",
-	"AoxINGdJwtaiBImD5Bu0YgmJNq16rsHlxXsyHhX7j4PRyfGugfvmCzqekck321ncpZsXJu8b3qExwgWb",
-	"6/eq7MDhT1ZZ4jQDOu1zrpGZD4huZ5h/nrqP2rztHjUfL/zwNAUdLjXuxCdbXa3PsEpwZOOOejq+ZGi9",
-	"JDbw6sDySvgHjk4o5ua9yGc21Ck3ukq3HBuf6nHx6NKUPNsSIGUKz7AAq/XyyfxtE+914bHaSRMw2Bcx",
-	"Kf2rVWCXShOXj3LgHlqKa0buf9UtRKPDw6PjHwbDwXBwNPppOBwWVxR82439y9nxzygB2nhfXyRl67Jl",
-	"7sVR7K0SpfuWhZa3VbQwv9P8qWup3bbPr9/uv6mv1cam0roeDEtYhBOUt67lPYtO+ydymwwHld64CmH/",
-	"OPxxqAu7LYzepmojCHTyVRm5ZiyFnsRhuu+0X3wfet8c0Gj+LMaIoJi5ZS12rUpxd6OWxjZmF6JHwTTK",
-	"O8+8bTGOC83WdEJLo8H8kORdaHtYGxgULYk68CZ/mRYIuR/ahjcjHQk1MtDpkqu8AkDLNnucouq2BT15",
-	"pruZFs/7ZBPdp7FnKy8FS7QXMz20H6YTSgSaZSRRro1aQ8D+qGepYZj/Wx2od84utNl9W7xt5uhDXDm3",
-	"SeY1D321rA3Cro3uNW/RbjTelguX8uzb/f8GAAD//w==",
+	"7D3tcts4kq+C4m1V7Cpalh0nMyP/uPJOMnPeSzLZ2Lmp2lFuBZEtC2sS0ACgZe2Uq+4h7gnvSa7QAEnw",
+	"S6RsZ7x363+WJQKNRn9/8bcgEulKcOBaBZPfgiXQGCT++Ql+zUDp89h8iEFFkq00EzyYBJ85+zUDwmLg",
+	"mi0YSCIWRC+BSPvMKYFfM5ooMisWmZmfUE5ASiHJXMSbURAG5vdMQhxMtMwgDFS0hJSaDVPG3wG/0stg",
+	"chQGerOCYBIoLRm/Cu7u7syjaiW4AoT1jzR2O5lPkeAaOP5JV6uERdTAffg3ZYD/zdvkDxIWwST4l8MS",
+	"CYf2W3X4veAcIi3k2Yq9vY0Az/4JVJZoC0AVJWckpclCyBTiHAtESEKJXY/cMJEgGObYTSwfWDS3AeR+",
+	"fFjeB25/zjVITpMLkDcg3xq0Pt3ZFzRLdE4ECiE69QmCsLikFkWYJox7v32hSCKuHgszH4T+QWQ8fip0",
+	"XC6B6KUEGhsKYFzDlcRtSSxAES40gVumdGi+LpFAZMYVWTO9FJk2rELj1GBJXMOjEc1nTjO9FJL9HZ4U",
+	"PWcOCosWCyxhiqRMKcavDGKWVCFy1lLwq8fHxV0ubHCRM7P8G0jYDUgG6iOVNAXtdqiCfwEJRFqRNcyX",
+	"QlyTuHjKALaSYgVSMyuWvheZRW4TA6lQ2nuWaEEk6EzykHBYG5ZZMKm0WdNIFaqDScC4fnkchEFKb1ma",
+	"pcHkaDweh0ZUuo+FoESiAxk4OeHor02U/8STDeLZgwX5mCmfdCtwZBmLgzDgWZLQeQK58K4LaV+8/+Jw",
+	"8aX4mZj/DSJtIKwh31FOA9KfGwhvoqqK/nLN9juoXh3TkKo+Wvdh3Rjg3WmolHTTOLMHQN/BN21XAwWV",
+	"KeBOXggyB/dRCyI4kM+f3jXPfqY1pCvdcXLqviUpjYEoQRZUtpJak56+l0A1xJ911HJFS7BiPQWl6BWQ",
+	"NVWExjHElcVjquFAsxSCBtGEQRuRepe1eaEIz9I5NOB9fRLcg/7N0r6I5gJ1VNxG8A1Y31GlHaK34yOh",
+	"SudIR6QYvHfipIex7L6Fxq9vuWnuuKAssUcatPSFpjpT34sY2vH1b5eXH4nCH+U6327H1doofrMJYQvC",
+	"DXVGNIVW0uoAxbu6D3A7DL0cbsvDMkXiDBwUgkdAHIsB6uMfClzcD/cf6SYRNO4TFD8CB0kTJ7TMgxar",
+	"zVN8BB4bnZdxzRJCyfHtrcMk2Ssg389thcq97tnD7JvTADcq4Jd8uSAMioeDMLA/9KRQeaDPMmlFrQS0",
+	"0xQKm1HQJ9/PzTZVZrNrlygrcBCW4qkiUBpX3mCxBoH6zNArY7tUi5G0uXzpVCObHXVDuy7YdEP5Nl1p",
+	"3ITGMTOQ0eSjB8iCJgrqxtQHQUpgvUuqLe3dS/P0Z7wiASmPkdLAOBgryRQa7IrQKAKlrA2mSCRurAiu",
+	"4upt8dB53KF7/HXForl0mPsGQsbWs0T1TlLjPlhLpFDVvRK6qp531QaDlMAHmrbIyXOtCKcp5IfBs5FI",
+	"8AW7ysrVe3iqxk64VVhD8pcBl95pVL01JFk/cvVK/WXaWcdcB1mBrK8z3KLy6bPPqKrA03n499YCOYvj",
+	"bcb8WWmpSKY1cDLf1Ii/iRC39CW6eF1U5BxALXJZzoZR0yXcdngM2ig5p24d1GbF7YGSKurqkLvt+pD4",
+	"kV5BG+5WBnFikUPT5gBlUrVZKeY853F+GpHEgAxur8L916xe2hJWFRk1sLmHLxLmR2+hgQ81H2IQ1brl",
+	"eom12DbMcdGH7G06yrv2VpIcDHU7lL2wWcLpIwdL+g+lhjyC8hWJwR7nkUnCLjqUMHIQBpOHfWAbkVjE",
+	"9YitHQ+zDfhekAeFUzyphmYB7TzHO5YyXZgy2w7h/bJ+6dvF9gBJ3StZvc07EfQJnNW5DUO+82v0iQIe",
+	"E3pFWZuuHuo8kz0XWShDFIdXoM+SZL/Vr94eY2p1IS4MnEwT60lwpXN2Fn68yYD0+dM7skc5oXMlkkwD",
+	"WWq9whig1iv8er+p6XaLPp3H225BieQG+u6Aw5pIQAiNmWz8X9hOqefKLd12KzIDG/TDX4QEzXv7H7EC",
+	"3zicC5EAfQoa9g7Qib1cJ/SzuBgqnL72wXrOcgFURsuBWi4kCdVGWdBIsxumN05rkJnxS93OM6Ou6Nw4",
+	"0mSBWSGn3fJo/0MtKIwKPKXGfNeKhJ18AIf8LE3pgNDqzvqzerdDFBKunKctC3/A5rUWLDGPk0ikc8YB",
+	"L5KcfXiz3SPuc4gHeQhDA/reAerR/Dw4Jn2ihDZXcGdC2SbzEDQn8OICvj2zEsa3hPneCD8jKhTZQ5G4",
+	"3wrsXOjllnimJzLvay60O2KG/2WZ6cyQxkIXrmBXjNMEFTRIm/11jP1CoftmjxLmBzFINxxpZQJHzkzp",
+	"ba7kjsfjXdVchdiG2SBVtms5sBMrFLW5ylMuna6IJ/Z2cKJ+f+PUSY6htmmXOPgdGP5+FPxwynCx6w5z",
+	"KM9Mff70LsfK0DDS1428oa1G0yKO4Mc2u4NxZK8oKEE5tD8oW/JZJm1RpU47Vp06jteZ5C6/7bBMxGJR",
+	"UZhbAzsoKM7tT4/GwyNmeVRe9V/74JChVX7My4mbkzYpoJueHieIWKzfZzsUP2zDwbZqhlZam4t4Y2jN",
+	"6k+sb2rLIWjK2mjlh0zqJUgS4w8wxWuorkl9pZBsy9ZQm1Z0xRI8Jmt0u/YcFBuyonq5P2rjoi11Xm9t",
+	"FZch01lZZzEjOau4yo3RzsUA+Un83cMCSW3X8oZq+vZ2JWSrUlacrtRS6CJ3oJZ0ZYQ21SSmmh6y1DxK",
+	"OgJTfdZt6Xy01BwMItALB2BPkGhbnPKyFiHRS6EeGazdre4C3O13NqigxlyWFgTwie1mdmhzy8o9iqyn",
+	"l4xf7aqOO63l7Tq63wx+uJF+v5Kb1ks4T/suwd0oio6CyLQgSgsJIzKrnGeGP5v5mJ1NOV2tEgxQWUGY",
+	"J0CQBfO6N5sR04qINSd7lER0pTMJ8ZQXYpecfTzPcybm58biZEZE7o+m/EHGVm4Q5DhH0BAiQ0yP4XvV",
+	"i0kevuHXl0yWNhpyyTcvxlhmNlxSve+SUujkLSxRxejkPQbQbeC2wHsBPO42Qf6cQQakzBpCXFpmC1d7",
+	"gZVMBXuEhCrC8IY3ZElj8rdMaTIH4O6HezHYuljrx7ZF9LaL1y9b2bnLJsFCu6Iwxyq+lvowA2I/ddlr",
+	"cxeGuVEjpIo1B9SL+Rtto5WH7PH2linN+NXQ86yRKM9jtJncxjQx321CksBCE1t8uiFrkHA/ILad9Svs",
+	"X6Oktuut30Un3lrO0kaKtRKnrcYxJe7XxP08dEc0JllCVgnV5ogYO1GE6dFjSvpBkvbtTd4D0fRNwHyH",
+	"zklFBAwWV+7MuMXDq1J2qVHcHgWoO4YOB22XXZW4Wwop3LUaLb6WTEP7bW6rIsXvzDk1SyEk17BCfnAV",
+	"GqdoSMxhIaQ1Jewlv1APKzE918rrZzl1IboQkxYxSHYDMVlIkXpbhuQCI30hKU+DltEl3OrdtXsXVPlm",
+	"ViLaIkYrMwbtYWEcplDdb3vLUB6p7qQArlIE2Et9ZZCwK1TZQoKn1r9gioiVra3DQlF7s49Jn8PJcLtE",
+	"M1fvZx1ygsRQM4emfu83Xh9K9p4MCj3YfPoPyU8uDG6vFvnhwobJv4aFjSa1WHN7xY+Aoy3pi5+XgKGa",
+	"an1YmdBgeojJFwZVDLWfMcqUFqkNrfQEAh1229dRJep7lvm8ijsp/kyTBKjS3kVXke0JQFfSWU0TYFzL",
+	"+X0j8sF4iFjnY5BJeUdeYQgX1QRNDbUlcgZKmK4r+XkpyFoKDX6dyin5D5pkQFK6IXOwdpvI2vpQmFkr",
+	"ZZzqtlRuKQdsHi5dJWIDxsE4K3uyCiekFiHIy77LRYydVz7XWvKNcLdcc7KmG9URf2zgrF7fXDlkG4qr",
+	"eYyaTMXsLVlRc33tCYS+Ziq0xMo+qod3Tm1Lvc9cR6tXsIYB7Dz5LuGGiUxhFv5r9k71G2TWTbVR0UqQ",
+	"5QFK72GmVmf3cBvvP4Lp9Ihm0i4G0oB2iQfbRb0WUW6V50ZkBy2EZQ5HrHlbYf9XoI2dPDpmbP5E8CvD",
+	"4vc2dzpJbwdKuY+FElnsOVfoK1shj2N13NvO2MmywF198hlgP9zPNGh3eKv+8DDzoXKi3iK5nUyKZ9tB",
+	"GLTbPVqx6RJW51xp2mYOYDMTfkeK2BpmBT9ffl8KuYWkUR6hp0RBJHhM9rIV0WLKUxZJYf+n9kOXSXUO",
+	"5QtFyjoBtRRrsl6KBNwSakKUQI6fcmPW5h57np4sElbGK8L2JkXglkY62eROa15FZJMdcEvTlcFicDw+",
+	"fn1wdHRwPL48+nYyfjUZj0dHxy9PXr3+i6EZqjVIc/7//GV88N2X307uDuwfx+Ufl/kfk8Yfe9PpyP59",
+	"FL6+2//Xv/yhVQLUsoXbo0BljGKbJhmSncwv+9me+Nr2RHuaemukJWex3QyIHa/92VT4ZzQVdiKSfxB1",
+	"Xwn1dycTdlb0BnPXjMeu0siukCtwP225XWkPzVLYB+6vp5trdXEt067jEnMsWCffGkTpYqCyCL6Rm9kt",
+	"N9LaGHAXBgqiTDK9uTBognJczKW4Bt4xXqOcVuMP+LHZPoomgRGXBkZEPvIfUIlE6CBYar2y43MYX4gW",
+	"UlqBa4K1cqPIpb2HtcLY95IqwgUxR7yhCRYcLyY2rZiAJpRoUHrKVwmt97y+UESx2HW3RILfgFRFleTK",
+	"GiuUF9ZmOOVOphSdDfvG5lIriDTaOhIUWBBjqmmI/8vLL8HWq1EdLaccS818cp6VafjimA6dNleohS9D",
+	"1WjKp9zcgRSZBmUnLdnK8vWyeh3FvKXasKUp35sd4OcD/DwLyez9258vPr394a9nb96ff/jr5U///vbD",
+	"bP/UlbrkQ64iKqUbb0XVlM8qU44m5I94w2SajccvI7uT+RNmI/KOXUObV47rT7nI7xr5g8w+/nRxOXOg",
+	"kz9d/PQB86yhLT5UZElv7GpICuXEtXDKV5h/phIqdRe2nqeMz41s6AvbVnQ12jXlveEutFwTFgFXyPYc",
+	"y3SD9+eXQRhkMnHErSaHh2IFXIlMRjAS8urQPaQOzW/vwkAzjcZvCmslYUH+57/+21dkiqVZ4ujS3p8h",
+	"+2IU3QIk8Ci/7v0gDAwdW+45Go1HY7OFgYCuWDAJXo7Go5fWll4ilx/+FRc9vDk6xBpCKMoPV0J1Fsa6",
+	"dL5XNe/7sLYcRiwwPVGbunAo5JT7aRX/itCHyX2FWoXjzCtxnBlepMYTseCGZIbMZ2u2XBnkFXMEomgK",
+	"ebFVXrk15TPbCTgbEaddFbkGWJknmCSLLEnMjUfM4NLedkGgRkq7mRtlwaaVs6D0H0W8GTB2rPB66ln/",
+	"4OWCfvtq8frk4NU3R98cnLx6fXwwf7mIDo6j716/XLx+TRf0dXAXDhxc1lqfeFfVC670tjJt8Hg8frTh",
+	"aR6aOmalWZ/Ra5hxAzqYrLSNPcZ4uBN7sLYnCgQcerMW8ZGj/kcqY+fwoZP+h4oxfndh8GoIYG0TEVGB",
+	"570tgUV0BZFpWQ2j6ZUyhsAP7FZnElTwxTxdlwKWhbqlwIXhf9W6h1GbhvX4xN2fkashmZXG5iyc8llp",
+	"bpovS3vTlV1aa3VWLXUu6r0wRjHlYs3LQEWYRyVIWXFJZmml6Md1/86IEUL5d+V/84FE2NQ088ThbN8J",
+	"FTwdthmiCj6zLVtcYFnuxMm7G5qw2KoOcxb3LQ4ZsmJz72Q8JpymjF9NOdP7I3IeQ7oShtHIfIMYm2Cv",
+	"iVnD1lGhdmL1QirC1JTntVS2/XGPaZLaIj3jHuadyMqOaWnNbU+55Ta0aU7LjV3fJm59Ba65tZEwdxIi",
+	"nPL8AiyuzJmLnRcsAaLXzGgqSztM49wqYxYobbW12X/KqwqhWeagl5BObAQVUmfb5PtMeYXOXHm1Uf4J",
+	"U+hwKjdLy+wxIud58KqgXmNvTTkXpUWW8QSUsiSZl1Zao0FmsFUz2NV/b83Q8MiD8fyb6Hh+BAfH8Ut6",
+	"cBK9enXwHTUf599Er+NXcLJ4OQ6aZbi/VOMZ9ejceDIe/yWwcYXg23h8fHRyvDh4eRQtDk6Ojl4dfDee",
+	"Lw4ovDoej6Nv6NGcVv1KFzOtu+HBn8SSkzcCPE/Vdt6SaAnR9QHjwd0XvzC3B8xXDsxG7GsozGWAoOa9",
+	"+iHlIrgV/AxkzZKkMCbINWyIs+k5u1pqEoO6HgV34TD0fgW4/eh3Cfi5hduY98bHWWiQJGUxwjwK7r7s",
+	"ZHE0ivGfwOKoVBC32B1FQ5H1qW1DkfuXxni4k7LPlscwy8Mi/N6Wh+/hOp3c54c0Aoue53vNxVqRvRhS",
+	"kc9zQzVnvd9KX+R+WKoRf3Kb1WYdY+GsB+7+ZZSSguSm8DvRd1+Kdbfv4I/4+tGe9v6aYjBzekP4fmeW",
+	"7BrX1uER+NTQnJZnPjTmzD3zaD+PGmurnib1vS2P/D2ePedzcdtg2KZx3c2vZ3xT1GdgI/Wmao3ON8ho",
+	"xtYctfNL1Tz5ER5kWN1Tq+7GZo2pMU/BcW0jtbbOc3/mpGGc9CNob9rPPZhlq367rPZNmo38qFnRil1h",
+	"onqb2RAuepjeuaeHUq2SdEWPR+O7+/CX+kdisI928mDL2yNaBgc+c9kO+qprNonHeJ4/1sN9LpOzJcAF",
+	"qIy8sJQ3BC2spYZIlIj8jQ52sBnGe/D9H+9hrQaxotvpIbzY9K5/FzXXHC33f0LPORcXLckl5Tab+syS",
+	"/Szp7ruk9oIx7sWLCqeVPaomdC3YgoN17GzKtXWGHdmrhqL1EnhZrIn+xn5IgEbLKS+qf2ptHGR2Cbd6",
+	"RlKqo6XxADvnZ015ywAt7c09NnZxbURw0Rp3ZR7mV/YwEbUptrOL78/PSQLaMN5pVWRdA6zsoJ+yHGZP",
+	"yCkvZpDtF+qI2CyMuQo7QKQ64cDBUiJ+MuU23pwCzQf+ccKM6RNi86L5T0Lllc2GEwVajaZ8WP61ddSf",
+	"S7/a9O5pOV4QnXQMTxeTyBCo9ZIlQFJxY4c8YChYCq47HfKqPLZD9J4geOsJcTcNv9VaOh6Xobu5BHq9",
+	"oFaW7GxANcYFPoX4bkylHGJEFVEbJltaq55leb8stwjfamAZ17wmOoc6O+qQxvGWmEAc+0yLl+kyf6NK",
+	"zHrmz2GZ2XnzRThhymvWmE3joQlm7S+yFlkSj8i5zsVBcdwXqpqLJAm7hooUpjwmv2aQoVxvr9qZ8rz2",
+	"PF+0UoTeI2/UWRw/QSijkbAoCmqkECmx6UWqCReCj3aUK63vJXhCo3C7OdgoqXsWHEOMwFVZz39Pb2xY",
+	"FKQyML0aRZwLvXSGlNol+vEIcY+uCMbv5HO1TJ1/Qv7qV9jPRTz3DHu0vS5gGJNhRVw3a72BBLB21DPz",
+	"w4rWq738cWN9BH/85ZQrTTd+5Q2aCSpj2ngo3JXEzkGvATh+qTrV4SeE9/9/CszbuSWlWdQKxXg/z9H4",
+	"gQxjyZnQJEF/02ORN+ZjnTm6XgzRo4qE0kRCBFx3vqEz9J0S9/5Aw03+O+06tNPPdaAerqZ8xbQDjba+",
+	"JfYpmKXxxtQOG676ltNnhhmoYZrv9/UYp5wg3Ms8Mn/HSzf//Dn3oTisy1e9FO9xwJcnmo/FV7ZuNM7A",
+	"eCGCRxBOuV/M+PnTO/eu2NlnmcysdirCa8UyRkPlZZtrqk5t+MwAIThg+wjlRezJtfaFtugjf38strPY",
+	"gse/gxS2XJJpshBJItaqBEmClhuyEgmLNp16rsHlxQtyHhT7j4PJyfGugfvmm3mekMk321ncp5tnJh8a",
+	"3uExoQWb4wuVduDwRyvD8jpnvV5T38jMp6l3M8w/T5FUbTj9gAKpZ354nOonnxp34pOtrtYnWCU0cnFH",
+	"fJWEFmS9ZC7w6sHyQrVP551yKu0L0U9dqFNvsKS9fMdCiu9WIBe2P8DVyxlTeE4VOK2Xv8ai6/UQWKVv",
+	"dkICBvcGNqN/UQX2qTR18bCirHvWrdv3U/yC/XaTw8Oj429G49F4dDT5bjweF1cUfNmN/csXLTyhBOji",
+	"fbxILtZlf+mzozhYJWr/lSQdr3bpYH6vUxobD/we6V++3H0xX5uNbVtCPRiWiIgmJO/zzBt8vV5p4nfk",
+	"jiqNpBXC/nb87Ri7IByMrRMIrCDA5Ksxcu0MFxxbY1tV0S++C1tfs9HolC5m7pBY+GUtbq1KJ0SjlsZN",
+	"MShEj4FpkrdptvaQeS60WPMpL40G+0OWt2zuUTQwOFkyc+BN/uY5UHo/dN2hVjoybmWg11JaeV8GyjZ3",
+	"nKJEvQM9eaa7mRbPm8oTbGrac2XKSiToxcwO3YfZlDNF5hlLjGtj1lCwPxlYlxvm/zYHGpyzC11233U6",
+	"2JdOQFw5t03mNQ99uaxNja/Nubavz290qZcLl/Lsy93/BgAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
