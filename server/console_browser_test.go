@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -46,7 +45,7 @@ type consoleSite struct {
 func newConsoleSite(t *testing.T) *consoleSite {
 	t.Helper()
 	stopping := make(chan struct{})
-	h, closeFn, err := server.New(server.Config{AdminToken: adminToken, Stopping: stopping, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	h, closeFn, err := server.New(server.Config{AdminToken: adminToken, Stopping: stopping})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -181,10 +181,11 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 	defer store.Close()
 
 	rehearsal(o, log)
+	stopping := make(chan struct{}) // closed when the shutdown begins: ends the console's event streams
 	handler, closeServer, err := server.New(server.Config{
 		Store: store, Tokens: tokens, BodyLimit: o.bodyLimit, RequestTimeout: o.requestTimeout,
 		Logger: log, ExposeInternalErrors: o.dev, RateLimit: o.rateLimit, Faults: o.faults,
-		AdminToken: o.adminToken,
+		AdminToken: o.adminToken, Stopping: stopping,
 	})
 	if err != nil {
 		return err
@@ -215,6 +216,7 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 	case <-ctx.Done():
 	}
 	stop()
+	close(stopping)
 	log.Info("shutting down: finishing in-flight requests", "timeout", o.shutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
