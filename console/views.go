@@ -147,7 +147,7 @@ type inboxData struct {
 }
 
 func messageOf(m admin.Message) *messageView {
-	return &messageView{ID: m.Id, Text: m.Text, Enterprise: m.Sender.Discriminator == admin.Enterprise, Created: m.CreatedUtc}
+	return &messageView{ID: m.Id, Text: m.Text, Enterprise: string(m.Sender.Discriminator) == "Enterprise", Created: m.CreatedUtc}
 }
 
 // inbox lists the threads of one enterprise (query e; default the first
