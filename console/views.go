@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -432,4 +433,21 @@ func (c *console) setWebhookURLs(w http.ResponseWriter, r *http.Request, s *sess
 		return
 	}
 	http.Redirect(w, r, Prefix+"/webhooks#integration-"+id.String(), http.StatusSeeOther)
+}
+
+// redeliver queues a delivery's payload again, to its URL: the admin API's
+// webhookDeliveries/redeliver.
+func (c *console) redeliver(w http.ResponseWriter, r *http.Request, s *session) {
+	id, err := strconv.ParseInt(r.PostFormValue("delivery"), 10, 64)
+	if err != nil {
+		c.fail(w, r, s, http.StatusBadRequest, "The delivery of the form is not a number.")
+		return
+	}
+	res, err := c.cfg.API.AdminWebhookDeliveriesRedeliver(r.Context(), admin.AdminWebhookDeliveriesRedeliverRequestObject{Body: &admin.AdminRedeliverParameters{Id: id}})
+	if err != nil {
+		c.problem(w, r, s, err)
+		return
+	}
+	d := res.(admin.AdminWebhookDeliveriesRedeliver200JSONResponse).Body.Delivery
+	http.Redirect(w, r, Prefix+"/webhooks#integration-"+d.IntegrationId.String(), http.StatusSeeOther)
 }

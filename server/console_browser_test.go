@@ -391,6 +391,27 @@ func TestConsoleInChromium(t *testing.T) {
 	if got := b.eval(`document.querySelector("[data-testid=delivery-body]").textContent`); !strings.Contains(got, `"MessageAdded"`) {
 		t.Errorf("delivery body %q", got)
 	}
+	// Redeliver the newest delivery: a new one, delivered, with the same body.
+	first := b.eval(`document.querySelector("[data-testid=delivery-row]").dataset.deliveryId`)
+	body := b.eval(`document.querySelector("[data-testid=delivery-body]").textContent`)
+	for len(site.webhooks) > 0 {
+		<-site.webhooks
+	}
+	b.click("redeliver", "[data-testid=redeliver-button]")
+	b.eventually("the new delivery, delivered", `(() => { const r = document.querySelector("[data-testid=delivery-row]");
+		return r.dataset.deliveryId !== `+jsString(first)+` && r.querySelector("[data-testid=delivery-status]").textContent === "Delivered"; })()`)
+	if got := b.eval(`document.querySelector("[data-testid=delivery-body]").textContent`); got != body {
+		t.Errorf("redelivered body %q, want %q", got, body)
+	}
+	select {
+	case got := <-site.webhooks:
+		var a, b any
+		if json.Unmarshal(got, &a) != nil || json.Unmarshal([]byte(body), &b) != nil || fmt.Sprint(a) != fmt.Sprint(b) {
+			t.Errorf("the receiver got %s, want %s again", got, body)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("the redelivery did not reach the receiver")
+	}
 
 	if got := b.eval(`String(window.__xss)`); got != "undefined" {
 		t.Errorf("an injected script ran: window.__xss = %s", got)

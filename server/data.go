@@ -31,6 +31,7 @@ func (a adminServer) AdminDataImport(ctx context.Context, req admin.AdminDataImp
 	if err != nil {
 		return nil, err
 	}
+	a.s.changes.changed()
 	return admin.AdminDataImport200JSONResponse{Body: importResult(c),
 		Headers: admin.AdminDataImport200ResponseHeaders{RequestId: RequestID(ctx)}}, nil
 }
@@ -305,6 +306,7 @@ func (a adminServer) AdminWebhookDeliveriesRedeliver(ctx context.Context, req ad
 		return nil, err
 	}
 	a.s.webhooks.wake()
+	a.s.changes.changed()
 	out, err := adminDelivery(d)
 	if err != nil {
 		return nil, err
