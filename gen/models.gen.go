@@ -252,7 +252,12 @@ type Sender struct {
 // SenderDiscriminator `Application` for messages added through the API, `Enterprise` for those written by employees.
 type SenderDiscriminator string
 
-// TimeInterval An interval of UTC instants, inclusive at both ends.
+// TimeInterval An interval of instants, inclusive at both ends; each bound is an
+// RFC 3339 date-time (any offset, lowercase `t`/`z`, any fraction). A
+// bound with a fraction is exact; a bound in whole seconds covers its
+// whole second (`EndUtc` S selects up to S.999999), so a datetime
+// copied from a response, which shows the second, still selects that
+// item.
 type TimeInterval struct {
 	EndUtc   time.Time `json:"EndUtc"`
 	StartUtc time.Time `json:"StartUtc"`

@@ -214,13 +214,13 @@ func adminThread(t mews.Thread) admin.MessageThread {
 	return admin.MessageThread{
 		Id: t.ID, IntegrationId: t.IntegrationID, EnterpriseId: t.EnterpriseID,
 		OriginalSender: t.OriginalSender, Subject: t.Subject,
-		CreatedUtc: t.CreatedUTC.UTC(), UpdatedUtc: t.UpdatedUTC.UTC(), IsResolved: t.IsResolved,
+		CreatedUtc: responseTime(t.CreatedUTC), UpdatedUtc: responseTime(t.UpdatedUTC), IsResolved: t.IsResolved,
 	}
 }
 
 func adminMessage(m mews.Message) admin.Message {
 	return admin.Message{
-		Id: m.ID, MessageThreadId: m.ThreadID, Text: m.Text, CreatedUtc: m.CreatedUTC.UTC(),
+		Id: m.ID, MessageThreadId: m.ThreadID, Text: m.Text, CreatedUtc: responseTime(m.CreatedUTC),
 		Sender: admin.Sender{Discriminator: admin.SenderDiscriminator(m.Sender)},
 	}
 }
@@ -230,14 +230,14 @@ func seconds(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}
-	s := t.UTC().Truncate(time.Second)
+	s := responseTime(t)
 	return &s
 }
 
 func adminDelivery(d mews.Delivery) (admin.AdminDelivery, error) {
 	out := admin.AdminDelivery{
 		Id: d.ID, IntegrationId: d.IntegrationID, Url: d.URL, Status: admin.AdminDeliveryStatus(d.Status),
-		Attempts: int32(d.Attempts), CreatedUtc: d.CreatedUTC.UTC(),
+		Attempts: int32(d.Attempts), CreatedUtc: responseTime(d.CreatedUTC),
 		NextAttemptUtc: seconds(d.NextAttemptUTC), LastAttemptUtc: seconds(d.LastAttemptUTC),
 	}
 	if err := json.Unmarshal(d.Payload, &out.Payload); err != nil {

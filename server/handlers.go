@@ -162,18 +162,18 @@ func (s *Server) addMessages(ctx context.Context, scope mews.Scope, msgs []mews.
 	return nil
 }
 
-// threadOut and messageOut write datetimes in UTC; the store keeps whole
-// seconds, so they marshal exactly as 2006-01-02T15:04:05Z.
+// threadOut and messageOut write datetimes as responses show them
+// (responseTime): exactly as 2006-01-02T15:04:05Z.
 func threadOut(t mews.Thread) gen.MessageThread {
 	return gen.MessageThread{
 		Id: t.ID, OriginalSender: t.OriginalSender, Subject: t.Subject,
-		CreatedUtc: t.CreatedUTC.UTC(), UpdatedUtc: t.UpdatedUTC.UTC(), IsResolved: t.IsResolved,
+		CreatedUtc: responseTime(t.CreatedUTC), UpdatedUtc: responseTime(t.UpdatedUTC), IsResolved: t.IsResolved,
 	}
 }
 
 func messageOut(m mews.Message) gen.Message {
 	return gen.Message{
-		Id: m.ID, MessageThreadId: m.ThreadID, Text: m.Text, CreatedUtc: m.CreatedUTC.UTC(),
+		Id: m.ID, MessageThreadId: m.ThreadID, Text: m.Text, CreatedUtc: responseTime(m.CreatedUTC),
 		Sender: gen.Sender{Discriminator: gen.SenderDiscriminator(m.Sender)},
 	}
 }

@@ -41,10 +41,12 @@ func TestPagesEncodeLikeTheGeneratedModels(t *testing.T) {
 		if i >= len(hostile) {
 			s = randomString(rng)
 		}
+		// Instants with fractions, as stored: both show the second, truncated.
+		frac := time.Duration(rng.IntN(1e6)) * time.Microsecond
 		threads = append(threads, mews.Thread{ID: uuid.New(), OriginalSender: s, Subject: s + "x",
-			CreatedUTC: at, UpdatedUTC: at.Add(time.Duration(i) * time.Second), IsResolved: i%2 == 0})
+			CreatedUTC: at.Add(frac), UpdatedUTC: at.Add(time.Duration(i)*time.Second + frac), IsResolved: i%2 == 0})
 		msgs = append(msgs, mews.Message{ID: uuid.New(), ThreadID: uuid.New(), Text: s,
-			Sender: []mews.Sender{mews.SenderApplication, mews.SenderEnterprise}[i%2], CreatedUTC: at})
+			Sender: []mews.Sender{mews.SenderApplication, mews.SenderEnterprise}[i%2], CreatedUTC: at.Add(frac)})
 	}
 	for _, n := range []int{0, 1, len(threads)} {
 		rec := httptest.NewRecorder()

@@ -16,18 +16,24 @@ const (
 	messageIntervalMonths = 1
 )
 
-// interval checks a time filter against the business rules (start not after
-// end, at most months long) and turns it into the whole seconds the server
-// stores: the start rounds up and the end down, so the interval stays
-// inclusive at both ends without widening.
+// interval checks a time filter against the business rules and turns it
+// into the closed interval of instants it selects, by the bound rule:
+//
+//   - a bound with a fraction is exact: StartUtc selects instants at or
+//     after it, EndUtc at or before it;
+//   - a bound in whole seconds (no fraction, or only zeros) covers its
+//     whole second: StartUtc S from S.000000, EndUtc S through S.999999, so
+//     a datetime copied from a response, which shows instants truncated to
+//     the second, still selects that item.
+//
+// The longest allowed interval (months) applies to the bounds as written, so
+// an interval of exactly 3 months in whole seconds stays valid; the start
+// must not be after the end of what the interval covers.
 func interval(name string, in *gen.TimeInterval, months int) (*mews.Interval, error) {
 	if in == nil {
 		return nil, nil
 	}
 	start, end := in.StartUtc.UTC(), in.EndUtc.UTC()
-	if start.After(end) {
-		return nil, mews.Errorf(mews.EINVALID, "%s.StartUtc must not be after %s.EndUtc.", name, name)
-	}
 	if end.After(start.AddDate(0, months, 0)) {
 		unit := "months"
 		if months == 1 {
@@ -35,10 +41,13 @@ func interval(name string, in *gen.TimeInterval, months int) (*mews.Interval, er
 		}
 		return nil, mews.Errorf(mews.EINVALID, "%s must not be longer than %d %s.", name, months, unit)
 	}
-	if t := start.Truncate(time.Second); t.Before(start) {
-		start = t.Add(time.Second)
+	if end.Nanosecond() == 0 {
+		end = end.Add(time.Second - time.Nanosecond)
 	}
-	return &mews.Interval{Start: start, End: end.Truncate(time.Second)}, nil
+	if start.After(end) {
+		return nil, mews.Errorf(mews.EINVALID, "%s.StartUtc must not be after %s.EndUtc.", name, name)
+	}
+	return &mews.Interval{Start: start, End: end}, nil
 }
 
 func page(l gen.Limitation) mews.Page {

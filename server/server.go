@@ -233,8 +233,9 @@ func (s *Server) startWebhooks(cfg Config) (mews.Admin, error) {
 	return adm, nil
 }
 
-// now is the server's clock in UTC whole seconds, the precision of the API.
-func (s *Server) now() time.Time { return s.clock().UTC().Truncate(time.Second) }
+// now is the instant of a write: the server's clock as the stores keep it
+// (UTC, to mews.Resolution). Responses show it truncated to the second.
+func (s *Server) now() time.Time { return mews.Instant(s.clock()) }
 
 // recoverPanic turns a panic in a handler into an internal error, logged with
 // its stack, so that no client input can take the process down.

@@ -20,6 +20,11 @@ var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 // ResponseTimeLayout is the only form in which the server writes datetimes.
 const ResponseTimeLayout = "2006-01-02T15:04:05Z"
 
+// responseTime is an instant as responses show it: in UTC, truncated to
+// the second, so that the generated models marshal it in
+// ResponseTimeLayout. The stores keep finer instants (mews.Resolution).
+func responseTime(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
+
 var (
 	errNotUUID     = errors.New("not a UUID")
 	errNotRFC3339  = errors.New("not an RFC 3339 date-time")
@@ -29,7 +34,7 @@ var (
 
 // LoadSpec returns the embedded OpenAPI document with the string formats
 // that the server enforces: "uuid" (kin-openapi skips it by default) and
-// "date-time". Requests may carry any RFC 3339 instant; with strictTimes the
+// "date-time". Requests may carry any RFC 3339 instant (parseDateTime); with strictTimes the
 // document instead demands the exact UTC form the server writes, which is
 // what response validation in tests uses.
 //
@@ -68,7 +73,7 @@ func prepareSpec(load func() (*openapi3.T, error), strictTimes bool) (*openapi3.
 			}
 			return nil
 		}
-		if _, err := time.Parse(time.RFC3339, s); err != nil {
+		if _, err := parseDateTime(s); err != nil {
 			return errNotRFC3339
 		}
 		return nil

@@ -28,6 +28,7 @@ import (
 // decode of the raw bytes.
 type validator struct {
 	routes    map[string]*routers.Route // by Echo route path, of every document
+	dateTimes map[string]*dateTimes     // by Echo route path; nil: none in the body
 	options   map[*openapi3.T]*openapi3filter.Options
 	bodyLimit int64
 }
@@ -38,12 +39,14 @@ type validator struct {
 func newValidator(bodyLimit int64, docs ...*openapi3.T) *validator {
 	v := &validator{
 		routes:    make(map[string]*routers.Route),
+		dateTimes: make(map[string]*dateTimes),
 		options:   make(map[*openapi3.T]*openapi3filter.Options),
 		bodyLimit: bodyLimit,
 	}
 	for _, doc := range docs {
 		for path, r := range OperationRoutes(doc) {
 			v.routes[path] = r
+			v.dateTimes[path] = requestDateTimes(r.Operation)
 		}
 		v.options[doc] = &openapi3filter.Options{
 			MultiError:         true,
@@ -78,6 +81,11 @@ func (v *validator) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		in := &openapi3filter.RequestValidationInput{Request: req, Route: route, Options: v.options[route.Spec]}
 		if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
 			return schemaViolation(err)
+		}
+		if dt := v.dateTimes[c.Path()]; dt != nil {
+			if vb, ok := req.Body.(interface{ ValidatedValue() any }); ok {
+				dt.canonical(vb.ValidatedValue()) // an object: changed in place
+			}
 		}
 		return next(c)
 	}
