@@ -171,6 +171,15 @@ func (b *browser) click(what, sel string) {
 	}
 }
 
+// submit clicks a button that posts its form, and waits for the page the
+// server answers with to be loaded.
+func (b *browser) submit(what, sel string) {
+	b.t.Helper()
+	b.eval(`String(window.__submitting = true)`)
+	b.click(what, sel)
+	b.eventually(what+": the next page", `window.__submitting === undefined && document.readyState === "complete"`)
+}
+
 func (b *browser) text() string {
 	s, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
 	return s
@@ -286,9 +295,8 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 
 	// Sign in with the admin token.
-	b.do("sign in",
-		chromedp.SendKeys(chromedp.CSS("[data-testid=signin-token]"), adminToken),
-		chromedp.Click(chromedp.CSS("[data-testid=signin-submit]")))
+	b.do("type the token", chromedp.SendKeys(chromedp.CSS("[data-testid=signin-token]"), adminToken))
+	b.submit("sign in", "[data-testid=signin-submit]")
 	b.eventually("the inbox", `document.querySelectorAll("[data-testid=thread-row]").length === 2`)
 	b.eventually("the live stream", `document.querySelector("[data-testid=live-status]").textContent === "live"`)
 	if html := b.eval(`document.documentElement.outerHTML`); strings.Contains(html, adminToken) {
@@ -319,8 +327,8 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Error("the inbox reloaded instead of updating in place")
 	}
 	// Search and the resolved filter.
-	b.do("search", chromedp.SendKeys(chromedp.CSS("[data-testid=search-text]"), "charging"),
-		chromedp.Click(chromedp.CSS("[data-testid=search-submit]")))
+	b.do("type a search", chromedp.SendKeys(chromedp.CSS("[data-testid=search-text]"), "charging"))
+	b.submit("search", "[data-testid=search-submit]")
 	b.eventually("the search result", `location.search.includes("q=charging") && document.querySelectorAll("[data-testid=thread-row]").length === 1 && document.querySelector('[data-thread-id="`+parking+`"]') !== null`)
 	b.do("inbox", chromedp.Navigate(site.ts.URL+"/console/?resolved=false"))
 	b.eventually("the open threads", `document.querySelectorAll("[data-testid=thread-row]").length === 2 && document.querySelector('[data-thread-id="`+parking+`"]') === null`)
@@ -354,9 +362,8 @@ func TestConsoleInChromium(t *testing.T) {
 	// A reply typed in the page is the enterprise's message, in the API and
 	// in a webhook to the integration.
 	const reply = `No problem: the night desk is open. <3 "See you"`
-	b.do("reply",
-		chromedp.SendKeys(chromedp.CSS("[data-testid=reply-text]"), reply),
-		chromedp.Click(chromedp.CSS("[data-testid=reply-submit]")))
+	b.do("type a reply", chromedp.SendKeys(chromedp.CSS("[data-testid=reply-text]"), reply))
+	b.submit("reply", "[data-testid=reply-submit]")
 	b.eventually("the reply in the chat", `Array.from(document.querySelectorAll("[data-testid=message][data-sender=Enterprise] [data-testid=message-text]")).some(e => e.textContent === `+jsString(reply)+`)`)
 	msgs := site.call(pathMessagesGetAll, demo("MessageThreadIds", []string{xss}, "Limitation", obj{"Count": 10}), false)["Messages"].([]any)
 	newest := msgs[0].(obj)
@@ -370,7 +377,7 @@ func TestConsoleInChromium(t *testing.T) {
 	waitWebhook(t, site.webhooks, newest["Id"].(string))
 
 	// Resolve.
-	b.click("resolve", "[data-testid=resolve-button]")
+	b.submit("resolve", "[data-testid=resolve-button]")
 	b.eventually("the resolved state", `document.querySelector("[data-testid=thread-state]").textContent === "Resolved"`)
 	th = site.call(pathThreadsGetAll, demo("MessageThreadIds", []string{xss}, "Limitation", obj{"Count": 1}), false)["MessageThreads"].([]any)[0].(obj)
 	if th["IsResolved"] != true {
@@ -378,8 +385,8 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	b.do("open the first conversation", chromedp.Navigate(site.ts.URL+"/console/threads/"+early))
 	b.eventually("it", `document.querySelectorAll("[data-testid=message]").length === 1`)
-	b.do("reply", chromedp.SendKeys(chromedp.CSS("[data-testid=reply-text]"), "Of course. A driver will wait at arrivals with your name on a sign."),
-		chromedp.Click(chromedp.CSS("[data-testid=reply-submit]")))
+	b.do("type a reply", chromedp.SendKeys(chromedp.CSS("[data-testid=reply-text]"), "Of course. A driver will wait at arrivals with your name on a sign."))
+	b.submit("reply", "[data-testid=reply-submit]")
 	b.eventually("the reply", `document.querySelectorAll("[data-testid=message]").length === 2`)
 	site.guestSays(early, "Perfect, thank you!")
 	b.eventually("the guest's thanks", `document.querySelectorAll("[data-testid=message]").length === 3`)
@@ -397,7 +404,7 @@ func TestConsoleInChromium(t *testing.T) {
 	for len(site.webhooks) > 0 {
 		<-site.webhooks
 	}
-	b.click("redeliver", "[data-testid=redeliver-button]")
+	b.submit("redeliver", "[data-testid=redeliver-button]")
 	b.eventually("the new delivery, delivered", `(() => { const r = document.querySelector("[data-testid=delivery-row]");
 		return r.dataset.deliveryId !== `+jsString(first)+` && r.querySelector("[data-testid=delivery-status]").textContent === "Delivered"; })()`)
 	if got := b.eval(`document.querySelector("[data-testid=delivery-body]").textContent`); got != body {
@@ -411,6 +418,28 @@ func TestConsoleInChromium(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Error("the redelivery did not reach the receiver")
+	}
+
+	// Usable: every control is labelled and reachable from the keyboard,
+	// and a narrow window needs no horizontal scrolling.
+	for _, path := range []string{"/console/", "/console/threads/" + xss, "/console/webhooks"} {
+		b.do("open "+path, chromedp.Navigate(site.ts.URL+path))
+		b.eventually(path, `document.querySelector("[data-testid=live-status]") !== null`)
+		if got := b.eval(`Array.from(document.querySelectorAll("input:not([type=hidden]), select, textarea")).filter(e => e.labels.length === 0).map(e => e.outerHTML).join(" ")`); got != "" {
+			t.Errorf("%s: controls without a label: %s", path, got)
+		}
+		if got := b.eval(`Array.from(document.querySelectorAll("a, button, input:not([type=hidden]), select, textarea, summary")).filter(e => e.tabIndex < 0 || e.disabled).map(e => e.outerHTML).join(" ")`); got != "" {
+			t.Errorf("%s: controls out of the keyboard's reach: %s", path, got)
+		}
+	}
+	b.do("a narrow window", chromedp.EmulateViewport(390, 844))
+	for _, path := range []string{"/console/", "/console/threads/" + xss, "/console/webhooks"} {
+		b.do("open "+path, chromedp.Navigate(site.ts.URL+path))
+		b.eventually(path+" in a narrow window", `document.querySelector("[data-testid=live-status]") !== null`)
+		if got := b.eval(`String(document.documentElement.scrollWidth - document.documentElement.clientWidth)`); got != "0" {
+			wide := b.eval(`Array.from(document.querySelectorAll("body *")).filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).slice(0, 5).map(e => e.tagName + "." + e.className + " " + Math.round(e.getBoundingClientRect().right)).join(", ")`)
+			t.Errorf("%s in a 390 px window scrolls sideways by %s px: %s", path, got, wide)
+		}
 	}
 
 	if got := b.eval(`String(window.__xss)`); got != "undefined" {
