@@ -17,12 +17,14 @@ var _ gen.StrictServerInterface = (*Server)(nil)
 func (s *Server) authenticate(ctx context.Context, op, clientToken, accessToken string) (*Access, error) {
 	info := requestInfoFrom(ctx)
 	info.accessToken = MaskToken(accessToken)
+	info.clientToken, info.rawAccessToken = clientToken, accessToken
 	acc, err := s.tokens.authenticate(clientToken, accessToken)
 	if err != nil {
 		info.integration = "unknown (ClientToken " + MaskToken(clientToken) + ")"
 		return nil, err
 	}
 	info.integration = acc.IntegrationName
+	info.integrationID, info.enterprises = acc.IntegrationID, acc.EnterpriseIDs
 	if err := s.admit(ctx, op, accessToken); err != nil {
 		return nil, err
 	}
@@ -36,12 +38,25 @@ func (s *Server) scope(ctx context.Context, op, clientToken, accessToken string,
 	if err != nil {
 		return mews.Scope{}, err
 	}
-	return acc.Scope(enterprises)
+	sc, err := acc.Scope(enterprises)
+	if err == nil {
+		requestInfoFrom(ctx).enterprises = sc.EnterpriseIDs
+	}
+	return sc, err
+}
+
+// noteThreads tells the request journal which threads a request names.
+func noteThreads(ctx context.Context, ids []uuid.UUID) {
+	info := requestInfoFrom(ctx)
+	info.threads = append(info.threads, ids...)
 }
 
 // MessageThreadsGetAll serves POST /api/connector/v1/messageThreads/getAll.
 func (s *Server) MessageThreadsGetAll(ctx context.Context, req gen.MessageThreadsGetAllRequestObject) (gen.MessageThreadsGetAllResponseObject, error) {
 	b := req.Body
+	if b.MessageThreadIds != nil {
+		noteThreads(ctx, *b.MessageThreadIds)
+	}
 	scope, err := s.scope(ctx, opThreadsGetAll, b.ClientToken, b.AccessToken, b.EnterpriseIds)
 	if err != nil {
 		return nil, err
@@ -95,6 +110,7 @@ func (s *Server) MessageThreadsAdd(ctx context.Context, req gen.MessageThreadsAd
 		return nil, err
 	}
 	s.changes.changed()
+	noteThreads(ctx, []uuid.UUID{t.ID})
 	return gen.MessageThreadsAdd200JSONResponse{
 		Body:    gen.MessageThreadAddResult{MessageThreads: []gen.MessageThread{threadOut(t)}},
 		Headers: gen.MessageThreadsAdd200ResponseHeaders{RequestId: RequestID(ctx)},
@@ -104,6 +120,7 @@ func (s *Server) MessageThreadsAdd(ctx context.Context, req gen.MessageThreadsAd
 // MessagesGetAll serves POST /api/connector/v1/messages/getAll.
 func (s *Server) MessagesGetAll(ctx context.Context, req gen.MessagesGetAllRequestObject) (gen.MessagesGetAllResponseObject, error) {
 	b := req.Body
+	noteThreads(ctx, b.MessageThreadIds)
 	scope, err := s.scope(ctx, opMessagesGetAll, b.ClientToken, b.AccessToken, b.EnterpriseIds)
 	if err != nil {
 		return nil, err
@@ -128,6 +145,11 @@ func (s *Server) MessagesGetAll(ctx context.Context, req gen.MessagesGetAllReque
 // MessagesAdd serves POST /api/connector/v1/messages/add.
 func (s *Server) MessagesAdd(ctx context.Context, req gen.MessagesAddRequestObject) (gen.MessagesAddResponseObject, error) {
 	b := req.Body
+	threads := make([]uuid.UUID, len(b.Messages))
+	for i, m := range b.Messages {
+		threads[i] = m.MessageThreadId
+	}
+	noteThreads(ctx, threads)
 	scope, err := s.scope(ctx, opMessagesAdd, b.ClientToken, b.AccessToken, nil)
 	if err != nil {
 		return nil, err

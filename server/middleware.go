@@ -13,12 +13,23 @@ import (
 type requestInfoKey struct{}
 
 // requestInfo travels with a request so that the access log line can say who
-// called and why it failed, with tokens masked.
+// called and why it failed, with tokens masked, and the request journal what
+// it knows of the request.
 type requestInfo struct {
 	id          string
-	integration string // name of the authenticated integration
-	accessToken string // masked
-	err         string // Message of the error answered, if any
+	uuid        uuid.UUID // id
+	integration string    // name of the authenticated integration
+	accessToken string    // masked
+	err         string    // Message of the error answered, if any
+
+	// For the request journal (journal.go), which masks the tokens.
+	received       time.Time // in the server's clock
+	body           []byte    // the request body as read by validation
+	clientToken    string    // as sent, once the handler has it
+	rawAccessToken string
+	integrationID  uuid.UUID
+	enterprises    []uuid.UUID // the enterprises the request acts in
+	threads        []uuid.UUID // named by the request, or created
 }
 
 func requestInfoFrom(ctx context.Context) *requestInfo {
@@ -37,7 +48,8 @@ func RequestID(ctx context.Context) string { return requestInfoFrom(ctx).id }
 func (s *Server) begin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
-		info := &requestInfo{id: uuid.NewString()}
+		id := uuid.New()
+		info := &requestInfo{id: id.String(), uuid: id}
 		ctx := context.WithValue(c.Request().Context(), requestInfoKey{}, info)
 		if s.requestTimeout > 0 {
 			var cancel context.CancelFunc
@@ -46,12 +58,18 @@ func (s *Server) begin(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.SetRequest(c.Request().WithContext(ctx))
 		c.Response().Header().Set("Request-Id", info.id)
+		journal := s.journalRequest(&c.Response().Writer, c.Request(), info)
 
 		err := next(c)
 		if err != nil {
 			c.Error(err)
 		}
 		status := c.Response().Status
+		if journal != nil {
+			if err := s.journalResponse(journal, c.Request(), info, status, time.Since(start)); err != nil {
+				s.log.LogAttrs(ctx, slog.LevelWarn, "writing the response failed", slog.String("request_id", info.id), slog.Any("error", err))
+			}
+		}
 		level := slog.LevelInfo
 		switch {
 		case status >= http.StatusInternalServerError:

@@ -5,6 +5,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -81,6 +82,15 @@ type Config struct {
 	// runs when the admin API is enabled or some integration has webhook
 	// URLs (in Tokens or stored), unless Webhooks.Disabled.
 	Webhooks WebhookOptions
+	// Journal is how many entries the request journal keeps: the newest
+	// requests to the Connector API, for the requests/* operations of the
+	// admin API. Zero: DefaultJournal; negative: no journal.
+	Journal int
+	// JournalStore keeps the journal. Nil: the Store, when it implements
+	// mews.Journal (both engines do); otherwise there is no journal.
+	JournalStore mews.Journal
+
+	journalQueue int // tests: the length of the journal's queue
 }
 
 // Server implements gen.StrictServerInterface.
@@ -96,6 +106,7 @@ type Server struct {
 	faults         *faultInjector // nil: no injected faults
 	webhooks       *dispatcher    // nil: webhooks are queued, not sent
 	changes        *changes       // nil: no live views (no admin token)
+	journal        *recorder      // nil: no request journal
 }
 
 // New returns the whole server as an http.Handler, ready for httptest or
@@ -163,10 +174,20 @@ func New(cfg Config) (http.Handler, func() error, error) {
 		s.changes.stop()
 		return nil, nil, errors.Join(err, closeFn())
 	}
+	if keep := cmp.Or(cfg.Journal, DefaultJournal); keep > 0 {
+		js := cfg.JournalStore
+		if js == nil {
+			js, _ = store.(mews.Journal)
+		}
+		if js != nil {
+			s.journal = newRecorder(js, keep, cfg.journalQueue, s.log)
+		}
+	}
 	closeStore := closeFn
 	closeFn = func() error {
 		s.webhooks.stop()
 		s.changes.stop()
+		s.journal.stop() // writes what is queued
 		return closeStore()
 	}
 	if cfg.Seed != nil {

@@ -74,6 +74,7 @@ func (v *validator) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		requestInfoFrom(req.Context()).body = body // for the request journal
 		if err := checkJSON(body); err != nil {
 			return err
 		}

@@ -43,6 +43,9 @@ type DB struct {
 	insertMessages   batchStmts // on write
 	touchThreads     batchStmts // on write
 
+	journal     *sql.DB // the request journal's own database (journal.go)
+	journalPath string  // its file, deleted at Close; "" in memory
+
 	writer       *writer       // runs every write on the write connection, in groups
 	checkpointer *checkpointer // copies the log into the database file; nil in memory
 }
@@ -71,6 +74,9 @@ func (db *DB) open(ctx context.Context, path string) error {
 		return err
 	}
 	if err := db.prepare(ctx); err != nil {
+		return err
+	}
+	if err := db.openJournal(ctx, path); err != nil {
 		return err
 	}
 	db.writer = newWriter(db.write)
@@ -246,6 +252,7 @@ func (db *DB) Close() error {
 	if db.write != nil {
 		errs = append(errs, db.write.Close())
 	}
+	errs = append(errs, db.closeJournal())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}

@@ -308,6 +308,96 @@ type ClientInterface interface {
 	// Corresponds with POST /_admin/v1/messages/getAll (the `AdminMessagesGetAll` operationId).
 	AdminMessagesGetAll(ctx context.Context, body AdminMessagesGetAllJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// AdminRequestsClearWithBody Empty the request journal
+	//
+	// Deletes every entry of the request journal, including those of the
+	// requests this server answered before; on PostgreSQL, of every
+	// replica. The data is not touched (see `reset`).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /_admin/v1/requests/clear (the `AdminRequestsClear` operationId).
+	AdminRequestsClearWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminRequestsClear Empty the request journal
+	//
+	// Deletes every entry of the request journal, including those of the
+	// requests this server answered before; on PostgreSQL, of every
+	// replica. The data is not touched (see `reset`).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /_admin/v1/requests/clear (the `AdminRequestsClear` operationId).
+	AdminRequestsClear(ctx context.Context, body AdminRequestsClearJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminRequestsCountWithBody Count the recorded API requests
+	//
+	// How many entries of the request journal match the filter ("was
+	// messages/add called 3 times?"), with the same filters and the same
+	// view as `requests/getAll`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /_admin/v1/requests/count (the `AdminRequestsCount` operationId).
+	AdminRequestsCountWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminRequestsCount Count the recorded API requests
+	//
+	// How many entries of the request journal match the filter ("was
+	// messages/add called 3 times?"), with the same filters and the same
+	// view as `requests/getAll`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /_admin/v1/requests/count (the `AdminRequestsCount` operationId).
+	AdminRequestsCount(ctx context.Context, body AdminRequestsCountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminRequestsGetAllWithBody List the recorded API requests
+	//
+	// A page of the request journal, newest first: the Connector API
+	// requests the server received, with what it answered. Every request to
+	// `/api/connector/...` is recorded, including those refused before an
+	// operation ran (invalid JSON, schema violations, unknown tokens,
+	// injected faults, rate limiting), with what is known of them; admin
+	// API calls are not. Tokens are masked as in the logs. The filters
+	// combine with AND; each list matches any of its items.
+	//
+	// The answer includes every request that this server answered before it
+	// received this one; on PostgreSQL the journal is shared by all
+	// replicas, and another replica's newest requests may still be on
+	// their way. `Limitation.Cursor` is the `RequestId` of the oldest
+	// entry of the previous page; a cursor whose entry left the journal
+	// (it keeps the newest entries, see `-journal`) or was cleared is
+	// `400`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /_admin/v1/requests/getAll (the `AdminRequestsGetAll` operationId).
+	AdminRequestsGetAllWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminRequestsGetAll List the recorded API requests
+	//
+	// A page of the request journal, newest first: the Connector API
+	// requests the server received, with what it answered. Every request to
+	// `/api/connector/...` is recorded, including those refused before an
+	// operation ran (invalid JSON, schema violations, unknown tokens,
+	// injected faults, rate limiting), with what is known of them; admin
+	// API calls are not. Tokens are masked as in the logs. The filters
+	// combine with AND; each list matches any of its items.
+	//
+	// The answer includes every request that this server answered before it
+	// received this one; on PostgreSQL the journal is shared by all
+	// replicas, and another replica's newest requests may still be on
+	// their way. `Limitation.Cursor` is the `RequestId` of the oldest
+	// entry of the previous page; a cursor whose entry left the journal
+	// (it keeps the newest entries, see `-journal`) or was cleared is
+	// `400`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /_admin/v1/requests/getAll (the `AdminRequestsGetAll` operationId).
+	AdminRequestsGetAll(ctx context.Context, body AdminRequestsGetAllJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AdminResetWithBody Delete all data
 	//
 	// Deletes every thread, message and webhook delivery. The webhook URLs
@@ -799,6 +889,156 @@ func (c *Client) AdminMessagesGetAllWithBody(ctx context.Context, contentType st
 // Corresponds with POST /_admin/v1/messages/getAll (the `AdminMessagesGetAll` operationId).
 func (c *Client) AdminMessagesGetAll(ctx context.Context, body AdminMessagesGetAllJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminMessagesGetAllRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminRequestsClearWithBody Empty the request journal
+//
+// Deletes every entry of the request journal, including those of the
+// requests this server answered before; on PostgreSQL, of every
+// replica. The data is not touched (see `reset`).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /_admin/v1/requests/clear (the `AdminRequestsClear` operationId).
+func (c *Client) AdminRequestsClearWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminRequestsClearRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminRequestsClear Empty the request journal
+//
+// Deletes every entry of the request journal, including those of the
+// requests this server answered before; on PostgreSQL, of every
+// replica. The data is not touched (see `reset`).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /_admin/v1/requests/clear (the `AdminRequestsClear` operationId).
+func (c *Client) AdminRequestsClear(ctx context.Context, body AdminRequestsClearJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminRequestsClearRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminRequestsCountWithBody Count the recorded API requests
+//
+// How many entries of the request journal match the filter ("was
+// messages/add called 3 times?"), with the same filters and the same
+// view as `requests/getAll`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /_admin/v1/requests/count (the `AdminRequestsCount` operationId).
+func (c *Client) AdminRequestsCountWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminRequestsCountRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminRequestsCount Count the recorded API requests
+//
+// How many entries of the request journal match the filter ("was
+// messages/add called 3 times?"), with the same filters and the same
+// view as `requests/getAll`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /_admin/v1/requests/count (the `AdminRequestsCount` operationId).
+func (c *Client) AdminRequestsCount(ctx context.Context, body AdminRequestsCountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminRequestsCountRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminRequestsGetAllWithBody List the recorded API requests
+//
+// A page of the request journal, newest first: the Connector API
+// requests the server received, with what it answered. Every request to
+// `/api/connector/...` is recorded, including those refused before an
+// operation ran (invalid JSON, schema violations, unknown tokens,
+// injected faults, rate limiting), with what is known of them; admin
+// API calls are not. Tokens are masked as in the logs. The filters
+// combine with AND; each list matches any of its items.
+//
+// The answer includes every request that this server answered before it
+// received this one; on PostgreSQL the journal is shared by all
+// replicas, and another replica's newest requests may still be on
+// their way. `Limitation.Cursor` is the `RequestId` of the oldest
+// entry of the previous page; a cursor whose entry left the journal
+// (it keeps the newest entries, see `-journal`) or was cleared is
+// `400`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /_admin/v1/requests/getAll (the `AdminRequestsGetAll` operationId).
+func (c *Client) AdminRequestsGetAllWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminRequestsGetAllRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminRequestsGetAll List the recorded API requests
+//
+// A page of the request journal, newest first: the Connector API
+// requests the server received, with what it answered. Every request to
+// `/api/connector/...` is recorded, including those refused before an
+// operation ran (invalid JSON, schema violations, unknown tokens,
+// injected faults, rate limiting), with what is known of them; admin
+// API calls are not. Tokens are masked as in the logs. The filters
+// combine with AND; each list matches any of its items.
+//
+// The answer includes every request that this server answered before it
+// received this one; on PostgreSQL the journal is shared by all
+// replicas, and another replica's newest requests may still be on
+// their way. `Limitation.Cursor` is the `RequestId` of the oldest
+// entry of the previous page; a cursor whose entry left the journal
+// (it keeps the newest entries, see `-journal`) or was cleared is
+// `400`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /_admin/v1/requests/getAll (the `AdminRequestsGetAll` operationId).
+func (c *Client) AdminRequestsGetAll(ctx context.Context, body AdminRequestsGetAllJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminRequestsGetAllRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1371,6 +1611,126 @@ func NewAdminMessagesGetAllRequestWithBody(server string, contentType string, bo
 	return req, nil
 }
 
+// NewAdminRequestsClearRequest calls the generic AdminRequestsClear builder with application/json body
+func NewAdminRequestsClearRequest(server string, body AdminRequestsClearJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminRequestsClearRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAdminRequestsClearRequestWithBody constructs an http.Request for the AdminRequestsClear method, with any body, and a specified content type
+func NewAdminRequestsClearRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/_admin/v1/requests/clear")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminRequestsCountRequest calls the generic AdminRequestsCount builder with application/json body
+func NewAdminRequestsCountRequest(server string, body AdminRequestsCountJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminRequestsCountRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAdminRequestsCountRequestWithBody constructs an http.Request for the AdminRequestsCount method, with any body, and a specified content type
+func NewAdminRequestsCountRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/_admin/v1/requests/count")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminRequestsGetAllRequest calls the generic AdminRequestsGetAll builder with application/json body
+func NewAdminRequestsGetAllRequest(server string, body AdminRequestsGetAllJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminRequestsGetAllRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAdminRequestsGetAllRequestWithBody constructs an http.Request for the AdminRequestsGetAll method, with any body, and a specified content type
+func NewAdminRequestsGetAllRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/_admin/v1/requests/getAll")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewAdminResetRequest calls the generic AdminReset builder with application/json body
 func NewAdminResetRequest(server string, body AdminResetJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -1832,6 +2192,96 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /_admin/v1/messages/getAll (the `AdminMessagesGetAll` operationId).
 	AdminMessagesGetAllWithResponse(ctx context.Context, body AdminMessagesGetAllJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminMessagesGetAllResponse, error)
+
+	// AdminRequestsClearWithBodyWithResponse Empty the request journal
+	//
+	// Deletes every entry of the request journal, including those of the
+	// requests this server answered before; on PostgreSQL, of every
+	// replica. The data is not touched (see `reset`).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/requests/clear (the `AdminRequestsClear` operationId).
+	AdminRequestsClearWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminRequestsClearResponse, error)
+
+	// AdminRequestsClearWithResponse Empty the request journal
+	//
+	// Deletes every entry of the request journal, including those of the
+	// requests this server answered before; on PostgreSQL, of every
+	// replica. The data is not touched (see `reset`).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/requests/clear (the `AdminRequestsClear` operationId).
+	AdminRequestsClearWithResponse(ctx context.Context, body AdminRequestsClearJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminRequestsClearResponse, error)
+
+	// AdminRequestsCountWithBodyWithResponse Count the recorded API requests
+	//
+	// How many entries of the request journal match the filter ("was
+	// messages/add called 3 times?"), with the same filters and the same
+	// view as `requests/getAll`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/requests/count (the `AdminRequestsCount` operationId).
+	AdminRequestsCountWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminRequestsCountResponse, error)
+
+	// AdminRequestsCountWithResponse Count the recorded API requests
+	//
+	// How many entries of the request journal match the filter ("was
+	// messages/add called 3 times?"), with the same filters and the same
+	// view as `requests/getAll`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/requests/count (the `AdminRequestsCount` operationId).
+	AdminRequestsCountWithResponse(ctx context.Context, body AdminRequestsCountJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminRequestsCountResponse, error)
+
+	// AdminRequestsGetAllWithBodyWithResponse List the recorded API requests
+	//
+	// A page of the request journal, newest first: the Connector API
+	// requests the server received, with what it answered. Every request to
+	// `/api/connector/...` is recorded, including those refused before an
+	// operation ran (invalid JSON, schema violations, unknown tokens,
+	// injected faults, rate limiting), with what is known of them; admin
+	// API calls are not. Tokens are masked as in the logs. The filters
+	// combine with AND; each list matches any of its items.
+	//
+	// The answer includes every request that this server answered before it
+	// received this one; on PostgreSQL the journal is shared by all
+	// replicas, and another replica's newest requests may still be on
+	// their way. `Limitation.Cursor` is the `RequestId` of the oldest
+	// entry of the previous page; a cursor whose entry left the journal
+	// (it keeps the newest entries, see `-journal`) or was cleared is
+	// `400`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/requests/getAll (the `AdminRequestsGetAll` operationId).
+	AdminRequestsGetAllWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminRequestsGetAllResponse, error)
+
+	// AdminRequestsGetAllWithResponse List the recorded API requests
+	//
+	// A page of the request journal, newest first: the Connector API
+	// requests the server received, with what it answered. Every request to
+	// `/api/connector/...` is recorded, including those refused before an
+	// operation ran (invalid JSON, schema violations, unknown tokens,
+	// injected faults, rate limiting), with what is known of them; admin
+	// API calls are not. Tokens are masked as in the logs. The filters
+	// combine with AND; each list matches any of its items.
+	//
+	// The answer includes every request that this server answered before it
+	// received this one; on PostgreSQL the journal is shared by all
+	// replicas, and another replica's newest requests may still be on
+	// their way. `Limitation.Cursor` is the `RequestId` of the oldest
+	// entry of the previous page; a cursor whose entry left the journal
+	// (it keeps the newest entries, see `-journal`) or was cleared is
+	// `400`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/requests/getAll (the `AdminRequestsGetAll` operationId).
+	AdminRequestsGetAllWithResponse(ctx context.Context, body AdminRequestsGetAllJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminRequestsGetAllResponse, error)
 
 	// AdminResetWithBodyWithResponse Delete all data
 	//
@@ -2872,6 +3322,318 @@ func (r AdminMessagesGetAllResponse) ContentType() string {
 	return ""
 }
 
+// AdminRequestsClearResponse200Headers the declared response headers of an HTTP 200 response for AdminRequestsClear
+type AdminRequestsClearResponse200Headers struct {
+	RequestId string
+}
+
+// AdminRequestsClearResponse400Headers the declared response headers of an HTTP 400 response for AdminRequestsClear
+type AdminRequestsClearResponse400Headers struct {
+	RequestId string
+}
+
+// AdminRequestsClearResponse401Headers the declared response headers of an HTTP 401 response for AdminRequestsClear
+type AdminRequestsClearResponse401Headers struct {
+	RequestId string
+}
+
+// AdminRequestsClearResponse404Headers the declared response headers of an HTTP 404 response for AdminRequestsClear
+type AdminRequestsClearResponse404Headers struct {
+	RequestId string
+}
+
+// AdminRequestsClearResponse500Headers the declared response headers of an HTTP 500 response for AdminRequestsClear
+type AdminRequestsClearResponse500Headers struct {
+	RequestId string
+}
+
+type AdminRequestsClearResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminEmpty
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminRequestsClearResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AdminRequestsClearResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminRequestsClearResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AdminRequestsClearResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminRequestsClearResponse500Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminRequestsClearResponse) GetJSON200() *AdminEmpty {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminRequestsClearResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminRequestsClearResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminRequestsClearResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminRequestsClearResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminRequestsClearResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminRequestsClearResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminRequestsClearResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminRequestsClearResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminRequestsCountResponse200Headers the declared response headers of an HTTP 200 response for AdminRequestsCount
+type AdminRequestsCountResponse200Headers struct {
+	RequestId string
+}
+
+// AdminRequestsCountResponse400Headers the declared response headers of an HTTP 400 response for AdminRequestsCount
+type AdminRequestsCountResponse400Headers struct {
+	RequestId string
+}
+
+// AdminRequestsCountResponse401Headers the declared response headers of an HTTP 401 response for AdminRequestsCount
+type AdminRequestsCountResponse401Headers struct {
+	RequestId string
+}
+
+// AdminRequestsCountResponse404Headers the declared response headers of an HTTP 404 response for AdminRequestsCount
+type AdminRequestsCountResponse404Headers struct {
+	RequestId string
+}
+
+// AdminRequestsCountResponse500Headers the declared response headers of an HTTP 500 response for AdminRequestsCount
+type AdminRequestsCountResponse500Headers struct {
+	RequestId string
+}
+
+type AdminRequestsCountResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminRequestCount
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminRequestsCountResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AdminRequestsCountResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminRequestsCountResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AdminRequestsCountResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminRequestsCountResponse500Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminRequestsCountResponse) GetJSON200() *AdminRequestCount {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminRequestsCountResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminRequestsCountResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminRequestsCountResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminRequestsCountResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminRequestsCountResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminRequestsCountResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminRequestsCountResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminRequestsCountResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminRequestsGetAllResponse200Headers the declared response headers of an HTTP 200 response for AdminRequestsGetAll
+type AdminRequestsGetAllResponse200Headers struct {
+	RequestId string
+}
+
+// AdminRequestsGetAllResponse400Headers the declared response headers of an HTTP 400 response for AdminRequestsGetAll
+type AdminRequestsGetAllResponse400Headers struct {
+	RequestId string
+}
+
+// AdminRequestsGetAllResponse401Headers the declared response headers of an HTTP 401 response for AdminRequestsGetAll
+type AdminRequestsGetAllResponse401Headers struct {
+	RequestId string
+}
+
+// AdminRequestsGetAllResponse404Headers the declared response headers of an HTTP 404 response for AdminRequestsGetAll
+type AdminRequestsGetAllResponse404Headers struct {
+	RequestId string
+}
+
+// AdminRequestsGetAllResponse500Headers the declared response headers of an HTTP 500 response for AdminRequestsGetAll
+type AdminRequestsGetAllResponse500Headers struct {
+	RequestId string
+}
+
+type AdminRequestsGetAllResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminRequestPage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminRequestsGetAllResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AdminRequestsGetAllResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminRequestsGetAllResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AdminRequestsGetAllResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminRequestsGetAllResponse500Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminRequestsGetAllResponse) GetJSON200() *AdminRequestPage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminRequestsGetAllResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminRequestsGetAllResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminRequestsGetAllResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminRequestsGetAllResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminRequestsGetAllResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminRequestsGetAllResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminRequestsGetAllResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminRequestsGetAllResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // AdminResetResponse200Headers the declared response headers of an HTTP 200 response for AdminReset
 type AdminResetResponse200Headers struct {
 	RequestId string
@@ -3716,6 +4478,132 @@ func (c *ClientWithResponses) AdminMessagesGetAllWithResponse(ctx context.Contex
 		return nil, err
 	}
 	return ParseAdminMessagesGetAllResponse(rsp)
+}
+
+// AdminRequestsClearWithBodyWithResponse Empty the request journal
+//
+// Deletes every entry of the request journal, including those of the
+// requests this server answered before; on PostgreSQL, of every
+// replica. The data is not touched (see `reset`).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/requests/clear (the `AdminRequestsClear` operationId).
+func (c *ClientWithResponses) AdminRequestsClearWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminRequestsClearResponse, error) {
+	rsp, err := c.AdminRequestsClearWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminRequestsClearResponse(rsp)
+}
+
+// AdminRequestsClearWithResponse Empty the request journal
+//
+// Deletes every entry of the request journal, including those of the
+// requests this server answered before; on PostgreSQL, of every
+// replica. The data is not touched (see `reset`).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/requests/clear (the `AdminRequestsClear` operationId).
+func (c *ClientWithResponses) AdminRequestsClearWithResponse(ctx context.Context, body AdminRequestsClearJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminRequestsClearResponse, error) {
+	rsp, err := c.AdminRequestsClear(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminRequestsClearResponse(rsp)
+}
+
+// AdminRequestsCountWithBodyWithResponse Count the recorded API requests
+//
+// How many entries of the request journal match the filter ("was
+// messages/add called 3 times?"), with the same filters and the same
+// view as `requests/getAll`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/requests/count (the `AdminRequestsCount` operationId).
+func (c *ClientWithResponses) AdminRequestsCountWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminRequestsCountResponse, error) {
+	rsp, err := c.AdminRequestsCountWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminRequestsCountResponse(rsp)
+}
+
+// AdminRequestsCountWithResponse Count the recorded API requests
+//
+// How many entries of the request journal match the filter ("was
+// messages/add called 3 times?"), with the same filters and the same
+// view as `requests/getAll`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/requests/count (the `AdminRequestsCount` operationId).
+func (c *ClientWithResponses) AdminRequestsCountWithResponse(ctx context.Context, body AdminRequestsCountJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminRequestsCountResponse, error) {
+	rsp, err := c.AdminRequestsCount(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminRequestsCountResponse(rsp)
+}
+
+// AdminRequestsGetAllWithBodyWithResponse List the recorded API requests
+//
+// A page of the request journal, newest first: the Connector API
+// requests the server received, with what it answered. Every request to
+// `/api/connector/...` is recorded, including those refused before an
+// operation ran (invalid JSON, schema violations, unknown tokens,
+// injected faults, rate limiting), with what is known of them; admin
+// API calls are not. Tokens are masked as in the logs. The filters
+// combine with AND; each list matches any of its items.
+//
+// The answer includes every request that this server answered before it
+// received this one; on PostgreSQL the journal is shared by all
+// replicas, and another replica's newest requests may still be on
+// their way. `Limitation.Cursor` is the `RequestId` of the oldest
+// entry of the previous page; a cursor whose entry left the journal
+// (it keeps the newest entries, see `-journal`) or was cleared is
+// `400`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/requests/getAll (the `AdminRequestsGetAll` operationId).
+func (c *ClientWithResponses) AdminRequestsGetAllWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminRequestsGetAllResponse, error) {
+	rsp, err := c.AdminRequestsGetAllWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminRequestsGetAllResponse(rsp)
+}
+
+// AdminRequestsGetAllWithResponse List the recorded API requests
+//
+// A page of the request journal, newest first: the Connector API
+// requests the server received, with what it answered. Every request to
+// `/api/connector/...` is recorded, including those refused before an
+// operation ran (invalid JSON, schema violations, unknown tokens,
+// injected faults, rate limiting), with what is known of them; admin
+// API calls are not. Tokens are masked as in the logs. The filters
+// combine with AND; each list matches any of its items.
+//
+// The answer includes every request that this server answered before it
+// received this one; on PostgreSQL the journal is shared by all
+// replicas, and another replica's newest requests may still be on
+// their way. `Limitation.Cursor` is the `RequestId` of the oldest
+// entry of the previous page; a cursor whose entry left the journal
+// (it keeps the newest entries, see `-journal`) or was cleared is
+// `400`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/requests/getAll (the `AdminRequestsGetAll` operationId).
+func (c *ClientWithResponses) AdminRequestsGetAllWithResponse(ctx context.Context, body AdminRequestsGetAllJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminRequestsGetAllResponse, error) {
+	rsp, err := c.AdminRequestsGetAll(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminRequestsGetAllResponse(rsp)
 }
 
 // AdminResetWithBodyWithResponse Delete all data
@@ -4830,6 +5718,327 @@ func ParseAdminMessagesGetAllResponse(rsp *http.Response) (*AdminMessagesGetAllR
 		response.Headers404 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminMessagesGetAllResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminRequestsClearResponse parses an HTTP response from a AdminRequestsClearWithResponse call
+func ParseAdminRequestsClearResponse(rsp *http.Response) (*AdminRequestsClearResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminRequestsClearResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminEmpty
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminRequestsClearResponse200Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers AdminRequestsClearResponse400Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminRequestsClearResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers AdminRequestsClearResponse404Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminRequestsClearResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminRequestsCountResponse parses an HTTP response from a AdminRequestsCountWithResponse call
+func ParseAdminRequestsCountResponse(rsp *http.Response) (*AdminRequestsCountResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminRequestsCountResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminRequestCount
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminRequestsCountResponse200Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers AdminRequestsCountResponse400Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminRequestsCountResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers AdminRequestsCountResponse404Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminRequestsCountResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminRequestsGetAllResponse parses an HTTP response from a AdminRequestsGetAllWithResponse call
+func ParseAdminRequestsGetAllResponse(rsp *http.Response) (*AdminRequestsGetAllResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminRequestsGetAllResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminRequestPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminRequestsGetAllResponse200Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers AdminRequestsGetAllResponse400Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminRequestsGetAllResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers AdminRequestsGetAllResponse404Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminRequestsGetAllResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {

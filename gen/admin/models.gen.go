@@ -219,6 +219,136 @@ type AdminRedeliverParameters struct {
 	Url *string `json:"Url,omitempty"`
 }
 
+// AdminRequest One recorded request to the Connector API and the answer.
+type AdminRequest struct {
+	// AccessToken The access token sent, masked as in the logs (`C66E…453D`).
+	AccessToken *string `json:"AccessToken"`
+
+	// CreatedUtc When the server received the request (its clock).
+	CreatedUtc time.Time `json:"CreatedUtc"`
+
+	// DurationMs How long the server took, in milliseconds.
+	DurationMs float64 `json:"DurationMs"`
+
+	// EnterpriseIds The enterprises the request acted in (those of its access token, narrowed by `EnterpriseIds`); empty if not authenticated.
+	EnterpriseIds []openapi_types.UUID `json:"EnterpriseIds"`
+
+	// IntegrationId The integration authenticated; null if the tokens were not (yet) checked or unknown.
+	IntegrationId *openapi_types.UUID `json:"IntegrationId"`
+
+	// IntegrationName Its name in the token configuration.
+	IntegrationName *string `json:"IntegrationName"`
+
+	// Message The `Message` of the error answered, if any.
+	Message *string `json:"Message"`
+
+	// MessageThreadIds The threads the request names (`MessageThreadIds`, `Messages[].MessageThreadId`) or created.
+	MessageThreadIds []openapi_types.UUID `json:"MessageThreadIds"`
+
+	// Method The HTTP method, `POST` for every operation.
+	Method string `json:"Method"`
+
+	// Operation The path after `/api/connector/v1/`, e.g. `messages/add`; for another path under `/api/connector/`, the whole path.
+	Operation string `json:"Operation"`
+
+	// RequestBody The request body as received, every token masked; null if it was not read (wrong media type, too large, unknown path).
+	RequestBody *string `json:"RequestBody"`
+
+	// RequestId The `Request-Id` of the answer.
+	RequestId openapi_types.UUID `json:"RequestId"`
+
+	// ResponseBody The response body, every token masked; null if there was none.
+	ResponseBody *string `json:"ResponseBody"`
+
+	// Status The HTTP status answered.
+	Status int32 `json:"Status"`
+
+	// Truncated True if a body was longer than 64 KiB and is cut there.
+	Truncated bool `json:"Truncated"`
+}
+
+// AdminRequestCount How many entries match, and how many this server could not record.
+type AdminRequestCount struct {
+	// Count The matching entries.
+	Count int64 `json:"Count"`
+
+	// Dropped Requests this server process answered but did not record since it
+	// started, because the journal's queue was full (the journal never
+	// slows an API request down to wait for it). Per process.
+	Dropped int64 `json:"Dropped"`
+}
+
+// AdminRequestFilter Selects entries of the request journal; absent filters match everything.
+type AdminRequestFilter struct {
+	// AccessToken Requests that carried this access token, given in full (whether
+	// or not it is valid); it is compared, never stored or shown.
+	AccessToken *string `json:"AccessToken,omitempty"`
+
+	// CreatedUtc When the request was received.
+	CreatedUtc *AdminRequestInterval `json:"CreatedUtc,omitempty"`
+
+	// IntegrationIds Requests authenticated as one of these integrations.
+	IntegrationIds *[]openapi_types.UUID `json:"IntegrationIds,omitempty"`
+
+	// MessageThreadIds Requests that name one of these threads, or created it.
+	MessageThreadIds *[]openapi_types.UUID `json:"MessageThreadIds,omitempty"`
+
+	// Operations Operations such as `messages/add` (the path after `/api/connector/v1/`).
+	Operations *[]string `json:"Operations,omitempty"`
+
+	// RequestIds The `Request-Id` of the answers.
+	RequestIds *[]openapi_types.UUID `json:"RequestIds,omitempty"`
+
+	// Statuses The HTTP statuses answered.
+	Statuses *[]int32 `json:"Statuses,omitempty"`
+}
+
+// AdminRequestInterval An interval of UTC instants, inclusive at both ends.
+type AdminRequestInterval struct {
+	// EndUtc The end, not before the start.
+	EndUtc time.Time `json:"EndUtc"`
+
+	// StartUtc The start.
+	StartUtc time.Time `json:"StartUtc"`
+}
+
+// AdminRequestPage A page of the request journal.
+type AdminRequestPage struct {
+	// Cursor The `RequestId` of the oldest entry of the page; null if it is empty.
+	Cursor *openapi_types.UUID `json:"Cursor"`
+
+	// Requests Newest first.
+	Requests []AdminRequest `json:"Requests"`
+}
+
+// AdminRequestsParameters defines model for AdminRequestsParameters.
+type AdminRequestsParameters struct {
+	// AccessToken Requests that carried this access token, given in full (whether
+	// or not it is valid); it is compared, never stored or shown.
+	AccessToken *string `json:"AccessToken,omitempty"`
+
+	// CreatedUtc When the request was received.
+	CreatedUtc *AdminRequestInterval `json:"CreatedUtc,omitempty"`
+
+	// IntegrationIds Requests authenticated as one of these integrations.
+	IntegrationIds *[]openapi_types.UUID `json:"IntegrationIds,omitempty"`
+
+	// Limitation Cursor pagination.
+	Limitation Limitation `json:"Limitation"`
+
+	// MessageThreadIds Requests that name one of these threads, or created it.
+	MessageThreadIds *[]openapi_types.UUID `json:"MessageThreadIds,omitempty"`
+
+	// Operations Operations such as `messages/add` (the path after `/api/connector/v1/`).
+	Operations *[]string `json:"Operations,omitempty"`
+
+	// RequestIds The `Request-Id` of the answers.
+	RequestIds *[]openapi_types.UUID `json:"RequestIds,omitempty"`
+
+	// Statuses The HTTP statuses answered.
+	Statuses *[]int32 `json:"Statuses,omitempty"`
+}
+
 // AdminResolveParameters The new resolution state of a thread.
 type AdminResolveParameters struct {
 	// IsResolved True to resolve, false to reopen.
@@ -620,6 +750,15 @@ type AdminMessagesAddJSONRequestBody = AdminMessageAddParameters
 
 // AdminMessagesGetAllJSONRequestBody defines body for AdminMessagesGetAll for application/json ContentType.
 type AdminMessagesGetAllJSONRequestBody = AdminMessagesParameters
+
+// AdminRequestsClearJSONRequestBody defines body for AdminRequestsClear for application/json ContentType.
+type AdminRequestsClearJSONRequestBody = AdminEmpty
+
+// AdminRequestsCountJSONRequestBody defines body for AdminRequestsCount for application/json ContentType.
+type AdminRequestsCountJSONRequestBody = AdminRequestFilter
+
+// AdminRequestsGetAllJSONRequestBody defines body for AdminRequestsGetAll for application/json ContentType.
+type AdminRequestsGetAllJSONRequestBody = AdminRequestsParameters
 
 // AdminResetJSONRequestBody defines body for AdminReset for application/json ContentType.
 type AdminResetJSONRequestBody = AdminEmpty

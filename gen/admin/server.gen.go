@@ -49,6 +49,15 @@ type ServerInterface interface {
 	// AdminMessagesGetAll List the messages of a thread
 	// (POST /_admin/v1/messages/getAll)
 	AdminMessagesGetAll(ctx echo.Context) error
+	// AdminRequestsClear Empty the request journal
+	// (POST /_admin/v1/requests/clear)
+	AdminRequestsClear(ctx echo.Context) error
+	// AdminRequestsCount Count the recorded API requests
+	// (POST /_admin/v1/requests/count)
+	AdminRequestsCount(ctx echo.Context) error
+	// AdminRequestsGetAll List the recorded API requests
+	// (POST /_admin/v1/requests/getAll)
+	AdminRequestsGetAll(ctx echo.Context) error
 	// AdminReset Delete all data
 	// (POST /_admin/v1/reset)
 	AdminReset(ctx echo.Context) error
@@ -149,6 +158,33 @@ func (w *ServerInterfaceWrapper) AdminMessagesGetAll(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.AdminMessagesGetAll(ctx)
+	return err
+}
+
+// AdminRequestsClear converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminRequestsClear(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminRequestsClear(ctx)
+	return err
+}
+
+// AdminRequestsCount converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminRequestsCount(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminRequestsCount(ctx)
+	return err
+}
+
+// AdminRequestsGetAll converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminRequestsGetAll(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminRequestsGetAll(ctx)
 	return err
 }
 
@@ -258,6 +294,9 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/_admin/v1/data/import", wrapper.AdminDataImport, options.OperationMiddlewares["adminDataImport"]...)
 	router.POST(options.BaseURL+"/_admin/v1/data/export", wrapper.AdminDataExport, options.OperationMiddlewares["adminDataExport"]...)
 	router.POST(options.BaseURL+"/_admin/v1/webhookDeliveries/redeliver", wrapper.AdminWebhookDeliveriesRedeliver, options.OperationMiddlewares["adminWebhookDeliveriesRedeliver"]...)
+	router.POST(options.BaseURL+"/_admin/v1/requests/getAll", wrapper.AdminRequestsGetAll, options.OperationMiddlewares["adminRequestsGetAll"]...)
+	router.POST(options.BaseURL+"/_admin/v1/requests/count", wrapper.AdminRequestsCount, options.OperationMiddlewares["adminRequestsCount"]...)
+	router.POST(options.BaseURL+"/_admin/v1/requests/clear", wrapper.AdminRequestsClear, options.OperationMiddlewares["adminRequestsClear"]...)
 
 }
 
@@ -1125,6 +1164,282 @@ func (response AdminMessagesGetAll500JSONResponse) VisitAdminMessagesGetAllRespo
 	return err
 }
 
+type AdminRequestsClearRequestObject struct {
+	Body *AdminRequestsClearJSONRequestBody
+}
+
+type AdminRequestsClearResponseObject interface {
+	VisitAdminRequestsClearResponse(w http.ResponseWriter) error
+}
+
+type AdminRequestsClear200ResponseHeaders struct {
+	RequestId string
+}
+
+type AdminRequestsClear200JSONResponse struct {
+	Body    AdminEmpty
+	Headers AdminRequestsClear200ResponseHeaders
+}
+
+func (response AdminRequestsClear200JSONResponse) VisitAdminRequestsClearResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRequestsClear400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminRequestsClear400JSONResponse) VisitAdminRequestsClearResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRequestsClear401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AdminRequestsClear401JSONResponse) VisitAdminRequestsClearResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRequestsClear404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminRequestsClear404JSONResponse) VisitAdminRequestsClearResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRequestsClear500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response AdminRequestsClear500JSONResponse) VisitAdminRequestsClearResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRequestsCountRequestObject struct {
+	Body *AdminRequestsCountJSONRequestBody
+}
+
+type AdminRequestsCountResponseObject interface {
+	VisitAdminRequestsCountResponse(w http.ResponseWriter) error
+}
+
+type AdminRequestsCount200ResponseHeaders struct {
+	RequestId string
+}
+
+type AdminRequestsCount200JSONResponse struct {
+	Body    AdminRequestCount
+	Headers AdminRequestsCount200ResponseHeaders
+}
+
+func (response AdminRequestsCount200JSONResponse) VisitAdminRequestsCountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRequestsCount400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminRequestsCount400JSONResponse) VisitAdminRequestsCountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRequestsCount401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AdminRequestsCount401JSONResponse) VisitAdminRequestsCountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRequestsCount404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminRequestsCount404JSONResponse) VisitAdminRequestsCountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRequestsCount500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response AdminRequestsCount500JSONResponse) VisitAdminRequestsCountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRequestsGetAllRequestObject struct {
+	Body *AdminRequestsGetAllJSONRequestBody
+}
+
+type AdminRequestsGetAllResponseObject interface {
+	VisitAdminRequestsGetAllResponse(w http.ResponseWriter) error
+}
+
+type AdminRequestsGetAll200ResponseHeaders struct {
+	RequestId string
+}
+
+type AdminRequestsGetAll200JSONResponse struct {
+	Body    AdminRequestPage
+	Headers AdminRequestsGetAll200ResponseHeaders
+}
+
+func (response AdminRequestsGetAll200JSONResponse) VisitAdminRequestsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRequestsGetAll400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminRequestsGetAll400JSONResponse) VisitAdminRequestsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRequestsGetAll401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AdminRequestsGetAll401JSONResponse) VisitAdminRequestsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRequestsGetAll404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminRequestsGetAll404JSONResponse) VisitAdminRequestsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRequestsGetAll500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response AdminRequestsGetAll500JSONResponse) VisitAdminRequestsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminResetRequestObject struct {
 	Body *AdminResetJSONRequestBody
 }
@@ -1614,6 +1929,15 @@ type StrictServerInterface interface {
 	// AdminMessagesGetAll List the messages of a thread
 	// (POST /_admin/v1/messages/getAll)
 	AdminMessagesGetAll(ctx context.Context, request AdminMessagesGetAllRequestObject) (AdminMessagesGetAllResponseObject, error)
+	// AdminRequestsClear Empty the request journal
+	// (POST /_admin/v1/requests/clear)
+	AdminRequestsClear(ctx context.Context, request AdminRequestsClearRequestObject) (AdminRequestsClearResponseObject, error)
+	// AdminRequestsCount Count the recorded API requests
+	// (POST /_admin/v1/requests/count)
+	AdminRequestsCount(ctx context.Context, request AdminRequestsCountRequestObject) (AdminRequestsCountResponseObject, error)
+	// AdminRequestsGetAll List the recorded API requests
+	// (POST /_admin/v1/requests/getAll)
+	AdminRequestsGetAll(ctx context.Context, request AdminRequestsGetAllRequestObject) (AdminRequestsGetAllResponseObject, error)
 	// AdminReset Delete all data
 	// (POST /_admin/v1/reset)
 	AdminReset(ctx context.Context, request AdminResetRequestObject) (AdminResetResponseObject, error)
@@ -2057,6 +2381,144 @@ func (sh *strictHandler) AdminMessagesGetAll(ctx echo.Context) error {
 	return nil
 }
 
+// AdminRequestsClear operation middleware
+func (sh *strictHandler) AdminRequestsClear(ctx echo.Context) error {
+	var request AdminRequestsClearRequestObject
+
+	var body AdminRequestsClearJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminRequestsClear(ctx.Request().Context(), request.(AdminRequestsClearRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminRequestsClear")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminRequestsClearResponseObject); ok {
+		return validResponse.VisitAdminRequestsClearResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminRequestsCount operation middleware
+func (sh *strictHandler) AdminRequestsCount(ctx echo.Context) error {
+	var request AdminRequestsCountRequestObject
+
+	var body AdminRequestsCountJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminRequestsCount(ctx.Request().Context(), request.(AdminRequestsCountRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminRequestsCount")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminRequestsCountResponseObject); ok {
+		return validResponse.VisitAdminRequestsCountResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminRequestsGetAll operation middleware
+func (sh *strictHandler) AdminRequestsGetAll(ctx echo.Context) error {
+	var request AdminRequestsGetAllRequestObject
+
+	var body AdminRequestsGetAllJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminRequestsGetAll(ctx.Request().Context(), request.(AdminRequestsGetAllRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminRequestsGetAll")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminRequestsGetAllResponseObject); ok {
+		return validResponse.VisitAdminRequestsGetAllResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // AdminReset operation middleware
 func (sh *strictHandler) AdminReset(ctx echo.Context) error {
 	var request AdminResetRequestObject
@@ -2292,111 +2754,139 @@ func (sh *strictHandler) AdminWebhooksSet(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7D3tcts4kq+C4m1V7Cpalh0nMyP/uPJOMnPeSzLZ2Lmp2lFuBZEtC2sS0ACgZe2Uq+4h7gnvSa7QAEnw",
-	"S6RsZ7x363+WJQKNRn9/8bcgEulKcOBaBZPfgiXQGCT++Ql+zUDp89h8iEFFkq00EzyYBJ85+zUDwmLg",
-	"mi0YSCIWRC+BSPvMKYFfM5ooMisWmZmfUE5ASiHJXMSbURAG5vdMQhxMtMwgDFS0hJSaDVPG3wG/0stg",
-	"chQGerOCYBIoLRm/Cu7u7syjaiW4AoT1jzR2O5lPkeAaOP5JV6uERdTAffg3ZYD/zdvkDxIWwST4l8MS",
-	"CYf2W3X4veAcIi3k2Yq9vY0Az/4JVJZoC0AVJWckpclCyBTiHAtESEKJXY/cMJEgGObYTSwfWDS3AeR+",
-	"fFjeB25/zjVITpMLkDcg3xq0Pt3ZFzRLdE4ECiE69QmCsLikFkWYJox7v32hSCKuHgszH4T+QWQ8fip0",
-	"XC6B6KUEGhsKYFzDlcRtSSxAES40gVumdGi+LpFAZMYVWTO9FJk2rELj1GBJXMOjEc1nTjO9FJL9HZ4U",
-	"PWcOCosWCyxhiqRMKcavDGKWVCFy1lLwq8fHxV0ubHCRM7P8G0jYDUgG6iOVNAXtdqiCfwEJRFqRNcyX",
-	"QlyTuHjKALaSYgVSMyuWvheZRW4TA6lQ2nuWaEEk6EzykHBYG5ZZMKm0WdNIFaqDScC4fnkchEFKb1ma",
-	"pcHkaDweh0ZUuo+FoESiAxk4OeHor02U/8STDeLZgwX5mCmfdCtwZBmLgzDgWZLQeQK58K4LaV+8/+Jw",
-	"8aX4mZj/DSJtIKwh31FOA9KfGwhvoqqK/nLN9juoXh3TkKo+Wvdh3Rjg3WmolHTTOLMHQN/BN21XAwWV",
-	"KeBOXggyB/dRCyI4kM+f3jXPfqY1pCvdcXLqviUpjYEoQRZUtpJak56+l0A1xJ911HJFS7BiPQWl6BWQ",
-	"NVWExjHElcVjquFAsxSCBtGEQRuRepe1eaEIz9I5NOB9fRLcg/7N0r6I5gJ1VNxG8A1Y31GlHaK34yOh",
-	"SudIR6QYvHfipIex7L6Fxq9vuWnuuKAssUcatPSFpjpT34sY2vH1b5eXH4nCH+U6327H1doofrMJYQvC",
-	"DXVGNIVW0uoAxbu6D3A7DL0cbsvDMkXiDBwUgkdAHIsB6uMfClzcD/cf6SYRNO4TFD8CB0kTJ7TMgxar",
-	"zVN8BB4bnZdxzRJCyfHtrcMk2Ssg389thcq97tnD7JvTADcq4Jd8uSAMioeDMLA/9KRQeaDPMmlFrQS0",
-	"0xQKm1HQJ9/PzTZVZrNrlygrcBCW4qkiUBpX3mCxBoH6zNArY7tUi5G0uXzpVCObHXVDuy7YdEP5Nl1p",
-	"3ITGMTOQ0eSjB8iCJgrqxtQHQUpgvUuqLe3dS/P0Z7wiASmPkdLAOBgryRQa7IrQKAKlrA2mSCRurAiu",
-	"4upt8dB53KF7/HXForl0mPsGQsbWs0T1TlLjPlhLpFDVvRK6qp531QaDlMAHmrbIyXOtCKcp5IfBs5FI",
-	"8AW7ysrVe3iqxk64VVhD8pcBl95pVL01JFk/cvVK/WXaWcdcB1mBrK8z3KLy6bPPqKrA03n499YCOYvj",
-	"bcb8WWmpSKY1cDLf1Ii/iRC39CW6eF1U5BxALXJZzoZR0yXcdngM2ig5p24d1GbF7YGSKurqkLvt+pD4",
-	"kV5BG+5WBnFikUPT5gBlUrVZKeY853F+GpHEgAxur8L916xe2hJWFRk1sLmHLxLmR2+hgQ81H2IQ1brl",
-	"eom12DbMcdGH7G06yrv2VpIcDHU7lL2wWcLpIwdL+g+lhjyC8hWJwR7nkUnCLjqUMHIQBpOHfWAbkVjE",
-	"9YitHQ+zDfhekAeFUzyphmYB7TzHO5YyXZgy2w7h/bJ+6dvF9gBJ3StZvc07EfQJnNW5DUO+82v0iQIe",
-	"E3pFWZuuHuo8kz0XWShDFIdXoM+SZL/Vr94eY2p1IS4MnEwT60lwpXN2Fn68yYD0+dM7skc5oXMlkkwD",
-	"WWq9whig1iv8er+p6XaLPp3H225BieQG+u6Aw5pIQAiNmWz8X9hOqefKLd12KzIDG/TDX4QEzXv7H7EC",
-	"3zicC5EAfQoa9g7Qib1cJ/SzuBgqnL72wXrOcgFURsuBWi4kCdVGWdBIsxumN05rkJnxS93OM6Ou6Nw4",
-	"0mSBWSGn3fJo/0MtKIwKPKXGfNeKhJ18AIf8LE3pgNDqzvqzerdDFBKunKctC3/A5rUWLDGPk0ikc8YB",
-	"L5KcfXiz3SPuc4gHeQhDA/reAerR/Dw4Jn2ihDZXcGdC2SbzEDQn8OICvj2zEsa3hPneCD8jKhTZQ5G4",
-	"3wrsXOjllnimJzLvay60O2KG/2WZ6cyQxkIXrmBXjNMEFTRIm/11jP1CoftmjxLmBzFINxxpZQJHzkzp",
-	"ba7kjsfjXdVchdiG2SBVtms5sBMrFLW5ylMuna6IJ/Z2cKJ+f+PUSY6htmmXOPgdGP5+FPxwynCx6w5z",
-	"KM9Mff70LsfK0DDS1428oa1G0yKO4Mc2u4NxZK8oKEE5tD8oW/JZJm1RpU47Vp06jteZ5C6/7bBMxGJR",
-	"UZhbAzsoKM7tT4/GwyNmeVRe9V/74JChVX7My4mbkzYpoJueHieIWKzfZzsUP2zDwbZqhlZam4t4Y2jN",
-	"6k+sb2rLIWjK2mjlh0zqJUgS4w8wxWuorkl9pZBsy9ZQm1Z0xRI8Jmt0u/YcFBuyonq5P2rjoi11Xm9t",
-	"FZch01lZZzEjOau4yo3RzsUA+Un83cMCSW3X8oZq+vZ2JWSrUlacrtRS6CJ3oJZ0ZYQ21SSmmh6y1DxK",
-	"OgJTfdZt6Xy01BwMItALB2BPkGhbnPKyFiHRS6EeGazdre4C3O13NqigxlyWFgTwie1mdmhzy8o9iqyn",
-	"l4xf7aqOO63l7Tq63wx+uJF+v5Kb1ks4T/suwd0oio6CyLQgSgsJIzKrnGeGP5v5mJ1NOV2tEgxQWUGY",
-	"J0CQBfO6N5sR04qINSd7lER0pTMJ8ZQXYpecfTzPcybm58biZEZE7o+m/EHGVm4Q5DhH0BAiQ0yP4XvV",
-	"i0kevuHXl0yWNhpyyTcvxlhmNlxSve+SUujkLSxRxejkPQbQbeC2wHsBPO42Qf6cQQakzBpCXFpmC1d7",
-	"gZVMBXuEhCrC8IY3ZElj8rdMaTIH4O6HezHYuljrx7ZF9LaL1y9b2bnLJsFCu6Iwxyq+lvowA2I/ddlr",
-	"cxeGuVEjpIo1B9SL+Rtto5WH7PH2linN+NXQ86yRKM9jtJncxjQx321CksBCE1t8uiFrkHA/ILad9Svs",
-	"X6Oktuut30Un3lrO0kaKtRKnrcYxJe7XxP08dEc0JllCVgnV5ogYO1GE6dFjSvpBkvbtTd4D0fRNwHyH",
-	"zklFBAwWV+7MuMXDq1J2qVHcHgWoO4YOB22XXZW4Wwop3LUaLb6WTEP7bW6rIsXvzDk1SyEk17BCfnAV",
-	"GqdoSMxhIaQ1Jewlv1APKzE918rrZzl1IboQkxYxSHYDMVlIkXpbhuQCI30hKU+DltEl3OrdtXsXVPlm",
-	"ViLaIkYrMwbtYWEcplDdb3vLUB6p7qQArlIE2Et9ZZCwK1TZQoKn1r9gioiVra3DQlF7s49Jn8PJcLtE",
-	"M1fvZx1ygsRQM4emfu83Xh9K9p4MCj3YfPoPyU8uDG6vFvnhwobJv4aFjSa1WHN7xY+Aoy3pi5+XgKGa",
-	"an1YmdBgeojJFwZVDLWfMcqUFqkNrfQEAh1229dRJep7lvm8ijsp/kyTBKjS3kVXke0JQFfSWU0TYFzL",
-	"+X0j8sF4iFjnY5BJeUdeYQgX1QRNDbUlcgZKmK4r+XkpyFoKDX6dyin5D5pkQFK6IXOwdpvI2vpQmFkr",
-	"ZZzqtlRuKQdsHi5dJWIDxsE4K3uyCiekFiHIy77LRYydVz7XWvKNcLdcc7KmG9URf2zgrF7fXDlkG4qr",
-	"eYyaTMXsLVlRc33tCYS+Ziq0xMo+qod3Tm1Lvc9cR6tXsIYB7Dz5LuGGiUxhFv5r9k71G2TWTbVR0UqQ",
-	"5QFK72GmVmf3cBvvP4Lp9Ihm0i4G0oB2iQfbRb0WUW6V50ZkBy2EZQ5HrHlbYf9XoI2dPDpmbP5E8CvD",
-	"4vc2dzpJbwdKuY+FElnsOVfoK1shj2N13NvO2MmywF198hlgP9zPNGh3eKv+8DDzoXKi3iK5nUyKZ9tB",
-	"GLTbPVqx6RJW51xp2mYOYDMTfkeK2BpmBT9ffl8KuYWkUR6hp0RBJHhM9rIV0WLKUxZJYf+n9kOXSXUO",
-	"5QtFyjoBtRRrsl6KBNwSakKUQI6fcmPW5h57np4sElbGK8L2JkXglkY62eROa15FZJMdcEvTlcFicDw+",
-	"fn1wdHRwPL48+nYyfjUZj0dHxy9PXr3+i6EZqjVIc/7//GV88N2X307uDuwfx+Ufl/kfk8Yfe9PpyP59",
-	"FL6+2//Xv/yhVQLUsoXbo0BljGKbJhmSncwv+9me+Nr2RHuaemukJWex3QyIHa/92VT4ZzQVdiKSfxB1",
-	"Xwn1dycTdlb0BnPXjMeu0siukCtwP225XWkPzVLYB+6vp5trdXEt067jEnMsWCffGkTpYqCyCL6Rm9kt",
-	"N9LaGHAXBgqiTDK9uTBognJczKW4Bt4xXqOcVuMP+LHZPoomgRGXBkZEPvIfUIlE6CBYar2y43MYX4gW",
-	"UlqBa4K1cqPIpb2HtcLY95IqwgUxR7yhCRYcLyY2rZiAJpRoUHrKVwmt97y+UESx2HW3RILfgFRFleTK",
-	"GiuUF9ZmOOVOphSdDfvG5lIriDTaOhIUWBBjqmmI/8vLL8HWq1EdLaccS818cp6VafjimA6dNleohS9D",
-	"1WjKp9zcgRSZBmUnLdnK8vWyeh3FvKXasKUp35sd4OcD/DwLyez9258vPr394a9nb96ff/jr5U///vbD",
-	"bP/UlbrkQ64iKqUbb0XVlM8qU44m5I94w2SajccvI7uT+RNmI/KOXUObV47rT7nI7xr5g8w+/nRxOXOg",
-	"kz9d/PQB86yhLT5UZElv7GpICuXEtXDKV5h/phIqdRe2nqeMz41s6AvbVnQ12jXlveEutFwTFgFXyPYc",
-	"y3SD9+eXQRhkMnHErSaHh2IFXIlMRjAS8urQPaQOzW/vwkAzjcZvCmslYUH+57/+21dkiqVZ4ujS3p8h",
-	"+2IU3QIk8Ci/7v0gDAwdW+45Go1HY7OFgYCuWDAJXo7Go5fWll4ilx/+FRc9vDk6xBpCKMoPV0J1Fsa6",
-	"dL5XNe/7sLYcRiwwPVGbunAo5JT7aRX/itCHyX2FWoXjzCtxnBlepMYTseCGZIbMZ2u2XBnkFXMEomgK",
-	"ebFVXrk15TPbCTgbEaddFbkGWJknmCSLLEnMjUfM4NLedkGgRkq7mRtlwaaVs6D0H0W8GTB2rPB66ln/",
-	"4OWCfvtq8frk4NU3R98cnLx6fXwwf7mIDo6j716/XLx+TRf0dXAXDhxc1lqfeFfVC670tjJt8Hg8frTh",
-	"aR6aOmalWZ/Ra5hxAzqYrLSNPcZ4uBN7sLYnCgQcerMW8ZGj/kcqY+fwoZP+h4oxfndh8GoIYG0TEVGB",
-	"570tgUV0BZFpWQ2j6ZUyhsAP7FZnElTwxTxdlwKWhbqlwIXhf9W6h1GbhvX4xN2fkashmZXG5iyc8llp",
-	"bpovS3vTlV1aa3VWLXUu6r0wRjHlYs3LQEWYRyVIWXFJZmml6Md1/86IEUL5d+V/84FE2NQ088ThbN8J",
-	"FTwdthmiCj6zLVtcYFnuxMm7G5qw2KoOcxb3LQ4ZsmJz72Q8JpymjF9NOdP7I3IeQ7oShtHIfIMYm2Cv",
-	"iVnD1lGhdmL1QirC1JTntVS2/XGPaZLaIj3jHuadyMqOaWnNbU+55Ta0aU7LjV3fJm59Ba65tZEwdxIi",
-	"nPL8AiyuzJmLnRcsAaLXzGgqSztM49wqYxYobbW12X/KqwqhWeagl5BObAQVUmfb5PtMeYXOXHm1Uf4J",
-	"U+hwKjdLy+wxIud58KqgXmNvTTkXpUWW8QSUsiSZl1Zao0FmsFUz2NV/b83Q8MiD8fyb6Hh+BAfH8Ut6",
-	"cBK9enXwHTUf599Er+NXcLJ4OQ6aZbi/VOMZ9ejceDIe/yWwcYXg23h8fHRyvDh4eRQtDk6Ojl4dfDee",
-	"Lw4ovDoej6Nv6NGcVv1KFzOtu+HBn8SSkzcCPE/Vdt6SaAnR9QHjwd0XvzC3B8xXDsxG7GsozGWAoOa9",
-	"+iHlIrgV/AxkzZKkMCbINWyIs+k5u1pqEoO6HgV34TD0fgW4/eh3Cfi5hduY98bHWWiQJGUxwjwK7r7s",
-	"ZHE0ivGfwOKoVBC32B1FQ5H1qW1DkfuXxni4k7LPlscwy8Mi/N6Wh+/hOp3c54c0Aoue53vNxVqRvRhS",
-	"kc9zQzVnvd9KX+R+WKoRf3Kb1WYdY+GsB+7+ZZSSguSm8DvRd1+Kdbfv4I/4+tGe9v6aYjBzekP4fmeW",
-	"7BrX1uER+NTQnJZnPjTmzD3zaD+PGmurnib1vS2P/D2ePedzcdtg2KZx3c2vZ3xT1GdgI/Wmao3ON8ho",
-	"xtYctfNL1Tz5ER5kWN1Tq+7GZo2pMU/BcW0jtbbOc3/mpGGc9CNob9rPPZhlq367rPZNmo38qFnRil1h",
-	"onqb2RAuepjeuaeHUq2SdEWPR+O7+/CX+kdisI928mDL2yNaBgc+c9kO+qprNonHeJ4/1sN9LpOzJcAF",
-	"qIy8sJQ3BC2spYZIlIj8jQ52sBnGe/D9H+9hrQaxotvpIbzY9K5/FzXXHC33f0LPORcXLckl5Tab+syS",
-	"/Szp7ruk9oIx7sWLCqeVPaomdC3YgoN17GzKtXWGHdmrhqL1EnhZrIn+xn5IgEbLKS+qf2ptHGR2Cbd6",
-	"RlKqo6XxADvnZ015ywAt7c09NnZxbURw0Rp3ZR7mV/YwEbUptrOL78/PSQLaMN5pVWRdA6zsoJ+yHGZP",
-	"yCkvZpDtF+qI2CyMuQo7QKQ64cDBUiJ+MuU23pwCzQf+ccKM6RNi86L5T0Lllc2GEwVajaZ8WP61ddSf",
-	"S7/a9O5pOV4QnXQMTxeTyBCo9ZIlQFJxY4c8YChYCq47HfKqPLZD9J4geOsJcTcNv9VaOh6Xobu5BHq9",
-	"oFaW7GxANcYFPoX4bkylHGJEFVEbJltaq55leb8stwjfamAZ17wmOoc6O+qQxvGWmEAc+0yLl+kyf6NK",
-	"zHrmz2GZ2XnzRThhymvWmE3joQlm7S+yFlkSj8i5zsVBcdwXqpqLJAm7hooUpjwmv2aQoVxvr9qZ8rz2",
-	"PF+0UoTeI2/UWRw/QSijkbAoCmqkECmx6UWqCReCj3aUK63vJXhCo3C7OdgoqXsWHEOMwFVZz39Pb2xY",
-	"FKQyML0aRZwLvXSGlNol+vEIcY+uCMbv5HO1TJ1/Qv7qV9jPRTz3DHu0vS5gGJNhRVw3a72BBLB21DPz",
-	"w4rWq738cWN9BH/85ZQrTTd+5Q2aCSpj2ngo3JXEzkGvATh+qTrV4SeE9/9/CszbuSWlWdQKxXg/z9H4",
-	"gQxjyZnQJEF/02ORN+ZjnTm6XgzRo4qE0kRCBFx3vqEz9J0S9/5Aw03+O+06tNPPdaAerqZ8xbQDjba+",
-	"JfYpmKXxxtQOG676ltNnhhmoYZrv9/UYp5wg3Ms8Mn/HSzf//Dn3oTisy1e9FO9xwJcnmo/FV7ZuNM7A",
-	"eCGCRxBOuV/M+PnTO/eu2NlnmcysdirCa8UyRkPlZZtrqk5t+MwAIThg+wjlRezJtfaFtugjf38strPY",
-	"gse/gxS2XJJpshBJItaqBEmClhuyEgmLNp16rsHlxQtyHhT7j4PJyfGugfvmm3mekMk321ncp5tnJh8a",
-	"3uExoQWb4wuVduDwRyvD8jpnvV5T38jMp6l3M8w/T5FUbTj9gAKpZ354nOonnxp34pOtrtYnWCU0cnFH",
-	"fJWEFmS9ZC7w6sHyQrVP551yKu0L0U9dqFNvsKS9fMdCiu9WIBe2P8DVyxlTeE4VOK2Xv8ai6/UQWKVv",
-	"dkICBvcGNqN/UQX2qTR18bCirHvWrdv3U/yC/XaTw8Oj429G49F4dDT5bjweF1cUfNmN/csXLTyhBOji",
-	"fbxILtZlf+mzozhYJWr/lSQdr3bpYH6vUxobD/we6V++3H0xX5uNbVtCPRiWiIgmJO/zzBt8vV5p4nfk",
-	"jiqNpBXC/nb87Ri7IByMrRMIrCDA5Ksxcu0MFxxbY1tV0S++C1tfs9HolC5m7pBY+GUtbq1KJ0SjlsZN",
-	"MShEj4FpkrdptvaQeS60WPMpL40G+0OWt2zuUTQwOFkyc+BN/uY5UHo/dN2hVjoybmWg11JaeV8GyjZ3",
-	"nKJEvQM9eaa7mRbPm8oTbGrac2XKSiToxcwO3YfZlDNF5hlLjGtj1lCwPxlYlxvm/zYHGpyzC11233U6",
-	"2JdOQFw5t03mNQ99uaxNja/Nubavz290qZcLl/Lsy93/BgAA//8=",
+	"7H3tctu4luCroLRTFbuKlmXHSXfbP6bcibvHd/J1Y2e76kbZK5g8ktAmATUBWtZ0uWoeYp9hH2yeZAsH",
+	"AAl+U7aT3Jnrf5ZFEQcH5/sLf45CkawEB67k6PjP0RJoBCn++RH+yECq80h/iECGKVspJvjoePSJsz8y",
+	"ICwCrticQUrEnKglkNT85oTAHxmNJZnlL5npRygnkKYiJVci2oxHwUg/z1KIRscqzSAYyXAJCdULJoy/",
+	"Ab5Qy9HxQTBSmxWMjkdSpYwvRnd3d/qnciW4BIT1ZxrZlfSnUHAFHP+kq1XMQqrh3v9dauD/9Bb5lxTm",
+	"o+PR/9ovkLBvvpX7rwTnECqRnq7Y2W0IuPePILNYGQDKKDklCY3nIk0gclggIiWUmPeRGyZiBENvu47l",
+	"PYPmJoDsw/vFeeDy51xByml8AekNpGcard9v73OaxcoRgUSITnyCICwqqEUSpgjj3rPPJInF4rEw806o",
+	"X0TGo++FjsslELVMgUaaAhhXsEhxWRIJkIQLReCWSRXorwskkDTjkqyZWopMaVahUaKxJK7h0YjmE6eZ",
+	"WoqU/Qd8V/ScWigMWgywhEmSMCkZX2jELKlE5KxTwRePj4s7J2zwJaf69a8hZjeQMpAfaEoTUHaFMvgX",
+	"EEOoJFnD1VKIaxLlv9KArVKxglQxI5Zeicwgt46BREjl/ZYoQVJQWcoDwmGtWWbOUqn0O7VUoWp0PGJc",
+	"PT8cBaOE3rIkS0bHB5PJJNCi0n7MBSUSHaQjKycs/TWJ8vc83iCePViQj5n0SbcER5axaBSMeBbH9CoG",
+	"J7yrQtoX758tLr7kj4mr3yFUGsIK8i3l1CD9rYbwOqrK6C/e2XwG5aNjChLZR+s+rBsNvN0NTVO6qe3Z",
+	"A6Bv45umo4GcyiRwKy8EuQL7UQkiOJBPH9/U936qFCQr1bJzar8lCY2ASEHmNG0ktTo9vUqBKog+qbDh",
+	"iJZgxHoCUtIFkDWVhEYRRKWXR1TBnmIJjGpEE4yaiNQ7rM0zSXiWXEEN3pdHo3vQv361L6K5QB0VNRF8",
+	"DdY3VCqL6G58xFQqh3REisZ7K056GMusm2v86pKb+opzymKzpUGvvlBUZfKViKAZX/92efmBSHzI6Xyz",
+	"HJdrrfj1IoTNCdfUGdIEGkmrBRTv6N7B7TD0crgtNsskiTKwUAgeArEsBqiPf8lxcT/cf6CbWNCoT1D8",
+	"ChxSGluhpX9osFrfxQfgkdZ5GVcsJpQc3t5aTJKdHPJdZyuUznXHbGZX7wa4VgGf3etGwSj/8SgYmQc9",
+	"KVRs6FMaN6I2BbTTJAqb8ahPvp/rZcrMZt5doCzHQVCIp5JAqR15jcVqBOozQ6+MbVMtWtI6+dKqRjZb",
+	"6oZmXbBph/IsWSlchEYR05DR+IMHyJzGEqrG1DtBCmC9Q6q82juX+u5PeUkCUh4hpYF2MFYpk2iwS0LD",
+	"EKQ0NpgkobgxIriMq7P8R+dRi+7x3yvm9VcHzjcQaWQ8S1TvJNHug7FEclXdK6HL6nlbbTBICbyjSYOc",
+	"PFeScJqA2wzujYSCz9kiK97ew1MVdsKlggqSvww49Faj6kyTZHXL5SP1X9PMOvo4yArS6nuGW1Q+ffYZ",
+	"VSV4Wjf/1lggp1HUZcyfFpZKypQCTq42FeKvI8S++hJdvDYqsg6gEk6Ws2HUdAm3LR6D0krOqlsLtX5j",
+	"d6CkjLoq5Ha5PiR+oAtowt1KI07MHTRNDlCWyiYrRe/nPHK7EXEEyODmKOx/9dsLW8KoIq0GNvfwRQK3",
+	"9QYaeFfxIQZRrX1dL7HmywYOF33I7tJR3rE3kuRgqJuh7IXNEE4fORjSfyg1uAjKVyQGs51HJgnz0qGE",
+	"4UAYTB7mB11EYhDXI7a23EwX8L0gDwqneFINzQLauo83LGEqN2W6NuE9WT30brE9QFL3SlZv8VYEfQRr",
+	"dXZhyHd+tT6RwCNCF5Q16eqhzjPZsZGFIkSxvwB1Gse7jX51d4yp0YW40HAyRYwnwaVy7Cz8eJMG6dPH",
+	"N2SHckKvpIgzBWSp1ApjgEqt8OvduqbbLvp0HnWdQp45qHNTCqG2Q4ugvgU/D3qS0w/nuc1sdH1DNAYN",
+	"3EttA7YEZDwL2EZ3EiqvISJUOhMyFgtJdmavXr48+6///H9HL56/nu0O8ukHhWxcEBpCYDcQlaL3O9pI",
+	"D2MRXu8OD+S8tmbu2waa/jexJrHgC39lJcQ12v4Ji2MmIRTcKJFiOZHpbeZrGVLWa23pdvh7o6GCSC+7",
+	"o5ZCQpNLEhBO01SsIdLm4ay02Gz3xCgiE/BQhGZqqT2VUKP8Wzor5ZULZZl7H5KsNStqIHc2oHZJuITw",
+	"2kRFMn7NxZrfS5t6YD7IFxqqtpsxMbPfzpzJYDKNhiMhCjQqKN+Mt7YPWinK2jklatLb1ExafcMsyAGU",
+	"n7+MK1/PMLwTGjZ9GM28BbUUUUfcLsEHAjL78P7ickbmIiWAqkXLqza/NBi9d982v3pF1ZLQuYKUzPbp",
+	"iu2HTj7u3xzszwIC48WYzJyG36dRNDvBxSkXagmpeUPGo4Y3zAKTCVqK2KzUCKEV4z+LaNMMozujKxFt",
+	"tFh1oi6wCDBkacRuydZcU5O1Q4N0xySkEogYJRqIQEsuEtN0AYHjI4RymHDuSLMjWRf5rZyyCy3TSx4f",
+	"bZa8CyvmCURLNyoUqnKDDQ6DdtcW9KyGkR2bDkxCXKYZRzHX8OY0A+R1c84aWq1ptIJZUk5eHpF/Zz+j",
+	"wmaShJkyu/Io6kqIGCivmRDFQVVilpblfB6pR0KrQrKqs4KSjeBFSj01WqbxyuH6SClEZYMs67ODWpKW",
+	"WmUnlG+0IsUsYUJVuAwQk0v3HaYNrT4PRRZHlm+0DbVdelS/nPGFW21gsud1KlarJqqwe5MlCFepQCXv",
+	"iI9cZYpEzAeaSMZDIExNuVQ0VVpaXEFIMwnIir+LLOU0fibJHxlkhjnmml12vG8J11w15TIWa70amoxO",
+	"GkVaXChB1pQpFIhM7Y7JhwK88ZQP2XxjurXASN+p/8JiBWm7f+ZOvVzo43Z4om134Npl1q+xxGGEidLn",
+	"uKVJ7B0XVSSkacrQJGVVw2zBboBru8Igfb0Ezc5TLlI8RBMouKExi3ZP7CftKFK0CPBYiFTCpobkUptA",
+	"iO6tfI2qhU3j+P18dPx5QODTCRUtC25oPLr7ErQZ6A7la091dcjg4phLokh2ILtkQGoNKbiLxsmSqSm3",
+	"s1ESentuHj6w9QruYyv0nj3TZ4qVaQXtzBLc1kwLPBOLMPWAHWy7hVwtNIXP8++IzMKlRnrZSDKCpMe8",
+	"2i3tpjMi/LDTyHWg3NZakd8Q4UZ3Qr/ZAWXDow5ereLmxU8/+cEQDVpdC90fw3c9UjqXE21JPP2lRvyn",
+	"y1cYc6FcYUItjDPJboBQbf6qJQHeFKA9481BAuM/a4kpFLmCuUiN9kOVODwicKEfb11gq5dVtF3+5sDt",
+	"oU/f9Qexa0puu4B2pfTVi2xrVbr5OoFtJwsfKaRdCo/1RbTztftj2e7Rcthze7VpjZa74M9HiRFXNtQZ",
+	"wf1S7EWK+Ab6Irgc1trVEnGGsRotf6A7zn0u7avbnBwsGcQnAoLFAeY/YgW8yZ355hFwbwOtlOAySv0J",
+	"AjE0tfG1N9azlwugabgcmCMLSEyVjUKyG6Y2lkHJ7A2VKo9oabPX2tdYU25zY65W+KH5V6wp+p75tjeN",
+	"SNhKSlnkZ0lCBxRmbp19K5/tkHSWiQ3apofc1TdV8c5LCkVyxTjgQZLTd6+762n64tqDAkJDy4G9DVRr",
+	"gV1pXeoTJTQVkmwfSu6QeQiaFXhRDt+OfhOGT4X+Xgs/LSok2UGRuNsIrDaBOlwnT2TeN9nYXMah+T8t",
+	"+iQypLHAFjuxBeM0xvQepKZ3xDL2M4nFH2YrgduIRjomHkwUFTkzobfO9D/Upud2SbISsQ3LYJbZrmHD",
+	"VqxgvE1JV7DdWsjgib0tSjC+fWrbSo6hme02cfANGP5RTKF7UIatfG0xh1xd+6ePbxxWhhahfd26PbTV",
+	"MIZgmNRPsLWnr8hO3o6GcmhY6P9TGjfVpLVmwaVLNaos5bY7xmKZiPn8vkGA4fV2rqZX9h/74IJDo/yY",
+	"11Gjd1qngHZ6epwSxPz9fbZD/mATDrp6oRppDZMUYm71J+YsmyqQFWVNtPJLlmLyLMIHMMSlqa5OfV3Z",
+	"09+W1EQVbasVj8gaMz07FopNkc7aJn11ZnpAVTUulGecTGPWeOtWoiK54edkHJKajuU1VfTsdiXSRqUs",
+	"OV3JpVB55bFc0hWYeGJEFd1nif4paSlr67NuvVxxvWNpEIFeWAB7Ssy6qhwvK/VVptjhUcHa3urOwe0+",
+	"s0HtePqwlCCAv+g2swPTmSJdaqMjS9Gtjlut5W4dvU1FxX2N9Ps17DUewnnSdwj2RFF05ESmhEmtjMms",
+	"tJ8ZPlaqoplNOV2tYixvswloWz6NLOi6Zk0NiZJErDnZoSSkK5WlEE15tRoLK65NLQYHpkXkrsnr3N/Y",
+	"cgZBUfXhsg0uGf5Q36taz/PwBb++ZDK0UZNL5fD9ZLKNpHrbJqXQyZvn+ToOjwJ0E7gN8F4Aj9pNkL9i",
+	"8rfoOYCosMzmtnML+yBz9giwsA9PeEOWNCK/Z1KRKwBuH9yJwHTVGz92QIFC5bS/dLJzm02CeeM8zWsU",
+	"X0PyVoPYT13m2OyBXdnygOKdAwo9/IW6aOUha5zdMqkYXwzdzxqJ8jxCm8kuTGP93SYgMcwVMa3rG6y3",
+	"ux8QXXv9CutXKKnpeKtn0Yq3hr00kWKlQbLTOKbEPk3s44HdojbJYrKKqdJbxNiJtMndR5P0gyTt2Y2b",
+	"oFL3TUB/h85JSQQMFld2z7jEI5SJbtHh3B0FqDqGFgdNh12WuB1tWPZYtRZfp0xB82l2FTTjd3qfiiUQ",
+	"kGtYIT/Y/q4TP4XJ8kDtM/mwBvVzJb1pOK4aJsCkRQQpFlTPU5F4SwbkAiN9ASl2g5bRJdyq7bV7G1Ru",
+	"MSMRbZ0LyoxBaxgYhylU+2xvE9sjda3lwJXKb3qprwgStoUqG0jwxPgXTBKxMp252GZuTvYx6XM4GXZL",
+	"tHMlS1kHR5AYauZQ1+/9xutDyd6TQYEHm0//AXlvw+DmaJEfLkyY/GtY2GhSizU3R/wIOOpIX/xmStMq",
+	"3aVFQoOpISZfMCpjqHmPYSaVSExopScQaLHbUpJRoL7nNZ9WUSvFnyoSA5XKO+gysj0BaLsvymkCjGtZ",
+	"v29M3mHVnogjV9LbnFe4RxVJBbUFcgZKmLYj+W0pyDoVCvwutxPyv2mcAUnohlyBsdtE1jTFhul3JYxT",
+	"1ZTKLeSAycMlq1hsQDsYp8VEp9wJqUQI3NCI4iXazit+1zgwAuFuOOZ4TTeyJf5Yw1l1OkJpk00oLucx",
+	"KjIVs7dkRfXxNScQ+kYxoSVWTGF6+NylztqgelEQBrBd8j2FGyYyiVn4rzl5qd8gC7z+s1KQ5QFK72Gm",
+	"VuvswSbefwTT6RHNpG0MpAHDVh5sF/VaRM4qd0ZkCy0ERQ5HrHlT/+NXoI2tPDqmbf5Y8IVm8XubO62k",
+	"twWl3MdCKVctf2Ur5HGsjnvbGVtZFriqTz4D7If7mQbNDm/ZHx5mPpR21Fskt5VJ8WQ7CI12s0YjNm3C",
+	"6txURrdUUeN3JI+tYVbw0+WrQsjNUxq6CD0lplOZ7GQrosSUJyxMhe1e3g1sJtU6lM8kKeoE5FKsbU+j",
+	"ffyYSIEcP+XarHUeu0tP5gkr7RXhcCRJ4JaGKt44p9VVEZlkB9zSZKWxODqcHL7cOzjYO5xcHvx4PHlx",
+	"PJmMDw6fH714+TdNM1QpSPX+/8/nyd5PX/48utszfxwWf1y6P45rf+xMp2Pz90Hw8m73X//2L40SoJIt",
+	"7I4CFTGKLk0yJDvpDvvJnvja9kRzmroz0uJYbDsDYstjfzIV/hlNha2I5B9E3ZdC/e3JhK0VvcbcNeOR",
+	"rTQyb3AK3E9bdivtoVkK84P76+n6u9q4lik7rw1zLFgn3xhEaWOgogi+lpvZLjfS2BhwF4wkhFnK1OZC",
+	"owmKYdNds2CKWdf+fBST7cMeZBSXGkZEPvIf0BSJ0EKwVGplhm8zPhedfYcoN/Jc2ltYS4x9L7HNn+gt",
+	"3tAYC47nxyatGIMilCiQaspXMa1OzHsmiWSR7W4JBb+BVOZVkitjrFCeW5vBlFuZknc27GqbS64gVGjr",
+	"pCDBgBhRRU3LuSu/BFOvRlW4nHLlzQFBcp4Vafh8mxadJleoRLmvdcqnHKciiEyBNHPaTWX5ujoox01r",
+	"r4xqn/Kd2R5+3sPPOPnj7LeLj2e//P309dvzd3+/fP/vZ+9wbgyWurguM9PljMPxqZzyWWlG+jH5GU+Y",
+	"TLPJ5HloVtJ/wmxM3rBraPLK8f1Tng/2QP5wgz8M6OQvF+/fudEPaSpSSZb0xrwNSaG4ryGY8hXmn2kK",
+	"pboLU89TxOfGJvSFbSuqHO2a8t5wF1quMQuBS2R7jmW6o7fnl6NglKWxJW55vL8vVsClyNIQxiJd7Nsf",
+	"yX397F0wUkyh8ZvAWqYwJ//1n//XV2SSJVls6dKcnyb7vPVvDinw0B337igYaTo23HMwnownegkNAV2x",
+	"0fHo+Xgyfm5s6SVy+f7f8aX7Nwf7WEMIefnhSsjWwlibzveq5n0fNp9QJDhUZ7bui3TK/bSKf0Towzhf",
+	"oVLhOPNKHGeaF6n2RAy4AZkh85maLVsGuWCWQCRNXHtvXrk15TMzR2w2Jla7SnINsNK/YKnp01+lEDKN",
+	"S3PaOYFqKW0n9hYFm0bOepNdei4tyL2eatZ/9HxOf3wxf3m09+KHgx/2jl68PNy7ej4P9w7Dn14+n798",
+	"Sef05eguGHjtQWN94l1ZL9jS29JdJYeTyaNdveChqeWmBeMzeg0zdlQZS0ttY49xucSR2VjTL3IE7Hs3",
+	"teBPDvp/Urq0An901P+j/BKQu2D0YghgTfepoAJ3vS0jg+gSIpOiGkbRhdSGwC/sVmUpyNEX/euqFDAs",
+	"1C4FLjT/y8Y1tNrEcRfH9vy0XA3IrDA2Z8GUzwpzU39Z2Ju27NJYq7NyqXNe74UxiilOMMoxE7ioBCkq",
+	"LvMhBbbox84OnBEthIoBBu6/bpw5NjXNPHE427VCBXeHbYaogk9NyxYXWJZ7bOUdzvEwqkPvxX6LI8qN",
+	"2Nw5mkwIpwnjiynHOSrnESQroRkNR7edR7Nj7DXR7zB1VKidWLWQijA55a6WyrQ/7jBFElOkZ0bXiUII",
+	"tuS2p9xwG9o0J8XCtm8Tl16AbW6tJcythAim3B2AwRVzc/P0ynMWA1FrpjWVoR2mcOq9NgtwqEeKll00",
+	"5WWFUC9zUEtIjk0EFRJr27h1prxEZ7a8Wiv/mEl0OKWdxK/XGJNzF7zKqVfbW1PORWGRZTwGKQ1JutJK",
+	"YzSkGXRqBvP2b60Zah75aHL1Q3h4dQB7h9FzuncUvnix9xPVH69+CF9GL+Bo/nwyqpfhfi7HM6rRucnx",
+	"ZPK3kYkrjH6MJocHR4fzvecH4Xzv6ODgxd5Pk6v5HoUXh5NJ+AM9uKJlv9LGTKtu+OgvYsnJawGep2o6",
+	"b80cwD3GcfpMUYDYA+YLC2Yt9jUU5iJAUPFe/ZByHtwa/QZkzeI4NybINWyItek5WywViUBej3EawBD0",
+	"fgW4/eh3Afi5gVub99rHwSkuCYsQ5rGZJDBc29eK8b+DxVGqIG6wO/KGIuNTm4Yi+y8zQ85K2SfLY5jl",
+	"YRB+b8vD93CtTu7zQ2qBRc/zveZiLclOBIlwg0VRzRnvt9QXuRsUaqQ8gFVrs5ZLJYwHbv+llZKE+Cb3",
+	"O9F3LwZ1NWgI/4KAX81u768pBjOnd4XHN2bJtsseWjwCnxrqd23oD7XJrE882s+j2tqqpkl9b8sjf49n",
+	"z/mVuK0xbN24bufXU77J6zOwkXpTtkavNsho2tYcN/NL2Tz5FR5kWN1Tq27HZrWpMd+D45oG8nfeBvnE",
+	"ScM46VdQ3rSfezBLp367LPdN6oX8qFneil1iomqb2RAuepjeuaeHUq6StEWPB5O7+/CX/EdisA/m3pKG",
+	"u2cbrh154rIt9FXbbBKP8Tx/rIf7bCanI8AFqIy8sJQ3BC2opIZIGAt3H6wZbIbxHrw9+C2s5SBWtCs9",
+	"hBfr3vU3UXP10XL/LfScdXHRklxSbrKpTyzZz5L2vAtqzxnjXrwocVrZo2pC24ItOBjHzqRcG2fYkZ1y",
+	"KFotgRfFmuhv7AYEaLic8rz6p9LGQWaXcKtmZpq09gBb52dNecMALeXdmqbt4soFY3lr3EL/mC/MZkJq",
+	"UmynF6/Oz0kMSjPeSVlkXQOszKCfohxmR6RTns8g283VETFZGH0UZoBIecKBu6wiR/zxlJt4cwLUDfzj",
+	"hGnTx8xf1f/B2wYwG04kKDme8mH518ZRfzb9atK7J8V4QXTSMTydTyJDoNZLFgNJxI0Z8oCh4FRw1eqQ",
+	"l+WxGaL3HYK3nhC3d2k2WkuHkyJ0d5UCvZ5TI0u2NqBq4wK/h/iuTaUcYkTlURuWNrRWPcnyflluEN5p",
+	"YGnXvCI6hzo7OBu8IyYQRT7T4mHazN+4FLOe+XNYZua2yjycMOUVa8yk8dAEM/YXWYssjsbkXDlxkG/3",
+	"mSznIknMrqEkhSmPzKUJWJTSWLUz5a723L20VITeI2/kaRR9h1BGLWGRF9SkQiTEpBepIlwIPt5SrjTe",
+	"avodjcJuc7BWUvckOIYYgauinv+e3tiwKEjpusVyFBFnxBtDSm4T/XiEuEdbBOMb+VwNd1Z+R/7qV9hP",
+	"RTz3DHs0XTY6jMksacv9MAaatvPYa4gBi0jNaEd/6n/lZgF7Q0NkKjtEPoJmytOme4uK+4pwjskJEZx8",
+	"EFItUrj465vCc9M/Ryo0Tgi6C8yMUlMiC5faa5EArsZvt1Whunn9r3DD//OTad7KdbHpLnXyJ6I/cd6A",
+	"8jkzurZO/R7X5XdItPOc6+Nv5rnaLWXNDGfvpyqGRJKd6WhN5ZT7BjYJaRxDRJ5jb6n81+nIz2e78isc",
+	"MekugDW1UjcM1niVTw62q4nt5TB7bde91ad/2dDnUcld+OLfjPP5cDL5sm04snTpxnfgy9INdS3sae83",
+	"1qqx4Q65J0btZ1REr+Uae/mxd2Gd3Ipd++zQzgt3ypbncb3FoaQfa1cYW141k5tUcdMTOSv1XSgx5dVL",
+	"tcbjMYbPHALqCjqFeSZzFUwo9/ssUsrJjqtX/cvF+3cBMXRMbpiIXemFuyvUVLoEU87476ZWG6cAyYCk",
+	"VAGJtUHM+GK3tB9JzI8N5pIT04Iy5fqktNiy5TJCjcmlrdFJoflOaWMdWEk25dVpuScYpMU6zyIQyzeu",
+	"1R6LRfO+GVvpa7CV2z45qk0lUaslg/csejdQM6yMrdg3/r2LWLi7pHb0I43j3OSRpk3I3S5r//ssDzHn",
+	"hJPQDZFK++lXQATHIDBLyZpuxp1NLW3XO2EThne/k9/cckIoCc2sGlN8bB7FOmNvV1O+w5QNMhdFtU6M",
+	"BQRttj37sLk7eE0lQXMUS3GnfHY0mfRrm6/prQ1WREeTSXA0ObifMvrefpp/m1inn1a9R/5JG23rsD1A",
+	"GcmuAqqym+aCIH6U0l1MEEHM9ENGYPrXFeDtsBu/UwLDujJjCkhIuW1hvAK1BuD4pezgTvmgGqz/9l7W",
+	"WT6Q3UxZ1OfzVD01kF8MOWtdiA6/xyCv9ccqc1gqfm1Imw0NHQpUoSFw5biCVcdxB34SKb/mOzIpSKqU",
+	"dp5boom/VYF6uKLyVdMWNFqA8J0VTQFId8y9OI0nhtlCwVREPCsV6RY3vvQyTwr2De3881eX8+KwzlVK",
+	"ce/eJhYmN59/Zfr8ogxvbxU8hGDK/eazTx/fYLWDILNPaTwz2ikvh8hfozWUa7NbU3liyh00EIIDtvtT",
+	"ntcK2FEsgSnSN8xqxw+YBrX/gFSY9ja8tjzGq81zkFLQdu1KxCzctOq5Gpd/zJH3kFqtaHR8dLitMWkX",
+	"/sdg8k03i/t088TkQ9Px2hnM2ZwuKONbcPijtc14k4682UC+keluv2pnmH+eppbKZWIDGlqe+OFxulV8",
+	"atyKTzpdrY+wimlo60Tw6j8lyHrJbCjeg+WZbL5NZcppqjmKqxNbmqI2JjSV34mX4F145ML0c9s4lzaF",
+	"r6gEq/XctYNt1/lhV7VeCQkYIiMwtP41t5T3qDR58bAmmnv2GZv7BD/jfJTj/f2Dwx/Gk/FkfHD802Qy",
+	"yY9otGWkpbgY7ztKgDbex4PkYl3MA3pyFAerROVfIdlyFWcL83uTrbBR3J9p9fnL3Rf9tV7YtJFXg2Kx",
+	"CGlM3FweN5DJm21F/AlK49LgnxJh/zj5cYJd6xbGxolxRhBg9lsbuWbmJo4ZNaOF0C++CxqvRaxNtspn",
+	"pJJI+G0I9l2lzvVa74OdOpeLHg3TsRur0zjzw3OhxZpPeWE0mAeZG7GzQ21CYMn0hjfupnCQajew03yM",
+	"dGQmxu2PACrdb4iyzW4nbyluQY+rTK6XMbshYDEOodixbaVSxOjFzPbth9mUM0muMhZr10a/Q8Lu8cA+",
+	"ysD9W29ocI1lYKuxbWe6yXtAVNq3Kb6sb/qynqRqSEuRrqyUXnTKq0mpwEzZtT+iysxksLca4r49QYr6",
+	"rwRvHvtsBrmkSitXKeFkDlUbhFa8uxDBX+7+fwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
