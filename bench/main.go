@@ -57,13 +57,14 @@ func main() {
 	dbPath := flag.String("db", "", "SQLite file to create (default: in a temporary folder)")
 	only := flag.String("ops", "", "comma-separated operation names to measure (default: all)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the server runs to this file")
+	journal := flag.Int("journal", server.DefaultJournal, "entries of the server's request journal, as mewsref -journal; 0: no journal")
 	flag.Parse()
-	if err := run(*conc, *dur, *threads, *messages, *dbPath, *only, *cpuProfile); err != nil {
+	if err := run(*conc, *dur, *threads, *messages, *dbPath, *only, *cpuProfile, *journal); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(conc int, dur time.Duration, nThreads, nMessages int, dbPath, only, cpuProfile string) error {
+func run(conc int, dur time.Duration, nThreads, nMessages int, dbPath, only, cpuProfile string, journal int) error {
 	ctx := context.Background()
 	if dbPath == "" {
 		dir, err := os.MkdirTemp("", "mewsref-bench")
@@ -94,7 +95,11 @@ func run(conc int, dur time.Duration, nThreads, nMessages int, dbPath, only, cpu
 	runtime.GC()
 	debug.FreeOSMemory()
 
-	h, closeServer, err := server.New(server.Config{Store: store, Tokens: tokenConfig()})
+	if journal == 0 {
+		journal = -1 // server.Config's "off"
+	}
+	fmt.Printf("request journal: %d entries (-journal; 0: off)\n", max(journal, 0))
+	h, closeServer, err := server.New(server.Config{Store: store, Tokens: tokenConfig(), Journal: journal})
 	if err != nil {
 		return err
 	}

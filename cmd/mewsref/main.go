@@ -67,6 +67,7 @@ type options struct {
 	faultsSeed      uint64
 	adminToken      string
 	addrFile        string
+	journal         int
 }
 
 // serverFlags defines the server's flags on fs, into the options returned.
@@ -86,6 +87,7 @@ func serverFlags(fs *flag.FlagSet) *options {
 	fs.Uint64Var(&o.faultsSeed, "faults-seed", 0, "seed of -faults, to replay a run; 0: a random seed, logged at start")
 	fs.StringVar(&o.addrFile, "addr-file", "", "once listening, write the address (host:port) to this `file`; removed at exit (for scripts that start the server on port 0)")
 	fs.StringVar(&o.adminToken, "admin-token", "", "enable the admin API (/_admin/v1/..., openapi/admin.yaml) for this bearer `token`: reply as the enterprise, resolve, webhooks (empty: off)")
+	fs.IntVar(&o.journal, "journal", server.DefaultJournal, "keep the newest `N` API requests in the request journal (admin API requests/*, mewsref requests); 0: no journal")
 	return o
 }
 
@@ -96,6 +98,8 @@ func (o *options) validate() error {
 		return usagef("serve", "-body-limit must be a positive number of bytes, got %d", o.bodyLimit)
 	case o.requestTimeout <= 0:
 		return usagef("serve", "-request-timeout must be positive, got %s", o.requestTimeout)
+	case o.journal < 0:
+		return usagef("serve", "-journal must be a number of entries, 0 for none, got %d", o.journal)
 	case o.shutdownTimeout < 0:
 		return usagef("serve", "-shutdown-timeout must not be negative, got %s", o.shutdownTimeout)
 	}
@@ -133,6 +137,14 @@ func newLogger(o *options, w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, ho)), nil
 	}
 	return nil, fmt.Errorf("-log-format: %q is neither text nor json", o.logFormat)
+}
+
+// journalSize is server.Config.Journal for -journal n: 0 turns it off.
+func journalSize(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // openStore chooses the storage engine from the DSN alone: a postgres:// or
@@ -185,7 +197,7 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 	handler, closeServer, err := server.New(server.Config{
 		Store: store, Tokens: tokens, BodyLimit: o.bodyLimit, RequestTimeout: o.requestTimeout,
 		Logger: log, ExposeInternalErrors: o.dev, RateLimit: o.rateLimit, Faults: o.faults,
-		AdminToken: o.adminToken, Stopping: stopping,
+		AdminToken: o.adminToken, Stopping: stopping, Journal: journalSize(o.journal),
 	})
 	if err != nil {
 		return err
