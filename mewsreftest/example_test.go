@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/mewsref/mewsref/client"
+	"github.com/mewsref/mewsref/gen"
 	"github.com/mewsref/mewsref/mewsreftest"
 )
 
@@ -73,4 +74,26 @@ func ExampleWithRateLimit() {
 	// <nil>
 	// <nil>
 	// 429 true
+}
+
+// The request journal tells what the code under test sent and what it was
+// answered; AssertCalled fails a test with the requests made instead.
+func ExampleServer_AssertCalled() {
+	srv := mewsreftest.New(t)
+	mews := srv.Client(client.WithoutRetries())
+	ctx := context.Background()
+
+	thread, err := mews.AddThread(ctx, client.AddThreadRequest{OriginalSender: "John Doe", Subject: "Towels"})
+	if err != nil {
+		panic(err)
+	}
+	_, err = mews.AddMessages(ctx, []gen.MessageParameters{{MessageThreadId: thread.Id, Text: ""}})
+	fmt.Println(err != nil)
+
+	srv.AssertCalled(t, "messages/add", 1)
+	last := srv.Requests(t, mewsreftest.Filter{Operations: []string{"messages/add"}}).Last()
+	fmt.Println(last.Status, *last.Message)
+	// Output:
+	// true
+	// 400 Messages[0].Text must not be empty.
 }

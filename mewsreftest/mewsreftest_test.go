@@ -69,6 +69,53 @@ func TestGuestAppGetsTheHotelsReply(t *testing.T) {
 	if answer != "Yes, from 7 to 10." {
 		t.Errorf("the app got %q as the hotel's answer", answer)
 	}
+	// What the app sent: one thread, one message, then it read the thread.
+	srv.AssertCalled(t, "messageThreads/add", 1)
+	srv.AssertCalled(t, "messages/add", 1)
+	sent := srv.Requests(t, mewsreftest.Filter{Operations: []string{"messages/add"}})
+	if body := *sent.Last().RequestBody; !strings.Contains(body, "Is breakfast included?") {
+		t.Errorf("messages/add sent %s", body)
+	}
+}
+
+func TestAssertCalledFailsWithWhatWasCalled(t *testing.T) {
+	srv := mewsreftest.New(t)
+	if _, err := srv.Client().AddThread(context.Background(), client.AddThreadRequest{OriginalSender: "A", Subject: "B"}); err != nil {
+		t.Fatal(err)
+	}
+	srv.AssertCalled(t, "messageThreads/add", 1)
+	fake := &fakeTB{}
+	srv.AssertCalled(fake, "messages/add", 2)
+	f := fake.failed()
+	if len(f) != 1 || !strings.Contains(f[0], "messages/add was called 0 times, want 2") ||
+		!strings.Contains(f[0], "POST messageThreads/add 200 by \"Are you ready to integrate with Mews?\"") {
+		t.Errorf("failure message: %q", f)
+	}
+}
+
+func TestRequestsFilterAndClear(t *testing.T) {
+	srv := mewsreftest.New(t)
+	mews := srv.Client(client.WithoutRetries())
+	ctx := context.Background()
+	th, err := mews.AddThread(ctx, client.AddThreadRequest{OriginalSender: "A", Subject: "B"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mews.AddMessages(ctx, []gen.MessageParameters{{MessageThreadId: uuid.New(), Text: "nowhere"}}); statusOf(err) != 400 {
+		t.Fatalf("a message to an unknown thread: %v", err)
+	}
+	failed := srv.Requests(t, mewsreftest.Filter{Statuses: []int{400}, AccessToken: mewsreftest.Demo(1).AccessToken})
+	if failed.Len() != 1 || failed.Last().Operation != "messages/add" || !strings.HasPrefix(*failed.Last().Message, "Invalid MessageThreadId") {
+		t.Errorf("failed requests:\n%s", failed)
+	}
+	if got := srv.Requests(t, mewsreftest.Filter{MessageThreadIds: []uuid.UUID{th.Id}}); got.Len() != 1 || got.Last().Operation != "messageThreads/add" {
+		t.Errorf("requests of the thread:\n%s", got)
+	}
+	srv.ClearRequests(t)
+	srv.AssertCalled(t, "messages/add", 0)
+	if got := mewsreftest.New(t, mewsreftest.WithJournal(0)); got == nil {
+		t.Fatal("no server without a journal")
+	}
 }
 
 func TestEnterpriseResolvesAndReopens(t *testing.T) {

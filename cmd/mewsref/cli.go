@@ -47,6 +47,7 @@ var commands = []*command{
 	cmdReply,
 	cmdResolve,
 	cmdDeliveries,
+	cmdRequests,
 	cmdVersion,
 	cmdHelp,
 }

@@ -1,0 +1,222 @@
+package main
+
+// mewsref requests: the request journal (admin API requests/getAll), as a
+// table, as JSON lines, or followed as requests arrive.
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mewsref/mewsref/gen/admin"
+)
+
+var cmdRequests = &command{
+	name:    "requests",
+	summary: "list the API requests the server received and its answers, or follow them (admin)",
+	args:    "[--op OPS] [--status CODES] [--integration IDS] [--thread IDS] [--request IDS] [--token TOKEN] [--since WHEN] [--count N] [--follow] --admin-token T",
+	example: "mewsref requests --admin-token secret\n" +
+		"mewsref requests --op messages/add --status 400,401 --count 5 --admin-token secret\n" +
+		"mewsref requests --follow --json --admin-token secret",
+	details: "Lists the newest entries of the request journal (the server's -journal), oldest first, with\n" +
+		"tokens masked; --json prints one entry per line, as the admin API gives it (requests/getAll).\n" +
+		"Lists take comma-separated values. --follow keeps printing new entries until interrupted.",
+	conn: true,
+	setup: func(c *cli, fs *flag.FlagSet) func([]string) error {
+		ops := fs.String("op", "", "only these `operations`, e.g. messages/add,messages/getAll")
+		statuses := fs.String("status", "", "only these HTTP status `codes`, e.g. 400,401")
+		integrations := fs.String("integration", "", "only requests of these integration `IDs`")
+		threads := fs.String("thread", "", "only requests that name or created these thread `IDs`")
+		requests := fs.String("request", "", "only these Request-Id `values`")
+		token := fs.String("token", "", "only requests that carried this full access `token` (compared by the server, never shown)")
+		since := fs.String("since", "", "only requests received since `WHEN`: an RFC 3339 instant, or a duration back from now such as 10m")
+		count := fs.Int("count", 20, "the newest `N` entries (at most 1000)")
+		follow := fs.Bool("follow", false, "then print new entries as they arrive, until interrupted")
+		interval := fs.Duration("interval", time.Second, "with --follow, how often to ask the server")
+		return func([]string) error {
+			f, err := requestsFilter(*ops, *statuses, *integrations, *threads, *requests, *token, *since)
+			if err != nil {
+				return err
+			}
+			if *count < 1 || *count > 1000 {
+				return usagef("requests", "--count must be between 1 and 1000, got %d", *count)
+			}
+			ac, err := c.admin()
+			if err != nil {
+				return err
+			}
+			page := func(n int) ([]admin.AdminRequest, error) {
+				f.Limitation = admin.Limitation{Count: int32(n)}
+				rsp, err := ac.AdminRequestsGetAllWithResponse(c.ctx, f)
+				if err != nil {
+					return nil, fmt.Errorf("requests: %w", err)
+				}
+				if rsp.JSON200 == nil {
+					return nil, adminError("requests", rsp.HTTPResponse, rsp.Body)
+				}
+				return rsp.JSON200.Requests, nil
+			}
+			list, err := page(*count)
+			if err != nil {
+				return err
+			}
+			p := &requestPrinter{c: c}
+			if err := p.print(list, true); err != nil || !*follow {
+				return err
+			}
+			seen := ids(list)
+			tick := time.NewTicker(*interval)
+			defer tick.Stop()
+			for {
+				select {
+				case <-c.ctx.Done():
+					return nil
+				case <-tick.C:
+				}
+				list, err := page(1000)
+				if err != nil {
+					if c.ctx.Err() != nil {
+						return nil
+					}
+					return err
+				}
+				var fresh []admin.AdminRequest
+				for _, e := range list {
+					if !seen[e.RequestId] {
+						fresh = append(fresh, e)
+					}
+				}
+				if err := p.print(fresh, false); err != nil {
+					return err
+				}
+				// What left the newest page can not come back into it.
+				seen = ids(list)
+			}
+		}
+	},
+}
+
+func ids(list []admin.AdminRequest) map[uuid.UUID]bool {
+	m := make(map[uuid.UUID]bool, len(list))
+	for _, e := range list {
+		m[e.RequestId] = true
+	}
+	return m
+}
+
+// requestPrinter prints entries oldest first: JSON lines, or a table whose
+// header comes once.
+type requestPrinter struct {
+	c      *cli
+	header bool
+}
+
+func (p *requestPrinter) print(newestFirst []admin.AdminRequest, first bool) error {
+	list := slices.Clone(newestFirst)
+	slices.Reverse(list)
+	if p.c.json {
+		enc := json.NewEncoder(p.c.out)
+		for _, e := range list {
+			if err := enc.Encode(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(list) == 0 {
+		if first {
+			_, err := fmt.Fprintln(p.c.out, "no requests recorded (yet)")
+			return err
+		}
+		return nil
+	}
+	w := tabwriter.NewWriter(p.c.out, 0, 4, 2, ' ', 0)
+	if !p.header {
+		fmt.Fprintln(w, "RECEIVED\tSTATUS\tOPERATION\tINTEGRATION\tACCESS TOKEN\tMS\tREQUEST ID\tMESSAGE")
+		p.header = true
+	}
+	for _, e := range list {
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%.1f\t%s\t%s\n", e.CreatedUtc.Format(time.RFC3339), e.Status,
+			oneLine(e.Operation), oneLine(deref(e.IntegrationName, "-")), deref(e.AccessToken, "-"),
+			e.DurationMs, e.RequestId, oneLine(deref(e.Message, "")))
+	}
+	return w.Flush()
+}
+
+func deref(s *string, none string) string {
+	if s == nil {
+		return none
+	}
+	return *s
+}
+
+// requestsFilter builds the filter of requests/getAll from the flags.
+func requestsFilter(ops, statuses, integrations, threads, requests, token, since string) (admin.AdminRequestsParameters, error) {
+	var f admin.AdminRequestsParameters
+	if list := split(ops); list != nil {
+		f.Operations = &list
+	}
+	if list := split(statuses); list != nil {
+		codes := make([]int32, len(list))
+		for i, s := range list {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 100 || n > 599 {
+				return f, usagef("requests", "--status: %q is not an HTTP status code", s)
+			}
+			codes[i] = int32(n)
+		}
+		f.Statuses = &codes
+	}
+	for _, l := range []struct {
+		flag string
+		in   string
+		out  **[]uuid.UUID
+	}{{"integration", integrations, &f.IntegrationIds}, {"thread", threads, &f.MessageThreadIds}, {"request", requests, &f.RequestIds}} {
+		list := split(l.in)
+		if list == nil {
+			continue
+		}
+		parsed := make([]uuid.UUID, len(list))
+		for i, s := range list {
+			id, err := uuid.Parse(s)
+			if err != nil {
+				return f, usagef("requests", "--%s: %q is not a UUID", l.flag, s)
+			}
+			parsed[i] = id
+		}
+		*l.out = &parsed
+	}
+	if token != "" {
+		f.AccessToken = &token
+	}
+	if since != "" {
+		start, err := time.Parse(time.RFC3339, since)
+		if err != nil {
+			d, derr := time.ParseDuration(since)
+			if derr != nil || d < 0 {
+				return f, usagef("requests", "--since: %q is neither an RFC 3339 instant nor a duration such as 10m", since)
+			}
+			start = time.Now().Add(-d)
+		}
+		// The end is far enough ahead for any clock the server may run on.
+		f.CreatedUtc = &admin.AdminRequestInterval{StartUtc: start.UTC(), EndUtc: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)}
+	}
+	return f, nil
+}
+
+func split(s string) []string {
+	var out []string
+	for part := range strings.SplitSeq(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mewsref/mewsref/internal/apitest"
+	"github.com/mewsref/mewsref/server"
+)
+
+// syncBuffer is a bytes.Buffer that a command may write while the test
+// reads; wrote, if set, is signalled at every write.
+type syncBuffer struct {
+	mu    sync.Mutex
+	b     bytes.Buffer
+	wrote chan struct{}
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.wrote != nil {
+		select {
+		case s.wrote <- struct{}{}:
+		default:
+		}
+	}
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func requestsEnv(t *testing.T) (run func(ctx context.Context, out *syncBuffer, args ...string) error) {
+	h, closeFn, err := server.New(server.Config{AdminToken: "cli-admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = closeFn() })
+	ts := httptest.NewServer(apitest.NewValidator(t).Handler(t, h))
+	t.Cleanup(ts.Close)
+	env := map[string]string{"MEWSREF_URL": ts.URL, "MEWSREF_ADMIN_TOKEN": "cli-admin"}
+	return func(ctx context.Context, out *syncBuffer, args ...string) error {
+		var errOut bytes.Buffer
+		return dispatch(ctx, args, func(k string) string { return env[k] }, out, &errOut)
+	}
+}
+
+func TestCLIRequests(t *testing.T) {
+	run := requestsEnv(t)
+	ctx := t.Context()
+	for _, subject := range []string{"one", "two"} {
+		if err := run(ctx, &syncBuffer{}, "thread", "add", "--subject", subject, "--sender", "John Doe"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := run(ctx, &syncBuffer{}, "message", "post", "--thread", "3fa85f64-5717-4562-b3fc-2c963f66afa6", "--text", "x"); err == nil {
+		t.Fatal("a message to an unknown thread was accepted")
+	}
+
+	out := &syncBuffer{}
+	if err := run(ctx, out, "requests"); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "RECEIVED") ||
+		!strings.Contains(lines[1], "messageThreads/add") || !strings.Contains(lines[3], "400") ||
+		!strings.Contains(lines[3], "messages/add") || !strings.Contains(lines[3], "Invalid MessageThreadId") ||
+		!strings.Contains(lines[1], "C66E…453D") {
+		t.Errorf("requests, oldest first:\n%s", out)
+	}
+	for _, tok := range allDemoTokens() {
+		if strings.Contains(out.String(), tok) {
+			t.Errorf("the table shows a full token:\n%s", out)
+		}
+	}
+
+	out = &syncBuffer{}
+	if err := run(ctx, out, "requests", "--json", "--status", "200", "--op", "messageThreads/add,messages/add", "--count", "1"); err != nil {
+		t.Fatal(err)
+	}
+	var e struct {
+		Operation string
+		Status    int
+	}
+	if err := json.Unmarshal([]byte(out.String()), &e); err != nil || e.Operation != "messageThreads/add" || e.Status != 200 ||
+		strings.Count(out.String(), "\n") != 1 {
+		t.Errorf("requests --json --count 1: %v\n%s", err, out)
+	}
+
+	if err := run(ctx, &syncBuffer{}, "requests", "--status", "600"); exitCode(err, &bytes.Buffer{}) != 2 {
+		t.Errorf("--status 600: %v", err)
+	}
+	if err := run(ctx, &syncBuffer{}, "requests", "--since", "yesterday"); exitCode(err, &bytes.Buffer{}) != 2 {
+		t.Errorf("--since yesterday: %v", err)
+	}
+}
+
+func TestCLIRequestsFollow(t *testing.T) {
+	run := requestsEnv(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	out := &syncBuffer{wrote: make(chan struct{}, 1)}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, out, "requests", "--follow", "--json", "--interval", "10ms") }()
+	for _, subject := range []string{"first", "second"} {
+		if err := run(t.Context(), &syncBuffer{}, "thread", "add", "--subject", subject, "--sender", "A"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.After(30 * time.Second)
+	for strings.Count(out.String(), "\n") < 2 {
+		select {
+		case err := <-done:
+			t.Fatalf("follow ended: %v\n%s", err, out)
+		case <-deadline:
+			t.Fatalf("follow printed, in 30 s:\n%s", out)
+		case <-out.wrote:
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("follow, interrupted: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "first") || !strings.Contains(lines[1], "second") {
+		t.Errorf("follow printed each request once, oldest first:\n%s", out)
+	}
+}
+
+func allDemoTokens() []string {
+	var out []string
+	for _, in := range server.DemoIntegrations() {
+		out = append(out, in.ClientToken)
+		for _, at := range in.AccessTokens {
+			out = append(out, at.Token)
+		}
+	}
+	return out
+}
