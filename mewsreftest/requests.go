@@ -151,4 +151,3 @@ func (s *Server) AssertCalled(tb testing.TB, op string, n int) {
 	tb.Errorf("mewsreftest: %s was called %d times, want %d; the server received %d requests:\n%s",
 		op, got.Len(), n, all.Len(), all)
 }
-
