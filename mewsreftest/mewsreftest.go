@@ -12,9 +12,11 @@
 //
 // Options reach what the binary's flags reach (tokens, rate limit, faults,
 // webhooks, a clock, a store); the returned Server plays the enterprise's
-// side (Reply, Resolve, Reopen, Reset), hands out ready Go clients and
-// receives the MessageAdded webhooks of an integration (Webhooks). The
-// admin API is always on, with a token of the server's own (AdminToken).
+// side (Reply, Resolve, Reopen, Reset), hands out ready Go clients,
+// receives the MessageAdded webhooks of an integration (Webhooks) and tells
+// what the code under test sent (Requests, AssertCalled: the request
+// journal). The admin API is always on, with a token of the server's own
+// (AdminToken).
 package mewsreftest
 
 import (

@@ -46,6 +46,8 @@ type DB struct {
 	journal     *sql.DB // the request journal's own database (journal.go)
 	journalPath string  // its file, deleted at Close; "" in memory
 
+	journalInsertOne, journalInsertMany *sql.Stmt // on journal
+
 	writer       *writer       // runs every write on the write connection, in groups
 	checkpointer *checkpointer // copies the log into the database file; nil in memory
 }

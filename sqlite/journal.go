@@ -22,8 +22,9 @@ var _ mews.Journal = (*DB)(nil)
 // lock of the data's file, nor add to the log that every commit of the API
 // syncs (synchronous=FULL), nor to the checkpoints. It is diagnostic, not
 // durable: it is kept with synchronous=OFF and its rollback journal in
-// memory, so writing it never syncs; it is created empty at every start and
-// deleted at Close. Beside a data file it is the file <data>-requests (on
+// memory, so writing it never syncs, and locked by this process alone, so a
+// write takes no file locks; it is created empty at every start and deleted
+// at Close. Beside a data file it is the file <data>-requests (on
 // disk, so that a full journal costs page cache rather than the process's
 // memory); with an in-memory store it is in memory too.
 
@@ -31,7 +32,7 @@ var _ mews.Journal = (*DB)(nil)
 // every start, so it has no migrations.
 const journalSchema = `CREATE TABLE requests (
 	seq               INTEGER PRIMARY KEY,
-	request_id        BLOB NOT NULL UNIQUE,
+	request_id        BLOB NOT NULL,
 	created_utc       INTEGER NOT NULL, -- Unix microseconds
 	method            TEXT NOT NULL,
 	operation         TEXT NOT NULL,
@@ -63,7 +64,7 @@ func (db *DB) openJournal(ctx context.Context, path string) error {
 			return fmt.Errorf("sqlite: remove the old request journal: %w", err)
 		}
 		name = "file:" + (&url.URL{Path: db.journalPath}).EscapedPath()
-		pragmas = append(pragmas, "journal_mode(MEMORY)", busyTimeout)
+		pragmas = append(pragmas, "journal_mode(MEMORY)", "locking_mode(EXCLUSIVE)", busyTimeout)
 	}
 	var err error
 	if db.journal, err = openPool(ctx, dsn(name, false, pragmas...), 1); err != nil {
@@ -72,6 +73,12 @@ func (db *DB) openJournal(ctx context.Context, path string) error {
 	if _, err := db.journal.ExecContext(ctx, journalSchema); err != nil {
 		return fmt.Errorf("sqlite: create the request journal: %w", err)
 	}
+	if db.journalInsertOne, err = db.journal.PrepareContext(ctx, insertRequestSQL+placeholders(1, 16)); err != nil {
+		return fmt.Errorf("sqlite: journal: %w", err)
+	}
+	if db.journalInsertMany, err = db.journal.PrepareContext(ctx, insertRequestSQL+placeholders(requestRows, 16)); err != nil {
+		return fmt.Errorf("sqlite: journal: %w", err)
+	}
 	return nil
 }
 
@@ -79,7 +86,13 @@ func (db *DB) closeJournal() error {
 	if db.journal == nil {
 		return nil
 	}
-	err := db.journal.Close()
+	var errs []error
+	for _, st := range []*sql.Stmt{db.journalInsertOne, db.journalInsertMany} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	err := errors.Join(append(errs, db.journal.Close())...)
 	if db.journalPath != "" {
 		if rerr := os.Remove(db.journalPath); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			err = errors.Join(err, rerr)
@@ -90,12 +103,16 @@ func (db *DB) closeJournal() error {
 
 const insertRequestSQL = `INSERT INTO requests (request_id, created_utc, method, operation,
 	integration_id, integration_name, enterprise_ids, access_token, access_token_hash,
-	status, duration_us, request_body, response_body, truncated, message, thread_ids)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	status, duration_us, request_body, response_body, truncated, message, thread_ids) VALUES `
 
-// RequestsAdd records entries in one transaction and drops the oldest
-// beyond keep. seq is SQLite's rowid, one more than the largest at every
-// insert, so the newest keep entries are those within keep of the largest.
+// requestRows is how many entries one INSERT writes: fewer statements, and
+// fewer trips through database/sql, for the same rows.
+const requestRows = 32
+
+// RequestsAdd records entries in one transaction, requestRows per
+// prepared INSERT, and drops the oldest beyond keep. seq is SQLite's rowid,
+// one more than the largest at every insert, so the newest keep entries are
+// those within keep of the largest.
 func (db *DB) RequestsAdd(ctx context.Context, entries []mews.Request, keep int) (err error) {
 	tx, err := db.journal.BeginTx(ctx, nil)
 	if err != nil {
@@ -106,26 +123,35 @@ func (db *DB) RequestsAdd(ctx context.Context, entries []mews.Request, keep int)
 			err = errors.Join(fmt.Errorf("sqlite: journal: %w", err), tx.Rollback())
 		}
 	}()
-	stmt, err := tx.PrepareContext(ctx, insertRequestSQL)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
-	for _, e := range entries {
-		var integration any
-		if e.IntegrationID != uuid.Nil {
-			integration = blob(e.IntegrationID)
+	args := make([]any, 0, requestRows*16)
+	for len(entries) > 0 {
+		n := 1
+		if len(entries) >= requestRows {
+			n = requestRows
 		}
-		var hash any
-		if e.AccessTokenHash != nil {
-			hash = e.AccessTokenHash
+		args = args[:0]
+		for _, e := range entries[:n] {
+			var integration any
+			if e.IntegrationID != uuid.Nil {
+				integration = blob(e.IntegrationID)
+			}
+			var hash any
+			if e.AccessTokenHash != nil {
+				hash = e.AccessTokenHash
+			}
+			args = append(args, blob(e.ID), mews.Instant(e.CreatedUTC).UnixMicro(), e.Method, e.Operation,
+				integration, e.IntegrationName, uuidList(e.EnterpriseIDs), e.AccessToken, hash,
+				e.Status, e.Duration.Microseconds(), nullString(e.RequestBody), nullString(e.ResponseBody),
+				e.Truncated, e.Message, uuidList(e.ThreadIDs))
 		}
-		if _, err := stmt.ExecContext(ctx, blob(e.ID), e.CreatedUTC.UnixMicro(), e.Method, e.Operation,
-			integration, e.IntegrationName, uuidList(e.EnterpriseIDs), e.AccessToken, hash,
-			e.Status, e.Duration.Microseconds(), nullString(e.RequestBody), nullString(e.ResponseBody),
-			e.Truncated, e.Message, uuidList(e.ThreadIDs)); err != nil {
+		stmt := db.journalInsertOne
+		if n == requestRows {
+			stmt = db.journalInsertMany
+		}
+		if _, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...); err != nil {
 			return err
 		}
+		entries = entries[n:]
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM requests WHERE seq <= (SELECT max(seq) FROM requests) - ?`, keep); err != nil {
 		return err
@@ -143,6 +169,9 @@ func (db *DB) RequestsGetAll(ctx context.Context, f mews.RequestFilter, p mews.P
 	}
 	w := requestWhere(f)
 	if p.Cursor != nil {
+		// The cursor's entry is found by a scan of the (bounded) journal:
+		// an index of request ids would cost every write more than the
+		// scan costs a page.
 		var pos position
 		err := db.journal.QueryRowContext(ctx, "SELECT created_utc, seq FROM requests WHERE request_id = ?", blob(*p.Cursor)).
 			Scan(&pos.created, &pos.seq)
@@ -265,14 +294,15 @@ func nullString(s *string) any {
 // uuidList is a list of identifiers as a JSON array of their text forms,
 // which json_each can read.
 func uuidList(ids []uuid.UUID) string {
-	if ids == nil {
-		ids = []uuid.UUID{}
+	b := make([]byte, 0, 2+len(ids)*39)
+	b = append(b, '[')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(append(append(b, '"'), id.String()...), '"')
 	}
-	b, err := json.Marshal(ids)
-	if err != nil { // uuid.UUID always marshals
-		panic(err)
-	}
-	return string(b)
+	return string(append(b, ']'))
 }
 
 func parseUUIDList(s string) ([]uuid.UUID, error) {

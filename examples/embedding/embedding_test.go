@@ -24,4 +24,5 @@ func TestWithMews(t *testing.T) {
 	if got := hooks.Next(t, 10*time.Second); got.MessageId != reply.Id {
 		t.Errorf("webhook for %s, want the reply %s", got.MessageId, reply.Id)
 	}
+	srv.AssertCalled(t, "messageThreads/add", 1) // what the code under test sent, from the request journal
 }

@@ -1,0 +1,39 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mewsref/mewsref/mews"
+)
+
+// BenchmarkRequestsAdd is the cost of the request journal's writes per
+// entry, in batches of 256 as the recorder writes them, with bodies of the
+// size of a messageThreads/add: the work the journal adds to each API
+// request, off its path.
+func BenchmarkRequestsAdd(b *testing.B) {
+	db, err := Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	req := `{"ClientToken":"E0D4…9E1D","AccessToken":"C66E…453D","Client":"Sample Client 1.0.0","OriginalSender":"John Doe","Subject":"Example subject"}`
+	res := `{"MessageThreads":[{"CreatedUtc":"2026-11-22T00:12:09Z","Id":"0196b1a4-1f2e-7c3d-9a4b-5c6d7e8f9a0b","IsResolved":false,"OriginalSender":"John Doe","Subject":"Example subject","UpdatedUtc":"2026-11-22T00:12:09Z"}]}`
+	batch := make([]mews.Request, 256)
+	b.ResetTimer()
+	for i := 0; i < b.N; i += len(batch) {
+		for j := range batch {
+			batch[j] = mews.Request{ID: uuid.New(), CreatedUTC: time.Now(), Method: "POST", Operation: "messageThreads/add",
+				IntegrationID: uuid.New(), IntegrationName: "Are you ready to integrate with Mews?",
+				EnterpriseIDs: []uuid.UUID{uuid.New()}, AccessToken: "C66E…453D", AccessTokenHash: make([]byte, 32),
+				Status: 200, Duration: time.Millisecond, RequestBody: &req, ResponseBody: &res, ThreadIDs: []uuid.UUID{uuid.New()}}
+		}
+		if err := db.RequestsAdd(context.Background(), batch, 10000); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
