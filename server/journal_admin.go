@@ -125,7 +125,7 @@ func requestFilter(in admin.AdminRequestFilter) (mews.RequestFilter, error) {
 
 func adminRequest(e mews.Request) admin.AdminRequest {
 	out := admin.AdminRequest{
-		RequestId: e.ID, CreatedUtc: e.CreatedUTC.UTC().Truncate(time.Second),
+		RequestId: e.ID, CreatedUtc: responseTime(e.CreatedUTC),
 		Method: e.Method, Operation: e.Operation, EnterpriseIds: e.EnterpriseIDs,
 		Status: int32(e.Status), DurationMs: float64(e.Duration.Microseconds()) / 1000,
 		RequestBody: e.RequestBody, ResponseBody: e.ResponseBody, Truncated: e.Truncated,
