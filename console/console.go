@@ -52,6 +52,11 @@ type Config struct {
 	// API is the admin API's implementation; every page and action is a
 	// call of its methods.
 	API admin.StrictServerInterface
+	// Check validates a request body against the admin API's document, as
+	// the admin API validates its requests (path: the operation's path,
+	// e.g. /_admin/v1/messages/add); the console checks what a person
+	// typed with it before it calls API.
+	Check func(ctx context.Context, path string, body any) error
 	// Changes wakes the live views.
 	Changes Changes
 	// Token is the admin token: the password of the sign-in, and the key
@@ -98,8 +103,8 @@ type console struct {
 
 // New returns the console's handler, for the paths under Prefix.
 func New(cfg Config) (http.Handler, error) {
-	if cfg.API == nil || cfg.Changes == nil || cfg.Token == "" || cfg.Problem == nil {
-		return nil, errors.New("console: API, Changes, Token and Problem are required")
+	if cfg.API == nil || cfg.Check == nil || cfg.Changes == nil || cfg.Token == "" || cfg.Problem == nil {
+		return nil, errors.New("console: API, Check, Changes, Token and Problem are required")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)

@@ -85,6 +85,21 @@ func (c *console) fail(w http.ResponseWriter, r *http.Request, s *session, statu
 	c.render(w, r, status, "error", s, page{Title: http.StatusText(status), Error: msg})
 }
 
+// call validates body as the request of the admin operation at path, then
+// runs do (the operation's method): one validation for the admin API and
+// the console. It reports whether both went through; else the error is shown.
+func (c *console) call(w http.ResponseWriter, r *http.Request, s *session, path string, body any, do func() error) bool {
+	err := c.cfg.Check(r.Context(), path, body)
+	if err == nil {
+		err = do()
+	}
+	if err != nil {
+		c.problem(w, r, s, err)
+		return false
+	}
+	return true
+}
+
 // problem shows the error of an API method as the API would state it.
 func (c *console) problem(w http.ResponseWriter, r *http.Request, s *session, err error) {
 	status, msg := c.cfg.Problem(r.Context(), err)
@@ -223,9 +238,11 @@ func (c *console) inbox(w http.ResponseWriter, r *http.Request, s *session) {
 		d.Integrations = append(d.Integrations, nav)
 	}
 	if enterprise != uuid.Nil {
-		res, err := c.cfg.API.AdminMessageThreadsSearch(r.Context(), admin.AdminMessageThreadsSearchRequestObject{Body: &body})
-		if err != nil {
-			c.problem(w, r, s, err)
+		var res admin.AdminMessageThreadsSearchResponseObject
+		if !c.call(w, r, s, "/_admin/v1/messageThreads/search", body, func() (err error) {
+			res, err = c.cfg.API.AdminMessageThreadsSearch(r.Context(), admin.AdminMessageThreadsSearchRequestObject{Body: &body})
+			return err
+		}) {
 			return
 		}
 		pg := res.(admin.AdminMessageThreadsSearch200JSONResponse).Body
@@ -333,13 +350,11 @@ func (c *console) reply(w http.ResponseWriter, r *http.Request, s *session) {
 		c.fail(w, r, s, http.StatusNotFound, "There is no thread "+r.PathValue("id")+".")
 		return
 	}
-	text := r.PostFormValue("text")
-	if strings.TrimSpace(text) == "" {
-		c.fail(w, r, s, http.StatusBadRequest, "The reply is empty; type a message first.")
-		return
-	}
-	if _, err := c.cfg.API.AdminMessagesAdd(r.Context(), admin.AdminMessagesAddRequestObject{Body: &admin.AdminMessageAddParameters{MessageThreadId: id, Text: text}}); err != nil {
-		c.problem(w, r, s, err)
+	body := admin.AdminMessageAddParameters{MessageThreadId: id, Text: r.PostFormValue("text")}
+	if !c.call(w, r, s, "/_admin/v1/messages/add", body, func() error {
+		_, err := c.cfg.API.AdminMessagesAdd(r.Context(), admin.AdminMessagesAddRequestObject{Body: &body})
+		return err
+	}) {
 		return
 	}
 	http.Redirect(w, r, Prefix+"/threads/"+id.String(), http.StatusSeeOther)
@@ -358,8 +373,11 @@ func (c *console) resolve(w http.ResponseWriter, r *http.Request, s *session) {
 		c.fail(w, r, s, http.StatusBadRequest, "resolved must be true or false.")
 		return
 	}
-	if _, err := c.cfg.API.AdminMessageThreadsResolve(r.Context(), admin.AdminMessageThreadsResolveRequestObject{Body: &admin.AdminResolveParameters{MessageThreadId: id, IsResolved: v == "true"}}); err != nil {
-		c.problem(w, r, s, err)
+	body := admin.AdminResolveParameters{MessageThreadId: id, IsResolved: v == "true"}
+	if !c.call(w, r, s, "/_admin/v1/messageThreads/resolve", body, func() error {
+		_, err := c.cfg.API.AdminMessageThreadsResolve(r.Context(), admin.AdminMessageThreadsResolveRequestObject{Body: &body})
+		return err
+	}) {
 		return
 	}
 	http.Redirect(w, r, Prefix+"/threads/"+id.String(), http.StatusSeeOther)
@@ -424,12 +442,11 @@ func (c *console) setWebhookURLs(w http.ResponseWriter, r *http.Request, s *sess
 			urls = append(urls, u)
 		}
 	}
-	if len(urls) > 10 {
-		c.fail(w, r, s, http.StatusBadRequest, "An integration has at most 10 webhook URLs.")
-		return
-	}
-	if _, err := c.cfg.API.AdminWebhooksSet(r.Context(), admin.AdminWebhooksSetRequestObject{Body: &admin.AdminWebhooks{IntegrationId: id, Urls: urls}}); err != nil {
-		c.problem(w, r, s, err)
+	body := admin.AdminWebhooks{IntegrationId: id, Urls: urls}
+	if !c.call(w, r, s, "/_admin/v1/webhooks/set", body, func() error {
+		_, err := c.cfg.API.AdminWebhooksSet(r.Context(), admin.AdminWebhooksSetRequestObject{Body: &body})
+		return err
+	}) {
 		return
 	}
 	http.Redirect(w, r, Prefix+"/webhooks#integration-"+id.String(), http.StatusSeeOther)
@@ -443,9 +460,12 @@ func (c *console) redeliver(w http.ResponseWriter, r *http.Request, s *session) 
 		c.fail(w, r, s, http.StatusBadRequest, "The delivery of the form is not a number.")
 		return
 	}
-	res, err := c.cfg.API.AdminWebhookDeliveriesRedeliver(r.Context(), admin.AdminWebhookDeliveriesRedeliverRequestObject{Body: &admin.AdminRedeliverParameters{Id: id}})
-	if err != nil {
-		c.problem(w, r, s, err)
+	body := admin.AdminRedeliverParameters{Id: id}
+	var res admin.AdminWebhookDeliveriesRedeliverResponseObject
+	if !c.call(w, r, s, "/_admin/v1/webhookDeliveries/redeliver", body, func() (err error) {
+		res, err = c.cfg.API.AdminWebhookDeliveriesRedeliver(r.Context(), admin.AdminWebhookDeliveriesRedeliverRequestObject{Body: &body})
+		return err
+	}) {
 		return
 	}
 	d := res.(admin.AdminWebhookDeliveriesRedeliver200JSONResponse).Body.Delivery

@@ -14,10 +14,11 @@ import (
 
 // registerConsole serves the console (package console) under
 // console.Prefix, on the admin API's implementation: its pages and actions
-// are calls of api's methods, and it follows s.changes.
-func (s *Server) registerConsole(e *echo.Echo, api adminServer, cfg Config) error {
+// are calls of api's methods, with bodies validated by val like the admin
+// API's requests, and it follows s.changes.
+func (s *Server) registerConsole(e *echo.Echo, api adminServer, val *validator, cfg Config) error {
 	h, err := console.New(console.Config{
-		API: api, Changes: s.changes, Token: cfg.AdminToken, Problem: s.problem,
+		API: api, Check: val.check, Changes: s.changes, Token: cfg.AdminToken, Problem: s.problem,
 		Stopping: cfg.Stopping, Log: s.log,
 	})
 	if err != nil {

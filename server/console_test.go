@@ -186,8 +186,12 @@ func TestConsoleReplyResolveAndCSRF(t *testing.T) {
 			t.Errorf("reply with %s: %d, want 403", bad.name, res.StatusCode)
 		}
 	}
-	if res, _ := send(t, c, http.MethodPost, thread+"/reply", url.Values{"text": {"  "}, "csrf": {csrf}}); res.StatusCode != http.StatusBadRequest {
-		t.Errorf("empty reply: %d, want 400", res.StatusCode)
+	// What a person types is validated like an admin API request.
+	if res, body := send(t, c, http.MethodPost, thread+"/reply", url.Values{"text": {""}, "csrf": {csrf}}); res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "Text") {
+		t.Errorf("empty reply: %d, want 400 naming Text: %s", res.StatusCode, body)
+	}
+	if res, body := send(t, c, http.MethodGet, s.ts.URL+"/console/?q="+strings.Repeat("x", 201), nil); res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "Text") {
+		t.Errorf("a search of 201 characters: %d, want 400 naming Text: %s", res.StatusCode, body)
 	}
 	r := s.call(pathMessagesGetAll, demo("MessageThreadIds", []string{id}, "Limitation", obj{"Count": 10}), false)
 	if n := len(r["Messages"].([]any)); n != 0 {

@@ -210,13 +210,15 @@ func New(cfg Config) (http.Handler, func() error, error) {
 		docs = append(docs, adminDoc)
 		// The admin token is checked before the body is read or validated.
 		chain = append(chain, adminAuth(cfg.AdminToken))
-		api := adminServer{s: s, store: adm}
-		admin.RegisterHandlers(e, admin.NewStrictHandler(api, nil))
-		if err := s.registerConsole(e, api, cfg); err != nil {
+		admin.RegisterHandlers(e, admin.NewStrictHandler(adminServer{s: s, store: adm}, nil))
+	}
+	val := newValidator(limit, docs...)
+	e.Use(append(chain, val.middleware)...)
+	if cfg.AdminToken != "" {
+		if err := s.registerConsole(e, adminServer{s: s, store: adm}, val, cfg); err != nil {
 			return nil, nil, errors.Join(err, closeFn())
 		}
 	}
-	e.Use(append(chain, newValidator(limit, docs...).middleware)...)
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
 	registerDocs(e)     // GET /docs, /openapi.yaml, /openapi.json (docs.go)
 	s.registerHealth(e) // GET /healthz, /readyz (health.go)

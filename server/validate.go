@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -90,6 +91,30 @@ func (v *validator) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// check validates body as the request body of the operation at path, as
+// the middleware validates a request that arrives over HTTP: for callers in
+// the process (the console) that call the operations' methods directly.
+func (v *validator) check(ctx context.Context, path string, body any) error {
+	route, ok := v.routes[path]
+	if !ok {
+		return fmt.Errorf("validate: no operation at %s", path)
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return fmt.Errorf("validate %s: %w", path, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, route.Method, path, bytes.NewReader(b))
+	if err != nil {
+		return fmt.Errorf("validate %s: %w", path, err)
+	}
+	req.Header.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+	in := &openapi3filter.RequestValidationInput{Request: req, Route: route, Options: v.options[route.Spec]}
+	if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
+		return schemaViolation(err)
+	}
+	return nil
 }
 
 func checkMediaType(contentType string) error {
