@@ -43,8 +43,7 @@ type DB struct {
 	insertMessages   batchStmts // on write
 	touchThreads     batchStmts // on write
 
-	journal     *sql.DB // the request journal's own database (journal.go)
-	journalPath string  // its file, deleted at Close; "" in memory
+	journal *sql.DB // the request journal's own database (journal.go)
 
 	journalInsertOne, journalInsertMany *sql.Stmt // on journal
 

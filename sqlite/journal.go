@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/google/uuid"
@@ -23,10 +24,10 @@ var _ mews.Journal = (*DB)(nil)
 // syncs (synchronous=FULL), nor to the checkpoints. It is diagnostic, not
 // durable: it is kept with synchronous=OFF and its rollback journal in
 // memory, so writing it never syncs, and locked by this process alone, so a
-// write takes no file locks; it is created empty at every start and deleted
-// at Close. Beside a data file it is the file <data>-requests (on
-// disk, so that a full journal costs page cache rather than the process's
-// memory); with an in-memory store it is in memory too.
+// write takes no file locks; it starts empty. Beside a data file it is an
+// unlinked file (see openJournal): on disk, so that a full journal costs
+// page cache rather than the process's memory. With an in-memory store it
+// is in memory too.
 
 // journalSchema is the journal's table. The journal is created anew at
 // every start, so it has no migrations.
@@ -51,23 +52,39 @@ const journalSchema = `CREATE TABLE requests (
 );
 CREATE INDEX requests_order ON requests (created_utc, seq);`
 
-// JournalSuffix is appended to the path of a data file to name its journal.
-const JournalSuffix = "-requests"
-
-// openJournal opens the journal's database for the data at path.
+// openJournal opens the journal's database for the data at path: for a
+// data file, a new file beside it, removed from the directory as soon as
+// SQLite has it open. The open file lives on until Close, and SQLite never
+// opens it again (one connection that stays open, its rollback journal in
+// memory, the lock exclusive), so the journal leaves nothing behind, not
+// even after a crash, and two processes on one data file have a journal
+// each.
 func (db *DB) openJournal(ctx context.Context, path string) error {
 	name := Memory
 	pragmas := []string{"synchronous(OFF)"}
+	var file string
 	if path != Memory {
-		db.journalPath = path + JournalSuffix
-		if err := os.Remove(db.journalPath); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("sqlite: remove the old request journal: %w", err)
+		f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-requests-*")
+		if err != nil {
+			return fmt.Errorf("sqlite: create the request journal: %w", err)
 		}
-		name = "file:" + (&url.URL{Path: db.journalPath}).EscapedPath()
-		pragmas = append(pragmas, "journal_mode(MEMORY)", "locking_mode(EXCLUSIVE)", busyTimeout)
+		file = f.Name()
+		if err := f.Close(); err != nil {
+			return errors.Join(fmt.Errorf("sqlite: create the request journal: %w", err), os.Remove(file))
+		}
+		name = "file:" + (&url.URL{Path: file}).EscapedPath()
+		pragmas = append(pragmas, "journal_mode(MEMORY)", "locking_mode(EXCLUSIVE)")
 	}
+	err := db.prepareJournal(ctx, dsn(name, false, pragmas...))
+	if file != "" {
+		err = errors.Join(err, os.Remove(file))
+	}
+	return err
+}
+
+func (db *DB) prepareJournal(ctx context.Context, dsn string) error {
 	var err error
-	if db.journal, err = openPool(ctx, dsn(name, false, pragmas...), 1); err != nil {
+	if db.journal, err = openPool(ctx, dsn, 1); err != nil {
 		return err
 	}
 	if _, err := db.journal.ExecContext(ctx, journalSchema); err != nil {
@@ -92,13 +109,7 @@ func (db *DB) closeJournal() error {
 			errs = append(errs, st.Close())
 		}
 	}
-	err := errors.Join(append(errs, db.journal.Close())...)
-	if db.journalPath != "" {
-		if rerr := os.Remove(db.journalPath); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
-			err = errors.Join(err, rerr)
-		}
-	}
-	return err
+	return errors.Join(append(errs, db.journal.Close())...)
 }
 
 const insertRequestSQL = `INSERT INTO requests (request_id, created_utc, method, operation,
