@@ -35,7 +35,12 @@ const APIPrefix = "/api/connector/"
 const (
 	defaultJournalQueue = 4096     // entries waiting to be written
 	journalBatch        = 256      // entries per write of the store
-	journalBodyLimit    = 64 << 10 // bytes kept of each body
+	// The bytes kept of each body: what the application sent matters
+	// most; of an answer, the start tells (a page of items is cut), and
+	// keeping whole pages would make the journal's writes cost more than
+	// the pages themselves.
+	journalRequestLimit  = 64 << 10
+	journalResponseLimit = 4 << 10
 )
 
 // recorder owns the journal's queue and the goroutine that empties it.
@@ -210,7 +215,7 @@ func (p *pending) finish() mews.Request {
 			p.accessToken = access
 			e.AccessToken = MaskToken(access)
 		}
-		e.RequestBody, e.Truncated = keepBody(maskSecrets(body, secrets))
+		e.RequestBody, e.Truncated = keepBody(maskSecrets(body, secrets), journalRequestLimit)
 	}
 	if p.accessToken != "" {
 		h := sha256.Sum256([]byte(p.accessToken))
@@ -218,7 +223,7 @@ func (p *pending) finish() mews.Request {
 	}
 	if p.response.Len() > 0 {
 		var cut bool
-		e.ResponseBody, cut = keepBody(maskSecrets(p.response.Bytes(), secrets))
+		e.ResponseBody, cut = keepBody(maskSecrets(p.response.Bytes(), secrets), journalResponseLimit)
 		e.Truncated = e.Truncated || cut
 	}
 	e.Message = string(maskSecrets([]byte(e.Message), secrets))
@@ -234,12 +239,12 @@ func (p *pending) finish() mews.Request {
 // properties of the body only, lest every "a" of a body be masked.
 const minSecretLen = 8
 
-// keepBody returns the first journalBodyLimit bytes of b, cut at a UTF-8
-// boundary, and whether it cut.
-func keepBody(b []byte) (*string, bool) {
+// keepBody returns the first limit bytes of b, cut at a UTF-8 boundary,
+// and whether it cut.
+func keepBody(b []byte, limit int) (*string, bool) {
 	cut := false
-	if len(b) > journalBodyLimit {
-		n := journalBodyLimit
+	if len(b) > limit {
+		n := limit
 		for n > 0 && !utf8.RuneStart(b[n]) {
 			n--
 		}

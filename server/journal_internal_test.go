@@ -32,12 +32,12 @@ func TestMaskTokenProperties(t *testing.T) {
 }
 
 func TestKeepBodyCutsAtARuneBoundary(t *testing.T) {
-	b := []byte(strings.Repeat("a", journalBodyLimit-1) + "é" + "tail")
-	got, cut := keepBody(b)
-	if !cut || len(*got) != journalBodyLimit-1 {
-		t.Errorf("cut %v, kept %d bytes, want %d", cut, len(*got), journalBodyLimit-1)
+	b := []byte(strings.Repeat("a", journalResponseLimit-1) + "é" + "tail")
+	got, cut := keepBody(b, journalResponseLimit)
+	if !cut || len(*got) != journalResponseLimit-1 {
+		t.Errorf("cut %v, kept %d bytes, want %d", cut, len(*got), journalResponseLimit-1)
 	}
-	if got, cut := keepBody([]byte("short")); cut || *got != "short" {
+	if got, cut := keepBody([]byte("short"), journalResponseLimit); cut || *got != "short" {
 		t.Errorf("short body: %q %v", *got, cut)
 	}
 }

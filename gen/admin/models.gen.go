@@ -251,19 +251,19 @@ type AdminRequest struct {
 	// Operation The path after `/api/connector/v1/`, e.g. `messages/add`; for another path under `/api/connector/`, the whole path.
 	Operation string `json:"Operation"`
 
-	// RequestBody The request body as received, every token masked; null if it was not read (wrong media type, too large, unknown path).
+	// RequestBody The request body as received, every token masked, its first 64 KiB; null if it was not read (wrong media type, too large, unknown path).
 	RequestBody *string `json:"RequestBody"`
 
 	// RequestId The `Request-Id` of the answer.
 	RequestId openapi_types.UUID `json:"RequestId"`
 
-	// ResponseBody The response body, every token masked; null if there was none.
+	// ResponseBody The response body, every token masked, its first 4 KiB; null if there was none.
 	ResponseBody *string `json:"ResponseBody"`
 
 	// Status The HTTP status answered.
 	Status int32 `json:"Status"`
 
-	// Truncated True if a body was longer than 64 KiB and is cut there.
+	// Truncated True if a body was cut; the journal keeps 64 KiB of a request body and 4 KiB of a response body.
 	Truncated bool `json:"Truncated"`
 }
 
