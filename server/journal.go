@@ -33,8 +33,8 @@ const DefaultJournal = 10000
 const APIPrefix = "/api/connector/"
 
 const (
-	defaultJournalQueue = 4096     // entries waiting to be written
-	journalBatch        = 256      // entries per write of the store
+	defaultJournalQueue = 4096 // entries waiting to be written
+	journalBatch        = 256  // entries per write of the store
 	// The bytes kept of each body: what the application sent matters
 	// most; of an answer, the start tells (a page of items is cut), and
 	// keeping whole pages would make the journal's writes cost more than
