@@ -130,3 +130,19 @@ func (c *changes) stop() {
 	c.cancel()
 	c.stopped.Wait()
 }
+
+// journalChanges signals the live views after the journal recorded a batch
+// of entries: the console's requests page follows the journal, off the
+// request's path (the recorder writes in the background).
+type journalChanges struct {
+	mews.Journal
+	changes *changes
+}
+
+func (j journalChanges) RequestsAdd(ctx context.Context, entries []mews.Request, keep int) error {
+	err := j.Journal.RequestsAdd(ctx, entries, keep)
+	if err == nil {
+		j.changes.changed()
+	}
+	return err
+}

@@ -420,9 +420,26 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Error("the redelivery did not reach the receiver")
 	}
 
+	// The journal: the app's calls, newest first, bodies shown, tokens
+	// masked; live, and filtered.
+	b.do("requests", chromedp.Navigate(site.ts.URL+"/console/requests"))
+	b.eventually("the journal", `Array.from(document.querySelectorAll("[data-testid=request-row]"), r => r.dataset.operation).includes("messageThreads/add")`)
+	if got := b.eval(`Array.from(document.querySelectorAll("[data-testid=request-body]")).some(e => e.textContent.includes("check-in's")) + ""`); got != "true" {
+		t.Error("the journal does not show the body of the thread's messageThreads/add")
+	}
+	if html := b.eval(`document.documentElement.outerHTML`); strings.Contains(html, demoGross) || strings.Contains(html, demoClient) {
+		t.Error("the journal page shows a full token")
+	}
+	site.addThread("Katherine Johnson", "Journal, live")
+	b.eventually("the new call, live", `Array.from(document.querySelectorAll("[data-testid=request-body]")).some(e => e.textContent.includes("Journal, live"))`)
+	b.eval(`String(document.querySelector("[data-testid=request-row] details").open = true)`)
+	b.screenshot("console-requests.png")
+	b.do("filter", chromedp.Navigate(site.ts.URL+"/console/requests?op=messages%2Fadd"))
+	b.eventually("messages/add only", `(() => { const ops = Array.from(document.querySelectorAll("[data-testid=request-row]"), r => r.dataset.operation); return ops.length > 0 && ops.every(o => o === "messages/add"); })()`)
+
 	// Usable: every control is labelled and reachable from the keyboard,
 	// and a narrow window needs no horizontal scrolling.
-	for _, path := range []string{"/console/", "/console/threads/" + xss, "/console/webhooks"} {
+	for _, path := range []string{"/console/", "/console/threads/" + xss, "/console/webhooks", "/console/requests"} {
 		b.do("open "+path, chromedp.Navigate(site.ts.URL+path))
 		b.eventually(path, `document.querySelector("[data-testid=live-status]") !== null`)
 		if got := b.eval(`Array.from(document.querySelectorAll("input:not([type=hidden]), select, textarea")).filter(e => e.labels.length === 0).map(e => e.outerHTML).join(" ")`); got != "" {
@@ -433,7 +450,7 @@ func TestConsoleInChromium(t *testing.T) {
 		}
 	}
 	b.do("a narrow window", chromedp.EmulateViewport(390, 844))
-	for _, path := range []string{"/console/", "/console/threads/" + xss, "/console/webhooks"} {
+	for _, path := range []string{"/console/", "/console/threads/" + xss, "/console/webhooks", "/console/requests"} {
 		b.do("open "+path, chromedp.Navigate(site.ts.URL+path))
 		b.eventually(path+" in a narrow window", `document.querySelector("[data-testid=live-status]") !== null`)
 		if got := b.eval(`String(document.documentElement.scrollWidth - document.documentElement.clientWidth)`); got != "0" {

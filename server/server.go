@@ -180,6 +180,9 @@ func New(cfg Config) (http.Handler, func() error, error) {
 			js, _ = store.(mews.Journal)
 		}
 		if js != nil {
+			if s.changes != nil {
+				js = journalChanges{js, s.changes}
+			}
 			s.journal = newRecorder(js, keep, cfg.journalQueue, s.log)
 		}
 	}
