@@ -68,9 +68,9 @@ func (c *console) requests(w http.ResponseWriter, r *http.Request, s *session) {
 		body.Operations = &[]string{d.Operation}
 	}
 	if d.Status != "" {
-		n, err := strconv.Atoi(d.Status)
-		if err != nil || n < 100 || n > 599 {
-			c.fail(w, r, s, http.StatusBadRequest, "The status filter must be an HTTP status between 100 and 599.")
+		n, err := strconv.ParseInt(d.Status, 10, 32)
+		if err != nil {
+			c.fail(w, r, s, http.StatusBadRequest, "The status filter must be a number, an HTTP status.")
 			return
 		}
 		st := []int32{int32(n)}
@@ -92,9 +92,11 @@ func (c *console) requests(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 		body.Limitation.Cursor = &id
 	}
-	res, err := c.cfg.API.AdminRequestsGetAll(r.Context(), admin.AdminRequestsGetAllRequestObject{Body: &body})
-	if err != nil {
-		c.problem(w, r, s, err)
+	var res admin.AdminRequestsGetAllResponseObject
+	if !c.call(w, r, s, "/_admin/v1/requests/getAll", body, func() (err error) {
+		res, err = c.cfg.API.AdminRequestsGetAll(r.Context(), admin.AdminRequestsGetAllRequestObject{Body: &body})
+		return err
+	}) {
 		return
 	}
 	pg := res.(admin.AdminRequestsGetAll200JSONResponse).Body
@@ -124,4 +126,16 @@ func (c *console) requests(w http.ResponseWriter, r *http.Request, s *session) {
 		d.First = Prefix + "/requests?" + sel.Encode()
 	}
 	c.render(w, r, http.StatusOK, "requests", s, page{Title: "Requests", Nav: "requests", Data: d})
+}
+
+// clearRequests empties the journal: the admin API's requests/clear.
+func (c *console) clearRequests(w http.ResponseWriter, r *http.Request, s *session) {
+	body := admin.AdminEmpty{}
+	if !c.call(w, r, s, "/_admin/v1/requests/clear", body, func() error {
+		_, err := c.cfg.API.AdminRequestsClear(r.Context(), admin.AdminRequestsClearRequestObject{Body: &body})
+		return err
+	}) {
+		return
+	}
+	http.Redirect(w, r, Prefix+"/requests", http.StatusSeeOther)
 }

@@ -436,6 +436,11 @@ func TestConsoleInChromium(t *testing.T) {
 	b.screenshot("console-requests.png")
 	b.do("filter", chromedp.Navigate(site.ts.URL+"/console/requests?op=messages%2Fadd"))
 	b.eventually("messages/add only", `(() => { const ops = Array.from(document.querySelectorAll("[data-testid=request-row]"), r => r.dataset.operation); return ops.length > 0 && ops.every(o => o === "messages/add"); })()`)
+	b.submit("clear the journal", "[data-testid=requests-clear]")
+	b.eventually("an empty journal", `document.querySelector("[data-testid=request-empty]") !== null`)
+	if got := site.call("/_admin/v1/requests/count", obj{}, true)["Count"]; got != 0.0 {
+		t.Errorf("requests/count after clearing in the console: %v", got)
+	}
 
 	// Usable: every control is labelled and reachable from the keyboard,
 	// and a narrow window needs no horizontal scrolling.

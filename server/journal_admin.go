@@ -79,6 +79,7 @@ func (a adminServer) AdminRequestsClear(ctx context.Context, _ admin.AdminReques
 	if err := j.store.RequestsClear(ctx); err != nil {
 		return nil, err
 	}
+	a.s.changes.changed()
 	return admin.AdminRequestsClear200JSONResponse{Body: admin.AdminEmpty{},
 		Headers: admin.AdminRequestsClear200ResponseHeaders{RequestId: RequestID(ctx)}}, nil
 }
