@@ -251,6 +251,9 @@ func (s *Server) startWebhooks(cfg Config) (mews.Admin, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkProfile(cfg.Webhooks.Profile); err != nil {
+		return nil, err
+	}
 	if !cfg.Webhooks.Disabled && (cfg.AdminToken != "" || len(hooks) > 0) {
 		s.webhooks = newDispatcher(adm, cfg.Webhooks, s.clk, s.log)
 		s.webhooks.recorded = s.changes.changed

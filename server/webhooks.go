@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -37,6 +38,14 @@ type WebhookOptions struct {
 	// Disabled keeps the dispatcher from starting: deliveries are queued
 	// but not sent (another process may send them).
 	Disabled bool
+	// Profile chooses what the fields left zero default to:
+	// WebhookProfileFast (also ""), or WebhookProfileMews, close to the
+	// platform (webhook_profile.go).
+	Profile string
+	// Lag holds each delivery back until this long after it was queued
+	// (the platform's messages "may arrive up to several minutes after the
+	// event"); on the server's clock. Zero: none.
+	Lag time.Duration
 }
 
 // DefaultBackoff waits 1 s after the first failure and doubles the wait
@@ -81,6 +90,7 @@ type dispatcher struct {
 const claimBatch = 16
 
 func newDispatcher(store mews.Admin, opts WebhookOptions, clk *clock.Clock, log *slog.Logger) *dispatcher {
+	opts = opts.withProfile()
 	if opts.Timeout <= 0 {
 		opts.Timeout = 5 * time.Second
 	}
@@ -164,8 +174,16 @@ func (d *dispatcher) round(ctx context.Context) int {
 		}
 		return 0
 	}
+	now := d.clock.Now()
 	var wg sync.WaitGroup
 	for _, del := range ds {
+		if due := del.CreatedUTC.Add(d.opts.Lag); del.Attempts == 0 && due.After(now) {
+			// Held back: due again at the end of the lag, no attempt made.
+			if err := d.store.DeliveryDefer(ctx, del.ID, due); err != nil && ctx.Err() == nil {
+				d.log.Error("webhooks: hold back delivery", "delivery", del.ID, "error", err)
+			}
+			continue
+		}
 		wg.Go(func() { d.send(ctx, del) })
 	}
 	wg.Wait()
@@ -215,6 +233,10 @@ func (d *dispatcher) post(ctx context.Context, del mews.Delivery) (int, error) {
 	req.Header.Set("User-Agent", "mewsref-webhooks")
 	res, err := d.opts.Client.Do(req)
 	if err != nil {
+		var ne net.Error
+		if ctx.Err() == context.DeadlineExceeded || (errors.As(err, &ne) && ne.Timeout()) {
+			return 0, fmt.Errorf("no answer within %s (the receiver must answer in time)", d.opts.Timeout)
+		}
 		return 0, err
 	}
 	defer res.Body.Close()
