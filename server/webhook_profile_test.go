@@ -217,4 +217,3 @@ func TestWebhookProfileMustBeKnown(t *testing.T) {
 		t.Errorf("got %v, want an error naming the profile", err)
 	}
 }
-
