@@ -3,9 +3,11 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -194,7 +196,7 @@ func (s *Server) seed(store mews.Admin, p admin.DataImportParameters) error {
 	}
 	c, err := s.importData(context.Background(), store, p)
 	if err != nil {
-		return fmt.Errorf("seed: %w", err)
+		return fmt.Errorf("seed: %w", plainError(err))
 	}
 	s.log.Info("seed imported", "added_threads", c.AddedThreads, "added_messages", c.AddedMessages,
 		"existing_threads", c.ExistingThreads, "existing_messages", c.ExistingMessages)
@@ -231,7 +233,7 @@ func ParseFixture(b []byte) (*admin.DataImportParameters, error) {
 	}
 	schema := spec.Components.Schemas["DataImportParameters"].Value
 	if err := schema.VisitJSON(doc, append(spec.GetSchemaValidationOptions(), openapi3.MultiErrors())...); err != nil {
-		return nil, schemaViolation(err)
+		return nil, plainError(schemaViolation(err))
 	}
 	raw, err := json.Marshal(doc)
 	if err != nil {
@@ -242,6 +244,23 @@ func ParseFixture(b []byte) (*admin.DataImportParameters, error) {
 		return nil, err
 	}
 	return &p, nil
+}
+
+// plainError is the text of a client error for a person at a terminal:
+// its Message, or every violation it lists, without the code.
+func plainError(err error) error {
+	var e *mews.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	if vs, ok := e.Details.([]Violation); ok && len(vs) > 1 {
+		msgs := make([]string, len(vs))
+		for i, v := range vs {
+			msgs[i] = v.Message
+		}
+		return errors.New(strings.Join(msgs, "; "))
+	}
+	return errors.New(e.Message)
 }
 
 // jsonValue turns a decoded YAML document into the values encoding/json

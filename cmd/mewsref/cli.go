@@ -48,6 +48,10 @@ var commands = []*command{
 	cmdResolve,
 	cmdDeliveries,
 	cmdRequests,
+	cmdRedeliver,
+	cmdListen,
+	cmdImport,
+	cmdExport,
 	cmdVersion,
 	cmdHelp,
 }

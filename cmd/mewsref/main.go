@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mewsref/mewsref/gen/admin"
 	"github.com/mewsref/mewsref/mews"
 	"github.com/mewsref/mewsref/postgres"
 	"github.com/mewsref/mewsref/server"
@@ -68,6 +69,9 @@ type options struct {
 	adminToken      string
 	addrFile        string
 	journal         int
+	seed            string        // fixture file imported at start
+	webhookProfile  string        // server.WebhookProfileFast or Mews
+	webhookLag      time.Duration // hold-back of webhooks
 }
 
 // serverFlags defines the server's flags on fs, into the options returned.
@@ -88,6 +92,9 @@ func serverFlags(fs *flag.FlagSet) *options {
 	fs.StringVar(&o.addrFile, "addr-file", "", "once listening, write the address (host:port) to this `file`; removed at exit (for scripts that start the server on port 0)")
 	fs.StringVar(&o.adminToken, "admin-token", "", "enable the admin API (/_admin/v1/..., openapi/admin.yaml) for this bearer `token`: reply as the enterprise, resolve, webhooks (empty: off)")
 	fs.IntVar(&o.journal, "journal", server.DefaultJournal, "keep the newest `N` API requests in the request journal (admin API requests/*, mewsref requests); 0: no journal")
+	fs.StringVar(&o.seed, "seed", "", "import this fixture `file` (JSON or YAML, the body of data/import; see examples/fixtures) at start; items stored already stay as they are")
+	fs.StringVar(&o.webhookProfile, "webhook-profile", server.WebhookProfileFast, "webhook delivery: fast (retries within seconds) or mews (like the platform: 5 s to answer, 307/308 followed, retries after minutes, 5 attempts)")
+	fs.DurationVar(&o.webhookLag, "webhook-lag", 0, "hold every webhook back this long after its message (the platform's may arrive minutes later)")
 	return o
 }
 
@@ -102,6 +109,10 @@ func (o *options) validate() error {
 		return usagef("serve", "-journal must be a number of entries, 0 for none, got %d", o.journal)
 	case o.shutdownTimeout < 0:
 		return usagef("serve", "-shutdown-timeout must not be negative, got %s", o.shutdownTimeout)
+	case o.webhookProfile != server.WebhookProfileFast && o.webhookProfile != server.WebhookProfileMews:
+		return usagef("serve", "-webhook-profile must be %s or %s, got %q", server.WebhookProfileFast, server.WebhookProfileMews, o.webhookProfile)
+	case o.webhookLag < 0:
+		return usagef("serve", "-webhook-lag must not be negative, got %s", o.webhookLag)
 	}
 	return nil
 }
@@ -180,6 +191,12 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 			return err
 		}
 	}
+	var seed *admin.DataImportParameters
+	if o.seed != "" {
+		if seed, err = server.LoadFixture(o.seed); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.addr, err)
@@ -197,7 +214,8 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 	handler, closeServer, err := server.New(server.Config{
 		Store: store, Tokens: tokens, BodyLimit: o.bodyLimit, RequestTimeout: o.requestTimeout,
 		Logger: log, ExposeInternalErrors: o.dev, RateLimit: o.rateLimit, Faults: o.faults,
-		AdminToken: o.adminToken, Stopping: stopping, Journal: journalSize(o.journal),
+		AdminToken: o.adminToken, Stopping: stopping, Journal: journalSize(o.journal), Seed: seed,
+		Webhooks: server.WebhookOptions{Profile: o.webhookProfile, Lag: o.webhookLag},
 	})
 	if err != nil {
 		return err
