@@ -15,7 +15,11 @@
 // side (Reply, Resolve, Reopen, Reset), hands out ready Go clients,
 // receives the MessageAdded webhooks of an integration (Webhooks) and tells
 // what the code under test sent (Requests, AssertCalled: the request
-// journal). The admin API is always on, with a token of the server's own
+// journal). Fixtures and snapshots: WithSeed starts it with a known history
+// (a JSON or YAML file, as the binary's -seed), Import and ImportFile store
+// threads and messages with their own identifiers and instants, Export
+// returns them in the shape Import reads, and Redeliver sends a webhook
+// again. The admin API is always on, with a token of the server's own
 // (AdminToken).
 package mewsreftest
 
@@ -49,6 +53,7 @@ type Option func(*settings)
 
 type settings struct {
 	cfg server.Config
+	err error // of an option, reported by New
 }
 
 // WithTokens replaces or extends the demo tokens, as the binary's -config
@@ -112,6 +117,9 @@ func New(tb testing.TB, opts ...Option) *Server {
 	st := settings{cfg: server.Config{AdminToken: rand.Text()}}
 	for _, o := range opts {
 		o(&st)
+	}
+	if st.err != nil {
+		tb.Fatalf("mewsreftest: %v", st.err)
 	}
 	h, closeServer, err := server.New(st.cfg)
 	if err != nil {

@@ -151,7 +151,9 @@ func TestListenForwardsAndRestoresOnTheBinary(t *testing.T) {
 	msg := body["Messages"].([]any)[0].(map[string]any)["Message"].(map[string]any)["Id"].(string)
 
 	var first struct {
-		Webhook     struct{ Events []struct{ Value struct{ Id string } } }
+		Webhook struct {
+			Events []struct{ Value struct{ Id string } }
+		}
 		ForwardedTo string
 		StatusCode  int
 	}
@@ -166,7 +168,9 @@ func TestListenForwardsAndRestoresOnTheBinary(t *testing.T) {
 	}
 	// The server saw the 503 (the mews profile retries minutes later): send
 	// it again now.
-	var deliveries struct{ Deliveries []struct{ Id, Attempts, LastStatusCode int } }
+	var deliveries struct {
+		Deliveries []struct{ Id, Attempts, LastStatusCode int }
+	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		out, err := runCLI(t, bin, p.addr, "deliveries", "--json", "--count", "1")
 		if err != nil {

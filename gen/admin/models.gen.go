@@ -30,36 +30,18 @@ func (e AdminDeliveryStatus) Valid() bool {
 	}
 }
 
-// Defines values for ImportSenderDiscriminator.
-const (
-	ImportSenderDiscriminatorApplication ImportSenderDiscriminator = "Application"
-	ImportSenderDiscriminatorEnterprise  ImportSenderDiscriminator = "Enterprise"
-)
-
-// Valid indicates whether the value is a known member of the ImportSenderDiscriminator enum.
-func (e ImportSenderDiscriminator) Valid() bool {
-	switch e {
-	case ImportSenderDiscriminatorApplication:
-		return true
-	case ImportSenderDiscriminatorEnterprise:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for SenderDiscriminator.
 const (
-	SenderDiscriminatorApplication SenderDiscriminator = "Application"
-	SenderDiscriminatorEnterprise  SenderDiscriminator = "Enterprise"
+	Application SenderDiscriminator = "Application"
+	Enterprise  SenderDiscriminator = "Enterprise"
 )
 
 // Valid indicates whether the value is a known member of the SenderDiscriminator enum.
 func (e SenderDiscriminator) Valid() bool {
 	switch e {
-	case SenderDiscriminatorApplication:
+	case Application:
 		return true
-	case SenderDiscriminatorEnterprise:
+	case Enterprise:
 		return true
 	default:
 		return false
@@ -552,14 +534,11 @@ type ImportMessageThread struct {
 // ImportSender Who wrote the message; Value may be left out.
 type ImportSender struct {
 	// Discriminator Enterprise for employees, Application for the integration.
-	Discriminator ImportSenderDiscriminator `json:"Discriminator"`
+	Discriminator SenderDiscriminator `json:"Discriminator"`
 
 	// Value Always null.
 	Value *map[string]interface{} `json:"Value,omitempty"`
 }
-
-// ImportSenderDiscriminator Enterprise for employees, Application for the integration.
-type ImportSenderDiscriminator string
 
 // Limitation Cursor pagination.
 type Limitation struct {
