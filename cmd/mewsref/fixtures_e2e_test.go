@@ -109,10 +109,10 @@ func TestFixturesAndSnapshotsOnTheBinary(t *testing.T) {
 			if n := strings.Count(seeded, `"Subject"`); n != 3 || !strings.Contains(seeded, "Lost umbrella") {
 				t.Fatalf("after -seed, %d threads:\n%s", n, seeded)
 			}
+			p.stop(t) // the log is complete (and safe to read) once it exited
 			if !strings.Contains(p.logs.String(), "seed imported") {
 				t.Errorf("no log line of the seed:\n%s", p.logs)
 			}
-			p.stop(t)
 			p = start(t, bin, "-db", db, "-admin-token", e2eAdmin, "-seed", fixture)
 			if again := readAll(t, p.addr); again != seeded {
 				t.Fatalf("a second start with -seed changed the data:\n%s\n%s", seeded, again)
