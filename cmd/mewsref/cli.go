@@ -52,6 +52,9 @@ var commands = []*command{
 	cmdListen,
 	cmdImport,
 	cmdExport,
+	cmdWebhooks,
+	cmdWebhooksSet,
+	cmdReset,
 	cmdVersion,
 	cmdHelp,
 }

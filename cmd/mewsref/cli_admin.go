@@ -6,8 +6,12 @@ package main
 import (
 	"flag"
 	"fmt"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/mewsref/mewsref/gen/admin"
 )
@@ -118,3 +122,135 @@ var cmdDeliveries = &command{
 		}
 	},
 }
+
+var cmdReset = &command{
+	name:    "reset",
+	summary: "delete every thread, message and webhook delivery of the server (admin)",
+	args:    "--yes --admin-token T",
+	example: "mewsref reset --yes --admin-token secret",
+	conn:    true,
+	setup: func(c *cli, fs *flag.FlagSet) func([]string) error {
+		yes := fs.Bool("yes", false, "confirm: the data cannot be recovered")
+		return func([]string) error {
+			if !*yes {
+				return usagef("reset", "deletes all the server's data; add --yes to confirm")
+			}
+			ac, err := c.admin()
+			if err != nil {
+				return err
+			}
+			rsp, err := ac.AdminResetWithResponse(c.ctx, admin.AdminEmpty{})
+			if err != nil {
+				return fmt.Errorf("reset: %w", err)
+			}
+			if rsp.JSON200 == nil {
+				return adminError("reset", rsp.HTTPResponse, rsp.Body)
+			}
+			return c.print(rsp.JSON200, func(w *tabwriter.Writer) { fmt.Fprintln(w, "reset: all data deleted") })
+		}
+	},
+}
+
+var cmdWebhooks = &command{
+	name:    "webhooks",
+	summary: "list the integrations and their webhook URLs (admin)",
+	args:    "--admin-token T",
+	example: "mewsref webhooks --admin-token secret --json",
+	details: "Change them with mewsref webhooks set.",
+	conn:    true,
+	setup: func(c *cli, _ *flag.FlagSet) func([]string) error {
+		return func([]string) error {
+			ac, err := c.admin()
+			if err != nil {
+				return err
+			}
+			rsp, err := ac.AdminWebhooksGetAllWithResponse(c.ctx, admin.AdminEmpty{})
+			if err != nil {
+				return fmt.Errorf("webhooks: %w", err)
+			}
+			if rsp.JSON200 == nil {
+				return adminError("webhooks", rsp.HTTPResponse, rsp.Body)
+			}
+			res := rsp.JSON200
+			return c.print(res, func(w *tabwriter.Writer) {
+				fmt.Fprintln(w, "INTEGRATION\tNAME\tURLS")
+				for _, h := range res.Webhooks {
+					fmt.Fprintf(w, "%s\t%s\t%s\n", h.IntegrationId, deref(h.Name, ""), urlList(h.Urls))
+				}
+			})
+		}
+	},
+}
+
+var cmdWebhooksSet = &command{
+	name:    "webhooks set",
+	summary: "replace the webhook URLs of an integration, or turn them off (admin)",
+	args:    "--integration ID|NAME (--webhook-url URL ... | --none) --admin-token T",
+	example: "mewsref webhooks set --integration 0b7c2b1e-2d3a-4c55-9a1e-2b7c6d5e4f30 --webhook-url http://127.0.0.1:9000/mews --admin-token secret\n" +
+		`mewsref webhooks set --integration "My integration" --none --admin-token secret`,
+	conn: true,
+	setup: func(c *cli, fs *flag.FlagSet) func([]string) error {
+		integration := fs.String("integration", "", "the integration: its IntegrationId, or its name in the token configuration (required)")
+		var urls stringList
+		fs.Var(&urls, "webhook-url", "a webhook `URL` (repeat for several)")
+		none := fs.Bool("none", false, "no URLs: turn the integration's webhooks off")
+		return func([]string) error {
+			switch {
+			case *integration == "":
+				return usagef("webhooks set", "--integration is required")
+			case len(urls) == 0 && !*none:
+				return usagef("webhooks set", "give --webhook-url (one or more), or --none to turn the webhooks off")
+			case len(urls) > 0 && *none:
+				return usagef("webhooks set", "--webhook-url and --none exclude each other")
+			}
+			ac, err := c.admin()
+			if err != nil {
+				return err
+			}
+			id, err := c.integrationID(ac, *integration)
+			if err != nil {
+				return err
+			}
+			rsp, err := ac.AdminWebhooksSetWithResponse(c.ctx, admin.AdminWebhooks{IntegrationId: id, Urls: orEmpty([]string(urls))})
+			if err != nil {
+				return fmt.Errorf("webhooks set: %w", err)
+			}
+			if rsp.JSON200 == nil {
+				return adminError("webhooks set", rsp.HTTPResponse, rsp.Body)
+			}
+			h := rsp.JSON200
+			return c.print(h, func(w *tabwriter.Writer) {
+				fmt.Fprintln(w, "INTEGRATION\tNAME\tURLS")
+				fmt.Fprintf(w, "%s\t%s\t%s\n", h.IntegrationId, deref(h.Name, ""), urlList(h.Urls))
+			})
+		}
+	},
+}
+
+// integrationID resolves an IntegrationId or an integration's name.
+func (c *cli) integrationID(ac *admin.ClientWithResponses, s string) (uuid.UUID, error) {
+	if id, err := uuid.Parse(s); err == nil {
+		return id, nil
+	}
+	rsp, err := ac.AdminWebhooksGetAllWithResponse(c.ctx, admin.AdminEmpty{})
+	if err != nil {
+		return uuid.UUID{}, fmt.Errorf("webhooks set: %w", err)
+	}
+	if rsp.JSON200 == nil {
+		return uuid.UUID{}, adminError("webhooks set", rsp.HTTPResponse, rsp.Body)
+	}
+	var names []string
+	for _, h := range rsp.JSON200.Webhooks {
+		if deref(h.Name, "") == s {
+			return h.IntegrationId, nil
+		}
+		names = append(names, strconv.Quote(deref(h.Name, "")))
+	}
+	return uuid.UUID{}, fmt.Errorf("webhooks set: no integration is named %q; the server has %s", s, strings.Join(names, ", "))
+}
+
+// stringList is a flag that may be repeated.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }

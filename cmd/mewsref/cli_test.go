@@ -2,18 +2,26 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/mewsref/mewsref/gen/admin"
 	"github.com/mewsref/mewsref/internal/apitest"
 	"github.com/mewsref/mewsref/server"
 )
 
-// cliEnv runs CLI subcommands in process against an in-memory server.
+// cliEnv runs CLI subcommands in process against an in-memory server with
+// the admin token cli-admin.
 func cliEnv(t *testing.T) func(args ...string) (string, error) {
-	h, closeFn, err := server.New(server.Config{AdminToken: "cli-admin"})
+	return cliEnvWith(t, server.Config{AdminToken: "cli-admin"})
+}
+
+func cliEnvWith(t *testing.T, cfg server.Config) func(args ...string) (string, error) {
+	h, closeFn, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,5 +84,104 @@ func TestCLIReadableOutput(t *testing.T) {
 	}
 	if out, err = run("help"); err != nil || !strings.Contains(out, "reply in a thread") {
 		t.Errorf("help: %v\n%s", err, out)
+	}
+}
+
+func TestCLIWebhooksGetAndSet(t *testing.T) {
+	run := cliEnv(t)
+	out, err := run("webhooks", "--admin-token", "cli-admin", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res admin.AdminWebhooksResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Webhooks) == 0 || res.Webhooks[0].Name == nil {
+		t.Fatalf("webhooks --json: %v\n%s", err, out)
+	}
+	first := res.Webhooks[0]
+	if out, err = run("webhooks", "set", "--integration", *first.Name, "--webhook-url", "http://127.0.0.1:9/a", "--webhook-url", "http://127.0.0.1:9/b", "--admin-token", "cli-admin"); err != nil ||
+		!strings.Contains(out, first.IntegrationId.String()) || !strings.Contains(out, "http://127.0.0.1:9/a http://127.0.0.1:9/b") {
+		t.Errorf("webhooks set by name: %v\n%s", err, out)
+	}
+	if out, err = run("webhooks", "--admin-token", "cli-admin"); err != nil || !strings.Contains(out, "http://127.0.0.1:9/b") {
+		t.Errorf("webhooks after set: %v\n%s", err, out)
+	}
+	if out, err = run("webhooks", "set", "--integration", first.IntegrationId.String(), "--none", "--admin-token", "cli-admin", "--json"); err != nil {
+		t.Errorf("webhooks set --none: %v", err)
+	} else if err := json.Unmarshal([]byte(out), &first); err != nil || len(first.Urls) != 0 {
+		t.Errorf("webhooks set --none: %v\n%s", err, out)
+	}
+	if _, err := run("webhooks", "set", "--integration", "Nobody", "--none", "--admin-token", "cli-admin"); err == nil || !strings.Contains(err.Error(), `no integration is named "Nobody"`) {
+		t.Errorf("unknown integration: %v", err)
+	}
+	for _, args := range [][]string{
+		{"webhooks", "set", "--none"},
+		{"webhooks", "set", "--integration", "x"},
+		{"webhooks", "set", "--integration", "x", "--none", "--webhook-url", "http://127.0.0.1:9/"},
+	} {
+		var ue *usageError
+		if _, err := run(args...); !errors.As(err, &ue) {
+			t.Errorf("%v: %v, want a usage error", args, err)
+		}
+	}
+}
+
+func TestCLIReset(t *testing.T) {
+	run := cliEnv(t)
+	if _, err := run("thread", "add", "--subject", "gone soon", "--sender", "John Doe"); err != nil {
+		t.Fatal(err)
+	}
+	var ue *usageError
+	if _, err := run("reset", "--admin-token", "cli-admin"); !errors.As(err, &ue) || !strings.Contains(err.Error(), "--yes") {
+		t.Errorf("reset without --yes: %v", err)
+	}
+	if out, err := run("threads"); err != nil || !strings.Contains(out, "gone soon") {
+		t.Fatalf("threads before the reset: %v\n%s", err, out)
+	}
+	if out, err := run("reset", "--yes", "--admin-token", "cli-admin"); err != nil || !strings.Contains(out, "deleted") {
+		t.Errorf("reset: %v\n%s", err, out)
+	}
+	if out, err := run("threads"); err != nil || strings.Contains(out, "gone soon") {
+		t.Errorf("threads after the reset: %v\n%s", err, out)
+	}
+}
+
+// An admin command against a server without -admin-token says what to do.
+func TestCLIAdminOffSaysHowToTurnItOn(t *testing.T) {
+	run := cliEnvWith(t, server.Config{})
+	for _, args := range [][]string{
+		{"reply", "--thread", "3fa85f64-5717-4562-b3fc-2c963f66afa6", "--text", "hi"},
+		{"deliveries"},
+		{"webhooks"},
+		{"reset", "--yes"},
+	} {
+		_, err := run(append(args, "--admin-token", "t")...)
+		if err == nil || !strings.Contains(err.Error(), "404") || !strings.Contains(err.Error(), "started with -admin-token") {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+}
+
+// "more:" follows a full page only: a page shorter than --count is the last.
+func TestCLIMoreOnlyAfterAFullPage(t *testing.T) {
+	run := cliEnv(t)
+	for _, s := range []string{"one", "two"} {
+		if _, err := run("thread", "add", "--subject", s, "--sender", "John Doe"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := run("threads", "--count", "1")
+	if err != nil || !strings.Contains(out, "more: add --cursor") {
+		t.Fatalf("a full first page: %v\n%s", err, out)
+	}
+	cursor := regexp.MustCompile(`--cursor (\S+)`).FindStringSubmatch(out)[1]
+	if out, err = run("threads", "--count", "1", "--cursor", cursor); err != nil || !strings.Contains(out, "one") || !strings.Contains(out, "more:") {
+		t.Fatalf("a full second page: %v\n%s", err, out)
+	}
+	last := regexp.MustCompile(`--cursor (\S+)`).FindStringSubmatch(out)[1]
+	if out, err = run("threads", "--count", "1", "--cursor", last); err != nil || strings.Contains(out, "more:") {
+		t.Errorf("the empty page after the last: %v\n%s", err, out)
+	}
+	if out, err = run("threads", "--count", "5"); err != nil || strings.Contains(out, "more:") || !strings.Contains(out, "two") {
+		t.Errorf("a short page: %v\n%s", err, out)
 	}
 }
