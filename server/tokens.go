@@ -1,16 +1,11 @@
 package server
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/google/uuid"
-	"gopkg.in/yaml.v3"
 
 	"github.com/mewsref/mewsref/mews"
 )
@@ -35,9 +30,13 @@ var (
 //	      - token: 0123-portfolio        # a portfolio access token
 //	        enterpriseIds: [8f9b1c2e-0d3a-4c55-9a1e-2b7c6d5e4f30, 1c0e8f6a-77b1-4f0c-8d2e-5a4b3c2d1e0f]
 //	    webhooks: [http://127.0.0.1:9000/mews]  # MessageAdded General Webhooks
+//
+// LoadTokenConfig reads and checks such a file (tokenconfig.go).
 type TokenConfig struct {
 	DemoTokens   *bool               `yaml:"demoTokens"`
 	Integrations []IntegrationConfig `yaml:"integrations"`
+
+	lines map[string]int // the line of each field read from a file, by its path
 }
 
 // IntegrationConfig is one integration (a client application).
@@ -60,27 +59,6 @@ type IntegrationConfig struct {
 type AccessTokenConfig struct {
 	Token         string      `yaml:"token"`
 	EnterpriseIDs []uuid.UUID `yaml:"enterpriseIds"`
-}
-
-// LoadTokenConfig reads a YAML token configuration; unknown keys are errors,
-// so that a misspelt key does not silently change who may do what.
-func LoadTokenConfig(path string) (*TokenConfig, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read token config: %w", err)
-	}
-	return ParseTokenConfig(bytes.NewReader(b))
-}
-
-// ParseTokenConfig decodes a YAML token configuration.
-func ParseTokenConfig(r io.Reader) (*TokenConfig, error) {
-	dec := yaml.NewDecoder(r)
-	dec.KnownFields(true)
-	var cfg TokenConfig
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("parse token config: %w", err)
-	}
-	return &cfg, nil
 }
 
 // DemoIntegrations are the public demo integrations of the reference: each
@@ -192,31 +170,53 @@ type integration struct {
 	enterprises []uuid.UUID
 }
 
+// newTokens checks a configuration and indexes its tokens. Its errors are
+// *FieldError, naming the field in the file's terms
+// (integrations[1].accessTokens[0].token), counted in cfg.Integrations
+// alone: the demo integrations, which come first, are never at fault.
 func newTokens(cfg *TokenConfig) (*tokens, error) {
-	var list []IntegrationConfig
+	type entry struct {
+		in    IntegrationConfig
+		field string // "integrations[i]"; empty for a demo integration
+	}
+	var list []entry
 	if cfg == nil || cfg.DemoTokens == nil || *cfg.DemoTokens {
-		list = DemoIntegrations()
+		for _, in := range DemoIntegrations() {
+			list = append(list, entry{in: in})
+		}
 	}
 	if cfg != nil {
-		list = append(list, cfg.Integrations...)
+		for i, in := range cfg.Integrations {
+			list = append(list, entry{in: in, field: fmt.Sprintf("integrations[%d]", i)})
+		}
+	}
+	// owner says whose a token already is, in the file's terms.
+	owner := func(e entry) string {
+		if e.field == "" {
+			return fmt.Sprintf("the demo integration %q (demoTokens: false leaves the demo tokens out)", e.in.Name)
+		}
+		return e.field
 	}
 	t := &tokens{clients: make(map[tokenKey]*client)}
-	seenAccess := map[tokenKey]bool{}
-	for i, in := range list {
+	clientOwner := map[tokenKey]entry{}
+	accessOwner := map[tokenKey]entry{}
+	for _, e := range list {
+		in := e.in
 		if in.ClientToken == "" {
-			return nil, fmt.Errorf("integration %d (%q): clientToken is empty", i, in.Name)
+			return nil, fieldErrorf(e.field+".clientToken", "is missing or empty")
 		}
 		key := sha256.Sum256([]byte(in.ClientToken))
-		if t.clients[key] != nil {
-			return nil, fmt.Errorf("integration %d (%q): clientToken %s is used twice", i, in.Name, MaskToken(in.ClientToken))
+		if prev, ok := clientOwner[key]; ok {
+			return nil, fieldErrorf(e.field+".clientToken", "%s is already the clientToken of %s", MaskToken(in.ClientToken), owner(prev))
 		}
+		clientOwner[key] = e
 		id := in.ID
 		if id == uuid.Nil {
 			id = IntegrationID(in.ClientToken)
 		}
-		for _, u := range in.Webhooks {
+		for j, u := range in.Webhooks {
 			if err := checkWebhookURL(u); err != nil {
-				return nil, fmt.Errorf("integration %q: webhooks: %w", in.Name, err)
+				return nil, fieldErrorf(fmt.Sprintf("%s.webhooks[%d]", e.field, j), "%q is not an absolute http or https URL", u)
 			}
 		}
 		var enterprises []uuid.UUID
@@ -226,17 +226,18 @@ func newTokens(cfg *TokenConfig) (*tokens, error) {
 		t.integrations = append(t.integrations, integration{id: id, name: in.Name, webhooks: in.Webhooks, enterprises: dedupe(enterprises)})
 		c := &client{token: []byte(in.ClientToken), access: make(map[tokenKey]*accessToken)}
 		for j, at := range in.AccessTokens {
+			field := fmt.Sprintf("%s.accessTokens[%d]", e.field, j)
 			if at.Token == "" {
-				return nil, fmt.Errorf("integration %q: access token %d is empty", in.Name, j)
+				return nil, fieldErrorf(field+".token", "is missing or empty")
 			}
 			if len(at.EnterpriseIDs) == 0 {
-				return nil, fmt.Errorf("integration %q: access token %s has no enterpriseIds", in.Name, MaskToken(at.Token))
+				return nil, fieldErrorf(field+".enterpriseIds", "is missing or empty: an access token is connected to at least one enterprise")
 			}
 			ak := sha256.Sum256([]byte(at.Token))
-			if seenAccess[ak] {
-				return nil, fmt.Errorf("integration %q: access token %s is used twice", in.Name, MaskToken(at.Token))
+			if prev, ok := accessOwner[ak]; ok {
+				return nil, fieldErrorf(field+".token", "%s is already an access token of %s", MaskToken(at.Token), owner(prev))
 			}
-			seenAccess[ak] = true
+			accessOwner[ak] = e
 			c.access[ak] = &accessToken{token: []byte(at.Token), access: Access{
 				IntegrationID: id, IntegrationName: in.Name, EnterpriseIDs: dedupe(at.EnterpriseIDs),
 			}}

@@ -190,6 +190,9 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 		if tokens, err = server.LoadTokenConfig(o.config); err != nil {
 			return err
 		}
+		for _, w := range tokens.Warnings() {
+			log.Warn(o.config + ": " + w)
+		}
 	}
 	var seed *admin.DataImportParameters
 	if o.seed != "" {
