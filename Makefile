@@ -1,7 +1,7 @@
 # Everything here is also a plain go command; see README.md.
 GO ?= go
 
-.PHONY: run test generate check-generate vet build
+.PHONY: run test generate check-generate check-files vet build
 
 run: ## run the server on the embedded default storage (./mewsref.db)
 	$(GO) run ./cmd/mewsref
@@ -12,19 +12,25 @@ test: ## the whole test suite
 generate: ## regenerate gen/ from openapi/
 	$(GO) generate ./...
 
-check-generate: generate ## fail when regenerating changes anything
-	@status="$$(git status --porcelain)"; \
+# Only what generation writes is looked at (gen/, new untracked files there
+# included): other untracked files, such as the README's tokens.yaml, are
+# none of its business.
+check-generate: generate ## fail when regenerating changes anything in gen/
+	@status="$$(git status --porcelain --untracked-files=all -- gen)"; \
 	if [ -n "$$status" ]; then \
-		echo "go generate changed the tree; commit the regenerated code:"; echo "$$status"; \
-		git --no-pager diff --stat; exit 1; \
+		echo "go generate changed gen/; commit the regenerated code:"; echo "$$status"; \
+		git --no-pager diff --stat -- gen; exit 1; \
 	fi
+
+check-files: ## fail on a tracked executable binary or a file over 2 MB (tools/check-files.sh)
+	bash tools/check-files.sh
 
 vet: ## formatting and static checks
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-build: ## build the server binary into bin/
+build: ## build the binary into bin/mewsref (ignored by git)
 	$(GO) build -o bin/mewsref ./cmd/mewsref
 
 # The harness of docs/BENCHMARKS.md: the real server and a bare Echo
