@@ -84,3 +84,21 @@ func TestCheckFilesFailsOnBinariesAndLargeFiles(t *testing.T) {
 		})
 	}
 }
+
+// go install github.com/mewsref/mewsref/cmd/mewsref@latest (README, Set-up)
+// refuses a module whose go.mod has replace or exclude directives.
+func TestGoModAllowsGoInstallAtVersion(t *testing.T) {
+	b, err := os.ReadFile("../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	if lines[0] != "module github.com/mewsref/mewsref" {
+		t.Errorf("go.mod names %q; the README installs github.com/mewsref/mewsref/cmd/mewsref", lines[0])
+	}
+	for i, line := range lines {
+		if f := strings.Fields(line); len(f) > 0 && (f[0] == "replace" || f[0] == "exclude") {
+			t.Errorf("go.mod:%d: %s: go install ...@latest refuses a module with %s directives", i+1, line, f[0])
+		}
+	}
+}
