@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -113,7 +114,34 @@ func (c *contract) client(creds client.Credentials) *client.Client {
 	return cl
 }
 
+// contractTarget is the target of the run, announced once on standard
+// output (shown with go test -v, as make contract runs it) so that a log
+// says which server and integration it tested.
 var contractTarget = sync.OnceValues(func() (target, error) {
+	tg, err := findTarget()
+	if err == nil {
+		fmt.Println(tg.describe())
+	}
+	return tg, err
+})
+
+// describe names the server and the integrations, tokens masked.
+func (tg target) describe() string {
+	where := "an in-process mewsref at " + tg.url
+	if tg.external {
+		where = tg.url + " (CONTRACT_BASE_URL)"
+	}
+	creds := func(c *client.Credentials) string {
+		if c == nil {
+			return "not configured (those tests skip)"
+		}
+		return fmt.Sprintf("ClientToken %s, AccessToken %s", server.MaskToken(c.ClientToken), server.MaskToken(c.AccessToken))
+	}
+	return fmt.Sprintf("contract suite: testing %s as Client %q\n  integration under test: %s\n  same integration, other enterprise: %s\n  other integration: %s",
+		where, tg.main.Client, creds(&tg.main), creds(tg.otherEnterprise), creds(tg.otherIntegration))
+}
+
+func findTarget() (target, error) {
 	name := envOr("CONTRACT_CLIENT", defaultContractClient)
 	url := os.Getenv("CONTRACT_BASE_URL")
 	if url == "" {
@@ -132,7 +160,7 @@ var contractTarget = sync.OnceValues(func() (target, error) {
 		tg.otherEnterprise = &client.Credentials{ClientToken: main.ClientToken, AccessToken: tok, Client: name}
 	}
 	return tg, nil
-})
+}
 
 // demoTarget is url with the public demo credentials in every role.
 func demoTarget(url string, external bool, name string) target {
@@ -210,4 +238,18 @@ func (own ids) only(walked []uuid.UUID) []uuid.UUID {
 		}
 	}
 	return mine
+}
+
+func TestContractTargetIsDescribedWithMaskedTokens(t *testing.T) {
+	tg := demoTarget("http://127.0.0.1:1", true, "x")
+	tg.otherEnterprise = nil
+	got := tg.describe()
+	for _, want := range []string{"testing http://127.0.0.1:1 (CONTRACT_BASE_URL)", "ClientToken E0D4…9E1D", "other enterprise: not configured"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, demoIntegration1Gross.AccessToken) {
+		t.Errorf("a full token in:\n%s", got)
+	}
 }
