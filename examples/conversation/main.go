@@ -9,8 +9,9 @@
 //	go run ./examples/conversation -url http://127.0.0.1:8080 -admin-token secret
 //
 // The app's webhook receiver listens on a free local port; the example
-// points the webhooks of the first demo integration at it (replacing its
-// URLs).
+// points the webhooks of the first demo integration at it for the length of
+// the run, and puts the integration's URLs back as they were when it ends,
+// also when it fails or is interrupted (Ctrl-C).
 package main
 
 import (
@@ -22,6 +23,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -36,9 +39,12 @@ func main() {
 	url := flag.String("url", "http://127.0.0.1:8080", "mewsref server")
 	adminToken := flag.String("admin-token", os.Getenv("MEWSREF_ADMIN_TOKEN"), "the server's admin token")
 	flag.Parse()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := run(ctx, *url, *adminToken); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	err := run(ctx, *url, *adminToken)
+	cancel()
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "conversation:", err)
 		os.Exit(1)
 	}
@@ -95,7 +101,7 @@ func await(ctx context.Context, added <-chan uuid.UUID, id uuid.UUID) error {
 	}
 }
 
-func run(ctx context.Context, url, adminToken string) error {
+func run(ctx context.Context, url, adminToken string) (err error) {
 	if adminToken == "" {
 		return errors.New("-admin-token is required")
 	}
@@ -123,15 +129,32 @@ func run(ctx context.Context, url, adminToken string) error {
 		return fmt.Errorf("webhooks/getAll: %v %s", err, body(hooks))
 	}
 	var integration uuid.UUID
+	var before []string
 	for _, w := range hooks.JSON200.Webhooks {
 		if w.Name != nil && *w.Name == demo.Name {
-			integration = w.IntegrationId
+			integration, before = w.IntegrationId, w.Urls
 		}
 	}
 	set, err := enterprise.AdminWebhooksSetWithResponse(ctx, admin.AdminWebhooks{IntegrationId: integration, Urls: []string{hookURL}})
 	if err != nil || set.JSON200 == nil {
 		return fmt.Errorf("webhooks/set: %v %s", err, body(set))
 	}
+	// Whatever happens next, the integration's webhooks must not be left
+	// pointing at this receiver, which dies with the example. ctx may be
+	// done by then (timeout, Ctrl-C): the restore has a time of its own.
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if before == nil {
+			before = []string{}
+		}
+		r, rerr := enterprise.AdminWebhooksSetWithResponse(rctx, admin.AdminWebhooks{IntegrationId: integration, Urls: before})
+		if rerr != nil || r.JSON200 == nil {
+			err = errors.Join(err, fmt.Errorf("restoring the webhook URLs of %q to %v: %v %s", demo.Name, before, rerr, body(r)))
+			return
+		}
+		fmt.Printf("app: webhooks of %q restored to %v\n", demo.Name, before)
+	}()
 	fmt.Printf("app: webhooks of %q go to %s\n", demo.Name, hookURL)
 
 	// 1. The app opens a thread for the guest and posts the guest's message.
