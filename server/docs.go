@@ -6,6 +6,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,11 +20,18 @@ import (
 // hand-written file, verbatim) and as JSON, and a Redoc page that renders
 // it. The Redoc bundle is vendored in docs/ and embedded, so the page works
 // without any network (see docs/README.md).
+//
+// With the admin API enabled, its document is published too, at
+// /openapi/admin.yaml and /openapi/admin.json, and rendered at /docs/admin;
+// both pages then link to each other.
 const (
-	pathSpecYAML = "/openapi.yaml"
-	pathSpecJSON = "/openapi.json"
-	pathDocs     = "/docs"
-	pathRedocJS  = "/docs/redoc.standalone.js"
+	pathSpecYAML      = "/openapi.yaml"
+	pathSpecJSON      = "/openapi.json"
+	pathDocs          = "/docs"
+	pathRedocJS       = "/docs/redoc.standalone.js"
+	pathAdminSpecYAML = "/openapi/admin.yaml"
+	pathAdminSpecJSON = "/openapi/admin.json"
+	pathAdminDocs     = "/docs/admin"
 )
 
 //go:embed docs/index.html docs/redoc.standalone.js
@@ -40,28 +48,68 @@ const docsCSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe
 // specJSON is the published YAML as JSON, built once on first use. It is
 // made from the YAML rather than from the spec in gen/, whose operationIds
 // the generator has capitalised, so that both files say the same.
-var specJSON = sync.OnceValues(func() ([]byte, error) {
-	doc, err := openapi3.NewLoader().LoadFromData([]byte(openapi.MessagingYAML))
+var (
+	specJSON      = sync.OnceValues(func() ([]byte, error) { return yamlToJSON(openapi.MessagingYAML) })
+	adminSpecJSON = sync.OnceValues(func() ([]byte, error) { return yamlToJSON(openapi.AdminYAML) })
+)
+
+func yamlToJSON(text string) ([]byte, error) {
+	doc, err := openapi3.NewLoader().LoadFromData([]byte(text))
 	if err != nil {
 		return nil, err
 	}
 	return doc.MarshalJSON()
-})
+}
+
+// The two pages are docs/index.html, which renders the messaging API, with
+// a navigation bar between the APIs when the admin API is on. The
+// replacements are constants: nothing from a request reaches the pages.
+const (
+	navMarker    = "<!--nav-->"
+	navStyle     = `<style>nav { font: 14px sans-serif; padding: 8px 16px; border-bottom: 1px solid #ddd; } nav a, nav b { margin-right: 16px; }</style>`
+	navMessaging = navStyle + `<nav><b>Messaging API</b><a href="docs/admin">Admin API (enterprise side)</a></nav>`
+	navAdmin     = navStyle + `<nav><a href="../docs">Messaging API</a><b>Admin API (enterprise side)</b></nav>`
+)
+
+func docsPages(adminOn bool) (messaging, adminPage []byte) {
+	page := mustDocsFile("docs/index.html")
+	if !adminOn {
+		return bytes.Replace(page, []byte(navMarker), nil, 1), nil
+	}
+	messaging = bytes.Replace(page, []byte(navMarker), []byte(navMessaging), 1)
+	adminPage = []byte(strings.NewReplacer(
+		navMarker, navAdmin,
+		`spec-url="openapi.yaml"`, `spec-url="../openapi/admin.yaml"`,
+		`src="docs/redoc.standalone.js"`, `src="redoc.standalone.js"`,
+		"Mews Connector API — messaging", "mewsref admin API — the enterprise side",
+	).Replace(string(page)))
+	return messaging, adminPage
+}
 
 // registerDocs adds the GET routes of the reference to e. They are outside
 // the paths of the spec, so request validation leaves them alone, and they
 // get a Request-Id like every response.
-func registerDocs(e *echo.Echo) {
+func registerDocs(e *echo.Echo, adminOn bool) {
+	messagingPage, adminPage := docsPages(adminOn)
 	e.GET(pathSpecYAML, serveStatic("application/yaml; charset=utf-8", []byte(openapi.MessagingYAML), ""))
-	e.GET(pathSpecJSON, func(c echo.Context) error {
-		b, err := specJSON()
+	e.GET(pathSpecJSON, serveJSON(specJSON))
+	e.GET(pathDocs, serveStatic(echo.MIMETextHTMLCharsetUTF8, messagingPage, docsCSP))
+	e.GET(pathRedocJS, serveStatic(echo.MIMEApplicationJavaScriptCharsetUTF8, mustDocsFile("docs/redoc.standalone.js"), ""))
+	if adminOn {
+		e.GET(pathAdminSpecYAML, serveStatic("application/yaml; charset=utf-8", []byte(openapi.AdminYAML), ""))
+		e.GET(pathAdminSpecJSON, serveJSON(adminSpecJSON))
+		e.GET(pathAdminDocs, serveStatic(echo.MIMETextHTMLCharsetUTF8, adminPage, docsCSP))
+	}
+}
+
+func serveJSON(doc func() ([]byte, error)) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		b, err := doc()
 		if err != nil {
 			return err
 		}
 		return serveStatic(echo.MIMEApplicationJSON, b, "")(c)
-	})
-	e.GET(pathDocs, serveStatic(echo.MIMETextHTMLCharsetUTF8, mustDocsFile("docs/index.html"), docsCSP))
-	e.GET(pathRedocJS, serveStatic(echo.MIMEApplicationJavaScriptCharsetUTF8, mustDocsFile("docs/redoc.standalone.js"), ""))
+	}
 }
 
 // serveStatic answers with body and a strong ETag, so that browsers

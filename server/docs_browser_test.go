@@ -76,6 +76,38 @@ func (l *pageLog) listen(ev any) {
 func TestDocsRenderInChromium(t *testing.T) {
 	exe := chromium(t)
 	ts := docsServer(t)
+	text := renderInChromium(t, exe, ts.URL, "/docs", "/openapi.yaml", operationSummaries)
+	for _, s := range append(operationSummaries, "MessageThreadIds", "Request-Id") {
+		if !strings.Contains(text, s) {
+			t.Errorf("the page does not show %q", s)
+		}
+	}
+	if strings.Contains(text, "Admin API") {
+		t.Error("/docs links to the admin API, which is off")
+	}
+}
+
+// With the admin API on, /docs/admin renders admin.yaml the same way, and
+// the messaging page links to it.
+func TestAdminDocsRenderInChromium(t *testing.T) {
+	exe := chromium(t)
+	ts := adminDocsServer(t)
+	summaries := []string{"Reply as the enterprise", "Resolve or reopen a thread", "Set the webhook URLs of an integration", "Delete all data"}
+	text := renderInChromium(t, exe, ts.URL, "/docs/admin", "/openapi/admin.yaml", summaries)
+	if !strings.Contains(text, "Messaging API") || !strings.Contains(text, "AdminToken") && !strings.Contains(text, "Bearer") {
+		t.Errorf("the admin page lacks the link back or the bearer scheme:\n%.1500s", text)
+	}
+	text = renderInChromium(t, exe, ts.URL, "/docs", "/openapi.yaml", operationSummaries)
+	if !strings.Contains(text, "Admin API") {
+		t.Error("/docs does not link to the admin API")
+	}
+}
+
+// renderInChromium opens path and waits until Redoc has rendered every
+// heading of summaries from specPath; it fails on script errors and on
+// loads from other hosts, and returns the page's text.
+func renderInChromium(t *testing.T, exe, base, path, specPath string, summaries []string) string {
+	t.Helper()
 
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
@@ -99,14 +131,14 @@ func TestDocsRenderInChromium(t *testing.T) {
 	if err := chromedp.Listen(ctx, log.listen); err != nil {
 		t.Fatalf("starting Chromium (%s): %v", exe, err)
 	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(ts.URL+"/docs")); err != nil {
-		t.Fatalf("opening /docs: %v", err)
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+path)); err != nil {
+		t.Fatalf("opening %s: %v", path, err)
 	}
 
 	// Redoc fetches the spec and renders it after the load event: wait
 	// until every operation has its heading.
 	const headings = `Array.from(document.querySelectorAll("h1, h2, h3"), e => e.textContent.trim())`
-	want := `["` + strings.Join(operationSummaries, `", "`) + `"]`
+	want := `["` + strings.Join(summaries, `", "`) + `"]`
 	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](
 		`(() => { const h = `+headings+`; return `+want+`.every(s => h.includes(s)); })()`,
 		chromedp.WithPollingTimeout(time.Minute)))
@@ -117,11 +149,6 @@ func TestDocsRenderInChromium(t *testing.T) {
 	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
 	if err != nil {
 		t.Fatal(err)
-	}
-	for _, s := range append(operationSummaries, "MessageThreadIds", "Request-Id") {
-		if !strings.Contains(text, s) {
-			t.Errorf("the page does not show %q", s)
-		}
 	}
 	if path := os.Getenv("MEWSREF_DOCS_SCREENSHOT"); path != "" {
 		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
@@ -138,7 +165,7 @@ func TestDocsRenderInChromium(t *testing.T) {
 	for _, e := range log.exceptions {
 		t.Errorf("script error on the page: %s", e)
 	}
-	own, _ := url.Parse(ts.URL)
+	own, _ := url.Parse(base)
 	fetchedSpec := false
 	for id, raw := range log.requests {
 		u, err := url.Parse(raw)
@@ -146,7 +173,7 @@ func TestDocsRenderInChromium(t *testing.T) {
 			continue
 		}
 		if u.Host == own.Host {
-			fetchedSpec = fetchedSpec || u.Path == "/openapi.yaml"
+			fetchedSpec = fetchedSpec || u.Path == specPath
 			continue
 		}
 		if why, ok := log.blocked[id]; ok {
@@ -156,6 +183,7 @@ func TestDocsRenderInChromium(t *testing.T) {
 		t.Errorf("the page loaded %s from another host; it must work offline", raw)
 	}
 	if !fetchedSpec {
-		t.Error("the page did not load /openapi.yaml")
+		t.Errorf("the page did not load %s", specPath)
 	}
+	return text
 }

@@ -32,6 +32,19 @@ func docsServer(t *testing.T) *httptest.Server {
 	return ts
 }
 
+// adminDocsServer is docsServer with the admin API on.
+func adminDocsServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	h, closeFn, err := server.New(server.Config{AdminToken: "docs-admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = closeFn() })
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	return ts
+}
+
 func get(t *testing.T, url string, header http.Header) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, url, nil)
@@ -173,5 +186,55 @@ func TestAdminSpecMatchesGenerated(t *testing.T) {
 	}
 	if a, b := canonicalJSON(t, fromYAML), canonicalJSON(t, compiled); !bytes.Equal(a, b) {
 		t.Error("openapi/admin.yaml differs from the spec embedded in gen/admin: run go generate ./...")
+	}
+}
+
+func TestAdminSpecIsPublishedAndLinkedWhenTheAdminAPIIsOn(t *testing.T) {
+	ts := adminDocsServer(t)
+	res, yamlBody := get(t, ts.URL+"/openapi/admin.yaml", nil)
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "application/yaml") || string(yamlBody) != openapi.AdminYAML {
+		t.Fatalf("/openapi/admin.yaml: %d %s, verbatim: %t", res.StatusCode, res.Header.Get("Content-Type"), string(yamlBody) == openapi.AdminYAML)
+	}
+	res, jsonBody := get(t, ts.URL+"/openapi/admin.json", nil)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("/openapi/admin.json: %d", res.StatusCode)
+	}
+	fromJSON, err := openapi3.NewLoader().LoadFromData(jsonBody)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromYAML, err := openapi3.NewLoader().LoadFromData(yamlBody)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(canonicalJSON(t, fromJSON), canonicalJSON(t, fromYAML)) {
+		t.Error("/openapi/admin.json and /openapi/admin.yaml differ")
+	}
+	res, page := get(t, ts.URL+"/docs/admin", nil)
+	if res.StatusCode != http.StatusOK || !strings.Contains(res.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+		t.Fatalf("/docs/admin: %d, CSP %q", res.StatusCode, res.Header.Get("Content-Security-Policy"))
+	}
+	for _, ref := range []string{`spec-url="../openapi/admin.yaml"`, `src="redoc.standalone.js"`, `href="../docs"`} {
+		if !bytes.Contains(page, []byte(ref)) {
+			t.Errorf("/docs/admin does not reference %s", ref)
+		}
+	}
+	if m := externalURL.Find(page); m != nil {
+		t.Errorf("/docs/admin loads something from another host: %s", m)
+	}
+	if _, page := get(t, ts.URL+"/docs", nil); !bytes.Contains(page, []byte(`href="docs/admin"`)) {
+		t.Error("/docs does not link to /docs/admin")
+	}
+}
+
+func TestAdminSpecIsNotPublishedWhenTheAdminAPIIsOff(t *testing.T) {
+	ts := docsServer(t)
+	for _, p := range []string{"/openapi/admin.yaml", "/openapi/admin.json", "/docs/admin"} {
+		if res, _ := get(t, ts.URL+p, nil); res.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s with the admin API off: %d, want 404", p, res.StatusCode)
+		}
+	}
+	if _, page := get(t, ts.URL+"/docs", nil); bytes.Contains(page, []byte("docs/admin")) || bytes.Contains(page, []byte("<!--nav-->")) {
+		t.Error("/docs links to the admin API, which is off")
 	}
 }

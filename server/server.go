@@ -223,8 +223,8 @@ func New(cfg Config) (http.Handler, func() error, error) {
 		}
 	}
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
-	registerDocs(e)     // GET /docs, /openapi.yaml, /openapi.json (docs.go)
-	s.registerHealth(e) // GET /healthz, /readyz (health.go)
+	registerDocs(e, cfg.AdminToken != "") // GET /docs, /openapi.yaml, ... (docs.go)
+	s.registerHealth(e)                   // GET /healthz, /readyz (health.go)
 	return e, closeFn, nil
 }
 
