@@ -62,8 +62,11 @@ var commands = []*command{
 // otherEnv are the MEWSREF_* variables read other than as the default of a
 // flag (those are derived from the flag sets), with what they do.
 var otherEnv = map[string]string{
-	"MEWSREF_TEST_POSTGRES": "tests: a postgres:// URL; the PostgreSQL tests run on it instead of skipping",
-	"MEWSREF_CHROMIUM":      "tests: a Chromium binary; the browser tests run with it instead of skipping",
+	"MEWSREF_TEST_POSTGRES":       "tests: a postgres:// URL; the PostgreSQL tests run on it instead of skipping",
+	"MEWSREF_CHROMIUM":            "tests: a Chromium binary; the browser tests run with it instead of skipping",
+	"MEWSREF_DOCS_SCREENSHOT":     "tests: a PNG file; the browser test of /docs saves a screenshot there",
+	"MEWSREF_CONSOLE_SCREENSHOTS": "tests: a directory; the browser test of /console saves its screenshots there",
+	"MEWSREF_BENCH_SMALL":         "benchmarks: set to run the store benchmarks on small data only",
 }
 
 // command is one subcommand.

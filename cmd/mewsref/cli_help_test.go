@@ -3,7 +3,11 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io/fs"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -206,5 +210,36 @@ func TestBinaryExitStatuses(t *testing.T) {
 		if code != tc.code {
 			t.Errorf("mewsref %v: exit %d, want %d", tc.args, code, tc.code)
 		}
+	}
+}
+
+// Every MEWSREF_* variable that the repository's code reads is known to
+// mewsref help (and so not warned about): a flag's, or one of otherEnv.
+func TestEveryVariableInTheCodeIsKnown(t *testing.T) {
+	known := (&cli{commands: commands}).knownEnv()
+	name := regexp.MustCompile(`MEWSREF_[A-Z0-9_]*[A-Z0-9]`)
+	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "node_modules") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "cli_help_test.go") {
+			return nil // this file names unknown variables on purpose
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, v := range name.FindAllString(string(b), -1) {
+			if known[v] == nil {
+				t.Errorf("%s reads %s, which mewsref help does not list: add it to otherEnv in cli.go", path, v)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
