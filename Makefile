@@ -31,7 +31,7 @@ vet: ## formatting and static checks
 	$(GO) vet ./...
 
 build: ## build the binary into bin/mewsref (ignored by git)
-	$(GO) build -o bin/mewsref ./cmd/mewsref
+	$(GO) build -buildvcs=auto -o bin/mewsref ./cmd/mewsref
 
 # The harness of docs/BENCHMARKS.md: the real server and a bare Echo
 # baseline on loopback, per operation req/s, p50, p99 and the ratio.
