@@ -385,6 +385,9 @@ func (c *cli) commandHelp(cmd *command, w io.Writer) error {
 	if cmd.details != "" {
 		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(cmd.details))
 	}
+	if group := c.commandsUnder(cmd.name); len(group) > 0 {
+		fmt.Fprintf(w, "\nSee also:\n  %s\n", strings.Join(group, "\n  "))
+	}
 	if cmd.example != "" {
 		fmt.Fprint(w, "\nExample:\n")
 		for line := range strings.SplitSeq(strings.TrimSpace(cmd.example), "\n") {

@@ -156,7 +156,6 @@ var cmdWebhooks = &command{
 	summary: "list the integrations and their webhook URLs (admin)",
 	args:    "--admin-token T",
 	example: "mewsref webhooks --admin-token secret --json",
-	details: "Change them with mewsref webhooks set.",
 	conn:    true,
 	setup: func(c *cli, _ *flag.FlagSet) func([]string) error {
 		return func([]string) error {

@@ -44,6 +44,14 @@ func TestEveryCommandHasHelpThatExitsZero(t *testing.T) {
 	}
 }
 
+// A command's help points to the two-word commands under its name.
+func TestHelpListsTheCommandsUnderAName(t *testing.T) {
+	out, _, code := invoke(t, "help", "webhooks")
+	if code != 0 || !strings.Contains(out, "See also:\n  mewsref webhooks set") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+}
+
 // The examples of the help are command lines that parse: every flag they
 // use exists and takes the value given.
 func TestHelpExamplesParse(t *testing.T) {
