@@ -13,11 +13,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -178,8 +180,8 @@ func openStore(ctx context.Context, dsn string) (mews.Store, error) {
 }
 
 // serve runs the server until ctx ends or SIGINT/SIGTERM. Every check
-// that can fail runs before it listens; the address is taken before the
-// store is opened, so that a port in use leaves no new database file.
+// that can fail runs before it listens, so that a port that answers is a
+// server that works; a port in use leaves no new database file behind.
 func serve(ctx context.Context, o *options, stderr io.Writer) error {
 	log, err := newLogger(o, stderr)
 	if err != nil {
@@ -200,17 +202,14 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 			return err
 		}
 	}
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", o.addr, err)
-	}
-	defer ln.Close()
 	db := redactDSN(o.db)
+	created := newSQLiteFile(o.db)
 	store, err := openStore(ctx, o.db)
 	if err != nil {
 		return fmt.Errorf("open storage %s: %s", db, maskSecrets(err.Error(), dsnSecrets(o.db)))
 	}
-	defer store.Close()
+	closeStore := sync.OnceValue(store.Close)
+	defer closeStore()
 
 	rehearsal(o, log)
 	stopping := make(chan struct{}) // closed when the shutdown begins: ends the console's event streams
@@ -223,7 +222,18 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer closeServer()
+	closeHandler := sync.OnceValue(closeServer)
+	defer closeHandler()
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		// A start that fails leaves nothing behind: not the file it created.
+		err = fmt.Errorf("listen on %s: %w", o.addr, err)
+		if created {
+			err = errors.Join(err, closeHandler(), closeStore(), removeSQLiteFile(o.db))
+		}
+		return err
+	}
+	defer ln.Close()
 	addr := ln.Addr().String()
 	if o.addrFile != "" {
 		if err := writeAddrFile(o.addrFile, addr); err != nil {
@@ -261,6 +271,27 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// newSQLiteFile reports whether dsn is a SQLite file that does not exist
+// yet, which opening it will create.
+func newSQLiteFile(dsn string) bool {
+	if postgres.IsDSN(dsn) || dsn == sqlite.Memory {
+		return false
+	}
+	_, err := os.Stat(dsn)
+	return errors.Is(err, fs.ErrNotExist)
+}
+
+// removeSQLiteFile removes a database file and its WAL companions.
+func removeSQLiteFile(path string) error {
+	var errs []error
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // always logs at info level even when the logger's level is higher.
