@@ -172,6 +172,15 @@ func (c *Clock) Sync(ctx context.Context) error {
 	return nil
 }
 
+// Adopt makes st, the stored state as the caller read it from the store
+// (together with something else, in one round trip), the clock's state if
+// it is newer than the clock's: what Sync does, without the read.
+func (c *Clock) Adopt(st State) {
+	if c.store != nil && st.Version > c.state.Load().Version {
+		c.adopt(normalize(st))
+	}
+}
+
 // adopt makes st the state and wakes the waiters of Changed.
 func (c *Clock) adopt(st State) {
 	c.mu.Lock()
@@ -225,20 +234,19 @@ func (c *Clock) change(ctx context.Context, f func(cur State, now time.Time) (St
 	}
 }
 
-// Set moves the clock to t, which must not be before its current instant
-// (ErrBackwards). A frozen clock stays frozen at t; a running one goes on
-// running from t.
+// Set freezes the clock at t, which must not be before its current
+// instant (ErrBackwards); the zero t freezes it at its current instant.
 func (c *Clock) Set(ctx context.Context, t time.Time) (State, error) {
 	return c.change(ctx, func(cur State, now time.Time) (State, error) {
+		if t.IsZero() {
+			return State{Frozen: true, At: now}, nil
+		}
 		t = t.UTC().Truncate(Precision)
 		if t.Before(now.Truncate(Precision)) {
 			return cur, fmt.Errorf("%w: %s is before the clock's current instant %s",
 				ErrBackwards, t.Format(time.RFC3339Nano), now.Format(time.RFC3339Nano))
 		}
-		if cur.Frozen {
-			return State{Frozen: true, At: t}, nil
-		}
-		return State{Offset: cur.Offset + t.Sub(now)}, nil
+		return State{Frozen: true, At: t}, nil
 	})
 }
 
@@ -253,13 +261,6 @@ func (c *Clock) Advance(ctx context.Context, d time.Duration) (State, error) {
 			return State{Frozen: true, At: cur.At.Add(d)}, nil
 		}
 		return State{Offset: cur.Offset + d}, nil
-	})
-}
-
-// Freeze stops the clock at its current instant.
-func (c *Clock) Freeze(ctx context.Context) (State, error) {
-	return c.change(ctx, func(cur State, now time.Time) (State, error) {
-		return State{Frozen: true, At: now}, nil
 	})
 }
 

@@ -60,16 +60,24 @@ func TestFrozenSetAdvanceRelease(t *testing.T) {
 	if got, want := c.Now(), target.Add(5*time.Second); !got.Equal(want) {
 		t.Fatalf("released clock: %s, want %s (running from the frozen instant)", got, want)
 	}
-	// A running clock can be set ahead and keeps running.
-	if _, err := c.Set(ctx, target.Add(time.Hour)); err != nil {
+	// A running clock moves ahead and keeps running; set freezes it.
+	if _, err := c.Advance(ctx, time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	w.add(time.Second)
-	if got, want := c.Now(), target.Add(time.Hour+time.Second); !got.Equal(want) {
-		t.Fatalf("running clock after set: %s, want %s", got, want)
+	if got, want := c.Now(), target.Add(time.Hour+6*time.Second); !got.Equal(want) {
+		t.Fatalf("running clock after advance: %s, want %s", got, want)
 	}
-	if st := c.State(); st.Frozen || st.Version != 4 {
-		t.Fatalf("state %+v: want running, version 4", st)
+	st, err = c.Set(ctx, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.add(time.Second)
+	if got, want := c.Now(), target.Add(time.Hour+6*time.Second); !st.Frozen || !got.Equal(want) {
+		t.Fatalf("set with no instant: %+v reads %s, want frozen at %s", st, got, want)
+	}
+	if st := c.State(); st.Version != 5 {
+		t.Fatalf("state %+v: want version 5", st)
 	}
 }
 

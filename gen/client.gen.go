@@ -740,6 +740,11 @@ type MessageThreadsAddResponse500Headers struct {
 	RequestId string
 }
 
+// MessageThreadsAddResponse503Headers the declared response headers of an HTTP 503 response for MessageThreadsAdd
+type MessageThreadsAddResponse503Headers struct {
+	RequestId string
+}
+
 type MessageThreadsAddResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -761,6 +766,8 @@ type MessageThreadsAddResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *MessageThreadsAddResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -779,6 +786,8 @@ type MessageThreadsAddResponse struct {
 	Headers429 *MessageThreadsAddResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *MessageThreadsAddResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *MessageThreadsAddResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -824,6 +833,11 @@ func (r MessageThreadsAddResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r MessageThreadsAddResponse) GetJSON500() *InternalServerError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r MessageThreadsAddResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -906,6 +920,11 @@ type MessageThreadsGetAllResponse500Headers struct {
 	RequestId string
 }
 
+// MessageThreadsGetAllResponse503Headers the declared response headers of an HTTP 503 response for MessageThreadsGetAll
+type MessageThreadsGetAllResponse503Headers struct {
+	RequestId string
+}
+
 type MessageThreadsGetAllResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -927,6 +946,8 @@ type MessageThreadsGetAllResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *MessageThreadsGetAllResponse200Headers
 	// Headers204 the parsed response headers for an HTTP 204 response
@@ -947,6 +968,8 @@ type MessageThreadsGetAllResponse struct {
 	Headers429 *MessageThreadsGetAllResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *MessageThreadsGetAllResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *MessageThreadsGetAllResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -992,6 +1015,11 @@ func (r MessageThreadsGetAllResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r MessageThreadsGetAllResponse) GetJSON500() *InternalServerError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r MessageThreadsGetAllResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -1069,6 +1097,11 @@ type MessagesAddResponse500Headers struct {
 	RequestId string
 }
 
+// MessagesAddResponse503Headers the declared response headers of an HTTP 503 response for MessagesAdd
+type MessagesAddResponse503Headers struct {
+	RequestId string
+}
+
 type MessagesAddResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1090,6 +1123,8 @@ type MessagesAddResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *MessagesAddResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
@@ -1108,6 +1143,8 @@ type MessagesAddResponse struct {
 	Headers429 *MessagesAddResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *MessagesAddResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *MessagesAddResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -1153,6 +1190,11 @@ func (r MessagesAddResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r MessagesAddResponse) GetJSON500() *InternalServerError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r MessagesAddResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -1235,6 +1277,11 @@ type MessagesGetAllResponse500Headers struct {
 	RequestId string
 }
 
+// MessagesGetAllResponse503Headers the declared response headers of an HTTP 503 response for MessagesGetAll
+type MessagesGetAllResponse503Headers struct {
+	RequestId string
+}
+
 type MessagesGetAllResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -1256,6 +1303,8 @@ type MessagesGetAllResponse struct {
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *MessagesGetAllResponse200Headers
 	// Headers204 the parsed response headers for an HTTP 204 response
@@ -1276,6 +1325,8 @@ type MessagesGetAllResponse struct {
 	Headers429 *MessagesGetAllResponse429Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *MessagesGetAllResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *MessagesGetAllResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -1321,6 +1372,11 @@ func (r MessagesGetAllResponse) GetJSON429() *TooManyRequests {
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
 func (r MessagesGetAllResponse) GetJSON500() *InternalServerError {
 	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r MessagesGetAllResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -1573,6 +1629,13 @@ func ParseMessageThreadsAddResponse(rsp *http.Response) (*MessageThreadsAddRespo
 		}
 		response.JSON500 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	switch {
@@ -1673,6 +1736,16 @@ func ParseMessageThreadsAddResponse(rsp *http.Response) (*MessageThreadsAddRespo
 			headers.RequestId = value
 		}
 		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers MessageThreadsAddResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -1757,6 +1830,13 @@ func ParseMessageThreadsGetAllResponse(rsp *http.Response) (*MessageThreadsGetAl
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -1868,6 +1948,16 @@ func ParseMessageThreadsGetAllResponse(rsp *http.Response) (*MessageThreadsGetAl
 			headers.RequestId = value
 		}
 		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers MessageThreadsGetAllResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -1949,6 +2039,13 @@ func ParseMessagesAddResponse(rsp *http.Response) (*MessagesAddResponse, error) 
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -2050,6 +2147,16 @@ func ParseMessagesAddResponse(rsp *http.Response) (*MessagesAddResponse, error) 
 			headers.RequestId = value
 		}
 		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers MessagesAddResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -2134,6 +2241,13 @@ func ParseMessagesGetAllResponse(rsp *http.Response) (*MessagesGetAllResponse, e
 			return nil, err
 		}
 		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
@@ -2245,6 +2359,16 @@ func ParseMessagesGetAllResponse(rsp *http.Response) (*MessagesGetAllResponse, e
 			headers.RequestId = value
 		}
 		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers MessagesGetAllResponse503Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil

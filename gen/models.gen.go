@@ -281,6 +281,9 @@ type PayloadTooLarge = ConnectorApiExceptionResult
 // RequestTimeout The body of every error.
 type RequestTimeout = ConnectorApiExceptionResult
 
+// ServiceUnavailable The body of every error.
+type ServiceUnavailable = ConnectorApiExceptionResult
+
 // TooManyRequests The body of every error.
 type TooManyRequests = ConnectorApiExceptionResult
 

@@ -223,6 +223,15 @@ type RequestTimeoutJSONResponse struct {
 	Headers RequestTimeoutResponseHeaders
 }
 
+type ServiceUnavailableResponseHeaders struct {
+	RequestId string
+}
+type ServiceUnavailableJSONResponse struct {
+	Body ConnectorApiExceptionResult
+
+	Headers ServiceUnavailableResponseHeaders
+}
+
 type TooManyRequestsResponseHeaders struct {
 	RequestId  string
 	RetryAfter int
@@ -406,6 +415,21 @@ func (response MessageThreadsAdd500JSONResponse) VisitMessageThreadsAddResponse(
 	return err
 }
 
+type MessageThreadsAdd503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response MessageThreadsAdd503JSONResponse) VisitMessageThreadsAddResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type MessageThreadsGetAllRequestObject struct {
 	Params MessageThreadsGetAllParams
 	Body   *MessageThreadsGetAllJSONRequestBody
@@ -570,6 +594,21 @@ func (response MessageThreadsGetAll500JSONResponse) VisitMessageThreadsGetAllRes
 	return err
 }
 
+type MessageThreadsGetAll503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response MessageThreadsGetAll503JSONResponse) VisitMessageThreadsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type MessagesAddRequestObject struct {
 	Body *MessagesAddJSONRequestBody
 }
@@ -721,6 +760,21 @@ func (response MessagesAdd500JSONResponse) VisitMessagesAddResponse(w http.Respo
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MessagesAdd503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response MessagesAdd503JSONResponse) VisitMessagesAddResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -885,6 +939,21 @@ func (response MessagesGetAll500JSONResponse) VisitMessagesGetAllResponse(w http
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MessagesGetAll503JSONResponse struct{ ServiceUnavailableJSONResponse }
+
+func (response MessagesGetAll503JSONResponse) VisitMessagesGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1110,74 +1179,76 @@ func (sh *strictHandler) MessagesGetAll(ctx echo.Context, params MessagesGetAllP
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7FwLb9s6lv4rhHaBtoDkSH7FdrBYpIkzm4u+0KQ7wNQFTItHMacS6UtScT1FgP0R+wv3lyxI6m35kTbt",
-	"nUcHg3sji4/z4jnfOTy6X52QJyvOgCnpTL46S8AEhPnzPfyeglTXRD8QkKGgK0U5cybOB0Z/TwFRAkzR",
-	"iIJAPEJqCUjYOWcIfk9xLNG8WGSuh2CGQAgu0IKTTcdxHT2eCiDORIkUXEeGS0iw3jCh7BWwO7V0JoHr",
-	"qM0KnIkjlaDsznl4cJ33oMTmPFIgtsm7gZAzIpHiaI2pQguIuAAkgRHK7gyhDL6onNqDhNAkTZyJX5BB",
-	"mYI7EM6DJmSFBU5AZUJ7JyBqI2kuQKWC/YdZDcdzlODPII1AkpXaoBW+A4SZXINA867fR284uuBMAVNz",
-	"tKZqiRgvpAZfcLKKNSX1VR3XoXozq0THdRhO9KiMqCpXTYE+aBHIFWcSDB8vMclUp59CS4n+E69WMQ2x",
-	"Zuvkr1Lz9rWk56tzCQrTWDoTlsax67wGKfGd3ukVTagy0zoXPGUKJanUmkELUGsAhgKEGUGB7/uaxYrx",
-	"OT7ph37UBy8IB8Trk37Pw0E48nqLQeSDvyCnOHAeqtz9u4DImTj/dlIa94l9K08uOGMQKi7OV3T6JQSj",
-	"ofcg01hZOdQVd7sEFMYUmHomUYTTWE1QguOIiwQI+u3m7RsXYWQXR/eUx4ZHV2uWsnscUzJj1XMiEEYL",
-	"wT8DQ4tUUgZSIpHG0Jkxx205fp49f20cZYNPSlkZ+qfaoN4ZqX9tYcZYGpWZ3WmZVw4ukpgSNLcGgxo2",
-	"23kiAq+4WFBCgB1hWj9Ep+dIgrgH4UlKABklmV3ReskloMQarRZSApgpFHFhhASMoFSCeCpBXDMFguH4",
-	"xlAz1Z7xjxLJBwZfVhAqIJlsrK0/Fafv8CbmmNxy/goLa5l/BJe3FUvXzlSrONYEaf1iZpScsY9DvZp8",
-	"KgFkj7c0AZ6qvwf+Feef9T9QzHVM5GgleAhSnhUjYu2bCFYYYYU4C+GphHHL+WvMNtmv8g+TBucowWyT",
-	"Myyzg06l0b7UAOIzsDMLIuYGcXgGcsyRtBDjKSSSYRmvADP75xWwx3D0geFULbmgfwPyR8nx2sY5HdtS",
-	"9pnxNUMXJmLemjDHBTo34jSPrn5mHK1AJFRKjQeeyKo+MJmuVlwoIK+BUHxrIM7fj6NhXGkIqhCWaN6k",
-	"5ImCa4GCzCLnhGhZZBDsq7MSfAVCUQvxrgtU0g4UcvqpguSZRPNy/NwqMY1jTbX+N15o+GehcwNaVkDg",
-	"fhHnwywWzeH4xyqd5Vqfin344q8QKr1Pld1MNVtMZ6/N35oxeYiqmgwfil2xEHizRWqxeht5+0yoVQHG",
-	"cHiE4B7ExiZOWt51hgrA3VzhKhVqCQIRM2CPxuoaqi/y5yVWaI0lWgsdJTRaXC9BAHqeUaEzF7V8oVfd",
-	"0vueBHJq00Mdb+elqc9RnoMga91HmFe7BmoZhFsIqVUtAoyB4TYhvhNgjixlmRaqh3pbGRU/t73WeSWm",
-	"5PmyzSxQxRuYGMSZBpsKxEpQCUZ3Uu+PY/Rce7iIx5TXgpTRwN6c2XWsU94m7A1OwKj2HoR2yLuJO3qT",
-	"HSKwASFLhzZ5Lt4ihOf6d5NmC/PDUeylsUoFXHAC7cJfaXSr+aR3jAsgRzmvV5jdpfjuaZdtGG1VZm7N",
-	"iAqltVnuNXlFbX5eeDKdlmLlTJw0paTtTCb4y7UdrDNtI9P8uenb3ErOvs35RSokFzqbpMzaBjILoZAn",
-	"gBis9SmJqLDllfoxMQWAFjtMk4UtJRl+NCa1GaheoeCMMtXrOoYTW5cpGMket8s0bkZtS1kmK0xpc+Mx",
-	"ycNd/tNKwD3lqTRJ85n9SWeGSx4T471mzJKqBRyqeGMWyZIJqjroTRrHJudfGDeSJ5KZeMxcm/g3FfdI",
-	"AzICbbORndH/QgBWQD6osGY3BCvwFE2gzXisJz9oY9met0sBmBw55wYY2Y1+82CcjdIpBHxRx5QJ60DC",
-	"2SYuW6qgwK1KZo9Ezwl5V6v84Th+GzmTjwdwZCXaPLjfjU6yCRVKHnfGj8cvn0rWr2isQDw993WTPG5F",
-	"nVCbMso9jp2HT+4WfgGb1ec1HY1lQrvPmU5rEy4VClDCmVqaTHiP9y5tYFrE5mvSghrK18aJ4VCnz2e5",
-	"E0gAM4lwHGs3oQx11UiOQq7jsKbjidz6DnZ2uPl90q6M3D7nB401i1c7jK5cpkbRXkus2+Dj0psQxzGI",
-	"ZxLpfDXGC4gL96zl7iIIlxyIhn62QGqR6WMynqoHbFYgc4NUZkxpCposDYwq4Cc32E5LnNjaOneMDYbh",
-	"i8qDWrbzQUS1X02549zjInflYI8IxrmULA7QZ1bLHsEXbKLtWh9vptEylcWYzuPDqfvNnvf4lLAAIXsk",
-	"ZoX7U4P1tXwPksf3tnyUvV5wHgM2h/ytoBrhxWWAPgDDb1LL1eGRH1akwlUDXmqOK7lIdkx4Bg9lDqEq",
-	"xnyMWNoQQYPDkoMaFKiRWxPbQX3+EKiwrZdtFyfNu+JIZTPK+w1WEe0RCVZFs437Vvui4WCOXbihk53q",
-	"2BsJCkkfKPzYcY8+5tnBrEfab0BW+fYHbeYfEWNlZ7QVYvUsxJIWY6H3mWgQjRDjiJtKVWR41q78jt4D",
-	"+4XEvguJ1QVxrMB/EqN11//DzDDGUqHU7vWjbbFx4I+FsFZnTwCVMrZ/FlL6bkf6GHe5FzvtioB/XnK0",
-	"FlxBE/U2CuhUT0oow6pV0udlWXJuMoRsJYkwIaCRu+Dp3dJscv7u2kXz0unMs5SCS0BrQZUChhYbBMkq",
-	"5hsA41qApYlmuZzluE5l0wrPpRL+G8dpWzkyXuONPHQzs8Ni64LI92iTeO0kbhPBTPKiXxqwxqTCTEkX",
-	"URbGqaT3oE/igqslAkbkGQIcLtGCp4xo48Rsxt5fXaBerzdGBZRDzzHbIB5FEpSLYr4GEWIJaK7mJ/O/",
-	"zV2kX0cCh7ZajM5nzK5oeqdw8cp0vugzcYZwvqfp+4ghv9PN3L5GmTNWfYOez6dM+6w5ukESYgiVROlK",
-	"B5abztj874WLJEfY0K3JnrGQrygQFAmeIFxkkS5aL2m4RHLJ1zJrO9BbuEgqGsfF6jou2RqjLRPWTddS",
-	"c3xKcKOwUI+Y0TCQYrqb77xtHHoOZRFvB6QRT/Pzo3NczYuxcZn7stewlqi4KLPnCWuHtRKcpCEQtNjM",
-	"mLmiNy1KwMK8Y2PSwJ2y6G0qDqwFvFqUMzY11zkFBcby0Pzd25vbeW4zv928fWMv4Qw8CLEQFKy2whJk",
-	"zdjzeaWAP3fRvFLB14/27fxFB5U1CYmwAPThw/WlPCusRc6Y+fX2wq26i0pXSu7OsUTzrt/ten7P809v",
-	"g+HEH0/6g7+Yg0BmDOf3EpSV3Q1YmlNSHK7sZHbQO1vEB1LViA0SeYG7WtA/Q/NqN5/xzHMtQHOdt7Oi",
-	"rvXWKKl30Lv8GpHhBKxQ9Ln2JDBJFb3P+uJiGgKTxuNlPY2vr28d10lF7EycpVIrOTk54StgkqcihA4X",
-	"dyfZJHmix+qIQ5Vpmtw2MvR///O/Fbt83rStF47rZJdjzsQJOn7H1wvq/fCKOhOn1/E7PX0+sVqao3mC",
-	"V/QkzPc4uQ9OklpIO8HE5vlcqh3ZrxZHs0zEGVrAEseR6aZFYSoVT0C4mY1U0r0Za+Z7HXRboqMFaPBj",
-	"QPGuqpM5PtxqrbyMzPPveocMRu3Xkuh5dm85Y+US8oUFIVEq9YGGEKfSBunyOFpzYLyys7WEYohpDa3j",
-	"hHNCslZekOolJ5vH9a7Wbm+di+FwenX6stsbX3b7w1533O9dBsFgejkdX7wcBb43Pff9q9HV5ag77g/H",
-	"3Ytx378avhycj67G/UHvsry7mzg3Zo+sKwZZ+2lclTpT/7LfG0+ng273qt/vDUeXF6ejafDy6qXfOw38",
-	"C++y2796GQSXL6e94LI/7AYX/VFwOvW7o8vxNLjcrmRMnN/4kqFLDpUseuJMLcdIpkVAP64HZk9R46Ee",
-	"K7K2glpHcdf3H6eOJtD8WM9encL/jW6D7sQfTgb+Xxxb93JGxO8G/W7k9YIw8vpBMPDG/iLyMAy6vh+e",
-	"4mCB61WcSYRjCd8qw3pG006aQf3fJukD7clWKi11l6doq+pbvbXNKPR7UmkXN1OCw1NqnWtmUu/wpLJ1",
-	"2MwYHZ7RaLzU04IjNmo2rJp5g2O4amlC05O748OTm32RD64zOEb6bX3EphUsTRIsNhqTk6Z5aLSH72Ql",
-	"2cpxk/NJzz0YwO5Ancfx7hjWWPWoGw43g2i1aLEVbjKA7ta7DNC5QjHohF9nuRpuzJtlEQPGChein8pT",
-	"O7cxyXqwsyz/lxq/JwvKwGLC8zeXHXRjFSx3hDyLO1NNeGig0YxVmiQOxrA/WbHWvyvZURkph5xkn3g8",
-	"fPpXjn/14maeHRXeOOjf+v7E/F8HijIbKv11rzJiu7r40elFeDSIhn1vcBqcev3BsOstelHodcPxsBcN",
-	"hzjCQ8d1+sTv+gFZeL1hNPD63dHCG5Eg8PqRj4cDGA/90CRP9Xpf1hYT+GW/igOnUXfYDXwv8OHU6w+7",
-	"4I0JHnkYRj3fX8AIL06dh28LLFs15h8RxQtOTqNxrzuIhh5E/b7XHweBNxobTgaBH/h4gHHfcY+P+pWs",
-	"J4/6R27xw6N+lbRvjfr7vl4xPUg8aia8TxXxu37/cMwpvzL6hRH+OTDCn0CZu5CGVX0zUDiQ454TIsvS",
-	"jOJb5ZujWiJmzHRKYxUuTQnHttsxrpaU3U0QjQwaMBUIKvMv8tx8gJlCiFlnisNlVtLNKUn4fQY/LE3P",
-	"ZB0xZMlzNvyZnLEqvMgbIrHIv+ys1WMQFwTEHkDwL5/Olj0ZH+vtPE6y8TKhe0FLT9/R+Z9tlnH+C+KY",
-	"u9oYFgLw50iDSFOsJkD+8xs8+E/LjY8WTfPqt5mhnk6CbhFGuzjA/V4w8E5hqIXXCzwcdQOv73dDCAfj",
-	"xWgx/h6plxc2jbuX2rVHccnB0jh+OFZXj1BWy+ciOxLsmlcwFxmNQ/wr1f4VRltS7ZbYeThoHplXF1cm",
-	"5n66GTybufFbFm9qgdWWdfdEVhO27qmkixjOsktxWrm+SHTInbEskD4+K0ZHJcW/0uHviJ87ssvWfpGP",
-	"xznvR4fCn5tjPi5yHa4p/9OExUfr7RHp56+881fAfMK8c1fQ1HPMGvbYbqO0e2CEi2cSrdJFTENEIOEI",
-	"2D0VnCXa0T43fQP5f9/BZGRZ7wVOwHzHKs13hvVLZbyinQTW0tPrdUKemKiSUbh1ccuZpjC7Qs/6CMpb",
-	"WqmwMNfstlMtf/FM5re6i43pf6nE47w9pn5f27ynrX8wagNqflHeSNof3DbhJRVU0bx1drc+56svLbV/",
-	"+f8AAAD//w==",
+	"7FyNbttIkn6VAu+AOAApk/qzJONwcGx5z4uZxIidW2CjAdQii1ZvyG5Nd9OONjBwD3FPeE9y6G6SIinK",
+	"kjPOZO4mi8WMKfZP/XXVV9XF+eKEPF1xhkxJZ/LFWSKJUJg/3+OvGUp1FemHCGUo6EpRzpyJ84HRXzME",
+	"GiFTNKYogMeglgjCzjkF/DUjiYR5uchcDyEMUAguYMGjdcdxHT2eCoyciRIZuo4Ml5gSvWFK2U/I7tTS",
+	"mQSuo9YrdCaOVIKyO+fx0XXeoxLrs1ih2CbvBkPOIgmKwwOhChYYc4EgkUWU3RlCGX5WBbV7CaFpljoT",
+	"vySDMoV3KJxHTciKCJKiyoV2LTBuI2kuUGWC/ZtZjSRzSMknlEYg6UqtYUXuEAiTDyhg3vX78JbDOWcK",
+	"mZrDA1VLYLyUGn4m6SrRlNRXdVyH6s2sEh3XYSTVo3Kiqlw1BfqoRSBXnEk0fLwhUa46/RRaSvSfZLVK",
+	"aEg0W8f/kJq3Lxt6vjgXqAhNpDNhWZK4zs8oJbnTO/1EU6rMtM45z5iCNJNaM7BA9YDIIADCIgh839cs",
+	"VozP8aN+6Md99IJwEHn9qN/zSBCOvN5iEPvoL6ITEjiPVe7+VWDsTJx/Od4Y97F9K4/POWMYKi7OVnT6",
+	"OUSjofcos0RZOdQVd7tECBOKTL2SEJMsURNISRJzkWIEf71599YFAnZxuKc8MTy6WrOU3ZOERjNWPScC",
+	"CCwE/4QMFpmkDKUEkSXYmTHHbTl+nj1/bRzlg483sjL0T7VBXRupf2lhxlgalbndaZlXDi5IQiOYW4OB",
+	"hs12XojASy4WNIqQHWBa30SnZyBR3KPwJI0QjJLMrvCw5BIhtUarhZQiYQpiLoyQkEWQSRQvJYgrplAw",
+	"ktwYaqbaM34vkXxg+HmFocIol4219Zfi9JqsE06iW85/IsJa5vfg8rZi6dqZahUnmiCtX8KMknP2SahX",
+	"ky8lgPzxlqbIM/VH4F9x/kn/AxKuYyKHleAhSnlajki0b4qIIkAUcBbiSwlD2zsN8QMj94QmZJF8V4OQ",
+	"lhptCwrTFRdE0GQN2YY6LRIl1pAQhaIDVooxCmQhzlhhMCZ4S6BaVskaHpbIgNhjZDw8HJEopQzOrq9g",
+	"bn6WxySK5q9nTJK1BMldrQaBSyRCajQAPFPaEeXgapUQpePOy4WKW85/Jmyd/yq/mxY4h5SwdWF5Mve4",
+	"VJpjKDWS+4Ts1KK5uYF+nsF+c5AW672Eaeag0itR5dPzSvxpOPrASKaWXNB/YvS95HhlAYcGGRn7xPgD",
+	"g3MDXW4N3uACzow4zaOrnxmHFYqUSqmB2QtZ1Qcms9WKC4XRzxhRcmuw5h/H4zOudC6ggEiYNyl5IZRT",
+	"wlGzyFkUaVnkWPiLsxJ8hUJRi7WvSnjYjtgK+qnC9JWE+Wb83CoxSxJNtf63daY2h2lg/Aoaf1rExTCb",
+	"FBR50ccqnZu1fin34Yt/YKj0PlV2c9VsMZ2/Nn9rxuQ+qmoyfCx3JUKQ9Rap5ept5D1lQq0KMIbDY8B7",
+	"FGubwWp51xkqM5/mCpeZUEsUEJkBT2isrqH6In9bEgUPRMKD0OFaw/aHJQqEo5wKnUKq5Wu96pben8jk",
+	"pzZP1+FlvjH1ORTJIFjrPsC82jVQS+XcUkitahFoDIy0CfFaoDmylOVaqB7qbWVU/Nz2WmeVmFLEVpvi",
+	"QcUbmBjEmUb9CsVKUIlGd1LvTxI40h4u5gnltSBlNPBk8cJ1rFPeJuwtSdGo9h6Fdsi7iTt4kx0isAEh",
+	"z0vXRVGkRQhH+ndT7xDmh4PYyxKVCTznEbYLf6XTDM0nvWNcYHSQ8/qJsLuM3L3ssg2jrcrMrRlRqbQ2",
+	"y72KfqK2UFJ6Mo3TiHImTpbRqO1MpuTzlR0c+L5vZFo8N32bWymebHN+ngnJhU7rKbO2AWYhCHmKwPBB",
+	"n5KYClvnqh8TU4lpscMsXdianuHHolKVCWN2JWeUqV7XMZzYAlnJSP64XS9zc2pb6mN5hVCbG0+iItyV",
+	"0FfgPeWZNNWLU/uTRsZLnkTGe82YJVULOFTJ2iySZ3VUdeBtliSm+LIwbqTI6HPxmLkWVjcV90wDMgJt",
+	"s5Gd0f9cIFEYfVBhzW4iotBTNMU247GefK+N5XveLgWS6MA5N8ii3ei3CMb5KJ1C4Gd1SL22DiScbeLy",
+	"pUoK3KpknpDoWRRd10qwJEnexc7k4x4cWYk2j+5vRif5hAolzzvjh+OXXzasX9JEoXh57usmediKtzRF",
+	"U8+6J4nz+Iu7hV/QlleK4prGMqHd5xSIgpRLBQGknKmlKUk84b03NjAtY/NV1IIaNq+NEyOhzs1PCyeQ",
+	"ImESSJJoN6EMddVIDiHXcVjT8UJufQc7O9z8U9KujNw+53uNNY9XO4xus0yNoictsW6Dz0tvQpIkKF5J",
+	"0PlqQhaYlO5Zy90FDJccIw39bKXaItPnZDxVD9gsBRcGqcyYjSlosjQwqoCfwmA7LXFia+vCMTYYxs+q",
+	"CGr5znsR1dNqKhznEy5yVw72jGBcSMniAH1mtewBPxMTbU2xi2m0TGU5pvP8cOp+tec9PCUsQcgTErPC",
+	"/V2D9ZV8j5In97Z8lL9ecJ4gMYf8naAa4SWbAL0Hht9klqv9Iz+sogpXDXipOa7kIvkx4Tk8lAWEqhjz",
+	"IWJpQwQNDjcc1KBAjdya2Pbq85tAhW29tJWY9bvySOUzNhdNrCLaAxKsimYbF9/2RcPBHLpwQyc71fFk",
+	"JCglvafwY8c9+5jnB7Meab8CWRXb77WZ/4sYKz+jrRCrZyGWtBgL3ueiARoD48BNpSo2PGtXfkfvkf1A",
+	"Yr8JidUFcajAfydG667/m5lhQqSCzO71rW2xceAPhbBWZy8AlXK2fy+k9Jsd6XPc5ZPYaVcE/NuSw4Pg",
+	"Cpuot1FAp3pSShlRrZI+25Ql5yZDyFeSQKIINXIXPLtbmk3Orq9cmG+czjxPKbhEeBBUKWSwWAOmq4Sv",
+	"EY1rQZalmuXNLMd1KptWeN4o4T9JkrWVI5MHspb7bmZ2WGxdEMUebRKvncRtIphJXvRLA9aYVIQp6QJl",
+	"YZJJeo/6JC64WgKySJ4CknAJC56xSBsnYTP2/vIcer3eGEooB0eErYHHsUTlQsIfUIREIszV/Hj+z7kL",
+	"+nUsSGirxXA2Y3ZF08RGylemBUmfiVMgxZ6mASfB4k43d/saZc5Y9Q0czadM+6w53IDEBEMlIVvpwHLT",
+	"GZv/vXZBciCGbk32jIV8RTGCWPAUSJlFuvCwpOES5JI/yLz/Q2/hglQ0ScrVdVyyNUZbJqybrqXm8JTg",
+	"RhGhnjGjYSDldLfYeds49BzKYt4OSGOeFedH57iaF2PjsvBlP+ODhPKizJ4noh3WSvAoCzGCxXrGzBV9",
+	"2QqRt85MGrhTlk1m5YG1gFeLcsam5jqnpMBYHsyv393czgub+evNu7f2Es7Ag5AIQdFqK9yArBk7mlcK",
+	"+HMX5pUKvn60b+evO7CpSUggAuHDh6sLeVpai5wx8+vtuVt1F5X2oMKdEwnzrt/ten7P809ug+HEH0/6",
+	"g7+bgxDNGCnuJSjbdDcQaU5Jebjyk9mBa1vEx6iqERskigJ3taB/CvNqW6XxzHPTx7JE2F1R13prlNQ7",
+	"cF1cIzKSohWKPteeRCapovd5g2JCQ2TSeLy8ufTnq1vHdTKROBNnqdRKTo6P+QqZ5JkIscPF3XE+SR7r",
+	"sTriUGW6V7eNDP7nv/67YpdHTdt67bhOfjnmTJyg43d8vaDej6yoM3F6Hb/T0+eTqKU5msdkRY/DYo/j",
+	"++A4rYW0YxLZPJ9LtSP71eJolok4gwUuSRKbtmYIM6l4isLNbaSS7s1YM9+zHUT5QgvU4MeA4l1VJ3N8",
+	"uNXa5jKyyL/rHTIE2q8l4Si/t5yxzRLytQUhcSb1gcaQZNIG6c1xtObAeGVnawnlENOjW8cJZ1GU91Sj",
+	"VG94tH5eE3Ht9tY5Hw6nlydvur3xRbc/7HXH/d5FEAymF9Px+ZtR4HvTM9+/HF1ejLrj/nDcPR/3/cvh",
+	"m8HZ6HLcH/QuNnd3E+fG7JF3xYC1n8ZVqTP1L/q98XQ66HYv+/3ecHRxfjKaBm8u3/i9k8A/9y66/cs3",
+	"QXDxZtoLLvrDbnDeHwUnU787uhhPg4vtSsbE+StfMrjgWMmiJ87UcgwyKwP6YT0wTxQ1HuuxIm8rqLV2",
+	"d33/eepoAs2P9ezVKf3f6DboTvzhZOD/3bF1L2cU+d2g3429XhDGXj8IBt7YX8QewUHX98MTEixIvYoz",
+	"iUki8WtlWM9o2kkzqP/rJL2nT9xKpaXu8hJtVX2rt7YZpX6PK337Zkqwf0qtc81M6u2ftOnhNjNG+2c0",
+	"OmD1tOCAjZqdw2be4BCuWprQ9OTueP/kZl/ko+sMDpF+W0O3mXsAoy1NsaaLLEtTItYazkdNy9JAkdzJ",
+	"Sp5WQC7nFz13b+y7Q3WWJLvDX2PVgy5H3Bzd1QLNVqTKsb1bb1CAMwUJEqlM441GKvNmRcXguNL76KfN",
+	"gZ/bcGad32leOpAa+qcLytDCybO3Fx24sbYhd0RLC1kzTXhoUNWMVfor9oa/v1ix1r8N2lFU2Qw5zj/T",
+	"efzlzxw663XRIrEqHXnQv/X9ifm/jjGbRGrj6nuVEduFyY9OLyajQTzse4OT4MTrD4Zdb9GLQ68bjoe9",
+	"eDgkMRk6rtOP/K4fRAuvN4wHXr87WnijKAi8fuyT4QDHQz80eVe9VJh31AT+ptXFwZO4O+wGvhf4eOL1",
+	"h130xhEZeQRHPd9f4IgsTpzHr4tJW+XpbwEASk5O4nGvO4iHHsb9vtcfB4E3GhtOBoEf+GRASN9xDwcM",
+	"lYSpAAwHbvHNAUOVtK8FDE99gbTKG/sbufJLgYWu398fcjZfiv2AF396ePEXVOYGpmGQX40x9mTWZ1Ek",
+	"NwUhxbeKRgc1YsyY6c8mKlyawpFt8mNcLSm7mwCNDZAwdQ8qiw8y3WKAmRJFZp0pCZd5IbmgJOX3OXKx",
+	"NL2SdbCRp+z58FdyxqrIpGjDJKL4sLdWBQIuIhRPYIk/fRK96QT5WG8ictK1lwvdC1o6CQ/OOm2LjvMf",
+	"mCTc1cawEEg+xRp/mhJ5hNG/f4Xz/90y8oNF07xwbubFJ5OgW0bgLglIvxcMvBMcauH1Ao/E3cDr+90Q",
+	"w8F4MVqMf4vUN9dEjRuf2mVLebXCsiR5PFRXz1BWy0cqO9L6mlcw1yeNQ/wjwf8RgV82wW8Ju/vj7YHZ",
+	"fHnHYy7Um3G3mZG/Y8m6FpNtHfqJoGwi3j2V1Hw5a2/xaeW+JdXResbyGPz8XBwOSsV/JOG/IfTuyGlb",
+	"G1w+Hub3nx1Ff9/M9nlBb38R/P9NRH223p6R9P7Idn/E2j9Gtrsr3uo5Znt74rex4T2yiItXElbZIqEh",
+	"RJhyQHZPBWep9tFHpkei8d+IMJfEJEXzza4031TWL9DJinZSfJCeXq8T8tQEpJzCrUtqzjSFebtA3jOx",
+	"uZGWigjTUmC78ooXr2Rxg71Ym16fSigvWoHqd9PNO+n6x7E2FhdNAY1SwaPbJry0AkiaN+zu1qeL9aWl",
+	"dk3/GwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -18,6 +18,7 @@ const (
 	EMEDIATYPE    = "media_type"   // the request body is not JSON (415)
 	ERATELIMIT    = "rate_limit"   // too many requests (429)
 	EINTERNAL     = "internal"     // a fault of the server (500)
+	EUNAVAILABLE  = "unavailable"  // the service is down for a while (503; fault rules only)
 )
 
 // Error is an error meant for the API client: Message is shown to it as is,

@@ -13,14 +13,16 @@
 // Options reach what the binary's flags reach (tokens, rate limit, faults,
 // webhooks, a clock, a store); the returned Server plays the enterprise's
 // side (Reply, Resolve, Reopen, Reset), hands out ready Go clients,
-// receives the MessageAdded webhooks of an integration (Webhooks) and tells
+// receives the MessageAdded webhooks of an integration (Webhooks), tells
 // what the code under test sent (Requests, AssertCalled: the request
 // journal). Fixtures and snapshots: WithSeed starts it with a known history
 // (a JSON or YAML file, as the binary's -seed), Import and ImportFile store
 // threads and messages with their own identifiers and instants, Export
 // returns them in the shape Import reads, and Redeliver sends a webhook
-// again. The admin API is always on, with a token of the server's own
-// (AdminToken).
+// again. It steers the test: fault rules (FaultsAdd, FaultsGetAll,
+// FaultsClear) and the clock (WithClock, ClockGet, ClockSet, ClockAdvance,
+// ClockRelease). The admin API is always on, with a token of the server's
+// own (AdminToken).
 package mewsreftest
 
 import (
@@ -63,8 +65,8 @@ func WithTokens(cfg *server.TokenConfig) Option {
 }
 
 // WithRateLimit limits each AccessToken like the real API (-rate-limit):
-// e.g. WithRateLimit(200, 30*time.Second). The windows follow the clock
-// of WithNow.
+// e.g. WithRateLimit(200, 30*time.Second). The windows follow the
+// server's clock (WithClock, WithNow).
 func WithRateLimit(requests int, window time.Duration) Option {
 	return func(s *settings) { s.cfg.RateLimit = &server.RateLimit{Requests: requests, Window: window} }
 }
@@ -81,8 +83,10 @@ func WithWebhookOptions(o server.WebhookOptions) Option {
 	return func(s *settings) { s.cfg.Webhooks = o }
 }
 
-// WithNow gives the server a clock: the CreatedUtc of what it stores, the
-// rate limit's windows and the webhooks' retries follow it.
+// WithNow gives the server a wall clock: the CreatedUtc of what it stores,
+// the rate limit's windows and the webhooks' retries follow it. WithClock
+// gives it a clock that the test can also freeze, set and advance through
+// the admin API (ClockSet, ClockAdvance).
 func WithNow(now func() time.Time) Option {
 	return func(s *settings) { s.cfg.Now = now }
 }

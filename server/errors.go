@@ -26,6 +26,7 @@ var statusOf = map[string]int{
 	mews.EMEDIATYPE:    http.StatusUnsupportedMediaType,
 	mews.ERATELIMIT:    http.StatusTooManyRequests,
 	mews.EINTERNAL:     http.StatusInternalServerError,
+	mews.EUNAVAILABLE:  http.StatusServiceUnavailable,
 }
 
 // RetryAfter, as the Details of an ERATELIMIT error, sets the Retry-After

@@ -58,6 +58,9 @@ func (s *Server) begin(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.SetRequest(c.Request().WithContext(ctx))
 		c.Response().Header().Set("Request-Id", info.id)
+		// Every instant of the request is on the clock as all replicas
+		// see it now.
+		s.syncClock(ctx, c.Request().URL.Path)
 		journal := s.journalRequest(&c.Response().Writer, c.Request(), info)
 
 		err := next(c)

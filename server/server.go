@@ -43,7 +43,11 @@ type Config struct {
 	// public demo tokens only.
 	Tokens *TokenConfig
 	// Clock is the server's source of time (see package clock): a test
-	// may freeze, set and advance it. Nil: a real clock that reads Now.
+	// may freeze, set and advance it. With a store that implements
+	// mews.Controls the clock's state is shared through the store: a
+	// Clock given here stores its state there at New (a replica started
+	// with -clock sets everybody's clock); nil adopts the stored state (a
+	// real clock reading Now on a new database).
 	Clock *clock.Clock
 	// Now is the wall clock under Clock when Clock is nil. Nil: time.Now.
 	Now func() time.Time
@@ -104,6 +108,8 @@ type Server struct {
 	exposeErrors   bool
 	limiter        *rateLimiter   // nil: no rate limit
 	faults         *faultInjector // nil: no injected faults
+	controls       mews.Controls  // fault rules and the shared clock; nil: the store has none
+	admitter       mews.Admitter  // the store reads both in one round trip; nil: it does not
 	webhooks       *dispatcher    // nil: webhooks are queued, not sent
 	changes        *changes       // nil: no live views (no admin token)
 	journal        *recorder      // nil: no request journal
@@ -152,10 +158,21 @@ func New(cfg Config) (http.Handler, func() error, error) {
 		limiter:        limiter,
 		faults:         faults,
 	}
+	var clockInit *clock.State
 	if s.clk == nil {
 		s.clk = clock.New(cfg.Now, clock.State{})
+	} else {
+		st := s.clk.State()
+		clockInit = &st
 	}
 	s.clock = s.clk.Now
+	if c, ok := store.(mews.Controls); ok {
+		s.controls = c
+		s.admitter, _ = store.(mews.Admitter)
+		if err := s.clk.Share(context.Background(), c, clockInit); err != nil {
+			return nil, nil, errors.Join(fmt.Errorf("share the clock through the store: %w", err), closeFn())
+		}
+	}
 	if s.requestTimeout == 0 {
 		s.requestTimeout = DefaultRequestTimeout
 	}

@@ -167,6 +167,9 @@ func (d *dispatcher) loop(ctx context.Context) {
 
 // round claims and sends one batch of due deliveries and returns how many.
 func (d *dispatcher) round(ctx context.Context) int {
+	if err := d.clock.Sync(ctx); err != nil && ctx.Err() == nil {
+		d.log.Warn("webhooks: cannot read the shared clock; using its last known state", "error", err)
+	}
 	ds, err := d.store.DeliveriesClaim(ctx, d.clock.Now(), d.lease(), claimBatch)
 	if err != nil {
 		if ctx.Err() == nil {

@@ -49,6 +49,8 @@ type DB struct {
 
 	writer       *writer       // runs every write on the write connection, in groups
 	checkpointer *checkpointer // copies the log into the database file; nil in memory
+
+	controls controls // fault rules and clock (controls.go)
 }
 
 // Open opens the database at path, a file name or Memory, creating it if
@@ -82,7 +84,7 @@ func (db *DB) open(ctx context.Context, path string) error {
 	}
 	db.writer = newWriter(db.write)
 	db.reads = newStmts(db.read)
-	return nil
+	return db.loadControls(ctx)
 }
 
 // openMemory opens an in-memory database. It belongs to the connection that

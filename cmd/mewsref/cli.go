@@ -55,6 +55,13 @@ var commands = []*command{
 	cmdWebhooks,
 	cmdWebhooksSet,
 	cmdReset,
+	cmdFaultsAdd,
+	cmdFaultsGetAll,
+	cmdFaultsClear,
+	cmdClockGet,
+	cmdClockSet,
+	cmdClockAdvance,
+	cmdClockRelease,
 	cmdVersion,
 	cmdHelp,
 }

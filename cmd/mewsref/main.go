@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mewsref/mewsref/clock"
 	"github.com/mewsref/mewsref/gen/admin"
 	"github.com/mewsref/mewsref/mews"
 	"github.com/mewsref/mewsref/postgres"
@@ -74,6 +75,7 @@ type options struct {
 	seed            string        // fixture file imported at start
 	webhookProfile  string        // server.WebhookProfileFast or Mews
 	webhookLag      time.Duration // hold-back of webhooks
+	clock           *clock.State  // nil: the database's clock
 }
 
 // serverFlags defines the server's flags on fs, into the options returned.
@@ -97,6 +99,7 @@ func serverFlags(fs *flag.FlagSet) *options {
 	fs.StringVar(&o.seed, "seed", "", "import this fixture `file` (JSON or YAML, the body of data/import; see examples/fixtures) at start; items stored already stay as they are")
 	fs.StringVar(&o.webhookProfile, "webhook-profile", server.WebhookProfileFast, "webhook delivery: fast (retries within seconds) or mews (like the platform: 5 s to answer, 307/308 followed, retries after minutes, 5 attempts)")
 	fs.DurationVar(&o.webhookLag, "webhook-lag", 0, "hold every webhook back this long after its message (the platform's may arrive minutes later)")
+	fs.Var(clockValue{&o.clock}, "clock", "the server's clock: `real|frozen[=INSTANT]`, frozen at the current instant or at an RFC 3339 INSTANT; the admin API's clock/* moves it at run time, for every replica (empty: keep the database's clock, real on a new database)")
 	return o
 }
 
@@ -179,6 +182,16 @@ func openStore(ctx context.Context, dsn string) (mews.Store, error) {
 	return db, nil
 }
 
+// newClock is the clock of -clock, nil without it (the server then follows
+// the clock stored in the database).
+func newClock(o *options, log *slog.Logger) *clock.Clock {
+	if o.clock == nil {
+		return nil
+	}
+	log.Info("clock set by -clock for every server on the database", "clock", o.clock.String())
+	return clock.New(nil, *o.clock)
+}
+
 // serve runs the server until ctx ends or SIGINT/SIGTERM. Every check
 // that can fail runs before it listens, so that a port that answers is a
 // server that works; a port in use leaves no new database file behind.
@@ -216,7 +229,7 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 	handler, closeServer, err := server.New(server.Config{
 		Store: store, Tokens: tokens, BodyLimit: o.bodyLimit, RequestTimeout: o.requestTimeout,
 		Logger: log, ExposeInternalErrors: o.dev, RateLimit: o.rateLimit, Faults: o.faults,
-		AdminToken: o.adminToken, Stopping: stopping, Journal: journalSize(o.journal), Seed: seed,
+		AdminToken: o.adminToken, Stopping: stopping, Journal: journalSize(o.journal), Seed: seed, Clock: newClock(o, log),
 		Webhooks: server.WebhookOptions{Profile: o.webhookProfile, Lag: o.webhookLag},
 	})
 	if err != nil {

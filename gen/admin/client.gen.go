@@ -90,6 +90,96 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// AdminClockAdvanceWithBody Move the clock ahead
+	//
+	// Moves the clock `Seconds` ahead; a frozen clock stays frozen, a
+	// running one goes on running. Webhook retries that come due are sent
+	// at once, and rate-limit windows pass.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /_admin/v1/clock/advance (the `AdminClockAdvance` operationId).
+	AdminClockAdvanceWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminClockAdvance Move the clock ahead
+	//
+	// Moves the clock `Seconds` ahead; a frozen clock stays frozen, a
+	// running one goes on running. Webhook retries that come due are sent
+	// at once, and rate-limit windows pass.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /_admin/v1/clock/advance (the `AdminClockAdvance` operationId).
+	AdminClockAdvance(ctx context.Context, body AdminClockAdvanceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminClockGetWithBody Read the server's clock
+	//
+	// The clock that stamps `CreatedUtc` and `UpdatedUtc` of new items and
+	// runs the rate-limit window, webhook retries and the journal: `real`
+	// (running) or `frozen`, and its current instant. Shared by all
+	// replicas on one PostgreSQL database.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /_admin/v1/clock/get (the `AdminClockGet` operationId).
+	AdminClockGetWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminClockGet Read the server's clock
+	//
+	// The clock that stamps `CreatedUtc` and `UpdatedUtc` of new items and
+	// runs the rate-limit window, webhook retries and the journal: `real`
+	// (running) or `frozen`, and its current instant. Shared by all
+	// replicas on one PostgreSQL database.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /_admin/v1/clock/get (the `AdminClockGet` operationId).
+	AdminClockGet(ctx context.Context, body AdminClockGetJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminClockReleaseWithBody Let the clock run again
+	//
+	// A frozen clock runs again at the speed of the wall clock, from its
+	// current instant on (it does not jump back to the wall clock's
+	// instant, which may be earlier). A running clock is left as it is.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /_admin/v1/clock/release (the `AdminClockRelease` operationId).
+	AdminClockReleaseWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminClockRelease Let the clock run again
+	//
+	// A frozen clock runs again at the speed of the wall clock, from its
+	// current instant on (it does not jump back to the wall clock's
+	// instant, which may be earlier). A running clock is left as it is.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /_admin/v1/clock/release (the `AdminClockRelease` operationId).
+	AdminClockRelease(ctx context.Context, body AdminClockReleaseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminClockSetWithBody Freeze the clock at an instant
+	//
+	// Freezes the clock at `NowUtc` (omitted: at its current instant). The
+	// clock never moves backwards: an instant before its current one is a
+	// 400, so that the order of items and the cursors of pages stay sound.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /_admin/v1/clock/set (the `AdminClockSet` operationId).
+	AdminClockSetWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminClockSet Freeze the clock at an instant
+	//
+	// Freezes the clock at `NowUtc` (omitted: at its current instant). The
+	// clock never moves backwards: an instant before its current one is a
+	// 400, so that the order of items and the cursors of pages stay sound.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /_admin/v1/clock/set (the `AdminClockSet` operationId).
+	AdminClockSet(ctx context.Context, body AdminClockSetJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// AdminDataExportWithBody Export threads and messages
 	//
 	// Every stored thread and message, or those of one integration and/or
@@ -155,6 +245,82 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /_admin/v1/data/import (the `AdminDataImport` operationId).
 	AdminDataImport(ctx context.Context, body AdminDataImportJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminFaultsAddWithBody Fail or delay the next requests of an operation
+	//
+	// Adds a fault rule: the next `Count` requests of `Operation` (only
+	// those of `AccessToken`, if given) are answered `Status` with the
+	// Mews error body (and, for 429, `Retry-After: RetryAfterSeconds`),
+	// or are held `DelayMs` and then served (or, with both, held and then
+	// answered `Status`). A rule strikes only valid, authenticated
+	// requests, before the operation runs: a faulted request stores
+	// nothing. Rules are consumed in the order added, each exactly
+	// `Count` times, also when several replicas share a PostgreSQL
+	// database. A rule wins over the random faults of `-faults` and over
+	// the rate limit: a request that a rule answers is neither counted by
+	// the rate limit nor failed at random.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /_admin/v1/faults/add (the `AdminFaultsAdd` operationId).
+	AdminFaultsAddWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminFaultsAdd Fail or delay the next requests of an operation
+	//
+	// Adds a fault rule: the next `Count` requests of `Operation` (only
+	// those of `AccessToken`, if given) are answered `Status` with the
+	// Mews error body (and, for 429, `Retry-After: RetryAfterSeconds`),
+	// or are held `DelayMs` and then served (or, with both, held and then
+	// answered `Status`). A rule strikes only valid, authenticated
+	// requests, before the operation runs: a faulted request stores
+	// nothing. Rules are consumed in the order added, each exactly
+	// `Count` times, also when several replicas share a PostgreSQL
+	// database. A rule wins over the random faults of `-faults` and over
+	// the rate limit: a request that a rule answers is neither counted by
+	// the rate limit nor failed at random.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /_admin/v1/faults/add (the `AdminFaultsAdd` operationId).
+	AdminFaultsAdd(ctx context.Context, body AdminFaultsAddJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminFaultsClearWithBody Delete every fault rule
+	//
+	// Deletes every rule, used up or not. The random faults of `-faults` stay.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /_admin/v1/faults/clear (the `AdminFaultsClear` operationId).
+	AdminFaultsClearWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminFaultsClear Delete every fault rule
+	//
+	// Deletes every rule, used up or not. The random faults of `-faults` stay.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /_admin/v1/faults/clear (the `AdminFaultsClear` operationId).
+	AdminFaultsClear(ctx context.Context, body AdminFaultsClearJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminFaultsGetAllWithBody List the fault rules
+	//
+	// Every rule added since the last `faults/clear`, in the order added,
+	// with the requests it has yet to strike (`Remaining`; 0 once used up).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /_admin/v1/faults/getAll (the `AdminFaultsGetAll` operationId).
+	AdminFaultsGetAllWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AdminFaultsGetAll List the fault rules
+	//
+	// Every rule added since the last `faults/clear`, in the order added,
+	// with the requests it has yet to strike (`Remaining`; 0 once used up).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /_admin/v1/faults/getAll (the `AdminFaultsGetAll` operationId).
+	AdminFaultsGetAll(ctx context.Context, body AdminFaultsGetAllJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AdminIntegrationsGetAllWithBody List the integrations and their enterprises
 	//
@@ -501,6 +667,176 @@ type ClientInterface interface {
 	AdminWebhooksSet(ctx context.Context, body AdminWebhooksSetJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
+// AdminClockAdvanceWithBody Move the clock ahead
+//
+// Moves the clock `Seconds` ahead; a frozen clock stays frozen, a
+// running one goes on running. Webhook retries that come due are sent
+// at once, and rate-limit windows pass.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /_admin/v1/clock/advance (the `AdminClockAdvance` operationId).
+func (c *Client) AdminClockAdvanceWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminClockAdvanceRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminClockAdvance Move the clock ahead
+//
+// Moves the clock `Seconds` ahead; a frozen clock stays frozen, a
+// running one goes on running. Webhook retries that come due are sent
+// at once, and rate-limit windows pass.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /_admin/v1/clock/advance (the `AdminClockAdvance` operationId).
+func (c *Client) AdminClockAdvance(ctx context.Context, body AdminClockAdvanceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminClockAdvanceRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminClockGetWithBody Read the server's clock
+//
+// The clock that stamps `CreatedUtc` and `UpdatedUtc` of new items and
+// runs the rate-limit window, webhook retries and the journal: `real`
+// (running) or `frozen`, and its current instant. Shared by all
+// replicas on one PostgreSQL database.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /_admin/v1/clock/get (the `AdminClockGet` operationId).
+func (c *Client) AdminClockGetWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminClockGetRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminClockGet Read the server's clock
+//
+// The clock that stamps `CreatedUtc` and `UpdatedUtc` of new items and
+// runs the rate-limit window, webhook retries and the journal: `real`
+// (running) or `frozen`, and its current instant. Shared by all
+// replicas on one PostgreSQL database.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /_admin/v1/clock/get (the `AdminClockGet` operationId).
+func (c *Client) AdminClockGet(ctx context.Context, body AdminClockGetJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminClockGetRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminClockReleaseWithBody Let the clock run again
+//
+// A frozen clock runs again at the speed of the wall clock, from its
+// current instant on (it does not jump back to the wall clock's
+// instant, which may be earlier). A running clock is left as it is.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /_admin/v1/clock/release (the `AdminClockRelease` operationId).
+func (c *Client) AdminClockReleaseWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminClockReleaseRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminClockRelease Let the clock run again
+//
+// A frozen clock runs again at the speed of the wall clock, from its
+// current instant on (it does not jump back to the wall clock's
+// instant, which may be earlier). A running clock is left as it is.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /_admin/v1/clock/release (the `AdminClockRelease` operationId).
+func (c *Client) AdminClockRelease(ctx context.Context, body AdminClockReleaseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminClockReleaseRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminClockSetWithBody Freeze the clock at an instant
+//
+// Freezes the clock at `NowUtc` (omitted: at its current instant). The
+// clock never moves backwards: an instant before its current one is a
+// 400, so that the order of items and the cursors of pages stay sound.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /_admin/v1/clock/set (the `AdminClockSet` operationId).
+func (c *Client) AdminClockSetWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminClockSetRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminClockSet Freeze the clock at an instant
+//
+// Freezes the clock at `NowUtc` (omitted: at its current instant). The
+// clock never moves backwards: an instant before its current one is a
+// 400, so that the order of items and the cursors of pages stay sound.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /_admin/v1/clock/set (the `AdminClockSet` operationId).
+func (c *Client) AdminClockSet(ctx context.Context, body AdminClockSetJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminClockSetRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // AdminDataExportWithBody Export threads and messages
 //
 // Every stored thread and message, or those of one integration and/or
@@ -597,6 +933,142 @@ func (c *Client) AdminDataImportWithBody(ctx context.Context, contentType string
 // Corresponds with POST /_admin/v1/data/import (the `AdminDataImport` operationId).
 func (c *Client) AdminDataImport(ctx context.Context, body AdminDataImportJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewAdminDataImportRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminFaultsAddWithBody Fail or delay the next requests of an operation
+//
+// Adds a fault rule: the next `Count` requests of `Operation` (only
+// those of `AccessToken`, if given) are answered `Status` with the
+// Mews error body (and, for 429, `Retry-After: RetryAfterSeconds`),
+// or are held `DelayMs` and then served (or, with both, held and then
+// answered `Status`). A rule strikes only valid, authenticated
+// requests, before the operation runs: a faulted request stores
+// nothing. Rules are consumed in the order added, each exactly
+// `Count` times, also when several replicas share a PostgreSQL
+// database. A rule wins over the random faults of `-faults` and over
+// the rate limit: a request that a rule answers is neither counted by
+// the rate limit nor failed at random.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /_admin/v1/faults/add (the `AdminFaultsAdd` operationId).
+func (c *Client) AdminFaultsAddWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminFaultsAddRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminFaultsAdd Fail or delay the next requests of an operation
+//
+// Adds a fault rule: the next `Count` requests of `Operation` (only
+// those of `AccessToken`, if given) are answered `Status` with the
+// Mews error body (and, for 429, `Retry-After: RetryAfterSeconds`),
+// or are held `DelayMs` and then served (or, with both, held and then
+// answered `Status`). A rule strikes only valid, authenticated
+// requests, before the operation runs: a faulted request stores
+// nothing. Rules are consumed in the order added, each exactly
+// `Count` times, also when several replicas share a PostgreSQL
+// database. A rule wins over the random faults of `-faults` and over
+// the rate limit: a request that a rule answers is neither counted by
+// the rate limit nor failed at random.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /_admin/v1/faults/add (the `AdminFaultsAdd` operationId).
+func (c *Client) AdminFaultsAdd(ctx context.Context, body AdminFaultsAddJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminFaultsAddRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminFaultsClearWithBody Delete every fault rule
+//
+// Deletes every rule, used up or not. The random faults of `-faults` stay.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /_admin/v1/faults/clear (the `AdminFaultsClear` operationId).
+func (c *Client) AdminFaultsClearWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminFaultsClearRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminFaultsClear Delete every fault rule
+//
+// Deletes every rule, used up or not. The random faults of `-faults` stay.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /_admin/v1/faults/clear (the `AdminFaultsClear` operationId).
+func (c *Client) AdminFaultsClear(ctx context.Context, body AdminFaultsClearJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminFaultsClearRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminFaultsGetAllWithBody List the fault rules
+//
+// Every rule added since the last `faults/clear`, in the order added,
+// with the requests it has yet to strike (`Remaining`; 0 once used up).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /_admin/v1/faults/getAll (the `AdminFaultsGetAll` operationId).
+func (c *Client) AdminFaultsGetAllWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminFaultsGetAllRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AdminFaultsGetAll List the fault rules
+//
+// Every rule added since the last `faults/clear`, in the order added,
+// with the requests it has yet to strike (`Remaining`; 0 once used up).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /_admin/v1/faults/getAll (the `AdminFaultsGetAll` operationId).
+func (c *Client) AdminFaultsGetAll(ctx context.Context, body AdminFaultsGetAllJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAdminFaultsGetAllRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1251,6 +1723,166 @@ func (c *Client) AdminWebhooksSet(ctx context.Context, body AdminWebhooksSetJSON
 	return c.Client.Do(req)
 }
 
+// NewAdminClockAdvanceRequest calls the generic AdminClockAdvance builder with application/json body
+func NewAdminClockAdvanceRequest(server string, body AdminClockAdvanceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminClockAdvanceRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAdminClockAdvanceRequestWithBody constructs an http.Request for the AdminClockAdvance method, with any body, and a specified content type
+func NewAdminClockAdvanceRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/_admin/v1/clock/advance")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminClockGetRequest calls the generic AdminClockGet builder with application/json body
+func NewAdminClockGetRequest(server string, body AdminClockGetJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminClockGetRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAdminClockGetRequestWithBody constructs an http.Request for the AdminClockGet method, with any body, and a specified content type
+func NewAdminClockGetRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/_admin/v1/clock/get")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminClockReleaseRequest calls the generic AdminClockRelease builder with application/json body
+func NewAdminClockReleaseRequest(server string, body AdminClockReleaseJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminClockReleaseRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAdminClockReleaseRequestWithBody constructs an http.Request for the AdminClockRelease method, with any body, and a specified content type
+func NewAdminClockReleaseRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/_admin/v1/clock/release")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminClockSetRequest calls the generic AdminClockSet builder with application/json body
+func NewAdminClockSetRequest(server string, body AdminClockSetJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminClockSetRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAdminClockSetRequestWithBody constructs an http.Request for the AdminClockSet method, with any body, and a specified content type
+func NewAdminClockSetRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/_admin/v1/clock/set")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewAdminDataExportRequest calls the generic AdminDataExport builder with application/json body
 func NewAdminDataExportRequest(server string, body AdminDataExportJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -1312,6 +1944,126 @@ func NewAdminDataImportRequestWithBody(server string, contentType string, body i
 	}
 
 	operationPath := fmt.Sprintf("/_admin/v1/data/import")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminFaultsAddRequest calls the generic AdminFaultsAdd builder with application/json body
+func NewAdminFaultsAddRequest(server string, body AdminFaultsAddJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminFaultsAddRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAdminFaultsAddRequestWithBody constructs an http.Request for the AdminFaultsAdd method, with any body, and a specified content type
+func NewAdminFaultsAddRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/_admin/v1/faults/add")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminFaultsClearRequest calls the generic AdminFaultsClear builder with application/json body
+func NewAdminFaultsClearRequest(server string, body AdminFaultsClearJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminFaultsClearRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAdminFaultsClearRequestWithBody constructs an http.Request for the AdminFaultsClear method, with any body, and a specified content type
+func NewAdminFaultsClearRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/_admin/v1/faults/clear")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewAdminFaultsGetAllRequest calls the generic AdminFaultsGetAll builder with application/json body
+func NewAdminFaultsGetAllRequest(server string, body AdminFaultsGetAllJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAdminFaultsGetAllRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewAdminFaultsGetAllRequestWithBody constructs an http.Request for the AdminFaultsGetAll method, with any body, and a specified content type
+func NewAdminFaultsGetAllRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/_admin/v1/faults/getAll")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -1975,6 +2727,96 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// AdminClockAdvanceWithBodyWithResponse Move the clock ahead
+	//
+	// Moves the clock `Seconds` ahead; a frozen clock stays frozen, a
+	// running one goes on running. Webhook retries that come due are sent
+	// at once, and rate-limit windows pass.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/clock/advance (the `AdminClockAdvance` operationId).
+	AdminClockAdvanceWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminClockAdvanceResponse, error)
+
+	// AdminClockAdvanceWithResponse Move the clock ahead
+	//
+	// Moves the clock `Seconds` ahead; a frozen clock stays frozen, a
+	// running one goes on running. Webhook retries that come due are sent
+	// at once, and rate-limit windows pass.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/clock/advance (the `AdminClockAdvance` operationId).
+	AdminClockAdvanceWithResponse(ctx context.Context, body AdminClockAdvanceJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminClockAdvanceResponse, error)
+
+	// AdminClockGetWithBodyWithResponse Read the server's clock
+	//
+	// The clock that stamps `CreatedUtc` and `UpdatedUtc` of new items and
+	// runs the rate-limit window, webhook retries and the journal: `real`
+	// (running) or `frozen`, and its current instant. Shared by all
+	// replicas on one PostgreSQL database.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/clock/get (the `AdminClockGet` operationId).
+	AdminClockGetWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminClockGetResponse, error)
+
+	// AdminClockGetWithResponse Read the server's clock
+	//
+	// The clock that stamps `CreatedUtc` and `UpdatedUtc` of new items and
+	// runs the rate-limit window, webhook retries and the journal: `real`
+	// (running) or `frozen`, and its current instant. Shared by all
+	// replicas on one PostgreSQL database.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/clock/get (the `AdminClockGet` operationId).
+	AdminClockGetWithResponse(ctx context.Context, body AdminClockGetJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminClockGetResponse, error)
+
+	// AdminClockReleaseWithBodyWithResponse Let the clock run again
+	//
+	// A frozen clock runs again at the speed of the wall clock, from its
+	// current instant on (it does not jump back to the wall clock's
+	// instant, which may be earlier). A running clock is left as it is.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/clock/release (the `AdminClockRelease` operationId).
+	AdminClockReleaseWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminClockReleaseResponse, error)
+
+	// AdminClockReleaseWithResponse Let the clock run again
+	//
+	// A frozen clock runs again at the speed of the wall clock, from its
+	// current instant on (it does not jump back to the wall clock's
+	// instant, which may be earlier). A running clock is left as it is.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/clock/release (the `AdminClockRelease` operationId).
+	AdminClockReleaseWithResponse(ctx context.Context, body AdminClockReleaseJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminClockReleaseResponse, error)
+
+	// AdminClockSetWithBodyWithResponse Freeze the clock at an instant
+	//
+	// Freezes the clock at `NowUtc` (omitted: at its current instant). The
+	// clock never moves backwards: an instant before its current one is a
+	// 400, so that the order of items and the cursors of pages stay sound.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/clock/set (the `AdminClockSet` operationId).
+	AdminClockSetWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminClockSetResponse, error)
+
+	// AdminClockSetWithResponse Freeze the clock at an instant
+	//
+	// Freezes the clock at `NowUtc` (omitted: at its current instant). The
+	// clock never moves backwards: an instant before its current one is a
+	// 400, so that the order of items and the cursors of pages stay sound.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/clock/set (the `AdminClockSet` operationId).
+	AdminClockSetWithResponse(ctx context.Context, body AdminClockSetJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminClockSetResponse, error)
+
 	// AdminDataExportWithBodyWithResponse Export threads and messages
 	//
 	// Every stored thread and message, or those of one integration and/or
@@ -2040,6 +2882,82 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /_admin/v1/data/import (the `AdminDataImport` operationId).
 	AdminDataImportWithResponse(ctx context.Context, body AdminDataImportJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminDataImportResponse, error)
+
+	// AdminFaultsAddWithBodyWithResponse Fail or delay the next requests of an operation
+	//
+	// Adds a fault rule: the next `Count` requests of `Operation` (only
+	// those of `AccessToken`, if given) are answered `Status` with the
+	// Mews error body (and, for 429, `Retry-After: RetryAfterSeconds`),
+	// or are held `DelayMs` and then served (or, with both, held and then
+	// answered `Status`). A rule strikes only valid, authenticated
+	// requests, before the operation runs: a faulted request stores
+	// nothing. Rules are consumed in the order added, each exactly
+	// `Count` times, also when several replicas share a PostgreSQL
+	// database. A rule wins over the random faults of `-faults` and over
+	// the rate limit: a request that a rule answers is neither counted by
+	// the rate limit nor failed at random.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/faults/add (the `AdminFaultsAdd` operationId).
+	AdminFaultsAddWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminFaultsAddResponse, error)
+
+	// AdminFaultsAddWithResponse Fail or delay the next requests of an operation
+	//
+	// Adds a fault rule: the next `Count` requests of `Operation` (only
+	// those of `AccessToken`, if given) are answered `Status` with the
+	// Mews error body (and, for 429, `Retry-After: RetryAfterSeconds`),
+	// or are held `DelayMs` and then served (or, with both, held and then
+	// answered `Status`). A rule strikes only valid, authenticated
+	// requests, before the operation runs: a faulted request stores
+	// nothing. Rules are consumed in the order added, each exactly
+	// `Count` times, also when several replicas share a PostgreSQL
+	// database. A rule wins over the random faults of `-faults` and over
+	// the rate limit: a request that a rule answers is neither counted by
+	// the rate limit nor failed at random.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/faults/add (the `AdminFaultsAdd` operationId).
+	AdminFaultsAddWithResponse(ctx context.Context, body AdminFaultsAddJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminFaultsAddResponse, error)
+
+	// AdminFaultsClearWithBodyWithResponse Delete every fault rule
+	//
+	// Deletes every rule, used up or not. The random faults of `-faults` stay.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/faults/clear (the `AdminFaultsClear` operationId).
+	AdminFaultsClearWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminFaultsClearResponse, error)
+
+	// AdminFaultsClearWithResponse Delete every fault rule
+	//
+	// Deletes every rule, used up or not. The random faults of `-faults` stay.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/faults/clear (the `AdminFaultsClear` operationId).
+	AdminFaultsClearWithResponse(ctx context.Context, body AdminFaultsClearJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminFaultsClearResponse, error)
+
+	// AdminFaultsGetAllWithBodyWithResponse List the fault rules
+	//
+	// Every rule added since the last `faults/clear`, in the order added,
+	// with the requests it has yet to strike (`Remaining`; 0 once used up).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/faults/getAll (the `AdminFaultsGetAll` operationId).
+	AdminFaultsGetAllWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminFaultsGetAllResponse, error)
+
+	// AdminFaultsGetAllWithResponse List the fault rules
+	//
+	// Every rule added since the last `faults/clear`, in the order added,
+	// with the requests it has yet to strike (`Remaining`; 0 once used up).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /_admin/v1/faults/getAll (the `AdminFaultsGetAll` operationId).
+	AdminFaultsGetAllWithResponse(ctx context.Context, body AdminFaultsGetAllJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminFaultsGetAllResponse, error)
 
 	// AdminIntegrationsGetAllWithBodyWithResponse List the integrations and their enterprises
 	//
@@ -2386,6 +3304,422 @@ type ClientWithResponsesInterface interface {
 	AdminWebhooksSetWithResponse(ctx context.Context, body AdminWebhooksSetJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminWebhooksSetResponse, error)
 }
 
+// AdminClockAdvanceResponse200Headers the declared response headers of an HTTP 200 response for AdminClockAdvance
+type AdminClockAdvanceResponse200Headers struct {
+	RequestId string
+}
+
+// AdminClockAdvanceResponse400Headers the declared response headers of an HTTP 400 response for AdminClockAdvance
+type AdminClockAdvanceResponse400Headers struct {
+	RequestId string
+}
+
+// AdminClockAdvanceResponse401Headers the declared response headers of an HTTP 401 response for AdminClockAdvance
+type AdminClockAdvanceResponse401Headers struct {
+	RequestId string
+}
+
+// AdminClockAdvanceResponse404Headers the declared response headers of an HTTP 404 response for AdminClockAdvance
+type AdminClockAdvanceResponse404Headers struct {
+	RequestId string
+}
+
+// AdminClockAdvanceResponse500Headers the declared response headers of an HTTP 500 response for AdminClockAdvance
+type AdminClockAdvanceResponse500Headers struct {
+	RequestId string
+}
+
+type AdminClockAdvanceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminClock
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminClockAdvanceResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AdminClockAdvanceResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminClockAdvanceResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AdminClockAdvanceResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminClockAdvanceResponse500Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminClockAdvanceResponse) GetJSON200() *AdminClock {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminClockAdvanceResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminClockAdvanceResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminClockAdvanceResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminClockAdvanceResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminClockAdvanceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminClockAdvanceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminClockAdvanceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminClockAdvanceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminClockGetResponse200Headers the declared response headers of an HTTP 200 response for AdminClockGet
+type AdminClockGetResponse200Headers struct {
+	RequestId string
+}
+
+// AdminClockGetResponse400Headers the declared response headers of an HTTP 400 response for AdminClockGet
+type AdminClockGetResponse400Headers struct {
+	RequestId string
+}
+
+// AdminClockGetResponse401Headers the declared response headers of an HTTP 401 response for AdminClockGet
+type AdminClockGetResponse401Headers struct {
+	RequestId string
+}
+
+// AdminClockGetResponse404Headers the declared response headers of an HTTP 404 response for AdminClockGet
+type AdminClockGetResponse404Headers struct {
+	RequestId string
+}
+
+// AdminClockGetResponse500Headers the declared response headers of an HTTP 500 response for AdminClockGet
+type AdminClockGetResponse500Headers struct {
+	RequestId string
+}
+
+type AdminClockGetResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminClock
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminClockGetResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AdminClockGetResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminClockGetResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AdminClockGetResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminClockGetResponse500Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminClockGetResponse) GetJSON200() *AdminClock {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminClockGetResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminClockGetResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminClockGetResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminClockGetResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminClockGetResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminClockGetResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminClockGetResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminClockGetResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminClockReleaseResponse200Headers the declared response headers of an HTTP 200 response for AdminClockRelease
+type AdminClockReleaseResponse200Headers struct {
+	RequestId string
+}
+
+// AdminClockReleaseResponse400Headers the declared response headers of an HTTP 400 response for AdminClockRelease
+type AdminClockReleaseResponse400Headers struct {
+	RequestId string
+}
+
+// AdminClockReleaseResponse401Headers the declared response headers of an HTTP 401 response for AdminClockRelease
+type AdminClockReleaseResponse401Headers struct {
+	RequestId string
+}
+
+// AdminClockReleaseResponse404Headers the declared response headers of an HTTP 404 response for AdminClockRelease
+type AdminClockReleaseResponse404Headers struct {
+	RequestId string
+}
+
+// AdminClockReleaseResponse500Headers the declared response headers of an HTTP 500 response for AdminClockRelease
+type AdminClockReleaseResponse500Headers struct {
+	RequestId string
+}
+
+type AdminClockReleaseResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminClock
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminClockReleaseResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AdminClockReleaseResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminClockReleaseResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AdminClockReleaseResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminClockReleaseResponse500Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminClockReleaseResponse) GetJSON200() *AdminClock {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminClockReleaseResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminClockReleaseResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminClockReleaseResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminClockReleaseResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminClockReleaseResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminClockReleaseResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminClockReleaseResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminClockReleaseResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminClockSetResponse200Headers the declared response headers of an HTTP 200 response for AdminClockSet
+type AdminClockSetResponse200Headers struct {
+	RequestId string
+}
+
+// AdminClockSetResponse400Headers the declared response headers of an HTTP 400 response for AdminClockSet
+type AdminClockSetResponse400Headers struct {
+	RequestId string
+}
+
+// AdminClockSetResponse401Headers the declared response headers of an HTTP 401 response for AdminClockSet
+type AdminClockSetResponse401Headers struct {
+	RequestId string
+}
+
+// AdminClockSetResponse404Headers the declared response headers of an HTTP 404 response for AdminClockSet
+type AdminClockSetResponse404Headers struct {
+	RequestId string
+}
+
+// AdminClockSetResponse500Headers the declared response headers of an HTTP 500 response for AdminClockSet
+type AdminClockSetResponse500Headers struct {
+	RequestId string
+}
+
+type AdminClockSetResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminClock
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminClockSetResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AdminClockSetResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminClockSetResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AdminClockSetResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminClockSetResponse500Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminClockSetResponse) GetJSON200() *AdminClock {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminClockSetResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminClockSetResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminClockSetResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminClockSetResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminClockSetResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminClockSetResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminClockSetResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminClockSetResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // AdminDataExportResponse200Headers the declared response headers of an HTTP 200 response for AdminDataExport
 type AdminDataExportResponse200Headers struct {
 	RequestId string
@@ -2588,6 +3922,318 @@ func (r AdminDataImportResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r AdminDataImportResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminFaultsAddResponse200Headers the declared response headers of an HTTP 200 response for AdminFaultsAdd
+type AdminFaultsAddResponse200Headers struct {
+	RequestId string
+}
+
+// AdminFaultsAddResponse400Headers the declared response headers of an HTTP 400 response for AdminFaultsAdd
+type AdminFaultsAddResponse400Headers struct {
+	RequestId string
+}
+
+// AdminFaultsAddResponse401Headers the declared response headers of an HTTP 401 response for AdminFaultsAdd
+type AdminFaultsAddResponse401Headers struct {
+	RequestId string
+}
+
+// AdminFaultsAddResponse404Headers the declared response headers of an HTTP 404 response for AdminFaultsAdd
+type AdminFaultsAddResponse404Headers struct {
+	RequestId string
+}
+
+// AdminFaultsAddResponse500Headers the declared response headers of an HTTP 500 response for AdminFaultsAdd
+type AdminFaultsAddResponse500Headers struct {
+	RequestId string
+}
+
+type AdminFaultsAddResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminFaultRule
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminFaultsAddResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AdminFaultsAddResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminFaultsAddResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AdminFaultsAddResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminFaultsAddResponse500Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminFaultsAddResponse) GetJSON200() *AdminFaultRule {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminFaultsAddResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminFaultsAddResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminFaultsAddResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminFaultsAddResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminFaultsAddResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminFaultsAddResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminFaultsAddResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminFaultsAddResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminFaultsClearResponse200Headers the declared response headers of an HTTP 200 response for AdminFaultsClear
+type AdminFaultsClearResponse200Headers struct {
+	RequestId string
+}
+
+// AdminFaultsClearResponse400Headers the declared response headers of an HTTP 400 response for AdminFaultsClear
+type AdminFaultsClearResponse400Headers struct {
+	RequestId string
+}
+
+// AdminFaultsClearResponse401Headers the declared response headers of an HTTP 401 response for AdminFaultsClear
+type AdminFaultsClearResponse401Headers struct {
+	RequestId string
+}
+
+// AdminFaultsClearResponse404Headers the declared response headers of an HTTP 404 response for AdminFaultsClear
+type AdminFaultsClearResponse404Headers struct {
+	RequestId string
+}
+
+// AdminFaultsClearResponse500Headers the declared response headers of an HTTP 500 response for AdminFaultsClear
+type AdminFaultsClearResponse500Headers struct {
+	RequestId string
+}
+
+type AdminFaultsClearResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminEmpty
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminFaultsClearResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AdminFaultsClearResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminFaultsClearResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AdminFaultsClearResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminFaultsClearResponse500Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminFaultsClearResponse) GetJSON200() *AdminEmpty {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminFaultsClearResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminFaultsClearResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminFaultsClearResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminFaultsClearResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminFaultsClearResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminFaultsClearResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminFaultsClearResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminFaultsClearResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// AdminFaultsGetAllResponse200Headers the declared response headers of an HTTP 200 response for AdminFaultsGetAll
+type AdminFaultsGetAllResponse200Headers struct {
+	RequestId string
+}
+
+// AdminFaultsGetAllResponse400Headers the declared response headers of an HTTP 400 response for AdminFaultsGetAll
+type AdminFaultsGetAllResponse400Headers struct {
+	RequestId string
+}
+
+// AdminFaultsGetAllResponse401Headers the declared response headers of an HTTP 401 response for AdminFaultsGetAll
+type AdminFaultsGetAllResponse401Headers struct {
+	RequestId string
+}
+
+// AdminFaultsGetAllResponse404Headers the declared response headers of an HTTP 404 response for AdminFaultsGetAll
+type AdminFaultsGetAllResponse404Headers struct {
+	RequestId string
+}
+
+// AdminFaultsGetAllResponse500Headers the declared response headers of an HTTP 500 response for AdminFaultsGetAll
+type AdminFaultsGetAllResponse500Headers struct {
+	RequestId string
+}
+
+type AdminFaultsGetAllResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AdminFaultRulesResult
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalServerError
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AdminFaultsGetAllResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AdminFaultsGetAllResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AdminFaultsGetAllResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AdminFaultsGetAllResponse404Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *AdminFaultsGetAllResponse500Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AdminFaultsGetAllResponse) GetJSON200() *AdminFaultRulesResult {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AdminFaultsGetAllResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AdminFaultsGetAllResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AdminFaultsGetAllResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r AdminFaultsGetAllResponse) GetJSON500() *InternalServerError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r AdminFaultsGetAllResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AdminFaultsGetAllResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AdminFaultsGetAllResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AdminFaultsGetAllResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -4154,6 +5800,144 @@ func (r AdminWebhooksSetResponse) ContentType() string {
 	return ""
 }
 
+// AdminClockAdvanceWithBodyWithResponse Move the clock ahead
+//
+// Moves the clock `Seconds` ahead; a frozen clock stays frozen, a
+// running one goes on running. Webhook retries that come due are sent
+// at once, and rate-limit windows pass.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/clock/advance (the `AdminClockAdvance` operationId).
+func (c *ClientWithResponses) AdminClockAdvanceWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminClockAdvanceResponse, error) {
+	rsp, err := c.AdminClockAdvanceWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminClockAdvanceResponse(rsp)
+}
+
+// AdminClockAdvanceWithResponse Move the clock ahead
+//
+// Moves the clock `Seconds` ahead; a frozen clock stays frozen, a
+// running one goes on running. Webhook retries that come due are sent
+// at once, and rate-limit windows pass.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/clock/advance (the `AdminClockAdvance` operationId).
+func (c *ClientWithResponses) AdminClockAdvanceWithResponse(ctx context.Context, body AdminClockAdvanceJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminClockAdvanceResponse, error) {
+	rsp, err := c.AdminClockAdvance(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminClockAdvanceResponse(rsp)
+}
+
+// AdminClockGetWithBodyWithResponse Read the server's clock
+//
+// The clock that stamps `CreatedUtc` and `UpdatedUtc` of new items and
+// runs the rate-limit window, webhook retries and the journal: `real`
+// (running) or `frozen`, and its current instant. Shared by all
+// replicas on one PostgreSQL database.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/clock/get (the `AdminClockGet` operationId).
+func (c *ClientWithResponses) AdminClockGetWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminClockGetResponse, error) {
+	rsp, err := c.AdminClockGetWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminClockGetResponse(rsp)
+}
+
+// AdminClockGetWithResponse Read the server's clock
+//
+// The clock that stamps `CreatedUtc` and `UpdatedUtc` of new items and
+// runs the rate-limit window, webhook retries and the journal: `real`
+// (running) or `frozen`, and its current instant. Shared by all
+// replicas on one PostgreSQL database.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/clock/get (the `AdminClockGet` operationId).
+func (c *ClientWithResponses) AdminClockGetWithResponse(ctx context.Context, body AdminClockGetJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminClockGetResponse, error) {
+	rsp, err := c.AdminClockGet(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminClockGetResponse(rsp)
+}
+
+// AdminClockReleaseWithBodyWithResponse Let the clock run again
+//
+// A frozen clock runs again at the speed of the wall clock, from its
+// current instant on (it does not jump back to the wall clock's
+// instant, which may be earlier). A running clock is left as it is.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/clock/release (the `AdminClockRelease` operationId).
+func (c *ClientWithResponses) AdminClockReleaseWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminClockReleaseResponse, error) {
+	rsp, err := c.AdminClockReleaseWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminClockReleaseResponse(rsp)
+}
+
+// AdminClockReleaseWithResponse Let the clock run again
+//
+// A frozen clock runs again at the speed of the wall clock, from its
+// current instant on (it does not jump back to the wall clock's
+// instant, which may be earlier). A running clock is left as it is.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/clock/release (the `AdminClockRelease` operationId).
+func (c *ClientWithResponses) AdminClockReleaseWithResponse(ctx context.Context, body AdminClockReleaseJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminClockReleaseResponse, error) {
+	rsp, err := c.AdminClockRelease(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminClockReleaseResponse(rsp)
+}
+
+// AdminClockSetWithBodyWithResponse Freeze the clock at an instant
+//
+// Freezes the clock at `NowUtc` (omitted: at its current instant). The
+// clock never moves backwards: an instant before its current one is a
+// 400, so that the order of items and the cursors of pages stay sound.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/clock/set (the `AdminClockSet` operationId).
+func (c *ClientWithResponses) AdminClockSetWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminClockSetResponse, error) {
+	rsp, err := c.AdminClockSetWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminClockSetResponse(rsp)
+}
+
+// AdminClockSetWithResponse Freeze the clock at an instant
+//
+// Freezes the clock at `NowUtc` (omitted: at its current instant). The
+// clock never moves backwards: an instant before its current one is a
+// 400, so that the order of items and the cursors of pages stay sound.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/clock/set (the `AdminClockSet` operationId).
+func (c *ClientWithResponses) AdminClockSetWithResponse(ctx context.Context, body AdminClockSetJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminClockSetResponse, error) {
+	rsp, err := c.AdminClockSet(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminClockSetResponse(rsp)
+}
+
 // AdminDataExportWithBodyWithResponse Export threads and messages
 //
 // Every stored thread and message, or those of one integration and/or
@@ -4242,6 +6026,118 @@ func (c *ClientWithResponses) AdminDataImportWithResponse(ctx context.Context, b
 		return nil, err
 	}
 	return ParseAdminDataImportResponse(rsp)
+}
+
+// AdminFaultsAddWithBodyWithResponse Fail or delay the next requests of an operation
+//
+// Adds a fault rule: the next `Count` requests of `Operation` (only
+// those of `AccessToken`, if given) are answered `Status` with the
+// Mews error body (and, for 429, `Retry-After: RetryAfterSeconds`),
+// or are held `DelayMs` and then served (or, with both, held and then
+// answered `Status`). A rule strikes only valid, authenticated
+// requests, before the operation runs: a faulted request stores
+// nothing. Rules are consumed in the order added, each exactly
+// `Count` times, also when several replicas share a PostgreSQL
+// database. A rule wins over the random faults of `-faults` and over
+// the rate limit: a request that a rule answers is neither counted by
+// the rate limit nor failed at random.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/faults/add (the `AdminFaultsAdd` operationId).
+func (c *ClientWithResponses) AdminFaultsAddWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminFaultsAddResponse, error) {
+	rsp, err := c.AdminFaultsAddWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminFaultsAddResponse(rsp)
+}
+
+// AdminFaultsAddWithResponse Fail or delay the next requests of an operation
+//
+// Adds a fault rule: the next `Count` requests of `Operation` (only
+// those of `AccessToken`, if given) are answered `Status` with the
+// Mews error body (and, for 429, `Retry-After: RetryAfterSeconds`),
+// or are held `DelayMs` and then served (or, with both, held and then
+// answered `Status`). A rule strikes only valid, authenticated
+// requests, before the operation runs: a faulted request stores
+// nothing. Rules are consumed in the order added, each exactly
+// `Count` times, also when several replicas share a PostgreSQL
+// database. A rule wins over the random faults of `-faults` and over
+// the rate limit: a request that a rule answers is neither counted by
+// the rate limit nor failed at random.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/faults/add (the `AdminFaultsAdd` operationId).
+func (c *ClientWithResponses) AdminFaultsAddWithResponse(ctx context.Context, body AdminFaultsAddJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminFaultsAddResponse, error) {
+	rsp, err := c.AdminFaultsAdd(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminFaultsAddResponse(rsp)
+}
+
+// AdminFaultsClearWithBodyWithResponse Delete every fault rule
+//
+// Deletes every rule, used up or not. The random faults of `-faults` stay.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/faults/clear (the `AdminFaultsClear` operationId).
+func (c *ClientWithResponses) AdminFaultsClearWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminFaultsClearResponse, error) {
+	rsp, err := c.AdminFaultsClearWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminFaultsClearResponse(rsp)
+}
+
+// AdminFaultsClearWithResponse Delete every fault rule
+//
+// Deletes every rule, used up or not. The random faults of `-faults` stay.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/faults/clear (the `AdminFaultsClear` operationId).
+func (c *ClientWithResponses) AdminFaultsClearWithResponse(ctx context.Context, body AdminFaultsClearJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminFaultsClearResponse, error) {
+	rsp, err := c.AdminFaultsClear(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminFaultsClearResponse(rsp)
+}
+
+// AdminFaultsGetAllWithBodyWithResponse List the fault rules
+//
+// Every rule added since the last `faults/clear`, in the order added,
+// with the requests it has yet to strike (`Remaining`; 0 once used up).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/faults/getAll (the `AdminFaultsGetAll` operationId).
+func (c *ClientWithResponses) AdminFaultsGetAllWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AdminFaultsGetAllResponse, error) {
+	rsp, err := c.AdminFaultsGetAllWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminFaultsGetAllResponse(rsp)
+}
+
+// AdminFaultsGetAllWithResponse List the fault rules
+//
+// Every rule added since the last `faults/clear`, in the order added,
+// with the requests it has yet to strike (`Remaining`; 0 once used up).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /_admin/v1/faults/getAll (the `AdminFaultsGetAll` operationId).
+func (c *ClientWithResponses) AdminFaultsGetAllWithResponse(ctx context.Context, body AdminFaultsGetAllJSONRequestBody, reqEditors ...RequestEditorFn) (*AdminFaultsGetAllResponse, error) {
+	rsp, err := c.AdminFaultsGetAll(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAdminFaultsGetAllResponse(rsp)
 }
 
 // AdminIntegrationsGetAllWithBodyWithResponse List the integrations and their enterprises
@@ -4768,6 +6664,434 @@ func (c *ClientWithResponses) AdminWebhooksSetWithResponse(ctx context.Context, 
 	return ParseAdminWebhooksSetResponse(rsp)
 }
 
+// ParseAdminClockAdvanceResponse parses an HTTP response from a AdminClockAdvanceWithResponse call
+func ParseAdminClockAdvanceResponse(rsp *http.Response) (*AdminClockAdvanceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminClockAdvanceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminClock
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminClockAdvanceResponse200Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers AdminClockAdvanceResponse400Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminClockAdvanceResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers AdminClockAdvanceResponse404Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminClockAdvanceResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminClockGetResponse parses an HTTP response from a AdminClockGetWithResponse call
+func ParseAdminClockGetResponse(rsp *http.Response) (*AdminClockGetResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminClockGetResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminClock
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminClockGetResponse200Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers AdminClockGetResponse400Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminClockGetResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers AdminClockGetResponse404Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminClockGetResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminClockReleaseResponse parses an HTTP response from a AdminClockReleaseWithResponse call
+func ParseAdminClockReleaseResponse(rsp *http.Response) (*AdminClockReleaseResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminClockReleaseResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminClock
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminClockReleaseResponse200Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers AdminClockReleaseResponse400Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminClockReleaseResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers AdminClockReleaseResponse404Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminClockReleaseResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminClockSetResponse parses an HTTP response from a AdminClockSetWithResponse call
+func ParseAdminClockSetResponse(rsp *http.Response) (*AdminClockSetResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminClockSetResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminClock
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminClockSetResponse200Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers AdminClockSetResponse400Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminClockSetResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers AdminClockSetResponse404Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminClockSetResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseAdminDataExportResponse parses an HTTP response from a AdminDataExportWithResponse call
 func ParseAdminDataExportResponse(rsp *http.Response) (*AdminDataExportResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -4969,6 +7293,327 @@ func ParseAdminDataImportResponse(rsp *http.Response) (*AdminDataImportResponse,
 		response.Headers404 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminDataImportResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminFaultsAddResponse parses an HTTP response from a AdminFaultsAddWithResponse call
+func ParseAdminFaultsAddResponse(rsp *http.Response) (*AdminFaultsAddResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminFaultsAddResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminFaultRule
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminFaultsAddResponse200Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers AdminFaultsAddResponse400Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminFaultsAddResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers AdminFaultsAddResponse404Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminFaultsAddResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminFaultsClearResponse parses an HTTP response from a AdminFaultsClearWithResponse call
+func ParseAdminFaultsClearResponse(rsp *http.Response) (*AdminFaultsClearResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminFaultsClearResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminEmpty
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminFaultsClearResponse200Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers AdminFaultsClearResponse400Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminFaultsClearResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers AdminFaultsClearResponse404Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminFaultsClearResponse500Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseAdminFaultsGetAllResponse parses an HTTP response from a AdminFaultsGetAllWithResponse call
+func ParseAdminFaultsGetAllResponse(rsp *http.Response) (*AdminFaultsGetAllResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AdminFaultsGetAllResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AdminFaultRulesResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalServerError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers AdminFaultsGetAllResponse200Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers AdminFaultsGetAllResponse400Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers AdminFaultsGetAllResponse401Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers AdminFaultsGetAllResponse404Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 500:
+		var headers AdminFaultsGetAllResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {

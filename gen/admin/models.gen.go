@@ -9,6 +9,24 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for AdminClockMode.
+const (
+	Frozen AdminClockMode = "frozen"
+	Real   AdminClockMode = "real"
+)
+
+// Valid indicates whether the value is a known member of the AdminClockMode enum.
+func (e AdminClockMode) Valid() bool {
+	switch e {
+	case Frozen:
+		return true
+	case Real:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AdminDeliveryStatus.
 const (
 	Delivered AdminDeliveryStatus = "Delivered"
@@ -24,6 +42,63 @@ func (e AdminDeliveryStatus) Valid() bool {
 	case Failed:
 		return true
 	case Pending:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AdminFaultOperation.
+const (
+	MessageThreadsadd    AdminFaultOperation = "messageThreads/add"
+	MessageThreadsgetAll AdminFaultOperation = "messageThreads/getAll"
+	Messagesadd          AdminFaultOperation = "messages/add"
+	MessagesgetAll       AdminFaultOperation = "messages/getAll"
+)
+
+// Valid indicates whether the value is a known member of the AdminFaultOperation enum.
+func (e AdminFaultOperation) Valid() bool {
+	switch e {
+	case MessageThreadsadd:
+		return true
+	case MessageThreadsgetAll:
+		return true
+	case Messagesadd:
+		return true
+	case MessagesgetAll:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AdminFaultRuleParametersStatus.
+const (
+	N400 AdminFaultRuleParametersStatus = 400
+	N401 AdminFaultRuleParametersStatus = 401
+	N403 AdminFaultRuleParametersStatus = 403
+	N408 AdminFaultRuleParametersStatus = 408
+	N429 AdminFaultRuleParametersStatus = 429
+	N500 AdminFaultRuleParametersStatus = 500
+	N503 AdminFaultRuleParametersStatus = 503
+)
+
+// Valid indicates whether the value is a known member of the AdminFaultRuleParametersStatus enum.
+func (e AdminFaultRuleParametersStatus) Valid() bool {
+	switch e {
+	case N400:
+		return true
+	case N401:
+		return true
+	case N403:
+		return true
+	case N408:
+		return true
+	case N429:
+		return true
+	case N500:
+		return true
+	case N503:
 		return true
 	default:
 		return false
@@ -61,6 +136,32 @@ func (e WebhookEventDiscriminator) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// AdminClock The server's clock.
+type AdminClock struct {
+	// Mode `real`: running with the wall clock (possibly ahead of it); `frozen`: moves only when set or advanced.
+	Mode AdminClockMode `json:"Mode"`
+
+	// NowUtc The clock's current instant, in whole seconds like every instant
+	// of a response (the clock keeps microseconds: to freeze it exactly
+	// where it is, call `clock/set` without `NowUtc`).
+	NowUtc time.Time `json:"NowUtc"`
+}
+
+// AdminClockMode `real`: running with the wall clock (possibly ahead of it); `frozen`: moves only when set or advanced.
+type AdminClockMode string
+
+// AdminClockAdvanceParameters How far to move the clock.
+type AdminClockAdvanceParameters struct {
+	// Seconds Seconds to move ahead (fractions allowed; at most 100 years).
+	Seconds float64 `json:"Seconds"`
+}
+
+// AdminClockSetParameters The instant to freeze the clock at.
+type AdminClockSetParameters struct {
+	// NowUtc Not before the clock's current instant; omitted or null for the current instant.
+	NowUtc *time.Time `json:"NowUtc,omitempty"`
 }
 
 // AdminDeliveriesParameters Selects webhook deliveries.
@@ -125,6 +226,76 @@ type AdminDeliveryResult struct {
 
 // AdminEmpty No properties.
 type AdminEmpty = map[string]interface{}
+
+// AdminFaultOperation An operation of the Connector API.
+type AdminFaultOperation string
+
+// AdminFaultRule A fault rule and how much of it is left.
+type AdminFaultRule struct {
+	// AccessToken The AccessToken it is limited to, masked; null for every caller.
+	AccessToken *string `json:"AccessToken"`
+
+	// Count How many requests the rule strikes in all.
+	Count int32 `json:"Count"`
+
+	// CreatedUtc When it was added, on the server's clock.
+	CreatedUtc time.Time `json:"CreatedUtc"`
+
+	// DelayMs The delay, in milliseconds.
+	DelayMs *int32 `json:"DelayMs"`
+
+	// Id The rule's number; rules strike in the order of their numbers.
+	Id int64 `json:"Id"`
+
+	// Message The `Message` of the error body; null for the default.
+	Message *string `json:"Message"`
+
+	// Operation An operation of the Connector API.
+	Operation AdminFaultOperation `json:"Operation"`
+
+	// Remaining How many it has yet to strike.
+	Remaining int32 `json:"Remaining"`
+
+	// RetryAfterSeconds The `Retry-After` of a 429.
+	RetryAfterSeconds *int32 `json:"RetryAfterSeconds"`
+
+	// Status The status it answers; null for a delay only.
+	Status *int32 `json:"Status"`
+}
+
+// AdminFaultRuleParameters A fault rule; at least one of `Status` and `DelayMs`.
+type AdminFaultRuleParameters struct {
+	// AccessToken Only requests with this AccessToken; null or omitted for every caller.
+	AccessToken *string `json:"AccessToken,omitempty"`
+
+	// Count How many requests the rule strikes.
+	Count *int32 `json:"Count,omitempty"`
+
+	// DelayMs Hold the request this long (wall-clock milliseconds) before
+	// answering; past the server's request timeout the answer is 408.
+	DelayMs *int32 `json:"DelayMs,omitempty"`
+
+	// Message The `Message` of the error body; omitted for a default that names the rule.
+	Message *string `json:"Message,omitempty"`
+
+	// Operation An operation of the Connector API.
+	Operation AdminFaultOperation `json:"Operation"`
+
+	// RetryAfterSeconds The `Retry-After` of a 429, in seconds (default 1); only with `Status` 429.
+	RetryAfterSeconds *int32 `json:"RetryAfterSeconds,omitempty"`
+
+	// Status The status to answer, with the Mews error body.
+	Status *AdminFaultRuleParametersStatus `json:"Status,omitempty"`
+}
+
+// AdminFaultRuleParametersStatus The status to answer, with the Mews error body.
+type AdminFaultRuleParametersStatus int32
+
+// AdminFaultRulesResult The fault rules, in the order added.
+type AdminFaultRulesResult struct {
+	// FaultRules The rules.
+	FaultRules []AdminFaultRule `json:"FaultRules"`
+}
 
 // AdminIntegration An integration and the enterprises its access tokens cover.
 type AdminIntegration struct {
@@ -703,11 +874,32 @@ type NotFound = ConnectorApiExceptionResult
 // Unauthorized The body of every error.
 type Unauthorized = ConnectorApiExceptionResult
 
+// AdminClockAdvanceJSONRequestBody defines body for AdminClockAdvance for application/json ContentType.
+type AdminClockAdvanceJSONRequestBody = AdminClockAdvanceParameters
+
+// AdminClockGetJSONRequestBody defines body for AdminClockGet for application/json ContentType.
+type AdminClockGetJSONRequestBody = AdminEmpty
+
+// AdminClockReleaseJSONRequestBody defines body for AdminClockRelease for application/json ContentType.
+type AdminClockReleaseJSONRequestBody = AdminEmpty
+
+// AdminClockSetJSONRequestBody defines body for AdminClockSet for application/json ContentType.
+type AdminClockSetJSONRequestBody = AdminClockSetParameters
+
 // AdminDataExportJSONRequestBody defines body for AdminDataExport for application/json ContentType.
 type AdminDataExportJSONRequestBody = DataExportParameters
 
 // AdminDataImportJSONRequestBody defines body for AdminDataImport for application/json ContentType.
 type AdminDataImportJSONRequestBody = DataImportParameters
+
+// AdminFaultsAddJSONRequestBody defines body for AdminFaultsAdd for application/json ContentType.
+type AdminFaultsAddJSONRequestBody = AdminFaultRuleParameters
+
+// AdminFaultsClearJSONRequestBody defines body for AdminFaultsClear for application/json ContentType.
+type AdminFaultsClearJSONRequestBody = AdminEmpty
+
+// AdminFaultsGetAllJSONRequestBody defines body for AdminFaultsGetAll for application/json ContentType.
+type AdminFaultsGetAllJSONRequestBody = AdminEmpty
 
 // AdminIntegrationsGetAllJSONRequestBody defines body for AdminIntegrationsGetAll for application/json ContentType.
 type AdminIntegrationsGetAllJSONRequestBody = AdminEmpty

@@ -22,12 +22,33 @@ import (
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// AdminClockAdvance Move the clock ahead
+	// (POST /_admin/v1/clock/advance)
+	AdminClockAdvance(ctx echo.Context) error
+	// AdminClockGet Read the server's clock
+	// (POST /_admin/v1/clock/get)
+	AdminClockGet(ctx echo.Context) error
+	// AdminClockRelease Let the clock run again
+	// (POST /_admin/v1/clock/release)
+	AdminClockRelease(ctx echo.Context) error
+	// AdminClockSet Freeze the clock at an instant
+	// (POST /_admin/v1/clock/set)
+	AdminClockSet(ctx echo.Context) error
 	// AdminDataExport Export threads and messages
 	// (POST /_admin/v1/data/export)
 	AdminDataExport(ctx echo.Context) error
 	// AdminDataImport Import threads and messages
 	// (POST /_admin/v1/data/import)
 	AdminDataImport(ctx echo.Context) error
+	// AdminFaultsAdd Fail or delay the next requests of an operation
+	// (POST /_admin/v1/faults/add)
+	AdminFaultsAdd(ctx echo.Context) error
+	// AdminFaultsClear Delete every fault rule
+	// (POST /_admin/v1/faults/clear)
+	AdminFaultsClear(ctx echo.Context) error
+	// AdminFaultsGetAll List the fault rules
+	// (POST /_admin/v1/faults/getAll)
+	AdminFaultsGetAll(ctx echo.Context) error
 	// AdminIntegrationsGetAll List the integrations and their enterprises
 	// (POST /_admin/v1/integrations/getAll)
 	AdminIntegrationsGetAll(ctx echo.Context) error
@@ -80,6 +101,42 @@ type ServerInterfaceWrapper struct {
 	Handler ServerInterface
 }
 
+// AdminClockAdvance converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminClockAdvance(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminClockAdvance(ctx)
+	return err
+}
+
+// AdminClockGet converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminClockGet(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminClockGet(ctx)
+	return err
+}
+
+// AdminClockRelease converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminClockRelease(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminClockRelease(ctx)
+	return err
+}
+
+// AdminClockSet converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminClockSet(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminClockSet(ctx)
+	return err
+}
+
 // AdminDataExport converts echo context to params.
 func (w *ServerInterfaceWrapper) AdminDataExport(ctx echo.Context) error {
 	var err error
@@ -95,6 +152,33 @@ func (w *ServerInterfaceWrapper) AdminDataImport(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.AdminDataImport(ctx)
+	return err
+}
+
+// AdminFaultsAdd converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminFaultsAdd(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminFaultsAdd(ctx)
+	return err
+}
+
+// AdminFaultsClear converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminFaultsClear(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminFaultsClear(ctx)
+	return err
+}
+
+// AdminFaultsGetAll converts echo context to params.
+func (w *ServerInterfaceWrapper) AdminFaultsGetAll(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AdminFaultsGetAll(ctx)
 	return err
 }
 
@@ -297,6 +381,13 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/_admin/v1/requests/getAll", wrapper.AdminRequestsGetAll, options.OperationMiddlewares["adminRequestsGetAll"]...)
 	router.POST(options.BaseURL+"/_admin/v1/requests/count", wrapper.AdminRequestsCount, options.OperationMiddlewares["adminRequestsCount"]...)
 	router.POST(options.BaseURL+"/_admin/v1/requests/clear", wrapper.AdminRequestsClear, options.OperationMiddlewares["adminRequestsClear"]...)
+	router.POST(options.BaseURL+"/_admin/v1/faults/add", wrapper.AdminFaultsAdd, options.OperationMiddlewares["adminFaultsAdd"]...)
+	router.POST(options.BaseURL+"/_admin/v1/faults/getAll", wrapper.AdminFaultsGetAll, options.OperationMiddlewares["adminFaultsGetAll"]...)
+	router.POST(options.BaseURL+"/_admin/v1/faults/clear", wrapper.AdminFaultsClear, options.OperationMiddlewares["adminFaultsClear"]...)
+	router.POST(options.BaseURL+"/_admin/v1/clock/get", wrapper.AdminClockGet, options.OperationMiddlewares["adminClockGet"]...)
+	router.POST(options.BaseURL+"/_admin/v1/clock/set", wrapper.AdminClockSet, options.OperationMiddlewares["adminClockSet"]...)
+	router.POST(options.BaseURL+"/_admin/v1/clock/advance", wrapper.AdminClockAdvance, options.OperationMiddlewares["adminClockAdvance"]...)
+	router.POST(options.BaseURL+"/_admin/v1/clock/release", wrapper.AdminClockRelease, options.OperationMiddlewares["adminClockRelease"]...)
 
 }
 
@@ -334,6 +425,374 @@ type UnauthorizedJSONResponse struct {
 	Body ConnectorApiExceptionResult
 
 	Headers UnauthorizedResponseHeaders
+}
+
+type AdminClockAdvanceRequestObject struct {
+	Body *AdminClockAdvanceJSONRequestBody
+}
+
+type AdminClockAdvanceResponseObject interface {
+	VisitAdminClockAdvanceResponse(w http.ResponseWriter) error
+}
+
+type AdminClockAdvance200ResponseHeaders struct {
+	RequestId string
+}
+
+type AdminClockAdvance200JSONResponse struct {
+	Body    AdminClock
+	Headers AdminClockAdvance200ResponseHeaders
+}
+
+func (response AdminClockAdvance200JSONResponse) VisitAdminClockAdvanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClockAdvance400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminClockAdvance400JSONResponse) VisitAdminClockAdvanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClockAdvance401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AdminClockAdvance401JSONResponse) VisitAdminClockAdvanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClockAdvance404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminClockAdvance404JSONResponse) VisitAdminClockAdvanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClockAdvance500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response AdminClockAdvance500JSONResponse) VisitAdminClockAdvanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClockGetRequestObject struct {
+	Body *AdminClockGetJSONRequestBody
+}
+
+type AdminClockGetResponseObject interface {
+	VisitAdminClockGetResponse(w http.ResponseWriter) error
+}
+
+type AdminClockGet200ResponseHeaders struct {
+	RequestId string
+}
+
+type AdminClockGet200JSONResponse struct {
+	Body    AdminClock
+	Headers AdminClockGet200ResponseHeaders
+}
+
+func (response AdminClockGet200JSONResponse) VisitAdminClockGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClockGet400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminClockGet400JSONResponse) VisitAdminClockGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClockGet401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AdminClockGet401JSONResponse) VisitAdminClockGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClockGet404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminClockGet404JSONResponse) VisitAdminClockGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClockGet500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response AdminClockGet500JSONResponse) VisitAdminClockGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClockReleaseRequestObject struct {
+	Body *AdminClockReleaseJSONRequestBody
+}
+
+type AdminClockReleaseResponseObject interface {
+	VisitAdminClockReleaseResponse(w http.ResponseWriter) error
+}
+
+type AdminClockRelease200ResponseHeaders struct {
+	RequestId string
+}
+
+type AdminClockRelease200JSONResponse struct {
+	Body    AdminClock
+	Headers AdminClockRelease200ResponseHeaders
+}
+
+func (response AdminClockRelease200JSONResponse) VisitAdminClockReleaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClockRelease400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminClockRelease400JSONResponse) VisitAdminClockReleaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClockRelease401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AdminClockRelease401JSONResponse) VisitAdminClockReleaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClockRelease404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminClockRelease404JSONResponse) VisitAdminClockReleaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClockRelease500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response AdminClockRelease500JSONResponse) VisitAdminClockReleaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClockSetRequestObject struct {
+	Body *AdminClockSetJSONRequestBody
+}
+
+type AdminClockSetResponseObject interface {
+	VisitAdminClockSetResponse(w http.ResponseWriter) error
+}
+
+type AdminClockSet200ResponseHeaders struct {
+	RequestId string
+}
+
+type AdminClockSet200JSONResponse struct {
+	Body    AdminClock
+	Headers AdminClockSet200ResponseHeaders
+}
+
+func (response AdminClockSet200JSONResponse) VisitAdminClockSetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClockSet400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminClockSet400JSONResponse) VisitAdminClockSetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClockSet401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AdminClockSet401JSONResponse) VisitAdminClockSetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClockSet404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminClockSet404JSONResponse) VisitAdminClockSetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClockSet500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response AdminClockSet500JSONResponse) VisitAdminClockSetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type AdminDataExportRequestObject struct {
@@ -508,6 +967,282 @@ type AdminDataImport500JSONResponse struct {
 }
 
 func (response AdminDataImport500JSONResponse) VisitAdminDataImportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminFaultsAddRequestObject struct {
+	Body *AdminFaultsAddJSONRequestBody
+}
+
+type AdminFaultsAddResponseObject interface {
+	VisitAdminFaultsAddResponse(w http.ResponseWriter) error
+}
+
+type AdminFaultsAdd200ResponseHeaders struct {
+	RequestId string
+}
+
+type AdminFaultsAdd200JSONResponse struct {
+	Body    AdminFaultRule
+	Headers AdminFaultsAdd200ResponseHeaders
+}
+
+func (response AdminFaultsAdd200JSONResponse) VisitAdminFaultsAddResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminFaultsAdd400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminFaultsAdd400JSONResponse) VisitAdminFaultsAddResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminFaultsAdd401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AdminFaultsAdd401JSONResponse) VisitAdminFaultsAddResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminFaultsAdd404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminFaultsAdd404JSONResponse) VisitAdminFaultsAddResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminFaultsAdd500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response AdminFaultsAdd500JSONResponse) VisitAdminFaultsAddResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminFaultsClearRequestObject struct {
+	Body *AdminFaultsClearJSONRequestBody
+}
+
+type AdminFaultsClearResponseObject interface {
+	VisitAdminFaultsClearResponse(w http.ResponseWriter) error
+}
+
+type AdminFaultsClear200ResponseHeaders struct {
+	RequestId string
+}
+
+type AdminFaultsClear200JSONResponse struct {
+	Body    AdminEmpty
+	Headers AdminFaultsClear200ResponseHeaders
+}
+
+func (response AdminFaultsClear200JSONResponse) VisitAdminFaultsClearResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminFaultsClear400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminFaultsClear400JSONResponse) VisitAdminFaultsClearResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminFaultsClear401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AdminFaultsClear401JSONResponse) VisitAdminFaultsClearResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminFaultsClear404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminFaultsClear404JSONResponse) VisitAdminFaultsClearResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminFaultsClear500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response AdminFaultsClear500JSONResponse) VisitAdminFaultsClearResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminFaultsGetAllRequestObject struct {
+	Body *AdminFaultsGetAllJSONRequestBody
+}
+
+type AdminFaultsGetAllResponseObject interface {
+	VisitAdminFaultsGetAllResponse(w http.ResponseWriter) error
+}
+
+type AdminFaultsGetAll200ResponseHeaders struct {
+	RequestId string
+}
+
+type AdminFaultsGetAll200JSONResponse struct {
+	Body    AdminFaultRulesResult
+	Headers AdminFaultsGetAll200ResponseHeaders
+}
+
+func (response AdminFaultsGetAll200JSONResponse) VisitAdminFaultsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminFaultsGetAll400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response AdminFaultsGetAll400JSONResponse) VisitAdminFaultsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminFaultsGetAll401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response AdminFaultsGetAll401JSONResponse) VisitAdminFaultsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminFaultsGetAll404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response AdminFaultsGetAll404JSONResponse) VisitAdminFaultsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminFaultsGetAll500JSONResponse struct {
+	InternalServerErrorJSONResponse
+}
+
+func (response AdminFaultsGetAll500JSONResponse) VisitAdminFaultsGetAllResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -1902,12 +2637,33 @@ func (response AdminWebhooksSet500JSONResponse) VisitAdminWebhooksSetResponse(w 
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// AdminClockAdvance Move the clock ahead
+	// (POST /_admin/v1/clock/advance)
+	AdminClockAdvance(ctx context.Context, request AdminClockAdvanceRequestObject) (AdminClockAdvanceResponseObject, error)
+	// AdminClockGet Read the server's clock
+	// (POST /_admin/v1/clock/get)
+	AdminClockGet(ctx context.Context, request AdminClockGetRequestObject) (AdminClockGetResponseObject, error)
+	// AdminClockRelease Let the clock run again
+	// (POST /_admin/v1/clock/release)
+	AdminClockRelease(ctx context.Context, request AdminClockReleaseRequestObject) (AdminClockReleaseResponseObject, error)
+	// AdminClockSet Freeze the clock at an instant
+	// (POST /_admin/v1/clock/set)
+	AdminClockSet(ctx context.Context, request AdminClockSetRequestObject) (AdminClockSetResponseObject, error)
 	// AdminDataExport Export threads and messages
 	// (POST /_admin/v1/data/export)
 	AdminDataExport(ctx context.Context, request AdminDataExportRequestObject) (AdminDataExportResponseObject, error)
 	// AdminDataImport Import threads and messages
 	// (POST /_admin/v1/data/import)
 	AdminDataImport(ctx context.Context, request AdminDataImportRequestObject) (AdminDataImportResponseObject, error)
+	// AdminFaultsAdd Fail or delay the next requests of an operation
+	// (POST /_admin/v1/faults/add)
+	AdminFaultsAdd(ctx context.Context, request AdminFaultsAddRequestObject) (AdminFaultsAddResponseObject, error)
+	// AdminFaultsClear Delete every fault rule
+	// (POST /_admin/v1/faults/clear)
+	AdminFaultsClear(ctx context.Context, request AdminFaultsClearRequestObject) (AdminFaultsClearResponseObject, error)
+	// AdminFaultsGetAll List the fault rules
+	// (POST /_admin/v1/faults/getAll)
+	AdminFaultsGetAll(ctx context.Context, request AdminFaultsGetAllRequestObject) (AdminFaultsGetAllResponseObject, error)
 	// AdminIntegrationsGetAll List the integrations and their enterprises
 	// (POST /_admin/v1/integrations/getAll)
 	AdminIntegrationsGetAll(ctx context.Context, request AdminIntegrationsGetAllRequestObject) (AdminIntegrationsGetAllResponseObject, error)
@@ -1965,6 +2721,190 @@ func NewStrictHandler(ssi StrictServerInterface, middlewares []StrictMiddlewareF
 type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
+}
+
+// AdminClockAdvance operation middleware
+func (sh *strictHandler) AdminClockAdvance(ctx echo.Context) error {
+	var request AdminClockAdvanceRequestObject
+
+	var body AdminClockAdvanceJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminClockAdvance(ctx.Request().Context(), request.(AdminClockAdvanceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminClockAdvance")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminClockAdvanceResponseObject); ok {
+		return validResponse.VisitAdminClockAdvanceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminClockGet operation middleware
+func (sh *strictHandler) AdminClockGet(ctx echo.Context) error {
+	var request AdminClockGetRequestObject
+
+	var body AdminClockGetJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminClockGet(ctx.Request().Context(), request.(AdminClockGetRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminClockGet")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminClockGetResponseObject); ok {
+		return validResponse.VisitAdminClockGetResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminClockRelease operation middleware
+func (sh *strictHandler) AdminClockRelease(ctx echo.Context) error {
+	var request AdminClockReleaseRequestObject
+
+	var body AdminClockReleaseJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminClockRelease(ctx.Request().Context(), request.(AdminClockReleaseRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminClockRelease")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminClockReleaseResponseObject); ok {
+		return validResponse.VisitAdminClockReleaseResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminClockSet operation middleware
+func (sh *strictHandler) AdminClockSet(ctx echo.Context) error {
+	var request AdminClockSetRequestObject
+
+	var body AdminClockSetJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminClockSet(ctx.Request().Context(), request.(AdminClockSetRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminClockSet")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminClockSetResponseObject); ok {
+		return validResponse.VisitAdminClockSetResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
 }
 
 // AdminDataExport operation middleware
@@ -2053,6 +2993,144 @@ func (sh *strictHandler) AdminDataImport(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(AdminDataImportResponseObject); ok {
 		return validResponse.VisitAdminDataImportResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminFaultsAdd operation middleware
+func (sh *strictHandler) AdminFaultsAdd(ctx echo.Context) error {
+	var request AdminFaultsAddRequestObject
+
+	var body AdminFaultsAddJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminFaultsAdd(ctx.Request().Context(), request.(AdminFaultsAddRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminFaultsAdd")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminFaultsAddResponseObject); ok {
+		return validResponse.VisitAdminFaultsAddResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminFaultsClear operation middleware
+func (sh *strictHandler) AdminFaultsClear(ctx echo.Context) error {
+	var request AdminFaultsClearRequestObject
+
+	var body AdminFaultsClearJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminFaultsClear(ctx.Request().Context(), request.(AdminFaultsClearRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminFaultsClear")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminFaultsClearResponseObject); ok {
+		return validResponse.VisitAdminFaultsClearResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AdminFaultsGetAll operation middleware
+func (sh *strictHandler) AdminFaultsGetAll(ctx echo.Context) error {
+	var request AdminFaultsGetAllRequestObject
+
+	var body AdminFaultsGetAllJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AdminFaultsGetAll(ctx.Request().Context(), request.(AdminFaultsGetAllRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AdminFaultsGetAll")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AdminFaultsGetAllResponseObject); ok {
+		return validResponse.VisitAdminFaultsGetAllResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -2754,139 +3832,171 @@ func (sh *strictHandler) AdminWebhooksSet(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3tctu4luCroLhTFbuKlmXHSXfbP6bcibvHd/J1Y2e76kbZK5g8ktCmADUBWtZ0uWoeYp9hH2yeZAsH",
-	"AAl+U7aT3Dvjf5ZFEQcH5/sLfwaRWK4EB65kcPxnsAAaQ4p/foQ/MpDqPNYfYpBRylaKCR4cB584+yMD",
-	"wmLgis0YpETMiFoASc1vTgj8kdFEkmn+kql+hHICaSpSciXizSgIA/08SyEOjlWaQRjIaAFLqhdcMv4G",
-	"+FwtguODMFCbFQTHgVQp4/Pg7u5O/1SuBJeAsP5MY7uS/hQJroDjn3S1SlhENdz7v0sN/J/eIv+Swiw4",
-	"Dv7XfoGEffOt3H8lOIdIifR0xc5uI8C9fwSZJcoAUEbJKVnSZCbSJcQOC0SkhBLzPnLDRIJg6G3Xsbxn",
-	"0NwEkH14vzgPXP6cK0g5TS4gvYH0TKP1++19RrNEOSKQCNGJTxCExQW1SMIUYdx79pkkiZg/FmbeCfWL",
-	"yHj8vdBxuQCiFinQWFMA4wrmKS5LYgGScKEI3DKpQv11gQSSZlySNVMLkSnNKjReaiyJa3g0ovnEaaYW",
-	"ImX/Ad8VPacWCoMWAyxhkiyZlIzPNWIWVCJy1qng88fHxZ0TNviSU/3615CwG0gZyA80pUtQdoUy+BeQ",
-	"QKQkWcPVQohrEue/0oCtUrGCVDEjll6JzCC3joGlkMr7LVGCpKCylIeEw1qzzIylUul3aqlCVXAcMK6e",
-	"HwZhsKS3bJktg+OD8XgcalFpP+aCEokO0sDKCUt/TaL8PU82iGcPFuRjJn3SLcGRZSwOwoBnSUKvEnDC",
-	"uyqkffH+2eLiS/6YuPodIqUhrCDfUk4N0t9qCK+jqoz+4p3NZ1A+OqZgKfto3Yd1o4G3u6FpSje1PXsA",
-	"9G1803Q0kFOZBG7lhSBXYD8qQQQH8unjm/reT5WC5Uq17Jzab8mSxkCkIDOaNpJanZ5epUAVxJ9U1HBE",
-	"CzBifQlS0jmQNZWExjHEpZfHVMGeYksIakQTBk1E6h3W5pkkPFteQQ3el0fBPehfv9oX0VygjoqbCL4G",
-	"6xsqlUV0Nz4SKpVDOiJF470VJz2MZdbNNX51yU19xRllidnSoFdfKKoy+UrE0Iyvf7u8/EAkPuR0vlmO",
-	"y7VW/HoRwmaEa+qM6BIaSasFFO/o3sHtMPRyuC02yySJM7BQCB4BsSwGqI9/yXFxP9x/oJtE0LhPUPwK",
-	"HFKaWKGlf2iwWt/FB+Cx1nkZVywhlBze3lpMkp0c8l1nK5TOdcdsZlfvBrhWAZ/d64IwyH8chIF50JNC",
-	"xYY+pUkjalNAO02isBkFffL9XC9TZjbz7gJlOQ7CQjyVBErtyGssViNQnxl6ZWybatGS1smXVjWy2VI3",
-	"NOuCTTuUZ8uVwkVoHDMNGU0+eIDMaCKhaky9E6QA1jukyqu9c6nv/pSXJCDlMVIaaAdjlTKJBrskNIpA",
-	"SmODSRKJGyOCy7g6y390HrfoHv+9YlZ/deh8A5HGxrNE9U6W2n0wlkiuqnsldFk9b6sNBimBd3TZICfP",
-	"lSScLsFtBvdGIsFnbJ4Vb+/hqQo74VJhBclfBhx6q1F1pkmyuuXykfqvaWYdfRxkBWn1PcMtKp8++4yq",
-	"Ejytm39rLJDTOO4y5k8LSyVlSgEnV5sK8dcRYl99iS5eGxVZB1AJJ8vZMGq6hNsWj0FpJWfVrYVav7E7",
-	"UFJGXRVyu1wfEj/QOTThbqURJ2YOmiYHKEtlk5Wi93Meu92IJAZkcHMU9r/67YUtYVSRVgObe/giodt6",
-	"Aw28q/gQg6jWvq6XWPNlQ4eLPmR36Sjv2BtJcjDUzVD2wmYIp48cDOk/lBpcBOUrEoPZziOThHnpUMJw",
-	"IAwmD/ODLiIxiOsRW1tupgv4XpAHhVM8qYZmAW3dxxu2ZCo3Zbo24T1ZPfRusT1AUvdKVm/xVgR9BGt1",
-	"dmHId361PpHAY0LnlDXp6qHOM9mxkYUiRLE/B3WaJLuNfnV3jKnRhbjQcDJFjCfBpXLsLPx4kwbp08c3",
-	"ZIdyQq+kSDIFZKHUCmOASq3w6926ptsu+nQed51Cnjmoc1MKkbZDi6C+BT8PepLTD+e5zWx0fUM0Bg3c",
-	"S20DtgRkPAvYRneWVF5DTKh0JmQi5pLsTF+9fHn2X//5/45ePH893R3k0w8K2bggNETAbiAuRe93tJEe",
-	"JSK63h0eyHltzdy3DTT9b2JNEsHn/spKiGu0/ZcsSZiESHCjRIrlRKa3ma9lSFmvtaXb4e+NRgpiveyO",
-	"WggJTS5JSDhNU7GGWJuH09Ji090To4hMwEMRmqmF9lQijfJv6ayUVy6UZe59SLLWrKiB3NmA2iXRAqJr",
-	"ExXJ+DUXa34vbeqB+SBfaKjabsbE1H47dSaDyTQajoQ41KigfDPa2j5opShr55SoSW9TM2n1DdMwB1B+",
-	"/jKqfD3F8E5k2PRhNPMW1ELEHXG7JT4QkumH9xeXUzITKQFULVpetfmlYfDefdv86hVVC0JnClIy3acr",
-	"th85+bh/c7A/DQmM5iMydRp+n8bx9AQXp1yoBaTmDRmPG94wDU0maCESs1IjhFaM/yziTTOM7oyuRLzR",
-	"YtWJutAiwJClEbshCgETeHh5RP6d/VyyPtfU5PHQRN0xKaolxIwSDVaoZRlJaDqH0HEWwj1MXHck3pHQ",
-	"i4xXTuuF3uklmI82b96FJ/MEIqoPORXcKNT2Bj0cBm23LS5ajTQ7Th6Yp7hMM46SsOHNaQYoDgwpaGij",
-	"TJmE9e8iSzlNyDXAStqjN/ZomXx4TErfeSjzqPNKiAQor5kjxRFX4p+WfX1+q0dVqwK3qv/Ckr3hRV09",
-	"lVzmlwpZ+NgrxG6DXOyzqVoSoFr9LynfaKWMGcclVdEiRKwu3HeYgrS2QSSyJLYcp+2x7VKt+uWMz91q",
-	"AxNHr1OxWjWRj92bLEG4SgUaDI5KyVWmSMx8oIlkPALC1IRLRVOlGekKIppJ8EnvmSR/ZJAZLpppvtrx",
-	"CZNrfpxwmYi1Xg3NT0easRY0SpA1ZQqFK1O7I/KhAG804UM235i6LTDSd+q/sERB2u7ruVMvFw25HZ5o",
-	"PwC4dr/1ayxxGDGk9DluaV57x0UViWiaMjRvWdXIm7Mb4NpGMUhfL0BLswkXKR6iCTrc0ITFuyf2k3Y6",
-	"KVoXeCxEKmHTTHKhzSlE91Z+S9Vap0nyfhYcfx4QRHVCRcuCG5oEd1/CNmPfoXztqcEOYV0cc0kUyQ5k",
-	"l4xRrW0Fd5E9WTJb5Xb2zpLenpuHD2ztg/vYCr1nG/WZdWVaQZu1BLc1+ULPXCNMPWAH224hVwtNofj8",
-	"OyKzaKGRXja4jCDpMdV2S7vpjC4/7DRyHSi3tXPkN0S40Z3Qb59A2UKpg1er3nnx009+YEWDVtdC98fw",
-	"XY+UzuVEW0JQf6kR/+nyFcZvKFeYnIuSTLIbIFTbQmpBgDcFe894c8DB+OJaYgpFrmAmUqP9UCUOjy5c",
-	"6MdbF9jqZRVtl785dHvo03f9AfGaktsuOF4po/Wi5FqVbr5OkNzJwkcKj5dCbX3R8Xzt/ri4e7QcQt1e",
-	"bVqj5S7881HizZUNdUaDvxR7kSK5gb5oMIe19jhEkmHcR8sf6I6Zn0v76jZvCMsP8YmQYKGB+Y9YAW9y",
-	"Z755NN3bQCsluOxUf7JBDE2TfO2N9ezlAmgaLQbm20KSUGUjmuyGqY1lUDJ9Q6XKo2Pa7LX2Ndan2zyb",
-	"qzt+aC4X65O+Z+7uTSMStpJSFvnZckkHFHlunckrn+2Q1JiJM9oGitzVNwEL5yVFYnnFOOBBktN3r7tr",
-	"c/pi5INCSUNLi70NVOuKXZle6hMlNBWlbB+W7pB5CJoVeHEO345+E4Zihf5eCz8tKiTZQZG42wisNoE6",
-	"XCdPZN43cdlcEqL5Py16LjKksdAWTrE54zTBVCGkpg/FMvYziYUkZiuh24hGOiYxTEQWOXNJb53pf6hN",
-	"z+0SbiViG5YNLbNdw4atWKGYV5Su+Lu1KMITe1uUc3z7NLmVHEOz5G3i4Bsw/KOYQvegDFtF22IOuRr5",
-	"Tx/fOKwMLWj7ujWAaKthDMEwqZ+sa0+FkZ28tQ3l0LCkwac0aapva82oS5e2VFnKbaeNxTIRs9l9gwDD",
-	"a/dcfbDsP/bBxYtG+TGvO0fvtE4B7fT0OOWM+fv7bIf8wSYcdPVVNdIaZibEzOpPzH82VTMryppo5Zcs",
-	"xURcjA9giEtTXZ36ujKxvy2oiSrati0ekzWmhHYsFJsiEbZN4uvM9JOqalwoT7yYJq/R1m1JRXLDz8k4",
-	"JDUdy2uq6NntSqSNSllyupILofIqZrmgKzDxxJgqus+W+qekpUSuz7r18s717qdBBHphAewpV+uqmLys",
-	"1GqZwolHBWt7qzsHt/vMBrX26cNSggD+otvMDk2Xi3SpjY4sRbc6brWWu3X0NtUZ9zXS79f813gI58u+",
-	"Q7AniqIjJzIlTGplRKal/UzxsVJFznTC6WqVYKmcTV3bUmxkQdeBa+pRlCRizckOJRFdqSyFeMKrlV1Y",
-	"vW3qOjgwLSJ3TV7n/saWMwiKChKXbXBZ84f6XtXaoIcv+PUlk6GNmlwqh+/H420k1ds2KYVO3izP13F4",
-	"FKCbwG2A9wJ43G6C/BWTv0X/AsSFZTazXWDYU5mzR4hFgnjCG7KgMfk9k4pcAXD74E4MpkPf+LEDChQq",
-	"p/2lk53bbBLMG+dpXqP4GpK3GsR+6jLHZg/sypYHFO8cUBHiL9RFKw9Z4+yWScX4fOh+1kiU5zHaTHZh",
-	"mujvNiFJYKaIaYPfYO3e/YDo2utXWL9CSU3HWz2LVrw17KWJFCvNlp3GMSX2aWIfD+0WtUmWkFVCld4i",
-	"xk6kTe4+mqQfJGnPbtw0lrpvAvo7dE5KImCwuLJ7xiUeoeR0i27p7ihA1TG0OGg67LLE7Wjpsseqtfg6",
-	"ZQqaT7OrOBq/0/tUbAkhuYYV8oPtFTvxU5gsD9Q+kw9rdj9X0pus46phQkxaxJBicfYsFUtvyZBcYKQv",
-	"JMVu0DK6hFu1vXZvg8otZiSirXNBmTFoDQPjMIVqn+1tiHukDrgcuFL5TS/1FUHCtlBlAwmeGP+CSSJW",
-	"pssXW9bNyT4mfQ4nw26Jdq5kKevgCBJDzRzq+r3feH0o2XsyKPRg8+k/JO9tGNwcLfLDhQmTfw0LG01q",
-	"sebmiB8BRx3pi99MaVqlU7VIaDA1xOQLgzKGmvcYZVKJpQmt9AQCLXZbSjIK1Pe85tMqbqX4U0USoFJ5",
-	"B11GticAbSdHOU2AcS3r943IO6zaE0mMyKS8Ja9wjyqSCmoL5AyUMG1H8ttCkHUqFPgdcyfkf9MkA7Kk",
-	"G3IFxm4TWdNEHKbftWScKtEriQ0I5Z/chQEu1XAyyZpuZEvIsLbN6nCE0iJNWCmnHipiEBOuZEU1xptj",
-	"/n2TmNB4KoYwPXzsUmc5T72OB2POLl+ewg0TmcTE+dccvNRvQ4Ve+1kpLvIAPfUw66h19GATuz6CtfOI",
-	"ls02Ns2AWSsPNmV6jRhnSDu7r4UWwiLtIta8qf3xK9DGVk4Y02Z6Ivhcs/i9LZRW0tuCUu5jVJQLjb+y",
-	"4fA4hsK9TYOtjAFc1SefASr/ftq82Uctu7DDNH5pR711bVtZAf+s6t6t0Y6A2j4qycGCkmemkiURGwAZ",
-	"ktNiqGUeO60kNtzcrOIlQRh4v2ucmeWyVeemLLqlhBq/I3lgDVOCny5fFeJyltLIhecpMS3PZCdbESUm",
-	"fMmiVNg26N3QplGtN/lMkqJIQC7E2jZH2sePiRQoOyZc27TOXXe5yTxbpV0inLIkCdzSSCUb57G6EiKT",
-	"6YBbulzpww0Ox4cv9w4O9g7Hlwc/Ho9fHI/Ho4PD50cvXv5NUx9VClK9///zebz305c/j+72zB+HxR+X",
-	"7o/j2h87k8nI/H0Qvrzb/de//UvQgfxhIaAiQNGlk4akJt1hP1kmX9syac5Rd4ZZHIttZ4pseexPRsf/",
-	"RKNjKyL5BzEcSnH+9kzCAJOhjrlrxmNbZmTe4FSon7NsVJu5LTE0RWF+cH/zof6uNq5lyg5+wwQLFsk3",
-	"RlDaGKiogK8lZrZLjDR2BdyFgYQoS5naXGg0QTG1umuoTDE02x+0YlJ92ICM4lLDiMhH/gOaIhFaCBZK",
-	"rcwUb8ZnorPpEOVGnkh7C2uJge8FDgMgeos3NMFq49mxySkmoAglCqSa8FVCq6P3nkkiWWxbWyLBbyCV",
-	"eYnkyhgrlOf2XjjhVqbkbQ272uaSK4gU2jopSDAgxlRR02/uai/BFKtRFS0mXHkDRZCcp0UOPt+mRadJ",
-	"FCpRbmqd8AnHYQoiUyDNwHdTVr6uTtxxY98rM98nfGe6h5/38DOOEDn77eLj2S9/P3399vzd3y/f//vZ",
-	"OxxAg3UursXMtDjjlH0qJ3xaGrZ+TH7GEyaTbDx+HpmV9J8wHZE37Bqa/Ht8/4TnE0KQP9wEEQM6+cvF",
-	"+3duYkSailSSBb0xb0NSKC5+CCd8hclnmkKp6MIU8xSRvpEJomHPiirHzSa8N3CGlmvCIuAS2Z5jjW7w",
-	"9vwyCIMsTSxxy+P9fbECLkWWRjAS6Xzf/kju62fvwkAxhcbvEtYyhRn5r//8v74ik2yZJZYuzflpss/7",
-	"/maQAo/cce8GYaDp2HDPwWg8GuslNAR0xYLj4PloPHpubOkFcvn+3/Gl+zcH+1hACHnt4UrI1qpYm8v3",
-	"SuZ9bzgfdSQ4VIe/7ot0wv2cin9E6MM4X6FS3jj16hunmhep9kQMuCGZIvOZgi1bAzlnlkAkXbre3rxs",
-	"a8KnZiDZdESsdpU4lUP/gqWmSX+VQsQ0Ls1p5wSqpbQd/VtUaxo5642I6bn9IPd6qin/4PmM/vhi9vJo",
-	"78UPBz/sHb14ebh39XwW7R1GP718Pnv5ks7oy+AuHHh/QmNx4l1ZL9i629KlJ4fj8aPd4eChqeXKBuMz",
-	"et0yduYZS0s9Y49xS8WR2VjTL3IE7HtXvuBPDvp/Urr9An901P+j/DaRuzB4MQSwpotZUIG7xpbAILqE",
-	"yGVRCqPoXGpD4Bd2q7IUZPBF/7oqBQwLtUuBC83/snENrTZx1sWxPT8tV0MyLYzNaTjh08Lc1F8W9qat",
-	"uTTW6rRc55wXe2GMYoKDj3LMhC4qQYpyy3xCga34sUMIp0QLoWJ6gfuvm4uOHU1TTxxOd61Qwd1hjyGq",
-	"4FPTr8UF1uQeW3mHQzyM6tB7sd/irHMjNneOxmPC6ZLx+YTjEJXzGJYroRkNZ8Cdx9NjbDTR7zBFVKid",
-	"WLWKijA54a6QyvQ+7jBFlqZCz8zAE4UQbElsT7jhNrRpToqFbdMmLj0H29lay5ZbCRFOuDsAgyvmBvDp",
-	"lWcsAaLWTGsqQztM4fh8bRbgRI8ULbt4wssKoV7joBawPDaxWFha28atM+ElOrO11Vr5J0yiwyntSH+9",
-	"xoicu+BVTr3a3ppwLgqLLOMJSGlI0tVVGqMhzaBTM5i3f2vNUPPIg/HVD9Hh1QHsHcbP6d5R9OLF3k9U",
-	"f7z6IXoZv4Cj2fNxUK/B/VyOZ1Sjc+Pj8fhvgYkrBD/G48ODo8PZ3vODaLZ3dHDwYu+n8dVsj8KLw/E4",
-	"+oEeXNGyX2lDuVU3PPiLWHDyWoDnqZq2WzNQcI9xHD1TVB/2gPnCglmLfQ2FuQgQVLxXP6ibB7eC34Cs",
-	"WZLkxgS5hg2xNj1n84UiMcjrEY4CGILerwC3H38uAD83cGvzXvs4OMJlyWKEeWTGCAzX9rVK/O9gcZTK",
-	"hxvsjrybyPjUppvI/stMmrNS9snyGGZ5GITf2/LwPVyrk/v8kFpg0fN8r7lYS7ITw1K4CaWo5oz3W2qK",
-	"3A0LNVKe5Kq1WcvtFMYDt//SSklCcpP7nei7F1O6GjSEf9PAr2a399cUg5nTuwvkG7Nk260RLR6BTw31",
-	"Szv0h9qI1yce7edRbW1VE5W+t+WRv8ez5/xK3NYYtm5ct/PrKd/klR7YRb0pW6NXG2Q0bWuOmvmlbJ78",
-	"Cg8yrO6pVbdjs9rImO/BcU2T/TuvlXzipGGc9Csob9TPPZilU79dlpsm9UJ+1Czvwy4xUbXHbAgXPUzv",
-	"3NNDKddb2vLJg/HdffhL/iMx2AdzAUrDJbYN95c8cdkW+qptMInHeJ4/1sN9NpPTEeACVEZeWMqbgBZW",
-	"UkMkSoS7WNZMNcN4D15D/BbWchAr2pUewot17/qbqLn6XLl/Cj1nXVy0JBeUm2zqE0v2s6Q974Lac8a4",
-	"Fy9KHFX2qJrQ9l8LDsaxMynXxgF2ZKccilYL4EXZJ/obuyEBGi0mPK/+qfRwkOkl3KqpGSWtPcDW4VkT",
-	"3jA9S3nXr2m7uHJTWd4XN9c/5nOzmYiaFNvpxavzc5KA0ox3UhZZZsq8KE0j2xHphOcDyHZzdURMFkYf",
-	"hZkeUh5v4G69yBF/POEm3rwE6qb9ccK06WOGr+r/4CUFmA0nEpQcTfiw/GvjnD+bfjXp3ZNitiA66Rie",
-	"zseQIVDrBUuALMWNmfCAoeBUcNXqkJflsZmg9x2Ct54Qt5dyNlpLh+MidHeVAr2eUSNLtjagarMCv4f4",
-	"ro2kHGJE5VEbljb0VT3J8n5ZbhDeaWBp17wiOoc6OzgYvCMmEMc+0+Jh2szfqBSznvpDWKbm2ss8nDDh",
-	"FWvMpPHQBDP2F1mLLIlH5Fw5cZBv95ks5yJJwq6hJIUpj82NCViU0li1M+Gu+tu9tFQG3iNv5Gkcf4dQ",
-	"Ri1hkRfUpEIsiUkvUkW4EHy0pVxpvB71OxqF3eZgraTuSXAMMQJXRT3/Pb2xYVGQ0r2N5SgiDog3hpTc",
-	"JvrxCHGPtgjGN/K5Gi6//I781a+wn4p47hn2aLq1dBiTWdKW+1ECNG3nsdeQABaRmrmO/sj/yrUC9nqG",
-	"2FR2iHz+zISnTZcWFZcV4RCTEyI4+SCkmqdw8dc3heemf45UaJwQdBeYmaOmRBYttNciAVyN326rQnXD",
-	"+l/hhv/7J9O8leti093o5I9Df+K8AeVzZm5tnfo9rssvkGjnOTcRoJnnaleUNTOcvZyqmBBJdibBmsoJ",
-	"9w1sEtEkgZg8xy5V+a+TwM9nu/IrnC/pbpI1tVI3DNZ4j08OtquJ7eUwe2fXvdWnf9PQ56DkLnzxr8X5",
-	"fDgef9k2HFm6ceM78GXperoW9rQXJWvV2HCB3BOj9jMqotdyjb1F2butTm7Frn12aOdtO2XL87je4lDS",
-	"j7W7kC2vmrFNqrjmiZyV+i6UmPDqjVqj0QjDZw4BdQWdwiyTuQomlPt9FinlZMfVq/7l4v27kBg6JjdM",
-	"JK70wl0xaipdwgln/HdTq40jgGRIUqqAJNogZny+W9qPJObHBnPLE9OCMuH6pLTYsuUyQo3Ipa3RSaH5",
-	"cmpjHVhJNuHVUbknGKTFOs8iEMs3rmkfi0Xzvhlb6Wuwlds+OapNJVGrJYOXLHpXWTOsjK3YN6X7PvWr",
-	"FtTOfaRJkps80rQJuWtq7X+f5SHmnHCWdEOk0n76FRDBMQjMUrKmm1FnU0vb3U7YhOFd7uQ3t5wQSiIz",
-	"9cYUH5tHsc7Y29WE7zBlg8xFUa0TYyFBm23PPmwuIcbLULV1hqW4Ez49Go/7tc3X9NYGK6Kj8Tg8Gh/c",
-	"Txl9bz/Nv0qs00+rXkj/pI22ddgeoIxkVwFV2U1zQRA/SuluJYghYfohIzD9uwrwatiN3ymBYV2ZMQUk",
-	"oty2MF6BWgNw/FJ2cKd8UA3WP72XdZZPYzcjFvX5PFVPDeQXQ85aF6LD7zHIa/2xyhyWil8b0mZDQ4cC",
-	"VWgEXDmuYNVZ3KGfRMovA49NCpIqpZ3nlmjib1WgHq6ofNW0BY0WIHxnRVMA0h1zL07jiWG2UDAVEc9K",
-	"RbrFdS+9zJOCfUM7//zV5bw4rHOVUly6t0mEyc3nX5k+vzjDq1sFjyCccL/57NPHN1jtIMj0U5pMjXbK",
-	"yyHy12gN5drs1lSemHIHDYTggO3+lOe1AnYUS2iK9A2z2vEDpkHtPyAVpr0N7yxP8F7zHKQUtF27EgmL",
-	"Nq16rsblH3PkPaRWKw6Ojw63NSbtwv8YTL7pZnGfbp6YfGg6XjuDOZvTOWV8Cw5/tLYZb9KRNxvINzLd",
-	"1VftDPM/p6mlcpPYgIaWJ354nG4Vnxq34pNOV+sjrBIa2ToRvPdPCbJeMBuK92B5JpuvUplwmmqO4urE",
-	"lqaojQlN5RfiLfEiPHJh+rltnEubwldUgtV67s7Btrv8sKtar4QEDLERGFr/mivKe1SavHhYE809+4zN",
-	"ZYKfcT7K8f7+weEPo/FoPDo4/mk8HudHFGwZaSluxfuOEqCN9/EguVgX84CeHMXBKlH590e23MPZwvze",
-	"ZCtsFPdnWn3+cvdFf60XNm3k1aBYIiKaEDeXxw1k8mZbEX+C0qg0+KdE2D+Ofxxj17qFsXFinBEEmP3W",
-	"Rq6ZuYnTT81oIfSL78LGOxFrk63yKaUkFn4bgn1XqXO91vtgp87lokfDdOzG6jTO/PBcaLHmE14YDeZB",
-	"5kbs7FCbEFgwveGNuyYcpNoN7TQfIx2ZiXH7I4BKlxuibLPbyVuKW9DjKpPrZcxuCFiCQyh2bFupFAl6",
-	"MdN9+2E64UySq4wl2rXR75CwezywjzJ0/9YbGlxjGdpqbNuZbvIeEJf2bYov65u+rCepGtJSpCsrpRed",
-	"8GpSKjRzbu2PqDIzGeyVhrhvT5Ci/ivBm8c+m0EuqdLKPUo4mUPVBqEV7y5E8Je7/x8AAP//",
+	"7H3tcts4luiroHS3KnIVLcuOk+7IP7Y8SXrGu0k6Ezu3q6aVO4RJyEKbBDQEaEXTlap9iPsM98H2SW7h",
+	"HIAEv0RKdjq9086vWKJA4OB8f/46imS6koIJrUazX0dLRmOWwX8/sH/kTOmL2PwRMxVlfKW5FKPZ6KPg",
+	"/8gZ4TETmi84y4hcEL1kJMPfnBH2j5wmioTFIqF5hArCskxm5FrGm8koGJnnecbi0UxnOQtGKlqylJoX",
+	"ply8YeJGL0ez42CkNys2mo2Uzri4GX358sX8VK2kUAz2+ica2zeZvyIpNBPwX7paJTyiZt9Hvyiz+V+9",
+	"l/xbxhaj2eh/HZVAOMJv1dFLKQSLtMzOV/z154jB2T8wlScaN1AFyTlJabKQWcpiBwUiM0IJrkfuuExg",
+	"G+bYTSgfIpjbNmQfPirvA15/ITTLBE0uWXbHstcGrN/u7AuaJ9ohgYIdnfkIQXhcYosiXBMuvGefKJLI",
+	"m4eCzDupf5C5iL8VOK6WjOhlxmhsMIALzW4yeC2JJVNESE3YZ650YL4ugUCyXCiy5nopc21IhcapgZK8",
+	"ZQ+GNB8FzfVSZvyf7JuC59zuAsGCmyVckZQrxcWNAcySKgDOOpPi5uFh8cUxG1jk3Cz/MpHRbZPZXflo",
+	"GplnzA5WmVyxTHPkP29lzJq/DDNGk3BmLlaYU5m7xTPRJMGlyHglleLXyYbQJWDMgnB9cEbCRSb/yUQ4",
+	"I6m8Y4pIkWzIeskEUQw5S3xHRcRisxkm8nQ0+3lk3jcKRvjT0acG3zS0sf6oo/ZDwobMGfMsY8KQqNJU",
+	"6MDQ6nopEwOGSIpYkYTfMsLuWLZxD82FYe/EMWUy1m5BcsvYytxslEn7+xnRkiwyxv7JDCtgn2mkk81c",
+	"rJcsg0+4CkhkYBTCEkeK6bCgjBDPEB5M5sIcVmYp1aPZKKaaHWqeslFTXviS5me8rQIWJZjk9S8s0gZM",
+	"JT6cI5jf04ymTFuco3HMDeBo8t5DgwVNFKtj+1/kmixoZk5sLpIUcGki0SVCp3k59otiDcSU8SKjkXlC",
+	"EZokcs3iM0I1SaXS5Hg6JRtGM3UwqYBI5teJOXpKP/PU4MzT42dPn0/Nv8CIXPxwWkBE5Ok1yxoAdDvd",
+	"DrpLpvcGm8FHi1oespRIRXUTfl24/U5qcs0WMvMWaKL5GZEp15oB0xZ5kpCFZc+1ByddSGd+RA18rTLT",
+	"RMJ2YL1iCb9jGWeqCq46EiQs0oqs2fVSylsSF79qQuKlzJGpN4EK6FH+1gA3YzrPREAEWxtRveCZqh6S",
+	"C/30xMea4yq+lAoaCDuDMKifWLnXpkL+aPiZga63F9AfuPJFZmUfec7jQXD2cRVh8akf+FZiNXb6UwPg",
+	"TVBVwV+u2X4H1avjmqWqT8b6e92MSlSiWUY3jTN7G+g7+KbtaliBZYoJq6dIcs3sn1oSKRj5+OFN8+zn",
+	"WrN0pTtOTu23JKUxI0oa1tiKak18epkxqlncSuE/GblokCllStEbI2AVoXGM0nGIhAhGbUjqXdbmiSLI",
+	"Dev7fX462gP/kcGVqqGQoBvHbQjf2OsbqrQF9HZ4JFRpB3QAioH7vgwM31tYGvVXbppvXFCe4JEGLX2p",
+	"qc7Vy1ZdysDrL1dX74mCh5ytga8Tam0MDuDafEGEwc6IpqwVtTq24l3dO/Z5GHgF+1welisS58zuQoqI",
+	"EUtiKFJ+KGCxH+zf000iadzHKP7MBMtoYpmW+SFCtXmK90zERivNheYJoeTk82cLSTIudn7gbJTKvY7x",
+	"MAe+7mmXGwWj4sejYIQPtqqiH7OkFbROBQRmM+lV5i7Ma6rEhmuXICtgEJTsqcJQGlfeILEGgvrE0Mtj",
+	"u0SL4bSOv3SKkc2OsqFdFmy6d/k6XenNjvrZO0nKzXqXVFv6B5on+scVw6tpAuBcEOm+dSRdmJPk/P2F",
+	"j2GWuV+Baa2Obpg+T8w11z6ncVx+2HwMH2hDyHLHH/KkhQU5N0eWJ4xQEZOlXJM0j5ZotBmUTdiiRR84",
+	"jyKm1JUxXtsZm/eAW4in3OiiWgYkperWKPeFUoqWlzGQUBr18o4OfdDYJikVG+elQYMbjmd+e8uMKmaM",
+	"i4cS0VyXkjkgsuYCKsyiYQL7FUvo5m23ikU3YLmmPEm4NTz3lAdd8ttAqlALzuBPZSHn/FsyiwvvKM/s",
+	"o2qgCvEWMbb95aH9NnR0U3pWz6r2S8wAbwdhSoVWe5lOjby/BKMPLKVcmMW6sY1rcO5sGJh2CK+BGPaB",
+	"6WxzvtAs6zSWATbw3CE8iI5ncnryYs/b75Kf4BdCZYQ7HUR5oKeIhOC52evVbYKuBLajah/mQYXVeGLP",
+	"YVIbBEtKqlDwp6083XDIvY17n5GCzyJhRrswWptckBB3HQKLDe3ewh25KpiXBVuzjjeufE7rNLWsMPzb",
+	"eGs1DrELp4Uzwq925br9xvcA+7uTPf5FJnHFNw+ASaS4IeM1TZJD9LD4fPPA+k/mAtGci5szsqLwW4+B",
+	"FwvylMkcv7QaJVfkdPp9zWPXONrzlpP1E+j+bNK/eOr4JNFLqomgKStvZoK7LDDB7XIX1Lg/a70H7wNR",
+	"6Ny3Y3fS44Mz61g2BFIQXhevLO7p++enu1/TAD6qpcWXoPSVv2VrVYsaWoXQ7OF0ehycTp8Gp9PvA3PM",
+	"Z9Np8Gz69NP92W0J+35O2Ok7MmcreZ0KqmpB4aGoMrZy2W61Y0fPUanV9rmOvJd3ntuztlpVet+vYZg4",
+	"kJ3QLFtlXEH4TxEKjBgjOopE8g7ZbRUSr4sfXXShu78uqOG1pYOGJgZOO5Iy4fyLBRh7/S5VyO3q4xnk",
+	"2nlH0xZOdqEVcCR3GDgbiaRY8Ju8XL3HUq4ZyfCqoAbkIZfeie6vbUiocuTqlfrLtBvE5jrIimX1dYZj",
+	"u4+fffhe2U/n4a0QOY/jbS7689L/mBnBIsj1pob8LaFD33rtwiIbTi74I+HDsOmKfe7gSpp9LgL2dtdN",
+	"dacnjFbbuX1dHxDft8rqc7IygJMLt5u2sEaeqTbfoznPRexOI5OYAYHjVdhPzeqlhxCNbJau9GaPCEOh",
+	"crTgwLtaZGAQ1joNpg9Zi9cGDhZ9wN7mefKuvRUlB++6fZe9e0PE6UMHRP37YoPLx/iKyGD9Tw+LErjo",
+	"UMRwWxiMHviDbUiCgOthWzseZtvme7c8KEjqcTWFOnDXOd7wlOtBarn3ZP3St7PtAZy6l7N6L+8E0Adm",
+	"fcnbIOSHtMD9wkRM6A3lbbJ6aEiMjG28sAw8Wr/rQaura7vl2hoYuDT75JpgfEAo7chZ+lFks6WPH96Q",
+	"MRWEXiuZ5JqRpdYryCjSegVfH+xs2DddMVtuochDbFJTxiKjh5Ypgnb7FZ93oTOjrN/Dn+xrwDZmi05k",
+	"QpVTIRN5o8g4fPn8+ev//q//d/rs6avwYJgzeUgg1qW0sYjxO1b1N4yNkg5OhoMdvL1WzW33aKzRf+G9",
+	"WUt5u93/WyTD1HJdgl3NDv9sNNIsNq8d66VUrM0kCYigWSbXLDbqYVh5WXhwhoIIw5ia0FwvjaUSGZD/",
+	"lsZK9c2lsCysD0XWhhTNJscbpg9ItGTRLcY6c3Er5FrsJU29bd7LFhoqtndyGyFFsjgwoKBiM9lZP+jE",
+	"KKvnVLAJnVDjsL5CGBQbVD9/mtS+DiFoGyGZ3g9n3jK9lPGWaHwKDwQkfP/j5VXoeVCLsN5k1OcLay69",
+	"onpJ6EKzjIRHdMWPIscfj+6Oj8KAsMnNhIR+RC88Qy+ekHrJMlwhF3HLCmGAOZiQ0Wiea92hZeN/kvGm",
+	"wwtj7+haxhvDVh2rCywAEC2R7QbABNDx8PyU/Cf/U0X7XFPMCgYVdYwJrymLOSVmW4HhZSSh2Q0LHGXB",
+	"voex6y1p/NZd6PJnC1wv5U4vwnywCZ/b4GRTQg2g+oBTg40GaY/gEWzQcbd5Gf38EUfJAwNPV1kugBO2",
+	"rJzlDNgBooLZbZRrTH//ReaZoInNgcWrJzZT1kcfEZPKdx7IPOy8ljJhVDTUkfKKa1kNlnyrYaO6G6jO",
+	"cOvyrzOo5InkKr3U0MKHnh+KavDFPp2qL4zNhIY8wpTqaBmUIXrzHQQ5rG4QyTyJLcUZfWy3BEqzOBc3",
+	"7m0DY7mvMrlataHPhzIKVO5wlUlQGByWkutck5j7myaKi4gRrudCaZppQ0jXLKK5Yj7qPVHkHznLkYoW",
+	"hq7GPmIKQ49zoRK5Nm8D9dOhZmwYjZZkTbkG5sr1wYS8L7fXDOe0Hr41IbOESN+t/8ATzbJuW8/derUE",
+	"yZ3wzNgBTBjz2yxjkQPZkDb3uKN67V0X1SSiWcZBveV1Je+G3zFhdBQE+nrJDDebC5nBJaLT4Y4mPD44",
+	"s38Zo5OCdgHXQpSWNnlMLY06BeDeNSBZ0dZpkvy4GM1+HuBEdUzF8II7moy+fAq6lH0H8rUnBrcw6/Ka",
+	"K6xIbQF2RRk10tbGivWSqYraqnbTd1L6+QIfPrYBLfdn5+493ahPraviCuislX1blS/w1DXC9T1OsOsR",
+	"CrHQ5oovviMqj5YG6FWFCxlJj6p2UDnNVu/y/W6jkIFqVz1H/YYAR9nJ+vUTVtVQmttrxGSfvXjhO1am",
+	"0zYptD+Ev/Rw6YJPdAUEzZcG8B+vXrpKCgjORUmu+B0j1OhCekmYaHP2vhZxZ90SE4ZjVos8QCQO9y5c",
+	"msc7X7DTYvVSGbdy4M7QJ+/6HeINIbebc7xWlOt5yY0o3XwdJ7njhQ/kHq+42vq848W7+/3i7tFabtPO",
+	"YtMqLV+CXx/E31w70FZv8KfyLEomd6zPGyzY2lgcMsnB72P4D9vuM79QdukuawiKiuCJgEAGGH4iV0y0",
+	"mTO/uTfdO0AnJrjoVH+wQQ4Nk3ztg/Wc5ZLRLFoOjLcFJKHaejT5HdcbS6AkfEOVLrxjRu21+jXkUNk4",
+	"m6vVvG8sN6HfOHb3phUIO3EpC/w8TemA0q2dI3nVux0SGkM/o23HUJj66LBwVlIk02suGKZhnb97tT03",
+	"p89HPsiVNLRg0DtAvVqwTOn0kJK1JaXs7pbewvNssil+XexvbFYCVyyk2BnmZ1iFImNgiQetmzUq0BbT",
+	"yWOZ+wYu21NCDP1nZQeHHHAssIlT/IYLmkCokGXY1cIS9hMFiSR4lMAdxAAdghjokd3UsidPjOq5W8Ct",
+	"gmzDoqFVsms5sGUrFOKKypV0diZFeGxvh3SO3z5MbjnH0Ch5Fzv4DQj+QVShPTDD1sZ1qEOu8vXjhzcO",
+	"KkMT2r5uDiDoauBDQCL1g3XdoTAyLhrlAB8aFjT4mCVt+W2dEXXlwpY6z4Tt22GhTORisa8TYHjunqv6",
+	"U/3XPjh5EYUf92ruzUmbGNCNTw+Tzlis36c7FA+2wWBbl5ZWXIPIhFxY+Qnxz7YaRU15G678kGcQiIvh",
+	"gcA1VWhi37ZI7E9Lil5F2wRGxAR7hIztLjZlIGyXwNdr7E6l636hIvCCLWMmOzcb8OtsypiMA1Lbtbyi",
+	"mr7+vJJZq1BWgq7UUuoii1kt6YqhPzGmmh7x1PyUdKTI9Wm3Xty52dNgEIJe2g32pKtty5i8quVqYeLE",
+	"g25rd6272O72OxvUsMNclpaEwS+2q9kB1q4rF9rYEqXYLo47teXtMnqX7Ix9lfT9Wnq0XsJF2ncJ9kaB",
+	"dRRIBlWHMmMTElbOY0vOfMiGc0FXqwRS5Wzo2qZiAwm6fl6Yj6IVkWtBxpREdKXzjMVzUc/sguxtzOsQ",
+	"jBsWafsY7a9sOYWgzCBx0QYXNb+v7VXPDbr/C78+Z0LcaPClqvt+Ot2FU73t4lJg5C2KeJ1gD7Lptu22",
+	"7PeSibhbBfkrBH/L+gUWl5qZKxCGOqSCPAJIEoQb3pAljckvudLkmjFhHyzKx9COHZCgULvtT1vJuUsn",
+	"gbhxEeZFwdcSvDVb7McuvDZ7Ydc2PaBcc0BGiP+ibbhyn3e8/syV5uJm6HnWgJQXMehM9sU0Md9tAuhN",
+	"QLCp3gZy9/bbxLazfoX31zCp7Xrrd9EJt5aztKFirYXKVuWYEvs0sY8H9ohGJUvIKqHaHBF8J8oGdx+M",
+	"0w/itK/vXG/Xpm3CzHdgnFRYwGB2Zc8Mr3iAlNMdeiBt9wLUDUMLg7bLrnLcLSVd9lqNFF9nXLP229yW",
+	"HA3fmXNqnrKA3LIV0IOtFTvzQ5i8cNQ+UfdrYXWhlden12XDBBC0iFkGydmLTKbeKwNyCZ6+gJSnAc3o",
+	"in3Wu0v3rl25lyFHtHkuwDMGvQP3OEyg2md7C+IeqAKu2FxvQ4U2JWWLq7IFBc/QvuCKyBW2X4BGVHiz",
+	"D4mfw9FwO0e70KoSdXAICa5mwZryvV95vS/aezwo8Pbm439AfrRucLxaoIdLdJN/DQ0bVGq5FnjFDwCj",
+	"LeGLnzA1rVapWgY0uB6i8gWjKoQ6eszmSsu0rbVGk8ARuh0pGSXoe5b5uIo7Mf7ctR4pL7oKbI8B2kqO",
+	"apgA/FrW7puQd5C1J5MYgElFR1xhjyySGmhL4AzkMF1X8tNSknUmNfMr5s7I/6ZJzkhKN+Saod4m87Y+",
+	"l9yslXJBtezlxLiF6k++BCN4VcvNJGu6UR0uw8Yx6y3PKi9pg0o19FBjgxBwJStqIN7u8+/rrwrKU9la",
+	"9f7NVLem8zTzeMDn7OLlGbvjMlcQOP+a7VT7dajAKz9rdHnbU07dTzvqHGTQRq4PoO08oGazi04zoIPi",
+	"vVWZXiXGKdJO7+vAhaAMu8i1aCt//Aq4sZMRxo2ankhxY0h8bw2lE/V2wJR9lIpqovFXVhweRlHYWzXY",
+	"SRmAt/roM0Dk7yfN223Uqgk7TOJXTtSb17aTFvA/Vdy7d3QDoHGOWnCwxOQFZrIkcsOYCsh5OSKj8J3W",
+	"AhuuV2m5yCgYeb9rbTzqolUXmBbdkUKNzfALxxqEBD9evSzZpZsHgH4pLHkm43xFtJwLf/7CQWDDqNaa",
+	"hNZtLklALeW6Ou5hRpQE3jEXRqd15rqLTRbRKmMSQZcl5UY6OIvVpRBhpIN9punKXO7oZHry/PD4+PBk",
+	"enX8/Wz6bDadTo5Pnp4+e/43g31Ua5aZ8/+fn6eHLz79evrlEP9zUv7nyv1n1vjPeD6f4P+Pg+dfDv79",
+	"b/822gL8YS6g0kGxTSYNCU26y37UTL62ZtIeo97qZnEktpsqsuO1Pyodf0SlYyck+Z0oDhU/f3ckYYDK",
+	"0ITcLRexTTPCFZwI9WOWrWKz0CWGhijwB/urD821uqiWa9v4DQIskCTf6kHpIqAyA74RmNktMNJaFfAl",
+	"GCkW5RnXm0sDJlbOwNrWVKYcweU3WsFQHxQgA7s0ewTgA/0xmgES2h0stV7hTDAuFnJr0SHwjSKQBl1A",
+	"z99fQOdoIYk54h1NINt4McOYYsI0oUQzpedildB6670niige29KWSIo7lqkiRXKFygoVhb4XzIXlKUVZ",
+	"w4HRudSKRRp0nYwphluMqaZYb+5yL7FB/JrqaDkX2msoAugcljH44pgWnBgo1LJa1DoXcwHNFGSumcLx",
+	"cd5IsLYhcrUJcnMxDg/h70P4G1qIvP7p8sPrH/5+/urtxbu/X/34n6/fQQMayHNxJWZY4ow9rtVchJXR",
+	"bTPyJ7hhMs+n06cRvsn8l4UT8obfsjb7Htafi7Lxv6EP10EEt07+4/LHd65jRJbJTJEltdOzag1hg7lY",
+	"QfCZZqySdIHJPKWnb4JONKhZ0VW/2Vz0Os5Ac014xIQCsheQozt6e3E1CkZ5lljkVrOjI7liQsk8i9hE",
+	"ZjdH9kfqyDz7JRhprkH5TdlaZWxB/vu//q8vyBRP88TiJd6fQfui7m/BMiYid90Ho2Bk8Bip53gynUzN",
+	"K8wO6IqPZqOnk+nkKerSS6Dyo7/Dokd3x0c4W83OkTPfrWRb36q3MH+uHL0V2vbDIc4hOyOU4MA5+73S",
+	"xpTDjwJC58KNv5OCkRsJechuJN7Ehc1JxrCKH9UFmTIS5wzuVDFhLA8NM1WQyjJjasOIBLLmIpZrc0mu",
+	"H0GBV4a5Nie52amjXm+XniGIhbniTWg7efbiZDr9EgyckLhtnNyXKsu2KbGV6aYn0+mDDWv0Jh12zGa0",
+	"A9agpBtufUkFip6HmEB5imdp+0Vx5iNvnCv85Lj/J5XJlvCj0/4fFZNCvwSjZ0M21jZ0FcSpKzMBavHn",
+	"1BkwGPlHbxS4zwHyn8xvGpR4w3Q3FZY3AxSiNE1XioSlSmeTF0u1DpibYGsbjaAiBlK02Sl1CgqKJHdH",
+	"ia4Lna0xnhEcZzkXY0u8UNvk5lQGRSFNfVweuVxSmwFFk8RIVcBdYAOGJbyXSt9k7PKvb0COXlPFthPy",
+	"n5m+BxHvRrQ4G+f3SaOPJDmMJD9gvm590sxAqsxYwqjaIh/Pq+IPSAwaahKn2a0YK/T5cvRrUCQgzEWN",
+	"ZgxpjLmXX/xLnq7INTXUL2vLPFFzUUxqXS95tHSBW0azhLPsYELOixG0uEc7qQhCMMY82U5vHywEHmnu",
+	"US7uTYRvrKlUEAnSyEAiVNtE4w8wHFZVpsMWU4LJ2A75mJlPW+TTwYRcGQsAf4mNl3DksqG3Nc1iNcMi",
+	"QCRNL0PPrWSkmLFh5uJ0Og2ct7w6daAQwm6krDJGjVyQlc0SphuiDMy30+LlvWRfMSJ3dDI9+e5wenx4",
+	"/Oxq+mI2nc6m07+N9tBnqzN+H2n2X4pmf2hOXfYooZd0oUCNFbVt7cSLVZc2V9wryfajrUUrXSC06nCR",
+	"I5nNhZ+z57sAIEbmYlG18rnQq58LjVZKDaHjdgOj68LQcVBqscbuhlvNXtG0mGvkyoLmIsSG1+GEWO+t",
+	"gq6PdvAbNIFbZSzixlbvpHGvGvAeVF4NLIyeLuj3zxbPTw+ffXf83eHps+cnh9dPF9HhSfTi+dPF8+d0",
+	"QZ8Pp/3W4rffmPA9MHUQPsYkvW4MlvPyrNKT5JEL9HMBBHQFkGlZauFYwA/8s84zptq5AJJQNxe4NPSv",
+	"Wt9hlFTopTiz9xdexGFQsXyDufDt3oCEZTzDmsUYDQmrdbRFMRHEwOfQWLeATCnHy3K+ogNedQZpSAwT",
+	"CmsjR8Nimi50zAg9dhgeWKaifBV8Ls6xH4iQUPM5s/wOmkSia9KcxX4LE3KRbY5Pp1MiaMrFzVxAk86L",
+	"mKUraQgNeoxfxCHqMGYNLNIB7yevV+kQruaiYhqAHZJiBRj2WJclE+xInJ4LpDbwmZ+VL7ZNgeDVN8x2",
+	"TmpkY1sOEcyFuwCEFXcN3s2bFzxhRK95xPAEsFspIjYhbzh0jMwgchDPRVUgNHPo9ZKls1JFKwaPmffM",
+	"RQXPbO1upjRJuIKAprKDoM07JuTCJUcU2KuYMHuQpcc/FwlTClHS1e2hUzrL2VbJgKv/1pKhEfEdTa+/",
+	"i06uj9nhSfyUHp5Gz54dvqDmz+vvoufxM3a6eDodNWs8f67Gy+vZH6iDYtx69H08PTk+PVkcPj2OFoen",
+	"x8fPDl9MrxeHlD07mU6j7+jxNa3GLW2qUD3MO/oPuRTklWReJBTbOmHD+kMuoLVpWd3Ws81ndpuN3Iqh",
+	"ey4D0LXoqJ80VCRPjH5iZM2TpFAmyC3bOM+C4DdLTWKmbifQam4IeL/Cvv38pnLjF7hvmmXQ3hF08JTH",
+	"sOcJtqkbLu0bld7fQOOolKe26B1FtwqM2WK3CvsRdjK3XPZR8ximeSDA99Y8oGIFx313O+9is7A3o3FW",
+	"DvYPIdc9LOe0ygUJiwh1SMZSJJu5KKyT0GscHcKECNBbDkAWFZ28iymbTtDMRS2iScZUxAFkGMLkTn+i",
+	"54w0xoCGBwF0lTZvWbLEm5nrlF6Bns/YaCI2p+la6mWAj7uH3HBXb4/WdejNA4eYMygkQbUps7GgEEyB",
+	"34e1DPJmuVAzB2pvAg6KbyMisdEFgeGTcJpICpWnOE+lNjUzIIxGS2fbGTGNd6V5ChXsiZIYGlfGPKMJ",
+	"KaIOagnX4YUd5qKIO7jjrrlQRN5Zr0FGRSxT3DliwSH+HyEsoYW6i6rg6PaZ1+LfKpF2bDy0HDbi3rZ/",
+	"IJHZOcRH6osQc60LyhPDTbTdRqeGAJM71TlMv99bQbCVLceVER3V0fmtk2ifTsvRC6cnL3bzJLVNlP4W",
+	"riRvSmq7VYlX6Ka2PrLwAS4kysGkwVHoBWv1WSoVJZfw2TqgcxdTjxJGs262/oolDBJlMJUlT1hAcsVi",
+	"kq+sgQVe322UrTQFQd1JaS9hC//6QRHvzbXGzRIJwkaTHkliGEkgblrULBWPwaiP3oU+j2rJquygkKKd",
+	"buiTUNg2kjqYi8IKLiiVa8i92zCN/ZOMPkDG4QeWUi64uAnPyBQscEdoBz2S6s94jn99AmqMCd8iXR69",
+	"kkPjiVyhDeyNV+8nIT+pciAhNXLZvWTLWyHXME4/lW4oHmjTmHBZ6cN54I20rw4PtGHJtoHomPRpP9JL",
+	"liqW3BWpjpAuWg6GaSE0f7j1H4bcWgaVdxCcjw3NOfEQ9qpPFXwkzR1I04evF4Dx0N+j2AtxLT83CLbp",
+	"b99iy4tNUVwMeuWm6qC+3gChhRdx2KHYVT2W98sz29fRthuZNaYUfAuKaxsm3UFyZZ3RIyX1U9Kfmfam",
+	"S+xBLFvl21W1T6d5kR9IL1r/Voio3tZwCBXdT+7sGbSotvhwfo3pl33oS/2eCOw9ztxvkFfryPxHKttB",
+	"XnX1wvcIzwvR9FCfLR7aEvNmIIy8SLU3dCeoVSORKJEKiigyO0gHQsDaaC1v2VoNIkX7pvvQYjPg9puI",
+	"ueYoo/8Rcu4x82zvlG2svCuwvSCMvWhRwXScB5WEtuWvFAwNO/Tdt85MIuNqdgpEZIpOI2BvHGA8w/pd",
+	"WtqGkfCKfdYhTi81FmDnvJa5aBnYom3JvdOLXUeDSvV3QPiN+bG4wcNEFONa55cvLy5IwrQhvLMqy8LB",
+	"xrIyAGcss7koZt4cFOKIYGKWuQpsWF/tqO0GrReAn80FpqCkjLoBU4Jwo/rgvD/zCczFhsIRophWk7kY",
+	"VvLXOlrKVvxhReFZOc4KjHTIWCkm38Cm1kueMJstbPNiFpkUutMgr/JjHNr0DfI5PCYODf06tKWTaRnN",
+	"v84YvV1Q5CU7K1CN8VTfgn03pqANUaIKrw3PWlr5PfLyfl6OAN+qYBnTvMY6hxo7w+L7jmjhMm0y4KSS",
+	"xhL6ff9DQ820dCfMRU0bwzAuqGCof5G1zJN4Qi60YwfFcZ+oanoiSfgtq3BhKmIc0g110K2F4nPhGg65",
+	"RSudh3r4zX2jwnvnDNVymIoa7kzKlGDGIdVESCkmO/KVEkq/D6VwuzrY6OLwyDiGKIGrsoXUntbYMC+I",
+	"P36GVr2IMJMYFSm1i/fjAfweXR6M38jmcgf5fdBXv8B+zOvf0+1Rwf6dzCwXHN4tHaMyZbo2ydpOBI8x",
+	"2VsWIw/K9DIco2EDcEXGGqacnREpvMSu0nIrqs7RCAFzgWNprZZ5tDRWi2LMlf10h67dfOg/fPLHVdkZ",
+	"oDKB95HyBlTU4KjEJvZ7VFfMLO+mOdeEup3m/iLXJDXCzJAbL2tdaq9Ej4I3lIyM56M1VXPhK9gkoknC",
+	"YvIUEyz/fT7y49muIgNGmrkSVyyfuONsbUR4WGzblcn1Uhgc7x7is+wlZeBZMRc+uWRFyPc/mU4/7eqO",
+	"rAx5/wZ0aXeAQOogT5Gn1xjKhjs2LNXiwiOhDiNUAK+lmkhmRoc/f39R5ETtRK59eqjveWgRi77mOWt2",
+	"1arIx7IZGIsYvysaWeKkEF1IzQl5XWn1peVchEd0xY8it/bRZDIB95kDQFNAZ2wBGV8265sKv7VXRgUZ",
+	"uxK2/7j88V1AEI/JHZeJS73IxS0U32GmSzAXXPyC5ZuYqxZ4SdFc3BxUzqMI/hghl55h17O5MDdl2JZN",
+	"l4GUT5ujkzGSUnXLYq8JeSJvrIvScrK5qE9nPMOk88QoToUjVmxcn2ioHytatdniP4RWmYrq54Rv0WQI",
+	"1+ZK8frwQSnq+o3fngdq+dob7WBrHiokpJvbT58ULuYCcVK6IUobO/2aESnACcwzsqabydY+agVTqI0h",
+	"gLrsUtOr9FM7I9Q2QbD1iPgolB56p5qLMdfWyVzW2Tk2FhDQ2Q7twyE0JFpTRUAdheq8uQhPp9N+afM1",
+	"rbXBguh0Og1Op8f7CaNvbafZbfTbaQUrdYj3KI12NNjuIYy2NlKpmmnOCeJ7KV2PsJgl3DyEDNMfjz0X",
+	"StONXzwNbl2Vc81IRIXtmnnN9JoxAV+qLdSp/hC9vjqtrNfFAGCc6mXu5zF7ardEe5okYPB7BPLK/Fkn",
+	"DovFrxC1+VDXoQQRGjGhHVXw+vjXwA8iKeD3QE0QgqRaG+O5w5v4U31T9xdUvmjaAUfLLXxjQVNuZLvP",
+	"vbyNR4LZQcDUWDyvJOkWc4b7iSdjdoVu+vmri3kJti5ESqEu0k0iMTZffIWtP6AxrG0HOxd+P4qPH95A",
+	"toMk4ccsCVE6FekQxTLYoRY7XKypOsN0B7MJKRhUuVBR5ArY7v8BJukjsdqO19iz4p8sk9jxgmuykEki",
+	"16rcUsaMXruSCY82nXKuQeUfCuDdJ1crHs1OT3ZVJu2Lfx9EvtlO4j7ePBL50HC8MQYLMq934euj8Acr",
+	"m/GGa3jjKHwl06iT28XiH6eoxR14eEHLIz08TLWKj4070clWU+sDWyU0snkiZmkjtLB7a20vT1T79P65",
+	"cM3Rz2xqit6ga0rnmS0XI3KxmJBLbPFk/Vyu14GVevBulwYIsx0qNU/YaAk6JhgEZnHZ2hZEYJ9IU/ds",
+	"WLln66GPWQK3tNR6NTs6Oj75bjKdTCfHsxfT6bS4otGOnpbizr8lB+iifbhIIdflCIpHQ3GwSEQO4JO6",
+	"zVHzCLGD+L1hKtA7yh+j8vOnL5/M1+bF2Fmq7hRLZEQT4kZBuBkg3jgV4g/tmFRmTVQQ+/vp91NoZGX3",
+	"2DqkqNL/2nWLth6alG7IAhp+BkQxnJ5hZ0PASD6cd2G7rQatyyOfgeC60aFxipz3YzC7m7/9yakHlVkt",
+	"xdw9Eku/ysGuVemV1dgNzW4Yhg94kmdl8HNr8wlvdVs+3FzZTWgqVjSnnbkWoa39Cz3bX67FXJTaDj7I",
+	"XbvQMbWRjCU3oNxgxjPczkFgO5MiW+fonPfbmdodYKY1MGV3FNceqQPwLqW6mX/tBuYk0FBvbOthlUzA",
+	"/AqP7B/hXHBFrnOeQN9yvWSKHcwGFoAG7mNzoMHJoYFNI7ddtjBgw+LKuTFrtB1Ta9G1lnga2RZOw1kK",
+	"9WgadmzS9kdUY385DFLhuT0JAIK7st/Cadu+5YoO8GcmoKmR40OwWmNoULl2KTs+ffn/AQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -20,7 +20,7 @@ import (
 // ends. Subtests run one after the other, so open may hand out stores that
 // share a resource (a database server), as long as each one starts empty.
 func Run(t *testing.T, open func(t *testing.T) mews.Store) {
-	for _, tc := range slices.Concat(tests(), instantTests(), adminTests(), searchTests(), dataTests(), journalTests()) {
+	for _, tc := range slices.Concat(tests(), instantTests(), adminTests(), searchTests(), dataTests(), journalTests(), controlsTests()) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
 			t.Cleanup(func() {
