@@ -140,6 +140,10 @@ func New(cfg Config) (http.Handler, error) {
 	m.HandleFunc("POST "+Prefix+"/webhooks/redeliver", c.authed(c.redeliver))
 	m.HandleFunc("GET "+Prefix+"/requests", c.authed(c.requests))
 	m.HandleFunc("POST "+Prefix+"/requests/clear", c.authed(c.clearRequests))
+	m.HandleFunc("GET "+Prefix+"/controls", c.authed(c.controls))
+	m.HandleFunc("POST "+Prefix+"/faults/add", c.authed(c.addFault))
+	m.HandleFunc("POST "+Prefix+"/faults/clear", c.authed(c.clearFaults))
+	m.HandleFunc("POST "+Prefix+"/clock", c.authed(c.clock))
 	m.HandleFunc("GET "+Prefix+"/events", c.authed(c.events))
 	m.HandleFunc(Prefix+"/", c.authed(func(w http.ResponseWriter, r *http.Request, _ *session) {
 		c.fail(w, r, nil, http.StatusNotFound, "There is no page at "+r.URL.Path+".")

@@ -51,7 +51,7 @@ var funcs = template.FuncMap{
 
 func (c *console) parseTemplates() error {
 	c.tmpl = make(map[string]*template.Template)
-	for _, name := range []string{"signin", "error", "inbox", "thread", "webhooks", "requests"} {
+	for _, name := range []string{"signin", "error", "inbox", "thread", "webhooks", "requests", "controls"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("console: templates: %w", err)

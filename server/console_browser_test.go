@@ -444,7 +444,7 @@ func TestConsoleInChromium(t *testing.T) {
 
 	// Usable: every control is labelled and reachable from the keyboard,
 	// and a narrow window needs no horizontal scrolling.
-	for _, path := range []string{"/console/", "/console/threads/" + xss, "/console/webhooks", "/console/requests"} {
+	for _, path := range []string{"/console/", "/console/threads/" + xss, "/console/webhooks", "/console/requests", "/console/controls"} {
 		b.do("open "+path, chromedp.Navigate(site.ts.URL+path))
 		b.eventually(path, `document.querySelector("[data-testid=live-status]") !== null`)
 		if got := b.eval(`Array.from(document.querySelectorAll("input:not([type=hidden]), select, textarea")).filter(e => e.labels.length === 0).map(e => e.outerHTML).join(" ")`); got != "" {
@@ -455,7 +455,7 @@ func TestConsoleInChromium(t *testing.T) {
 		}
 	}
 	b.do("a narrow window", chromedp.EmulateViewport(390, 844))
-	for _, path := range []string{"/console/", "/console/threads/" + xss, "/console/webhooks", "/console/requests"} {
+	for _, path := range []string{"/console/", "/console/threads/" + xss, "/console/webhooks", "/console/requests", "/console/controls"} {
 		b.do("open "+path, chromedp.Navigate(site.ts.URL+path))
 		b.eventually(path+" in a narrow window", `document.querySelector("[data-testid=live-status]") !== null`)
 		if got := b.eval(`String(document.documentElement.scrollWidth - document.documentElement.clientWidth)`); got != "0" {

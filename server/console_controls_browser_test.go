@@ -1,0 +1,67 @@
+package server_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestConsoleControlsInChromium makes the next call fail and moves the test
+// clock from the console's page, and checks both through the API.
+func TestConsoleControlsInChromium(t *testing.T) {
+	exe := chromium(t)
+	site := newConsoleSite(t)
+	b := newBrowser(t, exe, 1280, 900)
+	b.do("open", chromedp.Navigate(site.ts.URL+"/console/signin"))
+	b.do("type the token", chromedp.SendKeys(chromedp.CSS("[data-testid=signin-token]"), adminToken))
+	b.submit("sign in", "[data-testid=signin-submit]")
+	b.do("controls", chromedp.Navigate(site.ts.URL+"/console/controls"))
+	b.eventually("the controls", `document.querySelector("[data-testid=fault-empty]") !== null && document.querySelector("[data-testid=clock-mode]").textContent === "real"`)
+
+	// A rule: the next messageThreads/add is answered 503.
+	b.do("choose", chromedp.SetValue(chromedp.CSS("[data-testid=fault-operation]"), "messageThreads/add"),
+		chromedp.SetValue(chromedp.CSS("[data-testid=fault-status]"), "503"),
+		chromedp.SendKeys(chromedp.CSS("[data-testid=fault-message]"), `Down for "maintenance" <b>now</b>`))
+	b.submit("add the rule", "[data-testid=fault-add]")
+	b.eventually("the rule", `document.querySelectorAll("[data-testid=fault-row]").length === 1`)
+	if got := b.eval(`document.querySelector("[data-testid=fault-answer]").textContent`); !strings.Contains(got, "503") || !strings.Contains(got, `Down for "maintenance" <b>now</b>`) {
+		t.Errorf("rule shown as %q", got)
+	}
+	raw, _ := json.Marshal(demo("OriginalSender", "Guest", "Subject", "Struck"))
+	req, _ := http.NewRequest(http.MethodPost, site.ts.URL+pathThreadsAdd, bytes.NewReader(raw))
+	req.Header.Set("Content-Type", "application/json")
+	res, err := site.api.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 503 {
+		t.Errorf("messageThreads/add after the rule: %d, want 503", res.StatusCode)
+	}
+	site.addThread("Guest", "Answered again") // the rule struck once
+	b.do("reload", chromedp.Navigate(site.ts.URL+"/console/controls"))
+	b.eventually("the rule used up", `document.querySelectorAll("[data-testid=fault-row]").length === 0 || document.querySelector("[data-testid=fault-remaining]").textContent.startsWith("0 ")`)
+	b.submit("remove the rules", "[data-testid=faults-clear]")
+	b.eventually("no rules", `document.querySelector("[data-testid=fault-empty]") !== null`)
+
+	// The clock: frozen at an instant, advanced an hour; new threads follow.
+	b.do("instant", chromedp.SendKeys(chromedp.CSS("[data-testid=clock-set-input]"), "2030-01-02T03:04:05Z"))
+	b.submit("freeze", "[data-testid=clock-freeze]")
+	b.eventually("frozen", `document.querySelector("[data-testid=clock-mode]").textContent === "frozen" && document.querySelector("[data-testid=clock-now]").getAttribute("datetime").startsWith("2030-01-02T03:04:05")`)
+	b.submit("advance", "[data-testid=clock-advance]") // the default, 3600 s
+	b.eventually("an hour later", `document.querySelector("[data-testid=clock-now]").getAttribute("datetime").startsWith("2030-01-02T04:04:05")`)
+	th := site.call(pathThreadsAdd, demo("OriginalSender", "Guest", "Subject", "In the future"), false)["MessageThreads"].([]any)[0].(obj)
+	if th["CreatedUtc"] != "2030-01-02T04:04:05Z" {
+		t.Errorf("a thread added on the frozen clock was created %v", th["CreatedUtc"])
+	}
+	b.submit("release", "[data-testid=clock-release]")
+	b.eventually("running", `document.querySelector("[data-testid=clock-mode]").textContent === "real"`)
+	if got := site.call("/_admin/v1/clock/get", obj{}, true)["Mode"]; got != "real" {
+		t.Errorf("clock/get after release: %v", got)
+	}
+	b.checkOffline(site.ts.URL)
+}
