@@ -5,6 +5,7 @@ package sqlite
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/mewsref/mewsref/mews"
 
@@ -33,9 +35,10 @@ const Memory = ":memory:"
 // through their own pool: in WAL mode readers never block the writer, nor
 // the writer them.
 type DB struct {
-	read  *sql.DB // the same pool as write for an in-memory database
-	reads *stmts  // read, with its statements prepared once
-	write *sql.DB // one connection: the single writer
+	read   *sql.DB // the same pool as write for an in-memory database
+	reads  *stmts  // read, with its statements prepared once
+	engine *engine // the page reads, through SQLite's own API (engine.go)
+	write  *sql.DB // one connection: the single writer
 
 	insertThread     *sql.Stmt  // on write
 	insertDeliveries *sql.Stmt  // on write: the webhook outbox
@@ -87,22 +90,30 @@ func (db *DB) open(ctx context.Context, path string) error {
 	return db.loadControls(ctx)
 }
 
-// openMemory opens an in-memory database. It belongs to the connection that
-// created it, so it gets exactly one connection, for reads and writes, that
-// is never closed while the DB is open. A shared-cache database
-// (file:<unique name>?mode=memory&cache=shared) would allow a pool, but it
-// has no WAL: its table locks make readers and the writer take turns anyway,
-// and two connections that wait on each other fail with SQLITE_LOCKED.
-// SQLite's own documentation discourages shared cache; one connection gives
-// the same throughput without those failures.
+// openMemory opens an in-memory database: a database of SQLite's memdb VFS,
+// under a name of its own, which every connection of this process that
+// opens the name shares and which disappears with the last of them. The
+// engine's readers open it like a file (one code path for both); the
+// writer's connection also answers the other reads. memdb has no WAL: its
+// readers and its writer take turns, each waiting for the others under
+// busy_timeout, and it holds at most 1 GiB.
 func (db *DB) openMemory(ctx context.Context) error {
+	name := "file:/mewsref-" + rand.Text() + "?vfs=memdb"
 	var err error
-	if db.write, err = openPool(ctx, dsn(Memory, true, "foreign_keys(1)"), 1); err != nil {
+	if db.write, err = openPool(ctx, dsn(name, true, busyTimeout, "foreign_keys(1)"), 1); err != nil {
 		return err
 	}
 	db.read = db.write
-	return migrate(ctx, db.write)
+	if err := migrate(ctx, db.write); err != nil {
+		return err
+	}
+	db.engine, err = openEngine(name, readers())
+	return err
 }
+
+// readers is the number of reader connections of a pool. Reads are short,
+// so a few connections per CPU are enough.
+func readers() int { return max(4, runtime.GOMAXPROCS(0)) }
 
 // openFile opens the database file at path in WAL mode.
 func (db *DB) openFile(ctx context.Context, path string) error {
@@ -139,10 +150,12 @@ func (db *DB) openFile(ctx context.Context, path string) error {
 		return fmt.Errorf("sqlite: the database file %s is not writable: %w", path, err)
 	}
 	// The readers connect once the file is in WAL mode and up to date.
-	// query_only turns a write by mistake into an error. Reads are short,
-	// so a few connections per CPU are enough.
-	db.read, err = openPool(ctx, dsn(name, false, busyTimeout, "query_only(1)"), max(4, runtime.GOMAXPROCS(0)))
+	// query_only turns a write by mistake into an error.
+	db.read, err = openPool(ctx, dsn(name, false, busyTimeout, "query_only(1)"), readers())
 	if err != nil {
+		return err
+	}
+	if db.engine, err = openEngine(name, readers()); err != nil {
 		return err
 	}
 	cp, err := openPool(ctx, dsn(name, false, busyTimeout), 1)
@@ -177,7 +190,11 @@ func dsn(name string, writer bool, pragmas ...string) string {
 	if writer {
 		q.Set("_txlock", "immediate")
 	}
-	return name + "?" + q.Encode()
+	sep := "?"
+	if strings.Contains(name, "?") {
+		sep = "&" // name is a URI with parameters of its own
+	}
+	return name + sep + q.Encode()
 }
 
 // openPool opens a pool of at most n connections that stay open, and checks
@@ -241,6 +258,9 @@ func (db *DB) Close() error {
 	}
 	if db.reads != nil {
 		errs = append(errs, db.reads.close())
+	}
+	if db.engine != nil {
+		errs = append(errs, db.engine.close())
 	}
 	for _, s := range []*sql.Stmt{db.insertThread, db.insertMessage, db.insertDeliveries} {
 		if s != nil {

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"slices"
@@ -133,13 +132,13 @@ func (db *DB) MessagesGetAll(ctx context.Context, f mews.MessageFilter) ([]mews.
 	}
 	var after *position
 	if f.Page.Cursor != nil {
-		p, err := messagePosition(ctx, db.reads, f.Scope, *f.Page.Cursor)
+		p, err := messagePosition(ctx, db.engine, f.Scope, *f.Page.Cursor)
 		if err != nil {
 			return nil, err
 		}
 		after = &p
 	}
-	in, err := threadsInScope(ctx, db.reads, f.Scope, f.ThreadIDs)
+	in, err := threadsInScope(ctx, db.engine, f.Scope, f.ThreadIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -156,22 +155,8 @@ func (db *DB) MessagesGetAll(ctx context.Context, f mews.MessageFilter) ([]mews.
 		return nil, nil
 	}
 	q, args := messagesPageQuery(threads, f.Created, after, f.Page.Count)
-	rows, err := db.reads.QueryContext(ctx, q, args...)
+	ms, err := readMessages(ctx, db.engine, f.Page.Count, q, args)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get messages: %w", err)
-	}
-	defer rows.Close()
-	var ms []mews.Message
-	for rows.Next() {
-		var m mews.Message
-		var created int64
-		if err := rows.Scan(&m.ID, &m.ThreadID, &m.Text, &m.Sender, &created); err != nil {
-			return nil, fmt.Errorf("sqlite: get messages: %w", err)
-		}
-		m.CreatedUTC = utc(created)
-		ms = append(ms, m)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: get messages: %w", err)
 	}
 	return ms, nil
@@ -206,16 +191,15 @@ func messagePositionQuery(s mews.Scope, id uuid.UUID) (string, []any) {
 
 // messagePosition returns the position of the cursor id, or EINVALID if it
 // is not a message of a thread in scope s.
-func messagePosition(ctx context.Context, q querier, s mews.Scope, id uuid.UUID) (position, error) {
+func messagePosition(ctx context.Context, e *engine, s mews.Scope, id uuid.UUID) (position, error) {
 	query, args := messagePositionQuery(s, id)
-	var p position
-	err := q.QueryRowContext(ctx, query, args...).Scan(&p.created, &p.seq)
-	if errors.Is(err, sql.ErrNoRows) {
-		return p, mews.Errorf(mews.EINVALID,
-			"Invalid Limitation.Cursor: %s is not the Id of a message of this client.", id)
-	}
+	p, found, err := readPosition(ctx, e, query, args)
 	if err != nil {
 		return p, fmt.Errorf("sqlite: find cursor message %s: %w", id, err)
+	}
+	if !found {
+		return p, mews.Errorf(mews.EINVALID,
+			"Invalid Limitation.Cursor: %s is not the Id of a message of this client.", id)
 	}
 	return p, nil
 }

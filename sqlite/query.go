@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -10,12 +9,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/mewsref/mewsref/mews"
 )
-
-// querier is what a read needs: a pool or a transaction.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
 
 // position is where an item sits in the order of pages: pages run by
 // (created, seq) descending, and a cursor's page holds the items below it.
@@ -144,4 +137,110 @@ func checkCount(n int) error {
 		return fmt.Errorf("sqlite: page count %d, want at least 1", n)
 	}
 	return nil
+}
+
+// The page reads, through the engine (engine.go): each reads its columns
+// in the order of its query.
+
+// readThreads reads the rows of a page of threads, in the columns of
+// threadColumns, with at most count rows.
+func readThreads(ctx context.Context, e *engine, count int, q string, args []any) ([]mews.Thread, error) {
+	r, err := e.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	var txt texts
+	ts := make([]mews.Thread, 0, min(count, maxPrealloc))
+	for r.next() {
+		ts = append(ts, mews.Thread{
+			ID:             r.uuid(0),
+			IntegrationID:  r.uuid(1),
+			EnterpriseID:   r.uuid(2),
+			OriginalSender: txt.string(r.text(3)),
+			Subject:        txt.string(r.text(4)),
+			CreatedUTC:     utc(r.int64(5)),
+			UpdatedUTC:     utc(r.int64(6)),
+			IsResolved:     r.bool(7),
+		})
+	}
+	if err := r.close(); err != nil {
+		return nil, err
+	}
+	if len(ts) == 0 {
+		return nil, nil // as database/sql's reads returned it
+	}
+	return ts, nil
+}
+
+// readMessages reads the rows of a page of messages: id, thread_id, text,
+// sender, created_utc; at most count rows.
+func readMessages(ctx context.Context, e *engine, count int, q string, args []any) ([]mews.Message, error) {
+	r, err := e.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	var txt texts
+	ms := make([]mews.Message, 0, min(count, maxPrealloc))
+	for r.next() {
+		ms = append(ms, mews.Message{
+			ID:         r.uuid(0),
+			ThreadID:   r.uuid(1),
+			Text:       txt.string(r.text(2)),
+			Sender:     sender(r.text(3), &txt),
+			CreatedUTC: utc(r.int64(4)),
+		})
+	}
+	if err := r.close(); err != nil {
+		return nil, err
+	}
+	if len(ms) == 0 {
+		return nil, nil
+	}
+	return ms, nil
+}
+
+// maxPrealloc bounds the rows a page reserves room for before it reads
+// them.
+const maxPrealloc = 100
+
+// sender returns the Sender of b without copying it when it is one of the
+// two that the schema allows.
+func sender(b []byte, txt *texts) mews.Sender {
+	switch mews.Sender(b) {
+	case mews.SenderApplication:
+		return mews.SenderApplication
+	case mews.SenderEnterprise:
+		return mews.SenderEnterprise
+	}
+	return mews.Sender(txt.string(b))
+}
+
+// readPosition reads the position (created_utc, seq) of the first row of
+// q, and whether there is one.
+func readPosition(ctx context.Context, e *engine, q string, args []any) (p position, found bool, err error) {
+	r, err := e.query(ctx, q, args...)
+	if err != nil {
+		return p, false, err
+	}
+	if r.next() {
+		p, found = position{created: r.int64(0), seq: r.int64(1)}, true
+	}
+	return p, found, r.close()
+}
+
+// readIDSet reads the set of the identifiers in the first column of q's
+// rows; n is the number of rows expected.
+func readIDSet(ctx context.Context, e *engine, n int, q string, args []any) (map[uuid.UUID]bool, error) {
+	r, err := e.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	in := make(map[uuid.UUID]bool, n)
+	for r.next() {
+		in[r.uuid(0)] = true
+	}
+	if err := r.close(); err != nil {
+		return nil, err
+	}
+	return in, nil
 }

@@ -12,7 +12,7 @@ import (
 // lists of ids of every length, are prepared each time as before.
 const maxStmts = 256
 
-// stmts is a querier over a pool that prepares each query text once: for a
+// stmts runs the queries of a pool, and prepares each query text once: for a
 // page, parsing and planning the SQL costs more than a good part of running
 // it.
 type stmts struct {

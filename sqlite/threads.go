@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -39,27 +38,15 @@ func (db *DB) MessageThreadsGetAll(ctx context.Context, f mews.ThreadFilter) ([]
 	}
 	var after *position
 	if f.Page.Cursor != nil {
-		p, err := threadPosition(ctx, db.reads, f.Scope, *f.Page.Cursor)
+		p, err := threadPosition(ctx, db.engine, f.Scope, *f.Page.Cursor)
 		if err != nil {
 			return nil, err
 		}
 		after = &p
 	}
 	q, args := threadsPageQuery(f, after)
-	rows, err := db.reads.QueryContext(ctx, q, args...)
+	ts, err := readThreads(ctx, db.engine, f.Page.Count, q, args)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get threads: %w", err)
-	}
-	defer rows.Close()
-	var ts []mews.Thread
-	for rows.Next() {
-		t, err := scanThread(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: get threads: %w", err)
-		}
-		ts = append(ts, t)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: get threads: %w", err)
 	}
 	return ts, nil
@@ -109,16 +96,15 @@ func threadPositionQuery(s mews.Scope, id uuid.UUID) (string, []any) {
 
 // threadPosition returns the position of the cursor id, or EINVALID if it is
 // not a thread in scope s.
-func threadPosition(ctx context.Context, q querier, s mews.Scope, id uuid.UUID) (position, error) {
+func threadPosition(ctx context.Context, e *engine, s mews.Scope, id uuid.UUID) (position, error) {
 	query, args := threadPositionQuery(s, id)
-	var p position
-	err := q.QueryRowContext(ctx, query, args...).Scan(&p.created, &p.seq)
-	if errors.Is(err, sql.ErrNoRows) {
-		return p, mews.Errorf(mews.EINVALID,
-			"Invalid Limitation.Cursor: %s is not the Id of a message thread of this client.", id)
-	}
+	p, found, err := readPosition(ctx, e, query, args)
 	if err != nil {
 		return p, fmt.Errorf("sqlite: find cursor thread %s: %w", id, err)
+	}
+	if !found {
+		return p, mews.Errorf(mews.EINVALID,
+			"Invalid Limitation.Cursor: %s is not the Id of a message thread of this client.", id)
 	}
 	return p, nil
 }
@@ -135,22 +121,10 @@ func threadsInScopeQuery(s mews.Scope, ids []uuid.UUID) (string, []any) {
 }
 
 // threadsInScope returns the set of those of ids that are threads in scope s.
-func threadsInScope(ctx context.Context, q querier, s mews.Scope, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
+func threadsInScope(ctx context.Context, e *engine, s mews.Scope, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
 	query, args := threadsInScopeQuery(s, ids)
-	rows, err := q.QueryContext(ctx, query, args...)
+	in, err := readIDSet(ctx, e, len(ids), query, args)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: find threads in scope: %w", err)
-	}
-	defer rows.Close()
-	in := make(map[uuid.UUID]bool, len(ids))
-	for rows.Next() {
-		var id uuid.UUID
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("sqlite: find threads in scope: %w", err)
-		}
-		in[id] = true
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: find threads in scope: %w", err)
 	}
 	return in, nil
