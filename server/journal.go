@@ -19,11 +19,12 @@ import (
 
 // The request journal records every request to the Connector API (APIPrefix)
 // and what it was answered, for the requests/* operations of the admin API.
-// Recording costs the request path only a copy of the response (kept in a
-// buffer until the entry is queued) and a non-blocking send to a bounded
-// queue; a full queue drops the entry and counts it. One goroutine masks
-// the tokens of the queued entries and writes them in batches to the
-// journal's store (mews.Journal), then keeps only the newest entries.
+// Recording costs the request path a copy of the first bytes of the
+// response (what the journal keeps of it) as it passes through to the
+// client, and a non-blocking send to a bounded queue; a full queue drops
+// the entry and counts it. One goroutine masks the tokens of the queued
+// entries and writes them in batches to the journal's store (mews.Journal),
+// which keeps only the newest entries.
 
 // DefaultJournal is how many entries the journal keeps by default.
 const DefaultJournal = 10000
@@ -35,12 +36,21 @@ const APIPrefix = "/api/connector/"
 const (
 	defaultJournalQueue = 4096 // entries waiting to be written
 	journalBatch        = 256  // entries per write of the store
+	// How long the recorder waits for a batch to fill before it writes
+	// what it has (a read of the journal does not wait for it: see sync).
+	// A write costs mostly per batch (a transaction, a statement or a
+	// round trip each), so batches of a few entries, one per wake-up,
+	// would cost the API's traffic several times what full ones do.
+	journalLinger = 50 * time.Millisecond
 	// The bytes kept of each body: what the application sent matters
 	// most; of an answer, the start tells (a page of items is cut), and
 	// keeping whole pages would make the journal's writes cost more than
 	// the pages themselves.
 	journalRequestLimit  = 64 << 10
 	journalResponseLimit = 4 << 10
+	// The response bytes captured beyond the limit, so that a token that
+	// crosses the limit is still masked whole (masks are shorter).
+	journalResponseMargin = 256
 )
 
 // recorder owns the journal's queue and the goroutine that empties it.
@@ -50,28 +60,46 @@ type recorder struct {
 	log   *slog.Logger
 
 	queue    chan *pending
+	flush    chan struct{} // a read waits: write what is queued now
 	quit     chan struct{}
 	stopped  chan struct{}
-	accepted atomic.Int64 // entries queued so far
+	accepted atomic.Int64 // tickets given so far (begin)
 	dropped  atomic.Int64 // entries not recorded: queue full, or the store failed
 
+	// Entries are handled (written, failed or dropped) in about the order
+	// of their tickets, not exactly: requests end in any order.
 	mu       sync.Mutex
-	done     int64         // entries taken from the queue and handled
-	progress chan struct{} // closed and replaced whenever done grows
+	done     int64              // every ticket up to done is handled
+	ahead    map[int64]struct{} // tickets handled beyond done+1
+	progress chan struct{}      // closed and replaced whenever done grows
+
+	entries []mews.Request // the loop's, reused by every write
+	tickets []int64        // likewise
 }
 
 // pending is an entry on its way to the store: what the request path knew,
-// with the raw bodies and tokens that the recorder masks.
+// with the raw bodies and tokens that the recorder masks. It is also the
+// capture of its request's response; pendings are recycled (pendingPool).
 type pending struct {
+	capture
+	ticket      int64 // its place in the order of begin
 	entry       mews.Request
-	body        []byte        // the request body as read; nil if it was not
-	response    *bytes.Buffer // the response body; from bufferPool
-	refs        atomic.Int32  // holders of response: the request path, the recorder
-	clientToken string        // as sent (the handlers' validated values)
+	body        []byte // the request body as read; nil if it was not
+	clientToken string // as sent (the handlers' validated values)
 	accessToken string
 }
 
-var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var pendingPool = sync.Pool{New: func() any {
+	return &pending{capture: capture{kept: make([]byte, 0, journalResponseLimit+journalResponseMargin)}}
+}}
+
+// recycle clears p and returns it to the pool.
+func (p *pending) recycle() {
+	kept := p.kept[:0]
+	*p = pending{}
+	p.kept = kept
+	pendingPool.Put(p)
+}
 
 func newRecorder(store mews.Journal, keep, queue int, log *slog.Logger) *recorder {
 	if queue <= 0 {
@@ -79,8 +107,9 @@ func newRecorder(store mews.Journal, keep, queue int, log *slog.Logger) *recorde
 	}
 	r := &recorder{
 		store: store, keep: keep, log: log,
-		queue: make(chan *pending, queue), quit: make(chan struct{}), stopped: make(chan struct{}),
-		progress: make(chan struct{}),
+		queue: make(chan *pending, queue), flush: make(chan struct{}, 1),
+		quit: make(chan struct{}), stopped: make(chan struct{}),
+		ahead: map[int64]struct{}{}, progress: make(chan struct{}),
 	}
 	go r.loop()
 	return r
@@ -96,34 +125,62 @@ func (r *recorder) stop() {
 	<-r.stopped
 }
 
+// begin gives p its ticket, before its request answers: a read of the
+// journal that follows an answer waits for its entry (sync), although the
+// answer reaches the client as it is written, before the entry is queued.
+// Every ticket must be handled (offer).
+func (r *recorder) begin(p *pending) { p.ticket = r.accepted.Add(1) }
+
 // offer queues p without ever waiting; a full queue drops it.
 func (r *recorder) offer(p *pending) {
 	select {
 	case r.queue <- p:
-		r.accepted.Add(1)
 	default:
 		r.dropped.Add(1)
-		release(p)
+		r.handled(p.ticket)
+		p.recycle()
 	}
 }
 
-// release gives up one holder's use of p.response; the last one returns
-// the buffer to the pool.
-func release(p *pending) {
-	if p.refs.Add(-1) == 0 {
-		p.response.Reset()
-		bufferPool.Put(p.response)
+// handled counts the entries of tickets as done and wakes the reads
+// waiting for them.
+func (r *recorder) handled(tickets ...int64) {
+	r.mu.Lock()
+	done := r.done
+	for _, t := range tickets {
+		if t != done+1 {
+			r.ahead[t] = struct{}{}
+			continue
+		}
+		done++
+		for len(r.ahead) > 0 {
+			if _, ok := r.ahead[done+1]; !ok {
+				break
+			}
+			delete(r.ahead, done+1)
+			done++
+		}
 	}
+	if done != r.done {
+		r.done = done
+		close(r.progress)
+		r.progress = make(chan struct{})
+	}
+	r.mu.Unlock()
 }
 
 func (r *recorder) loop() {
 	defer close(r.stopped)
 	batch := make([]*pending, 0, journalBatch)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	var reported int64
 	for {
 		select {
 		case p := <-r.queue:
 			batch = append(batch[:0], p)
+		case <-r.flush:
+			continue
 		case <-r.quit:
 			for {
 				batch = batch[:0]
@@ -136,6 +193,23 @@ func (r *recorder) loop() {
 				r.write(batch)
 			}
 		}
+		// Wait for a full batch, up to journalLinger, unless a read is
+		// waiting or the server stops.
+		linger.Reset(journalLinger)
+	fill:
+		for len(batch) < journalBatch {
+			select {
+			case p := <-r.queue:
+				batch = append(batch, p)
+			case <-linger.C:
+				break fill
+			case <-r.flush:
+				break fill
+			case <-r.quit:
+				break fill
+			}
+		}
+		linger.Stop()
 	more:
 		for len(batch) < journalBatch {
 			select {
@@ -157,27 +231,26 @@ func (r *recorder) loop() {
 
 // write masks and stores one batch, then counts it as handled.
 func (r *recorder) write(batch []*pending) {
-	entries := make([]mews.Request, len(batch))
-	for i, p := range batch {
-		entries[i] = p.finish()
-		release(p)
+	entries, tickets := r.entries[:0], r.tickets[:0]
+	for _, p := range batch {
+		entries = append(entries, p.finish())
+		tickets = append(tickets, p.ticket)
+		p.recycle()
 	}
+	r.entries, r.tickets = entries, tickets
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	err := r.store.RequestsAdd(ctx, entries, r.keep)
 	cancel()
+	clear(entries) // let go of the bodies until the next batch
 	if err != nil {
 		r.dropped.Add(int64(len(batch)))
 		r.log.LogAttrs(context.Background(), slog.LevelWarn, "request journal: could not record entries",
 			slog.Int("entries", len(batch)), slog.Any("error", err))
 	}
-	r.mu.Lock()
-	r.done += int64(len(batch))
-	close(r.progress)
-	r.progress = make(chan struct{})
-	r.mu.Unlock()
+	r.handled(tickets...)
 }
 
-// sync waits until every entry queued before it was called is handled, so
+// sync waits until every entry begun before it was called is handled, so
 // that a read of the journal sees every request this process answered
 // before the read arrived.
 func (r *recorder) sync(ctx context.Context) error {
@@ -188,6 +261,10 @@ func (r *recorder) sync(ctx context.Context) error {
 		r.mu.Unlock()
 		if done >= target {
 			return nil
+		}
+		select {
+		case r.flush <- struct{}{}: // the recorder need not linger
+		default:
 		}
 		select {
 		case <-progress:
@@ -202,8 +279,9 @@ func (r *recorder) sync(ctx context.Context) error {
 // finish masks what p holds and returns the entry to store.
 func (p *pending) finish() mews.Request {
 	e := p.entry
-	var secrets []string
-	for _, tok := range []string{p.clientToken, p.accessToken} {
+	var secretsArr [2]string
+	secrets := secretsArr[:0]
+	for _, tok := range [2]string{p.clientToken, p.accessToken} {
 		if len(tok) >= minSecretLen {
 			secrets = append(secrets, tok)
 		}
@@ -214,24 +292,49 @@ func (p *pending) finish() mews.Request {
 			// Refused before authentication: what the body said.
 			p.accessToken = access
 			e.AccessToken = MaskToken(access)
+			if len(access) >= minSecretLen {
+				secrets = append(secrets, access)
+			}
 		}
-		e.RequestBody, e.Truncated = keepBody(maskSecrets(body, secrets), journalRequestLimit)
+		e.RequestBody, e.Truncated = keepBody(maskSecrets(body, secrets), journalRequestLimit, false)
 	}
 	if p.accessToken != "" {
 		h := sha256.Sum256([]byte(p.accessToken))
 		e.AccessTokenHash = h[:]
 	}
-	if p.response.Len() > 0 {
+	if len(p.kept) > 0 {
+		// p.kept is what the capture kept: if the response went on, a
+		// token may be cut at its end, and is cut off.
+		b := maskSecrets(p.kept, secrets)
+		if p.cut {
+			b = cutSecretStart(b, secrets)
+		}
 		var cut bool
-		e.ResponseBody, cut = keepBody(maskSecrets(p.response.Bytes(), secrets), journalResponseLimit)
+		e.ResponseBody, cut = keepBody(b, journalResponseLimit, p.cut)
 		e.Truncated = e.Truncated || cut
 	}
-	e.Message = string(maskSecrets([]byte(e.Message), secrets))
+	if e.Message != "" {
+		e.Message = string(maskSecrets([]byte(e.Message), secrets))
+	}
 	e.ThreadIDs = distinctIDs(e.ThreadIDs)
 	if e.EnterpriseIDs == nil {
 		e.EnterpriseIDs = []uuid.UUID{}
 	}
 	return e
+}
+
+// cutSecretStart cuts b before a start of one of the secrets at its end:
+// the start of a token whose rest was not captured.
+func cutSecretStart(b []byte, secrets []string) []byte {
+	for _, s := range secrets {
+		for i := max(0, len(b)-len(s)+1); i < len(b); i++ {
+			if b[i] == s[0] && bytes.HasPrefix([]byte(s), b[i:]) {
+				b = b[:i]
+				break
+			}
+		}
+	}
+	return b
 }
 
 // minSecretLen is the shortest token that is masked wherever it appears;
@@ -240,17 +343,26 @@ func (p *pending) finish() mews.Request {
 const minSecretLen = 8
 
 // keepBody returns the first limit bytes of b, cut at a UTF-8 boundary,
-// and whether it cut.
-func keepBody(b []byte, limit int) (*string, bool) {
-	cut := false
-	if len(b) > limit {
-		n := limit
+// and whether it cut. cut says that b is already the start of a longer
+// body, perhaps cut inside a character.
+func keepBody(b []byte, limit int, cut bool) (*string, bool) {
+	n := len(b)
+	if n > limit {
+		n, cut = limit, true
 		for n > 0 && !utf8.RuneStart(b[n]) {
 			n--
 		}
-		b, cut = b[:n], true
+	} else if cut {
+		for i := n - 1; i >= 0 && i >= n-utf8.UTFMax; i-- {
+			if utf8.RuneStart(b[i]) {
+				if !utf8.FullRune(b[i:n]) {
+					n = i
+				}
+				break
+			}
+		}
 	}
-	s := string(b)
+	s := string(b[:n])
 	return &s, cut
 }
 
@@ -353,66 +465,63 @@ func distinctIDs(ids []uuid.UUID) []uuid.UUID {
 	return out
 }
 
-// capture holds the response body of a recorded request until its entry
-// is queued, then writes it: a client that has its answer finds the
-// request in the journal (see recorder.sync).
+// capture passes the response through to the client and keeps a copy of
+// its first bytes, what the journal keeps of it (and a margin to mask a
+// token that crosses the limit).
 type capture struct {
 	http.ResponseWriter
-	buf *bytes.Buffer
+	kept []byte // cap: journalResponseLimit + journalResponseMargin
+	cut  bool   // the response went on beyond kept
 }
 
-func (c *capture) Write(b []byte) (int, error) { return c.buf.Write(b) }
+func (c *capture) Write(b []byte) (int, error) {
+	if room := cap(c.kept) - len(c.kept); len(b) <= room {
+		c.kept = append(c.kept, b...)
+	} else {
+		c.kept, c.cut = append(c.kept, b[:room]...), true
+	}
+	return c.ResponseWriter.Write(b)
+}
 
 // Unwrap lets http.ResponseController reach the connection's writer.
 func (c *capture) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 // journalRequest starts the entry of a request to the Connector API: it
-// swaps the response writer for a capture. It returns nil when the journal
-// is off or the request is not to the API.
-func (s *Server) journalRequest(w *http.ResponseWriter, r *http.Request, info *requestInfo) *capture {
+// swaps the response writer for the entry's capture. It returns nil when
+// the journal is off or the request is not to the API.
+func (s *Server) journalRequest(w *http.ResponseWriter, r *http.Request, info *requestInfo) *pending {
 	if s.journal == nil || !strings.HasPrefix(r.URL.Path, APIPrefix) {
 		return nil
 	}
 	info.received = s.clock()
-	c := &capture{ResponseWriter: *w, buf: bufferPool.Get().(*bytes.Buffer)}
-	*w = c
-	return c
+	p := pendingPool.Get().(*pending)
+	p.ResponseWriter = *w
+	s.journal.begin(p)
+	*w = &p.capture
+	return p
 }
 
-// journalResponse queues the entry of the request, then writes the held
-// response.
-func (s *Server) journalResponse(c *capture, r *http.Request, info *requestInfo, status int, took time.Duration) error {
-	p := &pending{
-		entry: mews.Request{
-			ID:            info.uuid,
-			CreatedUTC:    info.received,
-			Method:        r.Method,
-			Operation:     strings.TrimPrefix(r.URL.Path, APIPrefix+"v1/"),
-			IntegrationID: info.integrationID,
-			EnterpriseIDs: info.enterprises,
-			AccessToken:   info.accessToken,
-			Status:        status,
-			Duration:      took,
-			Message:       info.err,
-			ThreadIDs:     info.threads,
-		},
-		body:        info.body,
-		response:    c.buf,
-		clientToken: info.clientToken,
-		accessToken: info.rawAccessToken,
+// journalResponse completes the entry of the request, whose response has
+// been written, and queues it. It puts the response writer back: p is the
+// recorder's from then on.
+func (s *Server) journalResponse(p *pending, w *http.ResponseWriter, r *http.Request, info *requestInfo, status int, took time.Duration) {
+	*w = p.ResponseWriter
+	p.entry = mews.Request{
+		ID:            info.uuid,
+		CreatedUTC:    info.received,
+		Method:        r.Method,
+		Operation:     strings.TrimPrefix(r.URL.Path, APIPrefix+"v1/"),
+		IntegrationID: info.integrationID,
+		EnterpriseIDs: info.enterprises,
+		AccessToken:   info.accessToken,
+		Status:        status,
+		Duration:      took,
+		Message:       info.err,
+		ThreadIDs:     info.threads,
 	}
 	if info.integrationID != uuid.Nil {
 		p.entry.IntegrationName = info.integration
 	}
-	// Queued before the answer leaves, so that a read of the journal that
-	// follows the answer waits for the entry; the recorder only reads the
-	// buffer, and the last of the two to let go of it recycles it.
-	p.refs.Store(2)
+	p.body, p.clientToken, p.accessToken = info.body, info.clientToken, info.rawAccessToken
 	s.journal.offer(p)
-	var err error
-	if c.buf.Len() > 0 {
-		_, err = c.ResponseWriter.Write(c.buf.Bytes())
-	}
-	release(p)
-	return err
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -33,22 +34,69 @@ func TestMaskTokenProperties(t *testing.T) {
 
 func TestKeepBodyCutsAtARuneBoundary(t *testing.T) {
 	b := []byte(strings.Repeat("a", journalResponseLimit-1) + "é" + "tail")
-	got, cut := keepBody(b, journalResponseLimit)
+	got, cut := keepBody(b, journalResponseLimit, false)
 	if !cut || len(*got) != journalResponseLimit-1 {
 		t.Errorf("cut %v, kept %d bytes, want %d", cut, len(*got), journalResponseLimit-1)
 	}
-	if got, cut := keepBody([]byte("short"), journalResponseLimit); cut || *got != "short" {
+	if got, cut := keepBody([]byte("short"), journalResponseLimit, false); cut || *got != "short" {
 		t.Errorf("short body: %q %v", *got, cut)
+	}
+	// A capture that stopped inside a character: the character goes.
+	if got, cut := keepBody([]byte("ab\xc3"), journalResponseLimit, true); !cut || *got != "ab" {
+		t.Errorf("captured start cut in a rune: %q %v", *got, cut)
+	}
+	if got, _ := keepBody([]byte("abé"), journalResponseLimit, true); *got != "abé" {
+		t.Errorf("captured start ending with a whole rune: %q", *got)
+	}
+}
+
+// The capture passes every byte through and keeps the start of the
+// response; a token that the kept start cuts is cut off, not shown in
+// part, and one before the limit is masked.
+func TestCaptureKeepsTheMaskedStart(t *testing.T) {
+	const token = "C66EF7B239D24632943D115EDE9CB810-EA00F8FD8294692C940F6B5A8F9453D"
+	for _, at := range []int{0, journalResponseLimit - 10, journalResponseLimit + journalResponseMargin - 20} {
+		resp := strings.Repeat("x", at) + token + strings.Repeat("y", 3*journalResponseLimit)
+		rec := httptest.NewRecorder()
+		p := pendingPool.Get().(*pending)
+		p.ResponseWriter = rec
+		for chunk := range slices.Chunk([]byte(resp), 1000) {
+			if _, err := p.Write(chunk); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if rec.Body.String() != resp {
+			t.Fatalf("token at %d: the client got %d bytes of %d", at, rec.Body.Len(), len(resp))
+		}
+		p.accessToken = token
+		e := p.finish()
+		p.recycle()
+		if !e.Truncated || e.ResponseBody == nil || len(*e.ResponseBody) > journalResponseLimit {
+			t.Fatalf("token at %d: truncated %v, body %v", at, e.Truncated, e.ResponseBody)
+		}
+		body := *e.ResponseBody
+		for n := 8; n <= len(token); n++ {
+			if strings.Contains(body, token[:n]) {
+				t.Errorf("token at %d: %d bytes of the token in the journal", at, n)
+				break
+			}
+		}
+		if at == 0 && !strings.HasPrefix(body, MaskToken(token)) {
+			t.Errorf("token at 0: the body starts %.20q, want the mask", body)
+		}
 	}
 }
 
 // blockedJournal is a journal whose writes wait until it is opened.
 type blockedJournal struct {
 	mews.Journal
-	open chan struct{}
+	open    chan struct{}
+	entered chan struct{} // closed at the first write
+	once    sync.Once
 }
 
 func (b *blockedJournal) RequestsAdd(ctx context.Context, entries []mews.Request, keep int) error {
+	b.once.Do(func() { close(b.entered) })
 	<-b.open
 	return b.Journal.RequestsAdd(ctx, entries, keep)
 }
@@ -61,30 +109,35 @@ func TestJournalDropsWhenItsQueueIsFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	blocked := &blockedJournal{Journal: db, open: make(chan struct{})}
+	blocked := &blockedJournal{Journal: db, open: make(chan struct{}), entered: make(chan struct{})}
 	h, closeFn, err := New(Config{Store: db, JournalStore: blocked, journalQueue: 4, AdminToken: "admin"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(h)
 	defer ts.Close()
+	post := func() {
+		res, err := http.Post(ts.URL+"/api/connector/v1/messageThreads/add", "application/json", strings.NewReader(
+			`{"ClientToken":"E0D439EE522F44368DC78E1BFB03710C-D24FB11DBE31D4621C4817E028D9E1D",
+				"AccessToken":"C66EF7B239D24632943D115EDE9CB810-EA00F8FD8294692C940F6B5A8F9453D",
+				"Client":"t","OriginalSender":"A","Subject":"B"}`))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Errorf("status %d with the journal stuck", res.StatusCode)
+		}
+	}
+	// One request, until the recorder is stuck writing it; then more than
+	// the queue holds.
+	post()
+	<-blocked.entered
 	const n = 40
 	var wg sync.WaitGroup
 	for range n {
-		wg.Go(func() {
-			res, err := http.Post(ts.URL+"/api/connector/v1/messageThreads/add", "application/json", strings.NewReader(
-				`{"ClientToken":"E0D439EE522F44368DC78E1BFB03710C-D24FB11DBE31D4621C4817E028D9E1D",
-				"AccessToken":"C66EF7B239D24632943D115EDE9CB810-EA00F8FD8294692C940F6B5A8F9453D",
-				"Client":"t","OriginalSender":"A","Subject":"B"}`))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			res.Body.Close()
-			if res.StatusCode != 200 {
-				t.Errorf("status %d with the journal stuck", res.StatusCode)
-			}
-		})
+		wg.Go(post)
 	}
 	wg.Wait()
 	close(blocked.open)
@@ -98,8 +151,8 @@ func TestJournalDropsWhenItsQueueIsFull(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != 200 {
 		t.Fatalf("requests/count: %d %s", rec.Code, rec.Body)
 	}
-	if got.Dropped == 0 || got.Count == 0 || got.Count+got.Dropped != n {
-		t.Errorf("recorded %d and dropped %d of %d requests, with a queue of 4", got.Count, got.Dropped, n)
+	if got.Dropped == 0 || got.Count == 0 || got.Count+got.Dropped != n+1 {
+		t.Errorf("recorded %d and dropped %d of %d requests, with a queue of 4", got.Count, got.Dropped, n+1)
 	}
 	if err := closeFn(); err != nil {
 		t.Error(err)

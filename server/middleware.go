@@ -69,9 +69,7 @@ func (s *Server) begin(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		status := c.Response().Status
 		if journal != nil {
-			if err := s.journalResponse(journal, c.Request(), info, status, time.Since(start)); err != nil {
-				s.log.LogAttrs(ctx, slog.LevelWarn, "writing the response failed", slog.String("request_id", info.id), slog.Any("error", err))
-			}
+			s.journalResponse(journal, &c.Response().Writer, c.Request(), info, status, time.Since(start))
 		}
 		level := slog.LevelInfo
 		switch {

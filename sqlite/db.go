@@ -46,9 +46,7 @@ type DB struct {
 	insertMessages   batchStmts // on write
 	touchThreads     batchStmts // on write
 
-	journal *sql.DB // the request journal's own database (journal.go)
-
-	journalInsertOne, journalInsertMany *sql.Stmt // on journal
+	journal journal // the request journal's own database (journal.go)
 
 	writer       *writer       // runs every write on the write connection, in groups
 	checkpointer *checkpointer // copies the log into the database file; nil in memory

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -82,34 +83,69 @@ func (db *DB) openJournal(ctx context.Context, path string) error {
 	return err
 }
 
+// journal is the journal's database, its statements, and where its
+// entries are: seq is SQLite's rowid, one more than the largest at every
+// insert (one writer, the recorder), so the entries present are the seqs
+// low..last, and the newest keep those above last-keep. Pruning waits until
+// pruneSlack entries are beyond keep, then deletes them with one statement;
+// until then the reads leave them out (visible).
+type journal struct {
+	db                           *sql.DB
+	insertOne, insertMany, prune *sql.Stmt
+
+	mu   sync.Mutex
+	keep int64 // of the last RequestsAdd; 0: no entry yet
+	low  int64 // no entry has a smaller seq
+	last int64 // the largest seq
+}
+
+// pruneSlack is how many entries beyond keep wait for a prune: a quarter
+// of keep, so that one DELETE of many rows replaces one per write.
+func pruneSlack(keep int64) int64 { return max(keep/4, requestRows) }
+
+// visible is the smallest seq of the newest keep entries.
+func (j *journal) visible() int64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return max(j.last-j.keep+1, 0)
+}
+
 func (db *DB) prepareJournal(ctx context.Context, dsn string) error {
+	j := &db.journal
 	var err error
-	if db.journal, err = openPool(ctx, dsn, 1); err != nil {
+	if j.db, err = openPool(ctx, dsn, 1); err != nil {
 		return err
 	}
-	if _, err := db.journal.ExecContext(ctx, journalSchema); err != nil {
+	if _, err := j.db.ExecContext(ctx, journalSchema); err != nil {
 		return fmt.Errorf("sqlite: create the request journal: %w", err)
 	}
-	if db.journalInsertOne, err = db.journal.PrepareContext(ctx, insertRequestSQL+placeholders(1, 16)); err != nil {
-		return fmt.Errorf("sqlite: journal: %w", err)
-	}
-	if db.journalInsertMany, err = db.journal.PrepareContext(ctx, insertRequestSQL+placeholders(requestRows, 16)); err != nil {
-		return fmt.Errorf("sqlite: journal: %w", err)
+	for _, st := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&j.insertOne, insertRequestSQL + placeholders(1, 16)},
+		{&j.insertMany, insertRequestSQL + placeholders(requestRows, 16)},
+		{&j.prune, "DELETE FROM requests WHERE seq < ?"},
+	} {
+		if *st.stmt, err = j.db.PrepareContext(ctx, st.sql); err != nil {
+			return fmt.Errorf("sqlite: journal: %w", err)
+		}
 	}
 	return nil
 }
 
 func (db *DB) closeJournal() error {
-	if db.journal == nil {
+	j := &db.journal
+	if j.db == nil {
 		return nil
 	}
 	var errs []error
-	for _, st := range []*sql.Stmt{db.journalInsertOne, db.journalInsertMany} {
+	for _, st := range []*sql.Stmt{j.insertOne, j.insertMany, j.prune} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
 	}
-	return errors.Join(append(errs, db.journal.Close())...)
+	return errors.Join(append(errs, j.db.Close())...)
 }
 
 const insertRequestSQL = `INSERT INTO requests (request_id, created_utc, method, operation,
@@ -121,11 +157,19 @@ const insertRequestSQL = `INSERT INTO requests (request_id, created_utc, method,
 const requestRows = 32
 
 // RequestsAdd records entries in one transaction, requestRows per
-// prepared INSERT, and drops the oldest beyond keep. seq is SQLite's rowid,
-// one more than the largest at every insert, so the newest keep entries are
-// those within keep of the largest.
+// prepared INSERT; the oldest beyond keep leave the reads at once, and the
+// table in groups (see journal).
 func (db *DB) RequestsAdd(ctx context.Context, entries []mews.Request, keep int) (err error) {
-	tx, err := db.journal.BeginTx(ctx, nil)
+	j := &db.journal
+	if len(entries) == 0 {
+		return nil
+	}
+	// j.mu for the whole write, lest a RequestsClear come between its
+	// commit and the update of j (all of them wait for the journal's one
+	// connection anyway).
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	tx, err := j.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: journal: %w", err)
 	}
@@ -135,6 +179,7 @@ func (db *DB) RequestsAdd(ctx context.Context, entries []mews.Request, keep int)
 		}
 	}()
 	args := make([]any, 0, requestRows*16)
+	var last int64
 	for len(entries) > 0 {
 		n := 1
 		if len(entries) >= requestRows {
@@ -155,19 +200,31 @@ func (db *DB) RequestsAdd(ctx context.Context, entries []mews.Request, keep int)
 				e.Status, e.Duration.Microseconds(), nullString(e.RequestBody), nullString(e.ResponseBody),
 				e.Truncated, e.Message, uuidList(e.ThreadIDs))
 		}
-		stmt := db.journalInsertOne
+		stmt := j.insertOne
 		if n == requestRows {
-			stmt = db.journalInsertMany
+			stmt = j.insertMany
 		}
-		if _, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...); err != nil {
+		res, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+		if err != nil {
+			return err
+		}
+		if last, err = res.LastInsertId(); err != nil {
 			return err
 		}
 		entries = entries[n:]
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM requests WHERE seq <= (SELECT max(seq) FROM requests) - ?`, keep); err != nil {
+	low := j.low
+	if floor := last - int64(keep) + 1; floor-low >= pruneSlack(int64(keep)) {
+		if _, err := tx.StmtContext(ctx, j.prune).ExecContext(ctx, floor); err != nil {
+			return err
+		}
+		low = floor
+	}
+	if err := tx.Commit(); err != nil {
 		return err
 	}
-	return tx.Commit()
+	j.keep, j.low, j.last = int64(keep), low, last
+	return nil
 }
 
 const requestColumns = `request_id, created_utc, method, operation, integration_id, integration_name,
@@ -178,13 +235,15 @@ func (db *DB) RequestsGetAll(ctx context.Context, f mews.RequestFilter, p mews.P
 	if err := checkCount(p.Count); err != nil {
 		return nil, err
 	}
-	w := requestWhere(f)
+	j := &db.journal
+	visible := j.visible()
+	w := requestWhere(f, visible)
 	if p.Cursor != nil {
 		// The cursor's entry is found by a scan of the (bounded) journal:
 		// an index of request ids would cost every write more than the
 		// scan costs a page.
 		var pos position
-		err := db.journal.QueryRowContext(ctx, "SELECT created_utc, seq FROM requests WHERE request_id = ?", blob(*p.Cursor)).
+		err := j.db.QueryRowContext(ctx, "SELECT created_utc, seq FROM requests WHERE request_id = ? AND seq >= ?", blob(*p.Cursor), visible).
 			Scan(&pos.created, &pos.seq)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, mews.Errorf(mews.EINVALID, "Invalid Limitation.Cursor: %s is not the RequestId of an entry of the journal (it keeps the newest entries only, and requests/clear empties it).", *p.Cursor)
@@ -194,7 +253,7 @@ func (db *DB) RequestsGetAll(ctx context.Context, f mews.RequestFilter, p mews.P
 		}
 		w.add("(created_utc, seq) < (?, ?)", pos.created, pos.seq)
 	}
-	rows, err := db.journal.QueryContext(ctx, "SELECT "+requestColumns+" FROM requests"+w.String()+
+	rows, err := j.db.QueryContext(ctx, "SELECT "+requestColumns+" FROM requests"+w.String()+
 		" ORDER BY created_utc DESC, seq DESC LIMIT ?", append(w.args, p.Count)...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: journal: %w", err)
@@ -239,9 +298,9 @@ func (db *DB) RequestsGetAll(ctx context.Context, f mews.RequestFilter, p mews.P
 
 // RequestsCount counts the entries that match f.
 func (db *DB) RequestsCount(ctx context.Context, f mews.RequestFilter) (int64, error) {
-	w := requestWhere(f)
+	w := requestWhere(f, db.journal.visible())
 	var n int64
-	if err := db.journal.QueryRowContext(ctx, "SELECT count(*) FROM requests"+w.String(), w.args...).Scan(&n); err != nil {
+	if err := db.journal.db.QueryRowContext(ctx, "SELECT count(*) FROM requests"+w.String(), w.args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("sqlite: journal: %w", err)
 	}
 	return n, nil
@@ -249,16 +308,25 @@ func (db *DB) RequestsCount(ctx context.Context, f mews.RequestFilter) (int64, e
 
 // RequestsClear deletes every entry.
 func (db *DB) RequestsClear(ctx context.Context) error {
-	if _, err := db.journal.ExecContext(ctx, "DELETE FROM requests"); err != nil {
+	j := &db.journal
+	// Under j.mu (see RequestsAdd): the seqs start again at 1.
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if _, err := j.db.ExecContext(ctx, "DELETE FROM requests"); err != nil {
 		return fmt.Errorf("sqlite: journal: %w", err)
 	}
+	j.low, j.last = 0, 0
 	return nil
 }
 
-// requestWhere is the WHERE clause of f. The journal is bounded (the newest
-// N entries), so a filter may read all of it; only the order has an index.
-func requestWhere(f mews.RequestFilter) *where {
+// requestWhere is the WHERE clause of f, over the entries from seq
+// visible. The journal is bounded (the newest N entries), so a filter may
+// read all of it; only the order has an index.
+func requestWhere(f mews.RequestFilter, visible int64) *where {
 	w := &where{}
+	if visible > 0 {
+		w.add("seq >= ?", visible)
+	}
 	if len(f.Operations) > 0 {
 		args := make([]any, len(f.Operations))
 		for i, op := range f.Operations {

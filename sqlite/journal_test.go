@@ -54,3 +54,57 @@ func TestJournalLeavesNoFile(t *testing.T) {
 		t.Errorf("journal files in the directory after Close: %v", got)
 	}
 }
+
+// The journal shows the newest keep entries exactly, although it deletes
+// the older ones only in groups; a cursor beyond them is EINVALID, and
+// after a clear it counts from the start again.
+func TestJournalKeepsTheNewest(t *testing.T) {
+	db := open(t, Memory)
+	const keep = 5
+	var ids []uuid.UUID
+	add := func(n int) {
+		t.Helper()
+		batch := make([]mews.Request, n)
+		for i := range batch {
+			id := uuid.New()
+			ids = append(ids, id)
+			batch[i] = mews.Request{ID: id, CreatedUTC: time.Now(), Method: "POST", Operation: "messages/add", Status: 200}
+		}
+		if err := db.RequestsAdd(t.Context(), batch, keep); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows := func() (n int64) {
+		if err := db.journal.db.QueryRow("SELECT count(*) FROM requests").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for round := range 3 {
+		ids = nil
+		for range 30 {
+			add(3)
+			want := min(len(ids), keep)
+			if n, err := db.RequestsCount(t.Context(), mews.RequestFilter{}); err != nil || n != int64(want) {
+				t.Fatalf("round %d: %d entries counted (%v), want %d", round, n, err, want)
+			}
+			page, err := db.RequestsGetAll(t.Context(), mews.RequestFilter{}, mews.Page{Count: 100})
+			if err != nil || len(page) != want || page[0].ID != ids[len(ids)-1] || page[want-1].ID != ids[len(ids)-want] {
+				t.Fatalf("round %d: a page of %d entries (%v), want the newest %d", round, len(page), err, want)
+			}
+			if n := rows(); n > keep+pruneSlack(keep)+3 {
+				t.Fatalf("round %d: %d rows kept for %d entries", round, n, keep)
+			}
+		}
+		old := ids[len(ids)-keep-1]
+		if _, err := db.RequestsGetAll(t.Context(), mews.RequestFilter{}, mews.Page{Count: 10, Cursor: &old}); mews.ErrorCode(err) != mews.EINVALID {
+			t.Errorf("round %d: cursor of an entry beyond keep: %v", round, err)
+		}
+		if err := db.RequestsClear(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if n := rows(); n != 0 {
+			t.Fatalf("%d rows after a clear", n)
+		}
+	}
+}
