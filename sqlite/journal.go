@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,28 +31,26 @@ var _ mews.Journal = (*DB)(nil)
 // page cache rather than the process's memory. With an in-memory store it
 // is in memory too.
 
-// journalSchema is the journal's table. The journal is created anew at
-// every start, so it has no migrations.
+// journalSchema is the journal's table: the columns that filters and the
+// order of pages read, and the rest of the entry as one value (entry,
+// see encodeEntry), so that a write binds 8 values per row rather than
+// 16. The journal is created anew at every start, so it has no
+// migrations.
 const journalSchema = `CREATE TABLE requests (
 	seq               INTEGER PRIMARY KEY,
 	request_id        BLOB NOT NULL,
 	created_utc       INTEGER NOT NULL, -- Unix microseconds
-	method            TEXT NOT NULL,
 	operation         TEXT NOT NULL,
 	integration_id    BLOB,
-	integration_name  TEXT NOT NULL,
-	enterprise_ids    TEXT NOT NULL,    -- JSON array of UUIDs
-	access_token      TEXT NOT NULL,    -- masked
 	access_token_hash BLOB,
 	status            INTEGER NOT NULL,
-	duration_us       INTEGER NOT NULL,
-	request_body      TEXT,
-	response_body     TEXT,
-	truncated         INTEGER NOT NULL,
-	message           TEXT NOT NULL,
-	thread_ids        TEXT NOT NULL     -- JSON array of UUIDs
+	thread_ids        TEXT NOT NULL,    -- JSON array of UUIDs
+	entry             BLOB NOT NULL     -- the other fields: encodeEntry
 );
 CREATE INDEX requests_order ON requests (created_utc, seq);`
+
+// requestValues is how many values a row of requests binds.
+const requestValues = 8
 
 // openJournal opens the journal's database for the data at path: for a
 // data file, a new file beside it, removed from the directory as soon as
@@ -94,9 +93,10 @@ type journal struct {
 	insertOne, insertMany, prune *sql.Stmt
 
 	mu   sync.Mutex
-	keep int64 // of the last RequestsAdd; 0: no entry yet
-	low  int64 // no entry has a smaller seq
-	last int64 // the largest seq
+	buf  []byte // RequestsAdd's, for the entries it encodes
+	keep int64  // of the last RequestsAdd; 0: no entry yet
+	low  int64  // no entry has a smaller seq
+	last int64  // the largest seq
 }
 
 // pruneSlack is how many entries beyond keep wait for a prune: a quarter
@@ -123,8 +123,8 @@ func (db *DB) prepareJournal(ctx context.Context, dsn string) error {
 		stmt **sql.Stmt
 		sql  string
 	}{
-		{&j.insertOne, insertRequestSQL + placeholders(1, 16)},
-		{&j.insertMany, insertRequestSQL + placeholders(requestRows, 16)},
+		{&j.insertOne, insertRequestSQL + placeholders(1, requestValues)},
+		{&j.insertMany, insertRequestSQL + placeholders(requestRows, requestValues)},
 		{&j.prune, "DELETE FROM requests WHERE seq < ?"},
 	} {
 		if *st.stmt, err = j.db.PrepareContext(ctx, st.sql); err != nil {
@@ -148,9 +148,8 @@ func (db *DB) closeJournal() error {
 	return errors.Join(append(errs, j.db.Close())...)
 }
 
-const insertRequestSQL = `INSERT INTO requests (request_id, created_utc, method, operation,
-	integration_id, integration_name, enterprise_ids, access_token, access_token_hash,
-	status, duration_us, request_body, response_body, truncated, message, thread_ids) VALUES `
+const insertRequestSQL = `INSERT INTO requests (request_id, created_utc, operation,
+	integration_id, access_token_hash, status, thread_ids, entry) VALUES `
 
 // requestRows is how many entries one INSERT writes: fewer statements, and
 // fewer trips through database/sql, for the same rows.
@@ -178,27 +177,26 @@ func (db *DB) RequestsAdd(ctx context.Context, entries []mews.Request, keep int)
 			err = errors.Join(fmt.Errorf("sqlite: journal: %w", err), tx.Rollback())
 		}
 	}()
-	args := make([]any, 0, requestRows*16)
+	args := make([]any, 0, requestRows*requestValues)
 	var last int64
 	for len(entries) > 0 {
 		n := 1
 		if len(entries) >= requestRows {
 			n = requestRows
 		}
-		args = args[:0]
+		args, j.buf = args[:0], j.buf[:0]
 		for _, e := range entries[:n] {
-			var integration any
+			var integration, hash any
 			if e.IntegrationID != uuid.Nil {
 				integration = blob(e.IntegrationID)
 			}
-			var hash any
 			if e.AccessTokenHash != nil {
 				hash = e.AccessTokenHash
 			}
-			args = append(args, blob(e.ID), mews.Instant(e.CreatedUTC).UnixMicro(), e.Method, e.Operation,
-				integration, e.IntegrationName, uuidList(e.EnterpriseIDs), e.AccessToken, hash,
-				e.Status, e.Duration.Microseconds(), nullString(e.RequestBody), nullString(e.ResponseBody),
-				e.Truncated, e.Message, uuidList(e.ThreadIDs))
+			start := len(j.buf)
+			j.buf = encodeEntry(j.buf, &e)
+			args = append(args, blob(e.ID), mews.Instant(e.CreatedUTC).UnixMicro(), e.Operation,
+				integration, hash, e.Status, uuidList(e.ThreadIDs), j.buf[start:len(j.buf):len(j.buf)])
 		}
 		stmt := j.insertOne
 		if n == requestRows {
@@ -227,8 +225,7 @@ func (db *DB) RequestsAdd(ctx context.Context, entries []mews.Request, keep int)
 	return nil
 }
 
-const requestColumns = `request_id, created_utc, method, operation, integration_id, integration_name,
-	enterprise_ids, access_token, status, duration_us, request_body, response_body, truncated, message, thread_ids`
+const requestColumns = `request_id, created_utc, operation, integration_id, status, thread_ids, entry`
 
 // RequestsGetAll returns a page of the journal, newest first.
 func (db *DB) RequestsGetAll(ctx context.Context, f mews.RequestFilter, p mews.Page) ([]mews.Request, error) {
@@ -262,27 +259,19 @@ func (db *DB) RequestsGetAll(ctx context.Context, f mews.RequestFilter, p mews.P
 	var out []mews.Request
 	for rows.Next() {
 		var (
-			e                    mews.Request
-			id, integration      []byte
-			created, durationUS  int64
-			enterprises, threads string
-			reqBody, resBody     sql.NullString
+			e               mews.Request
+			id, integration []byte
+			created         int64
+			threads         string
+			entry           sql.RawBytes
 		)
-		if err := rows.Scan(&id, &created, &e.Method, &e.Operation, &integration, &e.IntegrationName,
-			&enterprises, &e.AccessToken, &e.Status, &durationUS, &reqBody, &resBody, &e.Truncated, &e.Message, &threads); err != nil {
+		if err := rows.Scan(&id, &created, &e.Operation, &integration, &e.Status, &threads, &entry); err != nil {
 			return nil, fmt.Errorf("sqlite: journal: %w", err)
 		}
 		copy(e.ID[:], id)
 		copy(e.IntegrationID[:], integration)
 		e.CreatedUTC = time.UnixMicro(created).UTC()
-		e.Duration = time.Duration(durationUS) * time.Microsecond
-		if reqBody.Valid {
-			e.RequestBody = &reqBody.String
-		}
-		if resBody.Valid {
-			e.ResponseBody = &resBody.String
-		}
-		if e.EnterpriseIDs, err = parseUUIDList(enterprises); err != nil {
+		if err := decodeEntry(entry, &e); err != nil {
 			return nil, err
 		}
 		if e.ThreadIDs, err = parseUUIDList(threads); err != nil {
@@ -363,13 +352,6 @@ func requestWhere(f mews.RequestFilter, visible int64) *where {
 	return w
 }
 
-func nullString(s *string) any {
-	if s == nil {
-		return nil
-	}
-	return *s
-}
-
 // uuidList is a list of identifiers as a JSON array of their text forms,
 // which json_each can read.
 func uuidList(ids []uuid.UUID) string {
@@ -393,4 +375,85 @@ func parseUUIDList(s string) ([]uuid.UUID, error) {
 		ids = []uuid.UUID{}
 	}
 	return ids, nil
+}
+
+// encodeEntry appends to b the fields of e that have no column of their
+// own: a string is its length (uvarint) and bytes; a nil body has the
+// length 0 and a bit of flags.
+func encodeEntry(b []byte, e *mews.Request) []byte {
+	var flags byte
+	if e.Truncated {
+		flags |= 1
+	}
+	if e.RequestBody != nil {
+		flags |= 2
+	}
+	if e.ResponseBody != nil {
+		flags |= 4
+	}
+	b = append(b, flags)
+	b = binary.AppendUvarint(b, uint64(e.Duration.Microseconds()))
+	b = binary.AppendUvarint(b, uint64(len(e.EnterpriseIDs)))
+	for _, id := range e.EnterpriseIDs {
+		b = append(b, id[:]...)
+	}
+	for _, s := range [...]*string{&e.Method, &e.IntegrationName, &e.AccessToken, &e.Message, e.RequestBody, e.ResponseBody} {
+		if s == nil {
+			b = append(b, 0)
+			continue
+		}
+		b = append(binary.AppendUvarint(b, uint64(len(*s))), *s...)
+	}
+	return b
+}
+
+// decodeEntry reads into e what encodeEntry wrote.
+func decodeEntry(b []byte, e *mews.Request) error {
+	bad := fmt.Errorf("sqlite: journal: an entry of %d bytes that is not one", len(b))
+	if len(b) < 1 {
+		return bad
+	}
+	flags := b[0]
+	b = b[1:]
+	uvarint := func() (uint64, bool) {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			return 0, false
+		}
+		b = b[n:]
+		return v, true
+	}
+	us, ok := uvarint()
+	if !ok {
+		return bad
+	}
+	e.Duration = time.Duration(us) * time.Microsecond
+	n, ok := uvarint()
+	if !ok || n > uint64(len(b)/16) {
+		return bad
+	}
+	e.EnterpriseIDs = make([]uuid.UUID, n)
+	for i := range e.EnterpriseIDs {
+		e.EnterpriseIDs[i] = uuid.UUID(b[:16])
+		b = b[16:]
+	}
+	var reqBody, resBody string
+	for _, s := range [...]*string{&e.Method, &e.IntegrationName, &e.AccessToken, &e.Message, &reqBody, &resBody} {
+		n, ok := uvarint()
+		if !ok || n > uint64(len(b)) {
+			return bad
+		}
+		*s, b = string(b[:n]), b[n:]
+	}
+	if len(b) != 0 {
+		return bad
+	}
+	e.Truncated = flags&1 != 0
+	if flags&2 != 0 {
+		e.RequestBody = &reqBody
+	}
+	if flags&4 != 0 {
+		e.ResponseBody = &resBody
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,6 +106,40 @@ func TestJournalKeepsTheNewest(t *testing.T) {
 		}
 		if n := rows(); n != 0 {
 			t.Fatalf("%d rows after a clear", n)
+		}
+	}
+}
+
+// An entry's fields without a column of their own come back as they were
+// written, nil bodies included; a value that is not an entry is an error.
+func TestJournalEntryEncoding(t *testing.T) {
+	req, res := `{"A":"é"}`, ""
+	for _, e := range []mews.Request{
+		{Method: "POST", IntegrationName: "Are you ready?", EnterpriseIDs: []uuid.UUID{uuid.New(), uuid.New()},
+			AccessToken: "C66E…453D", Duration: 1234 * time.Microsecond, RequestBody: &req, ResponseBody: &res,
+			Truncated: true, Message: "Invalid AccessToken."},
+		{Method: "GET", EnterpriseIDs: []uuid.UUID{}},
+	} {
+		b := encodeEntry(nil, &e)
+		var got mews.Request
+		if err := decodeEntry(b, &got); err != nil {
+			t.Fatal(err)
+		}
+		body := func(s *string) string {
+			if s == nil {
+				return "nil"
+			}
+			return fmt.Sprintf("%q", *s)
+		}
+		g, w := got, e
+		g.RequestBody, g.ResponseBody, w.RequestBody, w.ResponseBody = nil, nil, nil, nil
+		if fmt.Sprint(g) != fmt.Sprint(w) || body(got.RequestBody) != body(e.RequestBody) || body(got.ResponseBody) != body(e.ResponseBody) {
+			t.Errorf("decoded %+v\nwant %+v", got, e)
+		}
+		for n := range len(b) {
+			if err := decodeEntry(b[:n], &got); err == nil {
+				t.Errorf("the first %d of %d bytes decoded", n, len(b))
+			}
 		}
 	}
 }
