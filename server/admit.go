@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
 )
 
 // admit is the one step, between authentication and the work of operation
@@ -13,8 +12,8 @@ import (
 // operation's caller; a middleware would have to decode the body again.
 // Requests refused earlier (invalid, unauthenticated) are not counted
 // against any AccessToken: the limiter keys only tokens that exist.
-func (s *Server) admit(ctx context.Context, op, accessToken string) error {
-	key := sha256.Sum256([]byte(accessToken))
+// key is the SHA-256 of the AccessToken (computed once, at configuration).
+func (s *Server) admit(ctx context.Context, op string, key tokenKey) error {
 	// A fault rule comes first (faultrules.go says why).
 	if struck, err := s.strikeRule(ctx, op, key); struck || err != nil {
 		return err

@@ -18,14 +18,15 @@ func (s *Server) authenticate(ctx context.Context, op, clientToken, accessToken 
 	info := requestInfoFrom(ctx)
 	info.accessToken = MaskToken(accessToken)
 	info.clientToken, info.rawAccessToken = clientToken, accessToken
-	acc, err := s.tokens.authenticate(clientToken, accessToken)
+	tok, err := s.tokens.authenticate(clientToken, accessToken)
 	if err != nil {
 		info.integration = "unknown (ClientToken " + MaskToken(clientToken) + ")"
 		return nil, err
 	}
+	acc := &tok.access
 	info.integration = acc.IntegrationName
 	info.integrationID, info.enterprises = acc.IntegrationID, acc.EnterpriseIDs
-	if err := s.admit(ctx, op, accessToken); err != nil {
+	if err := s.admit(ctx, op, tok.digest); err != nil {
 		return nil, err
 	}
 	return acc, nil
@@ -111,10 +112,7 @@ func (s *Server) MessageThreadsAdd(ctx context.Context, req gen.MessageThreadsAd
 	}
 	s.changes.changed()
 	noteThreads(ctx, []uuid.UUID{t.ID})
-	return gen.MessageThreadsAdd200JSONResponse{
-		Body:    gen.MessageThreadAddResult{MessageThreads: []gen.MessageThread{threadOut(t)}},
-		Headers: gen.MessageThreadsAdd200ResponseHeaders{RequestId: RequestID(ctx)},
-	}, nil
+	return threadAdded{requestID: RequestID(ctx), thread: t}, nil // pages.go
 }
 
 // MessagesGetAll serves POST /api/connector/v1/messages/getAll.
@@ -165,11 +163,11 @@ func (s *Server) MessagesAdd(ctx context.Context, req gen.MessagesAddRequestObje
 	if err := s.addMessages(ctx, scope, msgs); err != nil {
 		return nil, err
 	}
-	out := gen.AddedMessageResult{Messages: make([]gen.AddedMessage, len(msgs))}
-	for i, m := range msgs {
-		out.Messages[i] = gen.AddedMessage{Identifier: b.Messages[i].Identifier, Message: messageOut(m)}
+	identifiers := make([]*string, len(msgs))
+	for i := range msgs {
+		identifiers[i] = b.Messages[i].Identifier
 	}
-	return gen.MessagesAdd200JSONResponse{Body: out, Headers: gen.MessagesAdd200ResponseHeaders{RequestId: RequestID(ctx)}}, nil
+	return messagesAdded{requestID: RequestID(ctx), messages: msgs, identifiers: identifiers}, nil // pages.go
 }
 
 // addMessages stores msgs, whoever wrote them, and wakes the webhook
@@ -182,22 +180,6 @@ func (s *Server) addMessages(ctx context.Context, scope mews.Scope, msgs []mews.
 	s.webhooks.wake()
 	s.changes.changed()
 	return nil
-}
-
-// threadOut and messageOut write datetimes as responses show them
-// (responseTime): exactly as 2006-01-02T15:04:05Z.
-func threadOut(t mews.Thread) gen.MessageThread {
-	return gen.MessageThread{
-		Id: t.ID, OriginalSender: t.OriginalSender, Subject: t.Subject,
-		CreatedUtc: responseTime(t.CreatedUTC), UpdatedUtc: responseTime(t.UpdatedUTC), IsResolved: t.IsResolved,
-	}
-}
-
-func messageOut(m mews.Message) gen.Message {
-	return gen.Message{
-		Id: m.ID, MessageThreadId: m.ThreadID, Text: m.Text, CreatedUtc: responseTime(m.CreatedUTC),
-		Sender: gen.Sender{Discriminator: gen.SenderDiscriminator(m.Sender)},
-	}
 }
 
 // newID returns the id of a new thread or message: a version 7 UUID, which

@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"encoding/binary"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"time"
 
@@ -32,11 +34,40 @@ type requestInfo struct {
 	threads        []uuid.UUID // named by the request, or created
 }
 
+// requestContext carries the requestInfo of a request: one allocation for
+// both, and the info found at the first step of a lookup.
+type requestContext struct {
+	context.Context
+	info requestInfo
+}
+
+func (c *requestContext) Value(key any) any {
+	if key == (requestInfoKey{}) {
+		return &c.info
+	}
+	return c.Context.Value(key)
+}
+
 func requestInfoFrom(ctx context.Context) *requestInfo {
+	if c, ok := ctx.(*requestContext); ok {
+		return &c.info
+	}
 	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
 		return info
 	}
 	return &requestInfo{}
+}
+
+// newRequestID returns a random (version 4) UUID drawn from math/rand/v2,
+// whose generator is seeded by the system and needs no system call nor
+// allocation per id: a request id must be unique, not secret.
+func newRequestID() uuid.UUID {
+	var id uuid.UUID
+	binary.LittleEndian.PutUint64(id[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(id[8:], rand.Uint64())
+	id[6] = id[6]&0x0f | 0x40 // version 4
+	id[8] = id[8]&0x3f | 0x80 // RFC 4122 variant
+	return id
 }
 
 // RequestID returns the id of the request being served, as sent in its
@@ -48,14 +79,16 @@ func RequestID(ctx context.Context) string { return requestInfoFrom(ctx).id }
 func (s *Server) begin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
-		id := uuid.New()
-		info := &requestInfo{id: id.String(), uuid: id}
-		ctx := context.WithValue(c.Request().Context(), requestInfoKey{}, info)
+		ctx := c.Request().Context()
 		if s.requestTimeout > 0 {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, s.requestTimeout)
 			defer cancel()
 		}
+		id := newRequestID()
+		rc := &requestContext{Context: ctx, info: requestInfo{id: id.String(), uuid: id}}
+		info := &rc.info
+		ctx = rc
 		c.SetRequest(c.Request().WithContext(ctx))
 		c.Response().Header().Set("Request-Id", info.id)
 		// Every instant of the request is on the clock as all replicas
