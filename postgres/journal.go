@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -34,20 +35,18 @@ func (db *DB) RequestsAdd(ctx context.Context, entries []mews.Request, keep int)
 			integration, e.IntegrationName, uuids(e.EnterpriseIDs), e.AccessToken, e.AccessTokenHash,
 			e.Status, e.Duration.Microseconds(), e.RequestBody, e.ResponseBody, e.Truncated, e.Message, uuids(e.ThreadIDs)}
 	}
-	tx, err := db.pool.Begin(ctx)
+	// Three round trips: the journal needs no wait for the WAL flush (see
+	// the README), and the prune to the newest keep goes with the commit.
+	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{
+		BeginQuery:  "BEGIN; SET LOCAL synchronous_commit = off",
+		CommitQuery: "DELETE FROM requests WHERE seq <= (SELECT max(seq) FROM requests) - " + strconv.Itoa(keep) + "; COMMIT",
+	})
 	if err != nil {
 		return fmt.Errorf("postgres: journal: %w", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
-	// The journal needs no wait for the WAL flush (see the README).
-	if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
-		return fmt.Errorf("postgres: journal: %w", err)
-	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"requests"}, requestCopyColumns, pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("postgres: journal: %w", err)
-	}
-	if _, err := tx.Exec(ctx, "DELETE FROM requests WHERE seq <= (SELECT max(seq) FROM requests) - $1", keep); err != nil {
-		return fmt.Errorf("postgres: journal: prune: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("postgres: journal: %w", err)
