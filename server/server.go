@@ -302,12 +302,19 @@ func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 
 var errNotValidated = errors.New("request body reached the handler without validation")
 
-// validatedBinder binds only the value that request validation checked,
-// matching member names exactly; there is no fallback to decoding the raw
-// body again.
+// validatedBinder binds only the value that request validation checked:
+// the value of the generated decoder (decodedBody), as it is, or the value
+// kin-openapi validated, matching member names exactly; there is no
+// fallback to decoding the raw body again.
 type validatedBinder struct{}
 
 func (validatedBinder) Bind(i any, c echo.Context) error {
+	if db, ok := c.Request().Body.(*decodedBody); ok {
+		if gen.BindDecoded(db.value, i) {
+			return nil
+		}
+		return errNotValidated
+	}
 	vb, ok := c.Request().Body.(interface{ ValidatedValue() any })
 	if !ok {
 		return errNotValidated

@@ -9,7 +9,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -18,18 +17,25 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/labstack/echo/v4"
 
+	"github.com/mewsref/mewsref/gen"
+	"github.com/mewsref/mewsref/internal/reqrt"
 	"github.com/mewsref/mewsref/mews"
 )
 
 // validator checks every API request against the embedded spec before the
 // generated handler binds it: size, media type, strict JSON, then schema.
-// kin-openapi keeps the value it validated on the request body and the
-// generated strict handler binds that value by exact member names, so the
-// handlers act on what was validated, never on a second, case-insensitive
-// decode of the raw bytes.
+//
+// The operations of the messaging API are decoded by the decoders generated
+// from the spec (gen.RequestDecoders, internal/reqgen): one pass from the
+// bytes to the generated request type, which the binder hands to the
+// handler (decodedBody). The admin API's are validated by kin-openapi,
+// which keeps the value it validated on the request body; the binder binds
+// that value by exact member names. Either way the handlers act on what was
+// validated, never on a second, case-insensitive decode of the raw bytes.
 type validator struct {
-	routes    map[string]*routers.Route // by Echo route path, of every document
-	dateTimes map[string]*dateTimes     // by Echo route path; nil: none in the body
+	decoders  map[string]func([]byte) (any, error) // by Echo route path: the generated ones
+	routes    map[string]*routers.Route            // by Echo route path, of every document
+	dateTimes map[string]*dateTimes                // by Echo route path; nil: none in the body
 	options   map[*openapi3.T]*openapi3filter.Options
 	bodyLimit int64
 }
@@ -39,6 +45,7 @@ type validator struct {
 // document and its string formats.
 func newValidator(bodyLimit int64, docs ...*openapi3.T) *validator {
 	v := &validator{
+		decoders:  make(map[string]func([]byte) (any, error)),
 		routes:    make(map[string]*routers.Route),
 		dateTimes: make(map[string]*dateTimes),
 		options:   make(map[*openapi3.T]*openapi3filter.Options),
@@ -48,6 +55,11 @@ func newValidator(bodyLimit int64, docs ...*openapi3.T) *validator {
 		for path, r := range OperationRoutes(doc) {
 			v.routes[path] = r
 			v.dateTimes[path] = requestDateTimes(r.Operation)
+			// The generated decoders are those of openapi/messaging.yaml,
+			// whose paths no other document has.
+			if decode := gen.RequestDecoders[path]; decode != nil {
+				v.decoders[path] = decode
+			}
 		}
 		v.options[doc] = &openapi3filter.Options{
 			MultiError:         true,
@@ -76,6 +88,16 @@ func (v *validator) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		requestInfoFrom(req.Context()).body = body // for the request journal
+		if decode := v.decoders[c.Path()]; decode != nil {
+			val, err := decode(body)
+			if err != nil {
+				return decodeError(body, err)
+			}
+			db := &decodedBody{value: val}
+			db.Reset(body)
+			req.Body = db
+			return next(c)
+		}
 		if err := checkJSON(body); err != nil {
 			return err
 		}
@@ -163,10 +185,7 @@ func checkJSON(body []byte) error {
 }
 
 // Violation is one broken schema rule, as reported in an error's Details.
-type Violation struct {
-	Property string `json:"Property"`
-	Message  string `json:"Message"`
-}
+type Violation = reqrt.Violation
 
 // schemaViolation turns kin-openapi's error tree into one client error whose
 // Message names the first broken rule by property path; Details lists all.
@@ -174,24 +193,71 @@ type Violation struct {
 func schemaViolation(err error) error {
 	var leaves []*openapi3.SchemaError
 	collectSchemaErrors(err, &leaves)
-	seen := map[string]bool{}
-	var list []Violation
+	list := make([]Violation, 0, len(leaves))
 	for _, se := range leaves {
 		path := propertyPath(se.JSONPointer())
-		msg := describe(path, se)
-		if !seen[msg] {
-			seen[msg] = true
-			list = append(list, Violation{Property: path, Message: msg})
-		}
+		list = append(list, Violation{Property: path, Message: describe(path, se)})
 	}
+	return violations(list)
+}
+
+// violations is the error of a body that breaks the rules of list, in the
+// order of reqrt.Collect: the first names the Message.
+func violations(list []Violation) error {
 	if len(list) == 0 {
 		return mews.Errorf(mews.EINVALID, "The request body does not match the schema of the operation.")
 	}
-	sort.SliceStable(list, func(i, j int) bool { return list[i].Property < list[j].Property })
+	list = reqrt.Collect(list)
 	e := mews.Errorf(mews.EINVALID, "%s", list[0].Message)
 	e.Details = list
 	return e
 }
+
+// errUnbindable answers a body that is valid against the schema but does
+// not fit the generated request type (see reqrt.ErrUnbindable).
+func errUnbindable() error {
+	return mews.Errorf(mews.EINVALID, "The request body does not match the schema of the operation.")
+}
+
+// decodeError turns the refusal of a generated request decoder into the
+// client error, with the texts of the kin-openapi path.
+func decodeError(body []byte, err error) error {
+	var (
+		syntax *reqrt.SyntaxError
+		dup    *reqrt.DuplicateError
+		schema *reqrt.SchemaError
+	)
+	switch {
+	case errors.As(err, &syntax):
+		if e := checkJSON(body); e != nil {
+			return e // encoding/json's words for what is wrong
+		}
+		return mews.Errorf(mews.EINVALID, "Invalid JSON")
+	case errors.As(err, &dup):
+		e := mews.Errorf(mews.EINVALID, "Invalid JSON")
+		where := "the request body"
+		if dup.Object != "" {
+			where = dup.Object
+		}
+		e.Details = fmt.Sprintf("The member name %s appears more than once in %s.", strconv.Quote(dup.Name), where)
+		return e
+	case errors.As(err, &schema):
+		return violations(schema.Violations)
+	case errors.Is(err, reqrt.ErrUnbindable):
+		return errUnbindable()
+	}
+	return fmt.Errorf("decode the request body: %w", err)
+}
+
+// decodedBody is the request body of an operation decoded by its generated
+// decoder: the bytes (for whoever reads the body) and the value, which the
+// binder hands to the handler.
+type decodedBody struct {
+	bytes.Reader
+	value any
+}
+
+func (*decodedBody) Close() error { return nil }
 
 func collectSchemaErrors(err error, out *[]*openapi3.SchemaError) {
 	switch e := err.(type) {
@@ -237,70 +303,38 @@ func propertyPath(pointer []string) string {
 
 func describe(path string, se *openapi3.SchemaError) string {
 	s := se.Schema
-	subject := path
-	if subject == "" {
-		subject = "The request body"
-	}
-	switch se.SchemaField {
+	return reqrt.Subject(path) + ending(se.SchemaField, s)
+}
+
+// ending is the end of the message of a broken rule of s (reqrt's texts).
+func ending(field string, s *openapi3.Schema) string {
+	switch field {
 	case "required":
-		return subject + " is required."
+		return reqrt.TextRequired
 	case "nullable":
-		return subject + " must not be null."
+		return reqrt.TextNotNull
 	case "type":
-		return subject + " must be " + typeName(s) + "."
+		t := ""
+		if s.Type != nil && len(s.Type.Slice()) > 0 {
+			t = s.Type.Slice()[0]
+		}
+		return reqrt.TypeText(t)
 	case "minLength":
-		if s.MinLength == 1 {
-			return subject + " must not be empty."
-		}
-		return fmt.Sprintf("%s must be at least %d characters long.", subject, s.MinLength)
+		return reqrt.MinLengthText(s.MinLength)
 	case "maxLength":
-		return fmt.Sprintf("%s must be at most %d characters long.", subject, *s.MaxLength)
+		return reqrt.MaxLengthText(*s.MaxLength)
 	case "minimum", "maximum":
-		switch {
-		case s.Min != nil && s.Max != nil:
-			return fmt.Sprintf("%s must be between %s and %s.", subject, num(*s.Min), num(*s.Max))
-		case s.Min != nil:
-			return fmt.Sprintf("%s must be at least %s.", subject, num(*s.Min))
-		default:
-			return fmt.Sprintf("%s must be at most %s.", subject, num(*s.Max))
-		}
+		return reqrt.RangeText(s.Min, s.Max)
 	case "minItems", "maxItems":
-		if s.MaxItems != nil {
-			return fmt.Sprintf("%s must contain between %d and %d items.", subject, s.MinItems, *s.MaxItems)
-		}
-		return fmt.Sprintf("%s must contain at least %d items.", subject, s.MinItems)
+		return reqrt.ItemsText(s.MinItems, s.MaxItems)
 	case "format":
-		switch s.Format {
-		case "uuid":
-			return subject + " must be a UUID such as 3fa85f64-5717-4562-b3fc-2c963f66afa6."
-		case "date-time":
-			return subject + " must be an RFC 3339 date-time such as 2022-03-07T16:09:45Z."
-		}
-		return fmt.Sprintf("%s must be of format %s.", subject, s.Format)
+		return reqrt.FormatText(s.Format)
 	case "enum":
 		vals := make([]string, len(s.Enum))
 		for i, v := range s.Enum {
 			vals[i] = fmt.Sprint(v)
 		}
-		return fmt.Sprintf("%s must be one of %s.", subject, strings.Join(vals, ", "))
+		return reqrt.EnumText(vals)
 	}
-	return subject + " is invalid."
+	return reqrt.TextInvalid
 }
-
-func typeName(s *openapi3.Schema) string {
-	if s.Type == nil || len(s.Type.Slice()) == 0 {
-		return "a valid value"
-	}
-	switch t := s.Type.Slice()[0]; t {
-	case openapi3.TypeInteger:
-		return "an integer"
-	case openapi3.TypeObject:
-		return "an object"
-	case openapi3.TypeArray:
-		return "an array"
-	default:
-		return "a " + t
-	}
-}
-
-func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
