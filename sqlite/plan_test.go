@@ -11,23 +11,22 @@ import (
 	"github.com/mewsref/mewsref/mews"
 )
 
-// explain returns the lines of the query plan that SQLite chooses for q.
+// explain returns the lines of the query plan that SQLite chooses for q on
+// the connections that run the pages: the engine's, whose statements keep
+// the plan they were prepared with (the planner stability guarantee).
 func (db *DB) explain(ctx context.Context, q string, args ...any) ([]string, error) {
-	rows, err := db.read.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+	r, err := db.engine.query(ctx, "EXPLAIN QUERY PLAN "+q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("explain: %w", err)
 	}
-	defer rows.Close()
 	var plan []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			return nil, fmt.Errorf("explain: %w", err)
-		}
-		plan = append(plan, detail)
+	for r.next() {
+		plan = append(plan, string(r.text(3)))
 	}
-	return plan, rows.Err()
+	if err := r.close(); err != nil {
+		return nil, fmt.Errorf("explain: %w", err)
+	}
+	return plan, nil
 }
 
 // TestQueryPlans checks that the queries of pages and cursors read ranges of
