@@ -90,34 +90,21 @@ func (db *DB) EnterpriseThreads(ctx context.Context, enterprise uuid.UUID, p mew
 	var w where
 	w.add("enterprise_id = ?", blob(enterprise))
 	if p.Cursor != nil {
-		var pos position
-		err := db.reads.QueryRowContext(ctx, "SELECT created_utc, seq FROM threads WHERE id = ? AND enterprise_id = ?",
-			blob(*p.Cursor), blob(enterprise)).Scan(&pos.created, &pos.seq)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, mews.Errorf(mews.EINVALID, "Invalid Limitation.Cursor: %s is not the Id of a thread of this enterprise.", *p.Cursor)
-		}
+		pos, found, err := readPosition(ctx, db.engine, "SELECT created_utc, seq FROM threads WHERE id = ? AND enterprise_id = ?",
+			[]any{blob(*p.Cursor), blob(enterprise)})
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: find cursor thread: %w", err)
+		}
+		if !found {
+			return nil, mews.Errorf(mews.EINVALID, "Invalid Limitation.Cursor: %s is not the Id of a thread of this enterprise.", *p.Cursor)
 		}
 		var c created
 		c.olderThan(&pos)
 		c.addTo(&w)
 	}
-	rows, err := db.reads.QueryContext(ctx, "SELECT "+threadColumns+" FROM threads"+w.String()+
-		" ORDER BY created_utc DESC, seq DESC LIMIT ?", append(w.args, p.Count)...)
+	ts, err := readThreads(ctx, db.engine, p.Count, "SELECT "+threadColumns+" FROM threads"+w.String()+
+		" ORDER BY created_utc DESC, seq DESC LIMIT ?", append(w.args, p.Count))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get enterprise threads: %w", err)
-	}
-	defer rows.Close()
-	var ts []mews.Thread
-	for rows.Next() {
-		t, err := scanThread(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: get enterprise threads: %w", err)
-		}
-		ts = append(ts, t)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: get enterprise threads: %w", err)
 	}
 	return ts, nil

@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -35,33 +33,26 @@ func (db *DB) ThreadsSearch(ctx context.Context, q mews.ThreadSearch) ([]mews.Th
 			needle, needle, needle)
 	}
 	if q.Page.Cursor != nil {
-		var updated, seq int64
-		err := db.reads.QueryRowContext(ctx, "SELECT updated_utc, seq FROM threads WHERE id = ? AND enterprise_id = ?",
-			blob(*q.Page.Cursor), blob(q.EnterpriseID)).Scan(&updated, &seq)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, mews.Errorf(mews.EINVALID, "Invalid Limitation.Cursor: %s is not the Id of a thread of this enterprise.", *q.Page.Cursor)
-		}
+		// A position in the order of this page: updated_utc, not created_utc.
+		at, found, err := readPosition(ctx, db.engine, "SELECT updated_utc, seq FROM threads WHERE id = ? AND enterprise_id = ?",
+			[]any{blob(*q.Page.Cursor), blob(q.EnterpriseID)})
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: find cursor thread: %w", err)
 		}
+		if !found {
+			return nil, mews.Errorf(mews.EINVALID, "Invalid Limitation.Cursor: %s is not the Id of a thread of this enterprise.", *q.Page.Cursor)
+		}
+		updated, seq := at.created, at.seq
 		w.add("(t.updated_utc < ? OR (t.updated_utc = ? AND t.seq < ?))", updated, updated, seq)
 	}
-	rows, err := db.reads.QueryContext(ctx, "SELECT "+prefixed("t.", threadColumns)+" FROM threads t"+w.String()+
-		" ORDER BY t.updated_utc DESC, t.seq DESC LIMIT ?", append(w.args, q.Page.Count)...)
+	ts, err := readThreads(ctx, db.engine, q.Page.Count, "SELECT "+prefixed("t.", threadColumns)+" FROM threads t"+w.String()+
+		" ORDER BY t.updated_utc DESC, t.seq DESC LIMIT ?", append(w.args, q.Page.Count))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: search threads: %w", err)
 	}
 	var out []mews.ThreadSummary
-	for rows.Next() {
-		t, err := scanThread(rows)
-		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("sqlite: search threads: %w", err)
-		}
+	for _, t := range ts {
 		out = append(out, mews.ThreadSummary{Thread: t})
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return nil, fmt.Errorf("sqlite: search threads: %w", err)
 	}
 	for i := range out {
 		if out[i].LastMessage, err = db.lastMessage(ctx, out[i].Thread); err != nil {
