@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -120,10 +121,14 @@ func openClosedB(b *testing.B) *DB {
 }
 
 // benchSizes are the numbers of threads of BenchmarkPages; MEWSREF_BENCH_SMALL
-// keeps only the small one, for quick runs while profiling.
+// keeps only the small one, for quick runs while profiling, and
+// MEWSREF_BENCH_THREADS=N replaces the large one with N.
 func benchSizes() []int {
 	if os.Getenv("MEWSREF_BENCH_SMALL") != "" {
 		return []int{1_000}
+	}
+	if n, err := strconv.Atoi(os.Getenv("MEWSREF_BENCH_THREADS")); err == nil && n >= benchdata.LongThreads {
+		return []int{1_000, n}
 	}
 	return []int{1_000, 1_000_000}
 }
