@@ -66,7 +66,7 @@ func (db *DB) ThreadGet(ctx context.Context, id uuid.UUID) (mews.Thread, error) 
 // ThreadSetResolved sets IsResolved of thread id, through the writer.
 func (db *DB) ThreadSetResolved(ctx context.Context, id uuid.UUID, resolved bool) (mews.Thread, error) {
 	var t mews.Thread
-	err := db.writer.doStatement(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.writer.doStatement(ctx, func(ctx context.Context, tx *txn) error {
 		var err error
 		t, err = scanThread(tx.QueryRowContext(ctx,
 			"UPDATE threads SET is_resolved = ? WHERE id = ? RETURNING "+threadColumns, resolved, blob(id)))
@@ -112,7 +112,7 @@ func (db *DB) EnterpriseThreads(ctx context.Context, enterprise uuid.UUID, p mew
 
 // Reset deletes all threads, messages and deliveries in one write.
 func (db *DB) Reset(ctx context.Context) error {
-	return db.writer.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return db.writer.do(ctx, func(ctx context.Context, tx *txn) error {
 		for _, table := range []string{"webhook_deliveries", "messages", "threads"} {
 			if _, err := tx.ExecContext(ctx, "DELETE FROM "+table); err != nil {
 				return fmt.Errorf("sqlite: reset %s: %w", table, err)
@@ -124,7 +124,7 @@ func (db *DB) Reset(ctx context.Context) error {
 
 // WebhooksSet replaces the URLs of integration in one write.
 func (db *DB) WebhooksSet(ctx context.Context, integration uuid.UUID, urls []string) error {
-	return db.writer.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return db.writer.do(ctx, func(ctx context.Context, tx *txn) error {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM webhooks WHERE integration_id = ?", blob(integration)); err != nil {
 			return fmt.Errorf("sqlite: set webhooks: %w", err)
 		}
@@ -204,7 +204,7 @@ func collectDeliveries(rows *sql.Rows, err error) ([]mews.Delivery, error) {
 // for every process.
 func (db *DB) DeliveriesClaim(ctx context.Context, now time.Time, lease time.Duration, n int) ([]mews.Delivery, error) {
 	var ds []mews.Delivery
-	err := db.writer.doStatement(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.writer.doStatement(ctx, func(ctx context.Context, tx *txn) error {
 		var err error
 		ds, err = collectDeliveries(tx.QueryContext(ctx, `UPDATE webhook_deliveries SET next_attempt_ms = ?
 			WHERE seq IN (SELECT seq FROM webhook_deliveries
@@ -224,7 +224,7 @@ func (db *DB) DeliveryRecord(ctx context.Context, o mews.DeliveryOutcome) error 
 	if o.StatusCode != 0 {
 		status = o.StatusCode
 	}
-	return db.writer.doStatement(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return db.writer.doStatement(ctx, func(ctx context.Context, tx *txn) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET attempts = attempts + 1, status = ?,
 			next_attempt_ms = ?, last_attempt_ms = ?, last_status = ?, last_error = ? WHERE seq = ?`,
 			string(o.Status), next, o.At.UnixMilli(), status, o.Error, o.ID); err != nil {

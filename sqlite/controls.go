@@ -99,7 +99,7 @@ func (db *DB) FaultRuleAdd(ctx context.Context, r mews.FaultRule) (mews.FaultRul
 		token = r.Token[:]
 	}
 	var out mews.FaultRule
-	err := db.controlWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.controlWrite(ctx, func(ctx context.Context, tx *txn) error {
 		var err error
 		out, err = scanFaultRule(tx.QueryRowContext(ctx, `INSERT INTO fault_rules
 			(operation, count, remaining, token, token_masked, status, message, retry_after, delay_ms, created_us)
@@ -109,7 +109,7 @@ func (db *DB) FaultRuleAdd(ctx context.Context, r mews.FaultRule) (mews.FaultRul
 		if err != nil {
 			return fmt.Errorf("sqlite: add fault rule: %w", err)
 		}
-		return db.recountRules(ctx, tx)
+		return db.recountRules(ctx, tx.Tx)
 	})
 	return out, err
 }
@@ -137,11 +137,11 @@ func (db *DB) FaultRules(ctx context.Context) ([]mews.FaultRule, error) {
 
 // FaultRulesClear deletes every rule.
 func (db *DB) FaultRulesClear(ctx context.Context) error {
-	return db.controlWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return db.controlWrite(ctx, func(ctx context.Context, tx *txn) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM fault_rules`); err != nil {
 			return fmt.Errorf("sqlite: clear fault rules: %w", err)
 		}
-		return db.recountRules(ctx, tx)
+		return db.recountRules(ctx, tx.Tx)
 	})
 }
 
@@ -160,7 +160,7 @@ func (db *DB) FaultRuleTake(ctx context.Context, op string, token mews.TokenDige
 func (db *DB) takeFaultRule(ctx context.Context, op string, token mews.TokenDigest) (mews.FaultRule, bool, error) {
 	var r mews.FaultRule
 	found := false
-	err := db.controlWrite(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.controlWrite(ctx, func(ctx context.Context, tx *txn) error {
 		var err error
 		r, err = scanFaultRule(tx.QueryRowContext(ctx, `UPDATE fault_rules SET remaining = remaining - 1
 			WHERE id = (SELECT id FROM fault_rules
@@ -174,7 +174,7 @@ func (db *DB) takeFaultRule(ctx context.Context, op string, token mews.TokenDige
 		}
 		found = true
 		if r.Remaining == 0 {
-			return db.recountRules(ctx, tx)
+			return db.recountRules(ctx, tx.Tx)
 		}
 		return nil
 	})
@@ -211,7 +211,7 @@ func (db *DB) ClockSwap(ctx context.Context, prev int64, next clock.State) (bool
 		frozen = next.At.UnixMicro()
 	}
 	swapped := false
-	err := db.writer.doStatement(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.writer.doStatement(ctx, func(ctx context.Context, tx *txn) error {
 		q := `UPDATE clock SET frozen_at_us = ?, offset_us = ?, version = ? WHERE version = ?`
 		if prev == 0 {
 			q = `INSERT INTO clock (frozen_at_us, offset_us, version, one) VALUES (?, ?, ?, 1 + ?) ON CONFLICT DO NOTHING`

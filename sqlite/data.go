@@ -17,8 +17,8 @@ import (
 // inserts the rest in the order given, so that seq keeps that order.
 func (db *DB) DataImport(ctx context.Context, threads []mews.Thread, msgs []mews.Message, webhooksAt *time.Time) (mews.ImportCounts, error) {
 	var counts mews.ImportCounts
-	err := db.writer.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		stored, storedMsgs, err := importLookups(ctx, tx, threads, msgs)
+	err := db.writer.do(ctx, func(ctx context.Context, tx *txn) error {
+		stored, storedMsgs, err := importLookups(ctx, tx.Tx, threads, msgs)
 		if err != nil {
 			return err
 		}
@@ -26,19 +26,12 @@ func (db *DB) DataImport(ctx context.Context, threads []mews.Thread, msgs []mews
 		if err != nil {
 			return err
 		}
-		insThread := tx.StmtContext(ctx, db.insertThread)
-		for _, t := range plan.Threads {
-			if _, err := insThread.ExecContext(ctx,
-				blob(t.ID), blob(t.IntegrationID), blob(t.EnterpriseID), t.OriginalSender, t.Subject,
-				micros(t.CreatedUTC), micros(t.UpdatedUTC), t.IsResolved); err != nil {
-				return fmt.Errorf("sqlite: import thread %s: %w", t.ID, err)
-			}
+		if err := db.addThreads(ctx, tx, plan.Threads...); err != nil {
+			return err
 		}
-		insMessage := tx.StmtContext(ctx, db.insertMessage)
-		for _, m := range plan.Messages {
-			if _, err := insMessage.ExecContext(ctx,
-				blob(m.ID), blob(m.ThreadID), m.Text, string(m.Sender), micros(m.CreatedUTC)); err != nil {
-				return fmt.Errorf("sqlite: import message %s: %w", m.ID, err)
+		if len(plan.Messages) > 0 {
+			if err := db.addMessages(ctx, tx, plan.Messages); err != nil {
+				return err
 			}
 		}
 		for id, at := range plan.Touch {
@@ -50,7 +43,7 @@ func (db *DB) DataImport(ctx context.Context, threads []mews.Thread, msgs []mews
 		if webhooksAt != nil && len(plan.Messages) > 0 {
 			integrations, batches, enterpriseOf := plan.WebhookBatches()
 			for _, in := range integrations {
-				if err := db.queueWebhooks(ctx, tx, in, batches[in], enterpriseOf, *webhooksAt); err != nil {
+				if err := db.queueWebhooks(ctx, tx.Tx, in, batches[in], enterpriseOf, *webhooksAt); err != nil {
 					return err
 				}
 			}
@@ -174,7 +167,7 @@ func (db *DB) DataExport(ctx context.Context, f mews.ExportFilter) (threads []me
 // statement.
 func (db *DB) DeliveryRedeliver(ctx context.Context, id int64, url string, now time.Time) (mews.Delivery, error) {
 	var d mews.Delivery
-	err := db.writer.doStatement(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.writer.doStatement(ctx, func(ctx context.Context, tx *txn) error {
 		var err error
 		d, err = scanDelivery(tx.QueryRowContext(ctx, `INSERT INTO webhook_deliveries
 			(integration_id, url, payload, status, attempts, created_utc, next_attempt_ms)
@@ -197,7 +190,7 @@ func deliveryNotFound(id int64) error {
 
 // DeliveryDefer moves the due time of a pending delivery.
 func (db *DB) DeliveryDefer(ctx context.Context, id int64, at time.Time) error {
-	return db.writer.doStatement(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return db.writer.doStatement(ctx, func(ctx context.Context, tx *txn) error {
 		if _, err := tx.ExecContext(ctx, "UPDATE webhook_deliveries SET next_attempt_ms = ? WHERE seq = ? AND status = 'Pending'",
 			at.UnixMilli(), id); err != nil {
 			return fmt.Errorf("sqlite: defer delivery %d: %w", id, err)

@@ -42,9 +42,9 @@ type DB struct {
 
 	insertThread     *sql.Stmt  // on write
 	insertDeliveries *sql.Stmt  // on write: the webhook outbox
-	insertMessage    *sql.Stmt  // on write, for Import
 	insertMessages   batchStmts // on write
 	touchThreads     batchStmts // on write
+	seqStmts         seqStmts   // on write: the sequences of seq (sequences.go)
 
 	journal journal // the request journal's own database (journal.go)
 
@@ -83,7 +83,7 @@ func (db *DB) open(ctx context.Context, path string) error {
 	if err := db.openJournal(ctx, path); err != nil {
 		return err
 	}
-	db.writer = newWriter(db.write)
+	db.writer = newWriter(db.write, db.seqStmts)
 	db.reads = newStmts(db.read)
 	return db.loadControls(ctx)
 }
@@ -218,7 +218,6 @@ func (db *DB) prepare(ctx context.Context) error {
 		sql  string
 	}{
 		{&db.insertThread, insertThreadSQL},
-		{&db.insertMessage, insertMessagesSQL(1)},
 		{&db.insertDeliveries, insertDeliveriesSQL},
 	} {
 		var err error
@@ -230,7 +229,10 @@ func (db *DB) prepare(ctx context.Context) error {
 	if db.insertMessages, err = prepareBatch(ctx, db.write, insertMessagesSQL); err != nil {
 		return err
 	}
-	db.touchThreads, err = prepareBatch(ctx, db.write, touchThreadsSQL)
+	if db.touchThreads, err = prepareBatch(ctx, db.write, touchThreadsSQL); err != nil {
+		return err
+	}
+	db.seqStmts, err = prepareSeqStmts(ctx, db.write)
 	return err
 }
 
@@ -260,13 +262,14 @@ func (db *DB) Close() error {
 	if db.engine != nil {
 		errs = append(errs, db.engine.close())
 	}
-	for _, s := range []*sql.Stmt{db.insertThread, db.insertMessage, db.insertDeliveries} {
+	for _, s := range []*sql.Stmt{db.insertThread, db.insertDeliveries} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}
 	}
 	errs = append(errs, db.insertMessages.close()...)
 	errs = append(errs, db.touchThreads.close()...)
+	errs = append(errs, db.seqStmts.close()...)
 	if db.read != nil && db.read != db.write {
 		errs = append(errs, db.read.Close())
 	}

@@ -22,20 +22,17 @@ func (db *DB) Import(ctx context.Context, threads []mews.Thread, msgs []mews.Mes
 			err = errors.Join(err, rollback(tx))
 		}
 	}()
-	insThread := tx.StmtContext(ctx, db.insertThread)
-	for _, t := range threads {
-		if _, err := insThread.ExecContext(ctx,
-			blob(t.ID), blob(t.IntegrationID), blob(t.EnterpriseID), t.OriginalSender, t.Subject,
-			micros(t.CreatedUTC), micros(t.UpdatedUTC), t.IsResolved); err != nil {
-			return fmt.Errorf("sqlite: import thread %s: %w", t.ID, err)
+	t := &txn{Tx: tx, seq: &sequences{stmts: db.seqStmts}}
+	if err := db.addThreads(ctx, t, threads...); err != nil {
+		return err
+	}
+	if len(msgs) > 0 {
+		if err := db.addMessages(ctx, t, msgs); err != nil {
+			return err
 		}
 	}
-	insMessage := tx.StmtContext(ctx, db.insertMessage)
-	for _, m := range msgs {
-		if _, err := insMessage.ExecContext(ctx,
-			blob(m.ID), blob(m.ThreadID), m.Text, string(m.Sender), micros(m.CreatedUTC)); err != nil {
-			return fmt.Errorf("sqlite: import message %s: %w", m.ID, err)
-		}
+	if err := t.seq.flush(ctx, tx); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: import: commit: %w", err)

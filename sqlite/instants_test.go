@@ -42,11 +42,11 @@ func TestMigrationToMicrosecondsKeepsWholeSeconds(t *testing.T) {
 	}
 	oldMessage := mews.Message{ID: uuid.New(), ThreadID: oldThread.ID, Text: "Hello", Sender: mews.SenderApplication, CreatedUTC: oldThread.UpdatedUTC}
 	// As schema version 2 stored them: Unix seconds.
-	if _, err := old.ExecContext(ctx, insertThreadSQL, blob(oldThread.ID), blob(oldThread.IntegrationID), blob(oldThread.EnterpriseID),
+	if _, err := old.ExecContext(ctx, insertThreadSQLv1, blob(oldThread.ID), blob(oldThread.IntegrationID), blob(oldThread.EnterpriseID),
 		oldThread.OriginalSender, oldThread.Subject, int64(sec), int64(sec+2), false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := old.ExecContext(ctx, insertMessagesSQL(1), blob(oldMessage.ID), blob(oldMessage.ThreadID),
+	if _, err := old.ExecContext(ctx, insertMessageSQLv1, blob(oldMessage.ID), blob(oldMessage.ThreadID),
 		oldMessage.Text, string(oldMessage.Sender), int64(sec+2)); err != nil {
 		t.Fatal(err)
 	}

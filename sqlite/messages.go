@@ -11,9 +11,28 @@ import (
 	"github.com/mewsref/mewsref/mews"
 )
 
-// insertMessagesSQL inserts n messages, in the order given.
+// insertMessagesSQL inserts n messages.
 func insertMessagesSQL(n int) string {
-	return `INSERT INTO messages (id, thread_id, text, sender, created_utc) VALUES ` + placeholders(n, 5)
+	return `INSERT INTO messages (thread_id, created_utc, seq, id, text, sender) VALUES ` + placeholders(n, 6)
+}
+
+// addMessages inserts msgs in tx, with consecutive seq values in the order
+// given: of messages created at the same instant, the later one is newer.
+func (db *DB) addMessages(ctx context.Context, tx *txn, msgs []mews.Message) error {
+	first, err := tx.seq.take(ctx, tx.Tx, messageSeq, len(msgs))
+	if err != nil {
+		return err
+	}
+	return db.insertMessages.each(len(msgs), func(s *sql.Stmt, lo, hi int) error {
+		args := make([]any, 0, 6*(hi-lo))
+		for i, m := range msgs[lo:hi] {
+			args = append(args, blob(m.ThreadID), micros(m.CreatedUTC), first+int64(lo+i), blob(m.ID), m.Text, string(m.Sender))
+		}
+		if _, err := tx.StmtContext(ctx, s).ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("sqlite: add messages: %w", err)
+		}
+		return nil
+	})
 }
 
 // touchThreadsSQL moves the UpdatedUTC of n threads of an integration and
@@ -48,7 +67,7 @@ func (db *DB) MessagesAdd(ctx context.Context, scope mews.Scope, msgs []mews.Mes
 		}
 	}
 
-	return db.writer.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return db.writer.do(ctx, func(ctx context.Context, tx *txn) error {
 		// Touch the threads first: what the update finds is the scope
 		// check. A thread that is not there, or in another enterprise, fails
 		// the write, and the writer rolls back what it touched.
@@ -73,22 +92,12 @@ func (db *DB) MessagesAdd(ctx context.Context, scope mews.Scope, msgs []mews.Mes
 					"Invalid MessageThreadId: %s is not a message thread of this client.", id)
 			}
 		}
-		err := db.insertMessages.each(len(msgs), func(s *sql.Stmt, lo, hi int) error {
-			args := make([]any, 0, 5*(hi-lo))
-			for _, m := range msgs[lo:hi] {
-				args = append(args, blob(m.ID), blob(m.ThreadID), m.Text, string(m.Sender), micros(m.CreatedUTC))
-			}
-			if _, err := tx.StmtContext(ctx, s).ExecContext(ctx, args...); err != nil {
-				return fmt.Errorf("sqlite: add messages: %w", err)
-			}
-			return nil
-		})
-		if err != nil {
+		if err := db.addMessages(ctx, tx, msgs); err != nil {
 			return err
 		}
 		// The webhooks are queued in the same transaction: acknowledged
 		// messages always have their deliveries.
-		return db.queueWebhooks(ctx, tx, scope.IntegrationID, msgs, found, msgs[0].CreatedUTC)
+		return db.queueWebhooks(ctx, tx.Tx, scope.IntegrationID, msgs, found, msgs[0].CreatedUTC)
 	})
 }
 
@@ -164,7 +173,7 @@ func (db *DB) MessagesGetAll(ctx context.Context, f mews.MessageFilter) ([]mews.
 
 // messagesPageQuery returns the query of a page of the messages of threads,
 // after the position of the cursor if any. With one thread it is a single
-// backward walk of messages_thread_created, stopping after count rows.
+// backward walk of the primary key of messages, stopping after count rows.
 func messagesPageQuery(threads []uuid.UUID, createdIn *mews.Interval, after *position, count int) (string, []any) {
 	var w where
 	w.in("thread_id", threads)

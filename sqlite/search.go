@@ -12,7 +12,7 @@ import (
 
 // ThreadsSearch returns a page of the threads of an enterprise that match q,
 // latest activity first, each with its newest message. It reads the
-// enterprise's threads through threads_scope_created's enterprise column
+// enterprise's threads through threads_enterprise_created
 // and sorts them: an inbox, not a hot path (see mews.Admin).
 func (db *DB) ThreadsSearch(ctx context.Context, q mews.ThreadSearch) ([]mews.ThreadSummary, error) {
 	if err := checkCount(q.Page.Count); err != nil {
@@ -63,7 +63,7 @@ func (db *DB) ThreadsSearch(ctx context.Context, q mews.ThreadSearch) ([]mews.Th
 }
 
 // lastMessage returns the newest message of t, nil if it has none: the first
-// row of the walk of messages_thread_created that a page of messages does.
+// row of the walk of the primary key of messages that a page does.
 func (db *DB) lastMessage(ctx context.Context, t mews.Thread) (*mews.Message, error) {
 	ms, err := db.MessagesGetAll(ctx, mews.MessageFilter{
 		Scope:     mews.Scope{IntegrationID: t.IntegrationID, EnterpriseIDs: []uuid.UUID{t.EnterpriseID}},

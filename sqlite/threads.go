@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -10,21 +9,38 @@ import (
 )
 
 const insertThreadSQL = `INSERT INTO threads
-	(id, integration_id, enterprise_id, original_sender, subject, created_utc, updated_utc, is_resolved)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	(integration_id, enterprise_id, created_utc, seq, id, original_sender, subject, updated_utc, is_resolved)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // MessageThreadsAdd stores t, durably: it returns once the transaction that
 // holds it is committed (see writer).
 func (db *DB) MessageThreadsAdd(ctx context.Context, t mews.Thread) error {
-	return db.writer.doStatement(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if _, err := tx.StmtContext(ctx, db.insertThread).ExecContext(ctx,
-			blob(t.ID), blob(t.IntegrationID), blob(t.EnterpriseID), t.OriginalSender, t.Subject,
-			micros(t.CreatedUTC), micros(t.UpdatedUTC), t.IsResolved,
+	return db.writer.doStatement(ctx, func(ctx context.Context, tx *txn) error {
+		return db.addThreads(ctx, tx, t)
+	})
+}
+
+// addThreads inserts ts in tx with consecutive seq values in the order
+// given. With one thread it runs one statement, which either applies whole
+// or not at all.
+func (db *DB) addThreads(ctx context.Context, tx *txn, ts ...mews.Thread) error {
+	if len(ts) == 0 {
+		return nil
+	}
+	seq, err := tx.seq.take(ctx, tx.Tx, threadSeq, len(ts))
+	if err != nil {
+		return err
+	}
+	ins := tx.StmtContext(ctx, db.insertThread)
+	for i, t := range ts {
+		if _, err := ins.ExecContext(ctx,
+			blob(t.IntegrationID), blob(t.EnterpriseID), micros(t.CreatedUTC), seq+int64(i),
+			blob(t.ID), t.OriginalSender, t.Subject, micros(t.UpdatedUTC), t.IsResolved,
 		); err != nil {
 			return fmt.Errorf("sqlite: add thread %s: %w", t.ID, err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // MessageThreadsGetAll returns a page of the threads that match f.
@@ -54,7 +70,7 @@ func (db *DB) MessageThreadsGetAll(ctx context.Context, f mews.ThreadFilter) ([]
 
 // threadsPageQuery returns the query of a page of threads, after the
 // position of the cursor if any. With one enterprise in scope it is a single
-// backward walk of threads_scope_created, stopping after Count rows.
+// backward walk of the primary key of threads, stopping after Count rows.
 func threadsPageQuery(f mews.ThreadFilter, after *position) (string, []any) {
 	var w where
 	if f.IDs != nil {

@@ -22,7 +22,7 @@ var errClosed = errors.New("sqlite: the store is closed")
 
 // writeFunc is one write: it runs in tx and either succeeds whole or
 // returns an error, after which its changes are rolled back.
-type writeFunc func(ctx context.Context, tx *sql.Tx) error
+type writeFunc func(ctx context.Context, tx *txn) error
 
 type job struct {
 	ctx    context.Context
@@ -35,13 +35,14 @@ type job struct {
 // writer owns the single write connection.
 type writer struct {
 	pool    *sql.DB
+	seq     sequences // of the transaction in progress
 	jobs    chan *job
 	quit    chan struct{}
 	stopped chan struct{}
 }
 
-func newWriter(pool *sql.DB) *writer {
-	w := &writer{pool: pool, jobs: make(chan *job), quit: make(chan struct{}), stopped: make(chan struct{})}
+func newWriter(pool *sql.DB, seq seqStmts) *writer {
+	w := &writer{pool: pool, seq: sequences{stmts: seq}, jobs: make(chan *job), quit: make(chan struct{}), stopped: make(chan struct{})}
 	go w.loop()
 	return w
 }
@@ -115,15 +116,17 @@ func (w *writer) run(batch []*job) {
 		fail(fmt.Errorf("sqlite: begin: %w", err))
 		return
 	}
+	t := &txn{Tx: tx, seq: &w.seq}
+	defer w.seq.reset()
 	ok := 0
 	for _, j := range batch {
 		if j.err = j.ctx.Err(); j.err != nil {
 			continue
 		}
 		if j.single {
-			j.err = j.fn(j.ctx, tx)
+			j.err = j.fn(j.ctx, t)
 		} else {
-			j.err = runIsolated(j.ctx, tx, j.fn)
+			j.err = runIsolated(j.ctx, t, j.fn)
 		}
 		if j.err == nil {
 			ok++
@@ -135,6 +138,10 @@ func (w *writer) run(batch []*job) {
 		}
 		return
 	}
+	if err := w.seq.flush(ctx, tx); err != nil {
+		fail(errors.Join(err, rollback(tx)))
+		return
+	}
 	if err := tx.Commit(); err != nil {
 		fail(fmt.Errorf("sqlite: commit: %w", err))
 	}
@@ -142,7 +149,7 @@ func (w *writer) run(batch []*job) {
 
 // runIsolated runs fn inside a savepoint: on failure its changes are undone
 // and the transaction goes on for the other jobs.
-func runIsolated(ctx context.Context, tx *sql.Tx, fn writeFunc) error {
+func runIsolated(ctx context.Context, tx *txn, fn writeFunc) error {
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT job"); err != nil {
 		return fmt.Errorf("sqlite: savepoint: %w", err)
 	}
