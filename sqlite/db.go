@@ -123,6 +123,10 @@ func (db *DB) openFile(ctx context.Context, path string) error {
 	// write that returned survives a crash of the process or the machine.
 	// The writer does not checkpoint (the checkpointer does, beside it),
 	// and its page cache holds the working set of a busy batch (32 MiB).
+	// temp_store=MEMORY keeps its sub-journals in memory: every write runs
+	// in a savepoint, which copies each page it first changes to the
+	// sub-journal, a temporary file by default (a pwrite per page). The
+	// sub-journal only serves ROLLBACK TO; durability is the log's.
 	dir := filepath.Dir(path)
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return fmt.Errorf("sqlite: the directory %s of the database file %s does not exist", dir, path)
@@ -130,7 +134,7 @@ func (db *DB) openFile(ctx context.Context, path string) error {
 	var err error
 	db.write, err = openPool(ctx, dsn(name, true,
 		busyTimeout, "foreign_keys(1)", "journal_mode(WAL)", "synchronous(FULL)",
-		"wal_autocheckpoint(0)", "cache_size(-32768)"), 1)
+		"wal_autocheckpoint(0)", "cache_size(-32768)", "temp_store(MEMORY)"), 1)
 	if err != nil {
 		if !dirWritable(dir) {
 			// SQLite's own message is "unable to open database file (14)".
