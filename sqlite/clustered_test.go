@@ -321,3 +321,46 @@ func TestSequencesUniqueAcrossHandles(t *testing.T) {
 		t.Errorf("walked %d threads, want 120", len(got))
 	}
 }
+
+// A write that reserves seq values and then fails takes its reservation
+// with it, also when the other writes of its transaction commit: the values
+// are reserved again and handed out once.
+func TestSequencesForgetRolledBackReservation(t *testing.T) {
+	ctx := t.Context()
+	db := openClosed(t, filepath.Join(t.TempDir(), "mews.db"))
+	scope := testScope()
+	th := testThread(scope)
+	if err := db.MessageThreadsAdd(ctx, th); err != nil {
+		t.Fatal(err)
+	}
+	failed := errors.New("fails after reserving")
+	// One transaction of two writes, run as the writer's loop would: the
+	// first reserves the block of message values and fails, the second
+	// takes values and commits.
+	batch := []*job{
+		{ctx: ctx, done: make(chan struct{}), fn: func(ctx context.Context, tx *txn) error {
+			if _, err := tx.seq.take(ctx, tx.Tx, messageSeq, 1); err != nil {
+				return err
+			}
+			return failed
+		}},
+		{ctx: ctx, done: make(chan struct{}), fn: func(ctx context.Context, tx *txn) error {
+			return db.addMessages(ctx, tx, []mews.Message{{ID: uuid.New(), ThreadID: th.ID, Text: "x",
+				Sender: mews.SenderApplication, CreatedUTC: th.CreatedUTC}})
+		}},
+	}
+	db.writer.run(batch) // the loop is idle: nothing else is written
+	if !errors.Is(batch[0].err, failed) || batch[1].err != nil {
+		t.Fatalf("outcomes %v and %v, want the first to fail", batch[0].err, batch[1].err)
+	}
+	var maxSeq, next int64
+	if err := db.read.QueryRowContext(ctx, "SELECT max(seq) FROM messages").Scan(&maxSeq); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.read.QueryRowContext(ctx, "SELECT next FROM sequences WHERE name = 'messages'").Scan(&next); err != nil {
+		t.Fatal(err)
+	}
+	if next <= maxSeq {
+		t.Errorf("the sequence is at %d, yet a message has seq %d: another writer would hand it out again", next, maxSeq)
+	}
+}

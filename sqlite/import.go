@@ -22,7 +22,8 @@ func (db *DB) Import(ctx context.Context, threads []mews.Thread, msgs []mews.Mes
 			err = errors.Join(err, rollback(tx))
 		}
 	}()
-	t := &txn{Tx: tx, seq: &sequences{stmts: db.seqStmts}}
+	// Its own sequences, reserving exactly the values it takes.
+	t := &txn{Tx: tx, seq: newSequences(db.seqStmts, 0)}
 	if err := db.addThreads(ctx, t, threads...); err != nil {
 		return err
 	}
@@ -30,9 +31,6 @@ func (db *DB) Import(ctx context.Context, threads []mews.Thread, msgs []mews.Mes
 		if err := db.addMessages(ctx, t, msgs); err != nil {
 			return err
 		}
-	}
-	if err := t.seq.flush(ctx, tx); err != nil {
-		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: import: commit: %w", err)

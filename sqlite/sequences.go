@@ -8,15 +8,21 @@ import (
 
 // The seq of threads and messages, which breaks the ties of items created
 // in the same microsecond, is handed out from the sequences table (migration
-// 0006): its row of each table holds the next value. A write transaction
-// reads the row the first time it needs a value, hands out values in
-// memory, and writes the row back once before its commit. Every write
+// 0006): its row of each table holds the next value that no process has
+// taken. A writer reserves a block of values by moving the row forward
+// inside one of its write transactions, and hands the block out in memory
+// in that and later transactions, with no statement. Every write
 // transaction starts with BEGIN IMMEDIATE and holds the database's write
-// lock to its end, so no other connection, of this process or another
-// sharing the file, can read the row in between: values are unique and
-// grow in the order of the commits. Values taken by a write that is rolled
-// back (its savepoint, or the whole transaction) are skipped or handed out
-// again, never used twice.
+// lock to its end, so two processes that share the file reserve disjoint
+// blocks: values are unique. Within a process they grow in the order of the
+// writes; between processes, items of the same microsecond sort in an
+// order of their blocks (like items whose instants come from two clocks).
+//
+// A reservation that is rolled back (the savepoint of a write that failed,
+// or the whole transaction) is forgotten with it, so the values of that
+// block are reserved again later and handed out once. Values of a reserved
+// block that are never handed out (at Close, or taken by a write that then
+// failed) are skipped: seq only grows, with gaps.
 
 // seqTable names a table whose seq the sequences table hands out.
 type seqTable int
@@ -29,86 +35,109 @@ const (
 
 var seqNames = [nSeqTables]string{"threads", "messages"}
 
-// seqStmts are the statements that read and move a sequence, prepared once
-// on the write connection.
+// seqBlock is how many values a writer reserves at a time: one statement
+// per this many threads or messages.
+const seqBlock = 1024
+
+// seqStmts is the statement that reserves a block, prepared once on the
+// write connection.
 type seqStmts struct {
-	get, set *sql.Stmt
+	reserve *sql.Stmt
 }
 
 func prepareSeqStmts(ctx context.Context, pool *sql.DB) (seqStmts, error) {
 	var s seqStmts
 	var err error
-	if s.get, err = pool.PrepareContext(ctx, `SELECT next FROM sequences WHERE name = ?`); err != nil {
-		return s, fmt.Errorf("sqlite: prepare sequence read: %w", err)
-	}
-	if s.set, err = pool.PrepareContext(ctx, `UPDATE sequences SET next = ? WHERE name = ? AND next = ?`); err != nil {
-		return s, fmt.Errorf("sqlite: prepare sequence update: %w", err)
+	if s.reserve, err = pool.PrepareContext(ctx,
+		`UPDATE sequences SET next = next + ?1 WHERE name = ?2 RETURNING next - ?1`); err != nil {
+		return s, fmt.Errorf("sqlite: prepare sequence reservation: %w", err)
 	}
 	return s, nil
 }
 
 func (s seqStmts) close() []error {
-	var errs []error
-	for _, st := range []*sql.Stmt{s.get, s.set} {
-		if st != nil {
-			errs = append(errs, st.Close())
-		}
+	if s.reserve == nil {
+		return nil
 	}
-	return errs
+	return []error{s.reserve.Close()}
 }
 
-// sequences hands out seq values inside one write transaction.
+// sequences hands out seq values from reserved blocks. It belongs to one
+// goroutine at a time: the writer's, or one Import.
 type sequences struct {
-	stmts  seqStmts
-	loaded [nSeqTables]bool
-	next   [nSeqTables]int64 // the next value to hand out
-	stored [nSeqTables]int64 // the value the row holds
+	stmts seqStmts
+	block int64                  // values reserved at a time
+	next  [nSeqTables]int64      // the next value of the block
+	end   [nSeqTables]int64      // the end of the block, exclusive
+	since [nSeqTables]reservedIn // when the block was reserved, while that may still roll back
 }
 
-// take returns the first of n consecutive values of t's sequence.
+// reservedIn tells how far the reservation of a block is from being
+// committed: in the write in progress (rolled back with its savepoint), or
+// in an earlier write of the transaction in progress.
+type reservedIn uint8
+
+const (
+	committed reservedIn = iota
+	thisTx
+	thisWrite
+)
+
+func newSequences(stmts seqStmts, block int64) *sequences {
+	return &sequences{stmts: stmts, block: block}
+}
+
+// take returns the first of n consecutive values of t's sequence,
+// reserving a new block in tx if the current one has fewer than n left.
 func (s *sequences) take(ctx context.Context, tx *sql.Tx, t seqTable, n int) (int64, error) {
-	if !s.loaded[t] {
-		var next int64
-		if err := tx.StmtContext(ctx, s.stmts.get).QueryRowContext(ctx, seqNames[t]).Scan(&next); err != nil {
-			return 0, fmt.Errorf("sqlite: read the sequence of %s: %w", seqNames[t], err)
+	if s.end[t]-s.next[t] < int64(n) {
+		size := max(s.block, int64(n))
+		var first int64
+		if err := tx.StmtContext(ctx, s.stmts.reserve).QueryRowContext(ctx, size, seqNames[t]).Scan(&first); err != nil {
+			return 0, fmt.Errorf("sqlite: reserve values of the sequence of %s: %w", seqNames[t], err)
 		}
-		s.next[t], s.stored[t], s.loaded[t] = next, next, true
+		s.next[t], s.end[t], s.since[t] = first, first+size, thisWrite
 	}
 	first := s.next[t]
 	s.next[t] += int64(n)
 	return first, nil
 }
 
-// flush writes the values handed out back to the sequences table, in tx,
-// before its commit.
-func (s *sequences) flush(ctx context.Context, tx *sql.Tx) error {
+// writeDone is called after each write of a transaction: kept says whether
+// its changes stay (succeeded, or a single statement that applied
+// nothing) or were rolled back to its savepoint.
+func (s *sequences) writeDone(kept bool) {
 	for t := range nSeqTables {
-		if !s.loaded[t] || s.next[t] == s.stored[t] {
-			continue
-		}
-		// "next = ?": the row must still hold what this transaction read
-		// (a check: the write lock guarantees it).
-		r, err := tx.StmtContext(ctx, s.stmts.set).ExecContext(ctx, s.next[t], seqNames[t], s.stored[t])
-		if err == nil {
-			var n int64
-			if n, err = r.RowsAffected(); err == nil && n != 1 {
-				err = fmt.Errorf("the row no longer holds %d", s.stored[t])
+		if s.since[t] == thisWrite {
+			if kept {
+				s.since[t] = thisTx
+			} else {
+				s.forget(t)
 			}
 		}
-		if err != nil {
-			return fmt.Errorf("sqlite: update the sequence of %s: %w", seqNames[t], err)
-		}
-		s.stored[t] = s.next[t]
 	}
-	return nil
 }
 
-// reset forgets what was read, at the end of a transaction.
-func (s *sequences) reset() {
-	s.loaded = [nSeqTables]bool{}
+// txDone is called at the end of each transaction: ok says whether it
+// committed. Forgetting a block is always safe (it only leaves a gap);
+// keeping one is only when its reservation is durable.
+func (s *sequences) txDone(ok bool) {
+	for t := range nSeqTables {
+		if s.since[t] != committed {
+			if ok {
+				s.since[t] = committed
+			} else {
+				s.forget(t)
+			}
+		}
+	}
 }
 
-// txn is a write transaction and the sequences handed out in it.
+func (s *sequences) forget(t seqTable) {
+	s.next[t], s.end[t], s.since[t] = 0, 0, committed
+}
+
+// txn is a write transaction and the sequences it hands out seq from.
 type txn struct {
 	*sql.Tx
 	seq *sequences

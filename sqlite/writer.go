@@ -27,7 +27,7 @@ type writeFunc func(ctx context.Context, tx *txn) error
 type job struct {
 	ctx    context.Context
 	fn     writeFunc
-	single bool // fn runs one statement: SQLite applies it whole or not at all
+	single bool // fn runs one statement: SQLite applies it whole or not at all (see doStatement)
 	err    error
 	done   chan struct{}
 }
@@ -35,14 +35,14 @@ type job struct {
 // writer owns the single write connection.
 type writer struct {
 	pool    *sql.DB
-	seq     sequences // of the transaction in progress
+	seq     *sequences // the blocks of seq values it hands out
 	jobs    chan *job
 	quit    chan struct{}
 	stopped chan struct{}
 }
 
 func newWriter(pool *sql.DB, seq seqStmts) *writer {
-	w := &writer{pool: pool, seq: sequences{stmts: seq}, jobs: make(chan *job), quit: make(chan struct{}), stopped: make(chan struct{})}
+	w := &writer{pool: pool, seq: newSequences(seq, seqBlock), jobs: make(chan *job), quit: make(chan struct{}), stopped: make(chan struct{})}
 	go w.loop()
 	return w
 }
@@ -56,7 +56,8 @@ func (w *writer) do(ctx context.Context, fn writeFunc) error {
 }
 
 // doStatement is do for an fn that runs exactly one statement, which needs
-// no savepoint: a statement that fails leaves no change behind.
+// no savepoint: a statement that fails leaves no change behind. Before it,
+// fn may reserve seq values (sequences.go), a change that may stay.
 func (w *writer) doStatement(ctx context.Context, fn writeFunc) error {
 	return w.submit(&job{ctx: ctx, fn: fn, single: true, done: make(chan struct{})})
 }
@@ -116,8 +117,7 @@ func (w *writer) run(batch []*job) {
 		fail(fmt.Errorf("sqlite: begin: %w", err))
 		return
 	}
-	t := &txn{Tx: tx, seq: &w.seq}
-	defer w.seq.reset()
+	t := &txn{Tx: tx, seq: w.seq}
 	ok := 0
 	for _, j := range batch {
 		if j.err = j.ctx.Err(); j.err != nil {
@@ -128,21 +128,23 @@ func (w *writer) run(batch []*job) {
 		} else {
 			j.err = runIsolated(j.ctx, t, j.fn)
 		}
+		// A single statement that failed changed nothing, and the
+		// statements before it in fn (a reservation of seq values) stay.
+		w.seq.writeDone(j.err == nil || j.single)
 		if j.err == nil {
 			ok++
 		}
 	}
 	if ok == 0 {
+		w.seq.txDone(false)
 		if err := rollback(tx); err != nil {
 			fail(err)
 		}
 		return
 	}
-	if err := w.seq.flush(ctx, tx); err != nil {
-		fail(errors.Join(err, rollback(tx)))
-		return
-	}
-	if err := tx.Commit(); err != nil {
+	err = tx.Commit()
+	w.seq.txDone(err == nil)
+	if err != nil {
 		fail(fmt.Errorf("sqlite: commit: %w", err))
 	}
 }

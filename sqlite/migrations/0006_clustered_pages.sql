@@ -9,14 +9,17 @@
 -- carry the primary key: a cursor's position (created_utc, seq) and the
 -- scope of a thread are read from the index of ids alone.
 --
--- seq is no longer the rowid, which SQLite assigned: the writer assigns it
--- from the sequences table, whose row of each table holds the next value.
--- The row is read and moved forward inside the write transaction, which
--- holds the database's write lock from BEGIN IMMEDIATE to COMMIT, so two
--- processes that share the file never hand out the same value (see
--- sqlite/sequences.go). Values of a write that was rolled back are skipped:
--- seq only grows, with gaps. Reset leaves the sequences as they are.
---
+-- seq is no longer the rowid, which SQLite assigned: the sequences table
+-- holds, for each table, the next value that no writer has reserved. A
+-- writer reserves a block of values by moving the row forward inside one of
+-- its write transactions, which hold the database's write lock from BEGIN
+-- IMMEDIATE to COMMIT, so two processes that share the file never reserve
+-- the same values (see sqlite/sequences.go). A reservation that is rolled
+-- back is forgotten; values reserved and never used are skipped: seq only
+-- grows, with gaps. Reset leaves the sequences as they are. (The comments
+-- of 0001 and 0002 on seq as the rowid describe the schema before this
+-- migration.)
+
 -- Existing rows keep their seq, so every page and every cursor is the same
 -- after the migration. The tables are copied, the old ones dropped (the
 -- child first: the foreign key of messages refers to threads) and the new
