@@ -116,6 +116,7 @@ type rawConn struct {
 	scratch uintptr // C memory for the arguments and out-parameters of calls
 	size    int     // of scratch
 	rows    rows    // the statement being read, if any
+	tx      readTx  // the read transaction that holds the connection, if any
 }
 
 // The flags of every connection: read and write, as the database/sql
@@ -351,6 +352,17 @@ func (e *engine) query(ctx context.Context, q string, args ...any) (*rows, error
 	if err != nil {
 		return nil, err
 	}
+	r, err := c.query(ctx, q, args)
+	if err != nil {
+		e.put(c)
+		return nil, err
+	}
+	r.e = e // close puts c back
+	return r, nil
+}
+
+// query runs q on c, which the caller holds.
+func (c *rawConn) query(ctx context.Context, q string, args []any) (*rows, error) {
 	stmt, cached, err := c.prepare(q)
 	if err == nil {
 		err = c.bind(stmt, args)
@@ -359,11 +371,10 @@ func (e *engine) query(ctx context.Context, q string, args ...any) (*rows, error
 		}
 	}
 	if err != nil {
-		e.put(c)
 		return nil, err
 	}
 	r := &c.rows
-	*r = rows{e: e, c: c, stmt: stmt, cached: cached, ctx: ctx}
+	*r = rows{c: c, stmt: stmt, cached: cached, ctx: ctx}
 	if ctx.Done() != nil {
 		r.interrupted = make(chan struct{})
 		db, done := c.db, r.interrupted
@@ -380,6 +391,71 @@ func (e *engine) query(ctx context.Context, q string, args ...any) (*rows, error
 	return r, nil
 }
 
+// reader runs queries: the engine's pool, each query on any connection,
+// or a readTx, all on one.
+type reader interface {
+	query(ctx context.Context, q string, args ...any) (*rows, error)
+}
+
+// readTx is a read transaction on one connection of the engine: the
+// queries of a page see one snapshot, and take the read lock of the WAL
+// once (fcntl calls, which a statement of its own makes every time).
+type readTx struct {
+	e *engine
+	c *rawConn
+}
+
+// begin starts a read transaction; the caller ends it with end.
+func (e *engine) begin(ctx context.Context) (*readTx, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c, err := e.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.run("BEGIN"); err != nil {
+		e.put(c)
+		return nil, err
+	}
+	c.tx = readTx{e: e, c: c}
+	return &c.tx, nil
+}
+
+func (tx *readTx) query(ctx context.Context, q string, args ...any) (*rows, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return tx.c.query(ctx, q, args)
+}
+
+// end ends the transaction (it wrote nothing: COMMIT only lets go of the
+// snapshot) and puts the connection back.
+func (tx *readTx) end() error {
+	e, c := tx.e, tx.c
+	err := c.run("COMMIT")
+	if err != nil && sqlite3.Xsqlite3_get_autocommit(c.tls, c.db) == 0 {
+		err = errors.Join(err, c.run("ROLLBACK"))
+	}
+	c.tx = readTx{}
+	e.put(c)
+	return err
+}
+
+// run runs q, a statement with no rows and no arguments, to its end.
+func (c *rawConn) run(q string) error {
+	stmt, cached, err := c.prepare(q)
+	if err != nil {
+		return err
+	}
+	rc := sqlite3.Xsqlite3_step(c.tls, stmt)
+	if rc != sqlite3.SQLITE_DONE && rc != sqlite3.SQLITE_ROW {
+		err = c.error(rc)
+	}
+	c.release(stmt, cached)
+	return err
+}
+
 // release resets stmt and unbinds its arguments, or finalizes it if it is
 // not cached.
 func (c *rawConn) release(stmt uintptr, cached bool) {
@@ -394,7 +470,7 @@ func (c *rawConn) release(stmt uintptr, cached bool) {
 // rows is the result of a query being read. The column methods read the
 // current row; their index is the column's, from 0.
 type rows struct {
-	e           *engine
+	e           *engine // the pool to put c back to; nil in a readTx
 	c           *rawConn
 	stmt        uintptr
 	cached      bool
@@ -477,7 +553,9 @@ func (r *rows) close() error {
 	e, c, err := r.e, r.c, r.err
 	c.release(r.stmt, r.cached)
 	*r = rows{} // r is c.rows
-	e.put(c)
+	if e != nil {
+		e.put(c) // else a readTx holds c
+	}
 	return err
 }
 

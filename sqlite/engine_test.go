@@ -263,3 +263,46 @@ func TestPageAllocations(t *testing.T) {
 		t.Logf("%s: %.0f allocations a page of 100", c.name, allocs)
 	}
 }
+
+// TestReadTx checks that the queries of a read transaction see one
+// snapshot, and that ending it puts its connection back.
+func TestReadTx(t *testing.T) {
+	db := openClosed(t, filepath.Join(t.TempDir(), "tx.db"))
+	scope := testScope()
+	count := func(r reader) int64 {
+		t.Helper()
+		p, _, err := readPosition(t.Context(), r, "SELECT count(*), 0 FROM threads", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.created
+	}
+	tx, err := db.engine.begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := count(tx)
+	if err := db.MessageThreadsAdd(t.Context(), testThread(scope)); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(tx); n != before {
+		t.Errorf("in the transaction: %d threads, then %d", before, n)
+	}
+	if err := tx.end(); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(db.engine); n != before+1 {
+		t.Errorf("after the transaction: %d threads, want %d", n, before+1)
+	}
+	// More transactions, one after the other, than there are connections.
+	for range 3 * readers() {
+		tx, err := db.engine.begin(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		count(tx)
+		if err := tx.end(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -133,21 +133,27 @@ func collectThreads(rows *sql.Rows, err error) func(found map[uuid.UUID]uuid.UUI
 
 // MessagesGetAll returns a page of the messages that match f. It first
 // narrows f.ThreadIDs to the threads in scope, so that the page query reads
-// the messages table alone, by thread. Like MessageThreadsGetAll it needs no
-// transaction.
-func (db *DB) MessagesGetAll(ctx context.Context, f mews.MessageFilter) ([]mews.Message, error) {
+// the messages table alone, by thread. Like MessageThreadsGetAll it would
+// need no transaction, and its queries share one, which takes the read lock
+// once.
+func (db *DB) MessagesGetAll(ctx context.Context, f mews.MessageFilter) (_ []mews.Message, err error) {
 	if err := checkCount(f.Page.Count); err != nil {
 		return nil, err
 	}
+	tx, err := db.engine.begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get messages: %w", err)
+	}
+	defer endRead(tx, &err)
 	var after *position
 	if f.Page.Cursor != nil {
-		p, err := messagePosition(ctx, db.engine, f.Scope, *f.Page.Cursor)
+		p, err := messagePosition(ctx, tx, f.Scope, *f.Page.Cursor)
 		if err != nil {
 			return nil, err
 		}
 		after = &p
 	}
-	in, err := threadsInScope(ctx, db.engine, f.Scope, f.ThreadIDs)
+	in, err := threadsInScope(ctx, tx, f.Scope, f.ThreadIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +170,7 @@ func (db *DB) MessagesGetAll(ctx context.Context, f mews.MessageFilter) ([]mews.
 		return nil, nil
 	}
 	q, args := messagesPageQuery(threads, f.Created, after, f.Page.Count)
-	ms, err := readMessages(ctx, db.engine, f.Page.Count, q, args)
+	ms, err := readMessages(ctx, tx, f.Page.Count, q, args)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get messages: %w", err)
 	}
@@ -200,7 +206,7 @@ func messagePositionQuery(s mews.Scope, id uuid.UUID) (string, []any) {
 
 // messagePosition returns the position of the cursor id, or EINVALID if it
 // is not a message of a thread in scope s.
-func messagePosition(ctx context.Context, e *engine, s mews.Scope, id uuid.UUID) (position, error) {
+func messagePosition(ctx context.Context, e reader, s mews.Scope, id uuid.UUID) (position, error) {
 	query, args := messagePositionQuery(s, id)
 	p, found, err := readPosition(ctx, e, query, args)
 	if err != nil {

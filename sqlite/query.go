@@ -142,9 +142,17 @@ func checkCount(n int) error {
 // The page reads, through the engine (engine.go): each reads its columns
 // in the order of its query.
 
+// endRead ends the read transaction of a page; if that fails (it should
+// not: it wrote nothing), the page fails with it.
+func endRead(tx *readTx, err *error) {
+	if e := tx.end(); e != nil && *err == nil {
+		*err = fmt.Errorf("sqlite: end a read: %w", e)
+	}
+}
+
 // readThreads reads the rows of a page of threads, in the columns of
 // threadColumns, with at most count rows.
-func readThreads(ctx context.Context, e *engine, count int, q string, args []any) ([]mews.Thread, error) {
+func readThreads(ctx context.Context, e reader, count int, q string, args []any) ([]mews.Thread, error) {
 	r, err := e.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -174,7 +182,7 @@ func readThreads(ctx context.Context, e *engine, count int, q string, args []any
 
 // readMessages reads the rows of a page of messages: id, thread_id, text,
 // sender, created_utc; at most count rows.
-func readMessages(ctx context.Context, e *engine, count int, q string, args []any) ([]mews.Message, error) {
+func readMessages(ctx context.Context, e reader, count int, q string, args []any) ([]mews.Message, error) {
 	r, err := e.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -217,7 +225,7 @@ func sender(b []byte, txt *texts) mews.Sender {
 
 // readPosition reads the position (created_utc, seq) of the first row of
 // q, and whether there is one.
-func readPosition(ctx context.Context, e *engine, q string, args []any) (p position, found bool, err error) {
+func readPosition(ctx context.Context, e reader, q string, args []any) (p position, found bool, err error) {
 	r, err := e.query(ctx, q, args...)
 	if err != nil {
 		return p, false, err
@@ -230,7 +238,7 @@ func readPosition(ctx context.Context, e *engine, q string, args []any) (p posit
 
 // readIDSet reads the set of the identifiers in the first column of q's
 // rows; n is the number of rows expected.
-func readIDSet(ctx context.Context, e *engine, n int, q string, args []any) (map[uuid.UUID]bool, error) {
+func readIDSet(ctx context.Context, e reader, n int, q string, args []any) (map[uuid.UUID]bool, error) {
 	r, err := e.query(ctx, q, args...)
 	if err != nil {
 		return nil, err

@@ -45,23 +45,31 @@ func (db *DB) addThreads(ctx context.Context, tx *txn, ts ...mews.Thread) error 
 
 // MessageThreadsGetAll returns a page of the threads that match f.
 //
-// It reads without a transaction: the cursor's position never changes once
+// It would need no transaction: the cursor's position never changes once
 // stored, and threads added after the lookup are newer than it, so the page
-// is the same whichever snapshot the second query sees.
-func (db *DB) MessageThreadsGetAll(ctx context.Context, f mews.ThreadFilter) ([]mews.Thread, error) {
+// is the same whichever snapshot the second query sees. With a cursor its
+// two queries share one all the same, which takes the read lock once.
+func (db *DB) MessageThreadsGetAll(ctx context.Context, f mews.ThreadFilter) (_ []mews.Thread, err error) {
 	if err := checkCount(f.Page.Count); err != nil {
 		return nil, err
 	}
+	var r reader = db.engine
 	var after *position
 	if f.Page.Cursor != nil {
-		p, err := threadPosition(ctx, db.engine, f.Scope, *f.Page.Cursor)
+		tx, err := db.engine.begin(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: get threads: %w", err)
+		}
+		defer endRead(tx, &err)
+		r = tx
+		p, err := threadPosition(ctx, r, f.Scope, *f.Page.Cursor)
 		if err != nil {
 			return nil, err
 		}
 		after = &p
 	}
 	q, args := threadsPageQuery(f, after)
-	ts, err := readThreads(ctx, db.engine, f.Page.Count, q, args)
+	ts, err := readThreads(ctx, r, f.Page.Count, q, args)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get threads: %w", err)
 	}
@@ -112,7 +120,7 @@ func threadPositionQuery(s mews.Scope, id uuid.UUID) (string, []any) {
 
 // threadPosition returns the position of the cursor id, or EINVALID if it is
 // not a thread in scope s.
-func threadPosition(ctx context.Context, e *engine, s mews.Scope, id uuid.UUID) (position, error) {
+func threadPosition(ctx context.Context, e reader, s mews.Scope, id uuid.UUID) (position, error) {
 	query, args := threadPositionQuery(s, id)
 	p, found, err := readPosition(ctx, e, query, args)
 	if err != nil {
@@ -137,7 +145,7 @@ func threadsInScopeQuery(s mews.Scope, ids []uuid.UUID) (string, []any) {
 }
 
 // threadsInScope returns the set of those of ids that are threads in scope s.
-func threadsInScope(ctx context.Context, e *engine, s mews.Scope, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
+func threadsInScope(ctx context.Context, e reader, s mews.Scope, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
 	query, args := threadsInScopeQuery(s, ids)
 	in, err := readIDSet(ctx, e, len(ids), query, args)
 	if err != nil {
