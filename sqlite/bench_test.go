@@ -94,6 +94,7 @@ func BenchmarkThreadsAdd(b *testing.B) {
 	b.Run("single", func(b *testing.B) {
 		db := openClosedB(b)
 		scope := mews.Scope{IntegrationID: uuid.New(), EnterpriseIDs: []uuid.UUID{uuid.New()}}
+		defer reportCPU(b)()
 		defer reportReads(b)()
 		for b.Loop() {
 			if err := db.MessageThreadsAdd(b.Context(), newThread(scope)); err != nil {
@@ -105,6 +106,7 @@ func BenchmarkThreadsAdd(b *testing.B) {
 		db := openClosedB(b)
 		scope := mews.Scope{IntegrationID: uuid.New(), EnterpriseIDs: []uuid.UUID{uuid.New()}}
 		b.SetParallelism(16) // 16 × GOMAXPROCS writers
+		defer reportCPU(b)()
 		defer reportReads(b)()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
@@ -163,7 +165,7 @@ func BenchmarkMessagesAdd(b *testing.B) {
 	}
 	var seed atomic.Uint64
 	b.SetParallelism(16) // 32 writers on 2 CPUs
-	cost := reportReads(b)
+	cpu, reads := reportCPU(b), reportReads(b)
 	io0 := procIO(b)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -182,7 +184,8 @@ func BenchmarkMessagesAdd(b *testing.B) {
 		}
 	})
 	b.StopTimer()
-	cost()
+	cpu()
+	reads()
 	io1 := procIO(b)
 	// Bytes and calls of write(2), pwrite(2) and the like of the whole
 	// process (the log, the sub-journals, the checkpoints): what the
@@ -191,17 +194,15 @@ func BenchmarkMessagesAdd(b *testing.B) {
 	b.ReportMetric(float64(io1["syscw"]-io0["syscw"])/float64(b.N), "writes/op")
 }
 
-// reportReads returns a func that reports, per op since the call, the
-// read(2) and pread(2) calls (the pages that a page query had to fetch from
-// the file beyond SQLite's page cache) and the CPU time of the process
-// (user and system, every goroutine): measures that depend far less on the
-// load of the machine than the wall-clock ns/op.
+// reportReads returns a func that reports the read(2) and pread(2) calls
+// of the process per op since the call: the pages that had to be fetched
+// from the file beyond SQLite's page caches, a measure that does not
+// depend on the load of the machine.
 func reportReads(b *testing.B) func() {
-	io0, cpu0 := procIO(b), cpuTime()
+	io0 := procIO(b)
 	return func() {
-		io1, cpu1 := procIO(b), cpuTime()
+		io1 := procIO(b)
 		b.ReportMetric(float64(io1["syscr"]-io0["syscr"])/float64(b.N), "reads/op")
-		b.ReportMetric(float64(cpu1-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-us/op")
 	}
 }
 
@@ -258,6 +259,7 @@ func BenchmarkMessagesPageInterleaved(b *testing.B) {
 		}
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
+	defer reportCPU(b)()
 	defer reportReads(b)()
 	for b.Loop() {
 		i := rng.IntN(nThreads)
