@@ -108,6 +108,25 @@ func (e *engine) close() error {
 	return errors.Join(errs...)
 }
 
+// memdbSizeLimit lifts the bound of a memdb database (1 GiB by default)
+// to n bytes: the store in memory grows as far as ":memory:" did.
+func (e *engine) memdbSizeLimit(ctx context.Context, n int64) error {
+	c, err := e.get(ctx)
+	if err != nil {
+		return err
+	}
+	defer e.put(c)
+	if _, err := c.cstring("main\x00\x00\x00\x00"); err != nil { // "main", then 8-aligned room
+		return err
+	}
+	arg := c.scratch + 8
+	*(*int64)(c.ptr(arg)) = n
+	if rc := sqlite3.Xsqlite3_file_control(c.tls, c.db, c.scratch, sqlite3.SQLITE_FCNTL_SIZE_LIMIT, arg); rc != sqlite3.SQLITE_OK {
+		return c.error(rc)
+	}
+	return nil
+}
+
 // rawConn is one connection of the engine, with its prepared statements.
 type rawConn struct {
 	tls     *libc.TLS

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/mewsref/mewsref/mews"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // engines returns the engine of a store in memory and of one in a file.
@@ -304,5 +305,27 @@ func TestReadTx(t *testing.T) {
 		if err := tx.end(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestMemdbSizeLimit checks that the store in memory is not bounded by
+// memdb's default of 1 GiB.
+func TestMemdbSizeLimit(t *testing.T) {
+	e := openClosed(t, Memory).engine
+	c, err := e.get(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.put(c)
+	if _, err := c.cstring("main\x00\x00\x00\x00"); err != nil {
+		t.Fatal(err)
+	}
+	arg := c.scratch + 8
+	*(*int64)(c.ptr(arg)) = -1 // a negative limit asks for the current one
+	if rc := sqlite3.Xsqlite3_file_control(c.tls, c.db, c.scratch, sqlite3.SQLITE_FCNTL_SIZE_LIMIT, arg); rc != sqlite3.SQLITE_OK {
+		t.Fatal(c.error(rc))
+	}
+	if got := *(*int64)(c.ptr(arg)); got != 1<<40 {
+		t.Errorf("size limit %d, want %d", got, int64(1<<40))
 	}
 }
