@@ -126,6 +126,38 @@ func TestAddsEncodeLikeTheGeneratedModels(t *testing.T) {
 	}
 }
 
+// TestAppendTimeIsAppendFormat checks the direct encoder of instants
+// against time's own formatting of ResponseTimeLayout: any year, any
+// zone, fractions truncated.
+func TestAppendTimeIsAppendFormat(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 9))
+	zone := time.FixedZone("", -(5*3600 + 30*60))
+	instants := []time.Time{
+		{}, time.Unix(0, 0), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 6, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2024, 2, 29, 12, 0, 0, 0, zone), time.Date(2000, 1, 1, 0, 0, 0, 0, zone),
+	}
+	for range 5000 {
+		instants = append(instants, time.Unix(rng.Int64N(253402300800+1e9)-1e9, rng.Int64N(1e9)).In(zone))
+	}
+	for _, at := range instants {
+		want := `"` + at.UTC().Format(ResponseTimeLayout) + `"`
+		if got := string(appendTime(nil, at)); got != want {
+			t.Fatalf("appendTime(%v) = %s, want %s", at, got, want)
+		}
+	}
+}
+
+// TestAppendUUIDIsString checks the direct encoder of ids against
+// uuid.UUID.String.
+func TestAppendUUIDIsString(t *testing.T) {
+	for _, id := range []uuid.UUID{uuid.Nil, uuid.Max, uuid.New(), uuid.New()} {
+		if got, want := string(appendUUID(nil, id)), `"`+id.String()+`"`; got != want {
+			t.Errorf("appendUUID = %s, want %s", got, want)
+		}
+	}
+}
+
 // threadOut and messageOut are the generated models of a thread and a
 // message as responses show them (datetimes through responseTime, exactly
 // as 2006-01-02T15:04:05Z): what the direct encoders of pages.go must
