@@ -82,7 +82,8 @@ type recorder struct {
 // capture of its request's response; pendings are recycled (pendingPool).
 type pending struct {
 	capture
-	ticket      int64 // its place in the order of begin
+	ticket      int64  // its place in the order of begin
+	scratch     []byte // finish's, kept by recycle
 	entry       mews.Request
 	body        []byte // the request body as read; nil if it was not
 	clientToken string // as sent (the handlers' validated values)
@@ -95,9 +96,9 @@ var pendingPool = sync.Pool{New: func() any {
 
 // recycle clears p and returns it to the pool.
 func (p *pending) recycle() {
-	kept := p.kept[:0]
+	kept, scratch := p.kept[:0], p.scratch[:0]
 	*p = pending{}
-	p.kept = kept
+	p.kept, p.scratch = kept, scratch
 	pendingPool.Put(p)
 }
 
@@ -279,27 +280,34 @@ func (r *recorder) sync(ctx context.Context) error {
 // finish masks what p holds and returns the entry to store.
 func (p *pending) finish() mews.Request {
 	e := p.entry
-	var secretsArr [2]string
+	// The secrets as bytes, in p.scratch (kept by recycle).
+	var secretsArr [3][]byte
 	secrets := secretsArr[:0]
-	for _, tok := range [2]string{p.clientToken, p.accessToken} {
+	scratch := p.scratch[:0]
+	addSecret := func(tok string) []byte {
+		start := len(scratch)
+		scratch = append(scratch, tok...)
+		b := scratch[start:len(scratch):len(scratch)]
 		if len(tok) >= minSecretLen {
-			secrets = append(secrets, tok)
+			secrets = append(secrets, b)
 		}
+		return b
 	}
+	addSecret(p.clientToken)
+	access := addSecret(p.accessToken)
+	defer func() { p.scratch = scratch }()
 	if p.body != nil {
-		body, access := maskTokenProperties(p.body)
-		if p.accessToken == "" && access != "" {
+		body, sent := maskTokenProperties(p.body)
+		if p.accessToken == "" && sent != "" {
 			// Refused before authentication: what the body said.
-			p.accessToken = access
-			e.AccessToken = MaskToken(access)
-			if len(access) >= minSecretLen {
-				secrets = append(secrets, access)
-			}
+			p.accessToken = sent
+			e.AccessToken = MaskToken(sent)
+			access = addSecret(sent)
 		}
 		e.RequestBody, e.Truncated = keepBody(maskSecrets(body, secrets), journalRequestLimit, false)
 	}
 	if p.accessToken != "" {
-		h := sha256.Sum256([]byte(p.accessToken))
+		h := sha256.Sum256(access)
 		e.AccessTokenHash = h[:]
 	}
 	if len(p.kept) > 0 {
@@ -314,7 +322,12 @@ func (p *pending) finish() mews.Request {
 		e.Truncated = e.Truncated || cut
 	}
 	if e.Message != "" {
-		e.Message = string(maskSecrets([]byte(e.Message), secrets))
+		for _, s := range secrets {
+			if strings.Contains(e.Message, string(s)) {
+				e.Message = string(maskSecrets([]byte(e.Message), secrets))
+				break
+			}
+		}
 	}
 	e.ThreadIDs = distinctIDs(e.ThreadIDs)
 	if e.EnterpriseIDs == nil {
@@ -325,10 +338,10 @@ func (p *pending) finish() mews.Request {
 
 // cutSecretStart cuts b before a start of one of the secrets at its end:
 // the start of a token whose rest was not captured.
-func cutSecretStart(b []byte, secrets []string) []byte {
+func cutSecretStart(b []byte, secrets [][]byte) []byte {
 	for _, s := range secrets {
 		for i := max(0, len(b)-len(s)+1); i < len(b); i++ {
-			if b[i] == s[0] && bytes.HasPrefix([]byte(s), b[i:]) {
+			if b[i] == s[0] && bytes.HasPrefix(s, b[i:]) {
 				b = b[:i]
 				break
 			}
@@ -367,13 +380,28 @@ func keepBody(b []byte, limit int, cut bool) (*string, bool) {
 }
 
 // maskSecrets replaces every occurrence of the secrets in b by their masks.
-func maskSecrets(b []byte, secrets []string) []byte {
+func maskSecrets(b []byte, secrets [][]byte) []byte {
 	for _, s := range secrets {
-		if bytes.Contains(b, []byte(s)) {
-			b = bytes.ReplaceAll(b, []byte(s), []byte(MaskToken(s)))
+		if bytes.Contains(b, s) {
+			b = bytes.ReplaceAll(b, s, appendMask(nil, s))
 		}
 	}
 	return b
+}
+
+// appendMask appends MaskToken(tok) to dst, without a string of its own
+// for an ASCII token.
+func appendMask(dst, tok []byte) []byte {
+	for _, c := range tok {
+		if c >= utf8.RuneSelf {
+			return append(dst, MaskToken(string(tok))...)
+		}
+	}
+	n := min(4, len(tok)/8)
+	if n == 0 {
+		return append(dst, "****"...)
+	}
+	return append(append(append(dst, tok[:n]...), "…"...), tok[len(tok)-n:]...)
 }
 
 // maskTokenProperties masks the string value of every property whose name
@@ -409,14 +437,19 @@ func maskTokenProperties(b []byte) (masked []byte, accessToken string) {
 			break
 		}
 		value := b[v+1 : vend]
-		mask := "****"
+		if out == nil {
+			out = make([]byte, 0, len(b))
+		}
+		out = append(out, b[last:v+1]...)
 		if bytes.IndexByte(value, '\\') < 0 {
-			mask = MaskToken(string(value))
+			out = appendMask(out, value)
 			if string(key) == "AccessToken" {
 				accessToken = string(value)
 			}
+		} else {
+			out = append(out, "****"...)
 		}
-		out = append(append(append(out, b[last:v+1]...), mask...), '"')
+		out = append(out, '"')
 		last, i = vend+1, vend+1
 	}
 	if out == nil {

@@ -158,3 +158,11 @@ func TestJournalDropsWhenItsQueueIsFull(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestAppendMaskIsMaskToken(t *testing.T) {
+	for _, tok := range []string{"", "a", "1234567", "12345678", "0123456789abcdef", "C66EF7B239D24632943D115EDE9CB810-EA00F8FD8294692C940F6B5A8F9453D", "žluťoučký kůň úpěl ďábelské ódy"} {
+		if got, want := string(appendMask([]byte("x"), []byte(tok))), "x"+MaskToken(tok); got != want {
+			t.Errorf("appendMask(%q) = %q, want %q", tok, got, want)
+		}
+	}
+}

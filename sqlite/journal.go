@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -185,7 +186,8 @@ func (db *DB) RequestsAdd(ctx context.Context, entries []mews.Request, keep int)
 			n = requestRows
 		}
 		args, j.buf = args[:0], j.buf[:0]
-		for _, e := range entries[:n] {
+		for i := range entries[:n] {
+			e := &entries[i]
 			var integration, hash any
 			if e.IntegrationID != uuid.Nil {
 				integration = blob(e.IntegrationID)
@@ -194,7 +196,7 @@ func (db *DB) RequestsAdd(ctx context.Context, entries []mews.Request, keep int)
 				hash = e.AccessTokenHash
 			}
 			start := len(j.buf)
-			j.buf = encodeEntry(j.buf, &e)
+			j.buf = encodeEntry(j.buf, e)
 			args = append(args, blob(e.ID), mews.Instant(e.CreatedUTC).UnixMicro(), e.Operation,
 				integration, hash, e.Status, uuidList(e.ThreadIDs), j.buf[start:len(j.buf):len(j.buf)])
 		}
@@ -355,15 +357,33 @@ func requestWhere(f mews.RequestFilter, visible int64) *where {
 // uuidList is a list of identifiers as a JSON array of their text forms,
 // which json_each can read.
 func uuidList(ids []uuid.UUID) string {
-	b := make([]byte, 0, 2+len(ids)*39)
-	b = append(b, '[')
+	if len(ids) == 0 {
+		return "[]"
+	}
+	var buf [2 + 4*39]byte // one allocation, the string, up to 4 ids
+	b := append(buf[:0], '[')
 	for i, id := range ids {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(append(append(b, '"'), id.String()...), '"')
+		b = append(appendUUID(append(b, '"'), id), '"')
 	}
 	return string(append(b, ']'))
+}
+
+// appendUUID appends the text form of id, as id.String() gives it.
+func appendUUID(b []byte, id uuid.UUID) []byte {
+	var t [36]byte
+	hex.Encode(t[:8], id[:4])
+	t[8] = '-'
+	hex.Encode(t[9:13], id[4:6])
+	t[13] = '-'
+	hex.Encode(t[14:18], id[6:8])
+	t[18] = '-'
+	hex.Encode(t[19:23], id[8:10])
+	t[23] = '-'
+	hex.Encode(t[24:], id[10:])
+	return append(b, t[:]...)
 }
 
 func parseUUIDList(s string) ([]uuid.UUID, error) {

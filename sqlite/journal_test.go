@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -140,6 +141,22 @@ func TestJournalEntryEncoding(t *testing.T) {
 			if err := decodeEntry(b[:n], &got); err == nil {
 				t.Errorf("the first %d of %d bytes decoded", n, len(b))
 			}
+		}
+	}
+}
+
+func TestUUIDListIsJSON(t *testing.T) {
+	for n := range 7 {
+		ids := make([]uuid.UUID, n)
+		for i := range ids {
+			ids[i] = uuid.New()
+		}
+		want, err := json.Marshal(ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := uuidList(ids); got != string(want) {
+			t.Errorf("uuidList of %d: %s, want %s", n, got, want)
 		}
 	}
 }
