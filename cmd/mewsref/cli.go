@@ -74,6 +74,10 @@ var otherEnv = map[string]string{
 	"MEWSREF_DOCS_SCREENSHOT":     "tests: a PNG file; the browser test of /docs saves a screenshot there",
 	"MEWSREF_CONSOLE_SCREENSHOTS": "tests: a directory; the browser test of /console saves its screenshots there",
 	"MEWSREF_BENCH_SMALL":         "benchmarks: set to run the store benchmarks on small data only",
+	"MEWSREF_BENCH_THREADS":       "benchmarks: the threads of BenchmarkPages' large data (default 1000000)",
+	"MEWSREF_BENCH_ADD_THREADS":   "benchmarks: the threads BenchmarkMessagesAdd writes to (default 100000)",
+	"MEWSREF_BENCH_FILE":          "benchmarks: set to run BenchmarkRequest on a SQLite file instead of in memory",
+	"MEWSREF_BENCH_JOURNAL":       "benchmarks: set to run BenchmarkRequest with the request journal on",
 }
 
 // command is one subcommand.
