@@ -90,9 +90,7 @@ type pending struct {
 	accessToken string
 }
 
-var pendingPool = sync.Pool{New: func() any {
-	return &pending{capture: capture{kept: make([]byte, 0, journalResponseLimit+journalResponseMargin)}}
-}}
+var pendingPool = sync.Pool{New: func() any { return new(pending) }}
 
 // recycle clears p and returns it to the pool.
 func (p *pending) recycle() {
@@ -503,12 +501,14 @@ func distinctIDs(ids []uuid.UUID) []uuid.UUID {
 // token that crosses the limit).
 type capture struct {
 	http.ResponseWriter
-	kept []byte // cap: journalResponseLimit + journalResponseMargin
+	kept []byte // at most journalResponseLimit + journalResponseMargin bytes
 	cut  bool   // the response went on beyond kept
 }
 
 func (c *capture) Write(b []byte) (int, error) {
-	if room := cap(c.kept) - len(c.kept); len(b) <= room {
+	// kept grows as needed (and stays grown in the pool): the answers of
+	// adds are a few hundred bytes.
+	if room := journalResponseLimit + journalResponseMargin - len(c.kept); len(b) <= room {
 		c.kept = append(c.kept, b...)
 	} else {
 		c.kept, c.cut = append(c.kept, b[:room]...), true
