@@ -34,8 +34,12 @@ const DefaultJournal = 10000
 const APIPrefix = "/api/connector/"
 
 const (
-	defaultJournalQueue = 4096 // entries waiting to be written
-	journalBatch        = 256  // entries per write of the store
+	// Entries waiting to be written: about 150 ms of the bench's traffic,
+	// three times what a batch lingers. Each holds up to 4 KiB of answer;
+	// 4,096 of them cost some 4 MiB of resident memory more in make bench
+	// (docs/BENCHMARKS.md) and only lengthened the queue ahead of a drop.
+	defaultJournalQueue = 1024
+	journalBatch        = 256 // entries per write of the store
 	// How long the recorder waits for a batch to fill before it writes
 	// what it has (a read of the journal does not wait for it: see sync).
 	// A write costs mostly per batch (a transaction, a statement or a
