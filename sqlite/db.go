@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/mewsref/mewsref/mews"
 
@@ -35,6 +36,9 @@ const Memory = ":memory:"
 // through their own pool: in WAL mode readers never block the writer, nor
 // the writer them.
 type DB struct {
+	closeOnce sync.Once
+	closeErr  error
+
 	read   *sql.DB // the same pool as write for an in-memory database
 	reads  *stmts  // read, with its statements prepared once
 	engine *engine // the page reads, through SQLite's own API (engine.go)
@@ -83,7 +87,7 @@ func (db *DB) open(ctx context.Context, path string) error {
 	if err := db.openJournal(ctx, path); err != nil {
 		return err
 	}
-	db.writer = newWriter(db.write, db.seqStmts)
+	db.writer = newWriter(db.write, db.seqStmts, db.engine.turns)
 	db.reads = newStmts(db.read)
 	return db.loadControls(ctx)
 }
@@ -93,8 +97,7 @@ func (db *DB) open(ctx context.Context, path string) error {
 // opens the name shares and which disappears with the last of them. The
 // engine's readers open it like a file (one code path for both); the
 // writer's connection also answers the other reads. memdb has no WAL: its
-// readers and its writer take turns, each waiting for the others under
-// busy_timeout. Its bound of 1 GiB is lifted to 1 TiB, as good as none.
+// readers and its writer's transactions take turns, under a lock in Go. Its bound of 1 GiB is lifted to 1 TiB, as good as none.
 func (db *DB) openMemory(ctx context.Context) error {
 	name := "file:/mewsref-" + rand.Text() + "?vfs=memdb"
 	var err error
@@ -108,6 +111,11 @@ func (db *DB) openMemory(ctx context.Context) error {
 	if db.engine, err = openEngine(name, readers()); err != nil {
 		return err
 	}
+	// memdb refuses a reader while a write transaction is open, and
+	// SQLite's busy handler retries by sleeping (up to 100 ms a time), so
+	// under a stream of group commits its readers would rarely get in:
+	// pages of seconds. A lock in Go makes them take turns fairly instead.
+	db.engine.turns = new(sync.RWMutex)
 	return db.engine.memdbSizeLimit(ctx, 1<<40)
 }
 
@@ -253,8 +261,13 @@ func (db *DB) Ping(ctx context.Context) error {
 }
 
 // Close closes the statements and the pools. It can be called on a DB that
-// Open left half-open.
+// Open left half-open, and again: later calls return what the first did.
 func (db *DB) Close() error {
+	db.closeOnce.Do(func() { db.closeErr = db.close() })
+	return db.closeErr
+}
+
+func (db *DB) close() error {
 	if db.writer != nil {
 		db.writer.close()
 	}

@@ -32,6 +32,11 @@ type engine struct {
 
 	mu     sync.Mutex
 	opened int // connections opened so far, at most cap(idle)
+
+	// turns, for an in-memory database only, makes the engine's reads and
+	// the writer's transactions take turns (see openMemory): a connection
+	// of the pool is held under its read lock, from get to put.
+	turns *sync.RWMutex
 }
 
 // openEngine returns a pool of at most n read-only connections to the
@@ -54,6 +59,18 @@ var errEngineClosed = errors.New("sqlite: the store is closed")
 // get returns an idle connection, opens a new one if there are fewer than n,
 // or waits for one to be put back.
 func (e *engine) get(ctx context.Context) (*rawConn, error) {
+	if e.turns == nil {
+		return e.conn(ctx)
+	}
+	e.turns.RLock()
+	c, err := e.conn(ctx)
+	if err != nil {
+		e.turns.RUnlock()
+	}
+	return c, err
+}
+
+func (e *engine) conn(ctx context.Context) (*rawConn, error) {
 	select {
 	case c := <-e.idle:
 		return c, nil
@@ -82,7 +99,12 @@ func (e *engine) get(ctx context.Context) (*rawConn, error) {
 	}
 }
 
-func (e *engine) put(c *rawConn) { e.idle <- c }
+func (e *engine) put(c *rawConn) {
+	e.idle <- c
+	if e.turns != nil {
+		e.turns.RUnlock()
+	}
+}
 
 // open opens a connection; e.mu is held, or e is not shared yet.
 func (e *engine) open() (*rawConn, error) {
@@ -97,6 +119,11 @@ func (e *engine) open() (*rawConn, error) {
 // close closes every connection, once it is put back, and frees their
 // statements and memory.
 func (e *engine) close() error {
+	select {
+	case <-e.closing:
+		return nil // closed before
+	default:
+	}
 	close(e.closing)
 	e.mu.Lock()
 	n := e.opened

@@ -13,6 +13,10 @@ import (
 // MessagesAdd it checks no scope and leaves the threads' UpdatedUTC as
 // given: the caller provides consistent data.
 func (db *DB) Import(ctx context.Context, threads []mews.Thread, msgs []mews.Message) (err error) {
+	if db.writer.turns != nil {
+		db.writer.turns.Lock()
+		defer db.writer.turns.Unlock()
+	}
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: import: %w", err)

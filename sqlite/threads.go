@@ -56,8 +56,8 @@ func (db *DB) MessageThreadsGetAll(ctx context.Context, f mews.ThreadFilter) (_ 
 	var r reader = db.engine
 	var after *position
 	if f.Page.Cursor != nil {
-		tx, err := db.engine.begin(ctx)
-		if err != nil {
+		var tx *readTx
+		if tx, err = db.engine.begin(ctx); err != nil {
 			return nil, fmt.Errorf("sqlite: get threads: %w", err)
 		}
 		defer endRead(tx, &err)

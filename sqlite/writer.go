@@ -5,6 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Group commit. Every write of this process goes to one goroutine, which
@@ -35,14 +39,17 @@ type job struct {
 // writer owns the single write connection.
 type writer struct {
 	pool    *sql.DB
-	seq     *sequences // the blocks of seq values it hands out
+	seq     *sequences    // the blocks of seq values it hands out
+	turns   *sync.RWMutex // in memory: held for each transaction (engine.turns)
 	jobs    chan *job
 	quit    chan struct{}
 	stopped chan struct{}
 }
 
-func newWriter(pool *sql.DB, seq seqStmts) *writer {
-	w := &writer{pool: pool, seq: newSequences(seq, seqBlock), jobs: make(chan *job), quit: make(chan struct{}), stopped: make(chan struct{})}
+// turns is the lock that an in-memory database's readers share with the
+// writer (engine.turns); nil for a file.
+func newWriter(pool *sql.DB, seq seqStmts, turns *sync.RWMutex) *writer {
+	w := &writer{pool: pool, seq: newSequences(seq, seqBlock), turns: turns, jobs: make(chan *job), quit: make(chan struct{}), stopped: make(chan struct{})}
 	go w.loop()
 	return w
 }
@@ -110,6 +117,10 @@ func (w *writer) run(batch []*job) {
 			}
 		}
 	}
+	if w.turns != nil {
+		w.turns.Lock()
+		defer w.turns.Unlock()
+	}
 	// The transaction outlives any one caller's context.
 	ctx := context.Background()
 	tx, err := w.pool.BeginTx(ctx, nil)
@@ -123,10 +134,28 @@ func (w *writer) run(batch []*job) {
 		if j.err = j.ctx.Err(); j.err != nil {
 			continue
 		}
+		// A job's statements run without its caller's cancellation: the
+		// driver interrupts a statement whose context ends, and SQLite
+		// answers an interrupted write inside a transaction by rolling
+		// back the whole transaction, the other jobs' writes and the
+		// reservation of seq values with it. The caller waits for the
+		// outcome in any case (do).
+		jctx := context.WithoutCancel(j.ctx)
 		if j.single {
-			j.err = j.fn(j.ctx, t)
+			j.err = j.fn(jctx, t)
 		} else {
-			j.err = runIsolated(j.ctx, t, j.fn)
+			j.err = runIsolated(jctx, t, j.fn)
+		}
+		if j.err != nil && abortsTransaction(j.err) {
+			// The transaction may be gone (SQLite rolls it back on a full
+			// disk, an I/O error or no memory): no job of the batch is
+			// stored, and the statements of the next ones would commit
+			// each on its own, with seq values reserved by the lost
+			// transaction.
+			w.seq.txDone(false)
+			fail(fmt.Errorf("sqlite: the write transaction was lost: %w", j.err))
+			_ = tx.Rollback() // already rolled back by SQLite, or rolled back now
+			return
 		}
 		// A single statement that failed changed nothing, and the
 		// statements before it in fn (a reservation of seq values) stay.
@@ -177,4 +206,21 @@ func (w *writer) close() {
 		close(w.quit)
 	}
 	<-w.stopped
+}
+
+// abortsTransaction reports whether err is one of the errors after which
+// SQLite may have rolled back the whole transaction, not only the
+// statement (https://sqlite.org/lang_transaction.html, "Response To Errors
+// Within A Transaction"): a full disk, an I/O error, no memory, a busy
+// database, an interrupt.
+func abortsTransaction(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_INTERRUPT:
+		return true
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -127,5 +128,69 @@ func TestCheckpointerEmptiesTheLog(t *testing.T) {
 	got, err := db.MessageThreadsGetAll(t.Context(), mews.ThreadFilter{Scope: scope, IDs: ids, Page: mews.Page{Count: 100}})
 	if err != nil || len(got) != len(ids) {
 		t.Fatalf("after reopening: %d threads, %v", len(got), err)
+	}
+}
+
+// A write whose caller gives up while its statement runs must not take the
+// other writes of its transaction with it: the driver interrupts the
+// statement of a context that ends, and SQLite answers an interrupted write
+// inside a transaction by rolling back the whole transaction. The writes
+// after it would then commit each on its own, with seq values the rolled
+// back transaction had reserved, and a later write would reuse them.
+func TestGroupCommitOutlivesACallerThatGivesUp(t *testing.T) {
+	ctx := context.Background()
+	db := openClosed(t, filepath.Join(t.TempDir(), "mews.db"))
+	scope := testScope()
+	th1, th3 := testThread(scope), testThread(scope)
+	th3.CreatedUTC, th3.UpdatedUTC = th1.CreatedUTC, th1.UpdatedUTC // a tie: seq decides
+	gone, cancel := context.WithCancel(ctx)
+	batch := []*job{
+		{ctx: ctx, single: true, done: make(chan struct{}), fn: func(ctx context.Context, tx *txn) error {
+			return db.addThreads(ctx, tx, th1)
+		}},
+		{ctx: gone, done: make(chan struct{}), fn: func(ctx context.Context, tx *txn) error {
+			time.AfterFunc(5*time.Millisecond, cancel) // the caller gives up while the statement runs
+			_, err := tx.ExecContext(ctx, `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 100000)
+				INSERT INTO webhooks (integration_id, url) SELECT randomblob(16), 'u' || x FROM c`)
+			return err
+		}},
+		{ctx: ctx, single: true, done: make(chan struct{}), fn: func(ctx context.Context, tx *txn) error {
+			return db.addThreads(ctx, tx, th3)
+		}},
+	}
+	db.writer.run(batch)
+	for i, j := range batch {
+		if j.err != nil {
+			t.Errorf("job %d of the batch failed: %v", i, j.err)
+		}
+	}
+	// Later writes get fresh seq values, whatever happened above.
+	for range 3 {
+		if err := db.MessageThreadsAdd(ctx, testThread(scope)); err != nil {
+			t.Fatalf("a later thread: %v", err)
+		}
+	}
+	var n, distinct int
+	if err := db.read.QueryRowContext(ctx, `SELECT count(*), count(DISTINCT seq) FROM threads`).Scan(&n, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if n != 5 || distinct != 5 {
+		t.Errorf("threads stored: %d with %d distinct seq values; want 5 and 5", n, distinct)
+	}
+}
+
+// Closing a store twice is harmless, on a file and in memory.
+func TestCloseTwice(t *testing.T) {
+	for _, path := range []string{filepath.Join(t.TempDir(), "twice.db"), Memory} {
+		db, err := Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatalf("%s: close: %v", path, err)
+		}
+		if err := db.Close(); err != nil {
+			t.Errorf("%s: second close: %v", path, err)
+		}
 	}
 }
