@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -67,7 +68,7 @@ type recorder struct {
 	flush    chan struct{} // a read waits: write what is queued now
 	quit     chan struct{}
 	stopped  chan struct{}
-	accepted atomic.Int64 // tickets given so far (begin)
+	accepted atomic.Int64 // tickets given so far (takeTicket)
 	dropped  atomic.Int64 // entries not recorded: queue full, or the store failed
 
 	// Entries are handled (written, failed or dropped) in about the order
@@ -85,8 +86,7 @@ type recorder struct {
 // with the raw bodies and tokens that the recorder masks. It is also the
 // capture of its request's response; pendings are recycled (pendingPool).
 type pending struct {
-	capture
-	ticket      int64  // its place in the order of begin
+	capture            // with its ticket
 	scratch     []byte // finish's, kept by recycle
 	entry       mews.Request
 	body        []byte // the request body as read; nil if it was not
@@ -128,11 +128,17 @@ func (r *recorder) stop() {
 	<-r.stopped
 }
 
-// begin gives p its ticket, before its request answers: a read of the
-// journal that follows an answer waits for its entry (sync), although the
-// answer reaches the client as it is written, before the entry is queued.
-// Every ticket must be handled (offer).
-func (r *recorder) begin(p *pending) { p.ticket = r.accepted.Add(1) }
+// ticket gives c its ticket, when its answer starts: a read of the journal
+// that follows an answer waits for its entry (sync), although the answer
+// reaches the client as it is written, before the entry is queued. Not
+// before the answer: a read would then wait for requests still arriving
+// (a slow client's body) and answer none of them. Every ticket must be
+// handled (offer).
+func (c *capture) takeTicket() {
+	if c.ticket == 0 && c.rec != nil { // nil: a capture of no journal (tests)
+		c.ticket = c.rec.accepted.Add(1)
+	}
+}
 
 // offer queues p without ever waiting; a full queue drops it.
 func (r *recorder) offer(p *pending) {
@@ -409,8 +415,12 @@ func appendMask(dst, tok []byte) []byte {
 // maskTokenProperties masks the string value of every property whose name
 // contains "token" in any case (ClientToken, AccessToken, and their
 // misspellings, which the API ignores but the journal must not show), in
-// one pass over b; b need not be valid JSON. It returns the value of the
-// property AccessToken, if any, unmasked.
+// one pass over b; b need not be valid JSON. Names are compared as decoded
+// ("Access\u0054oken" is AccessToken). Where a token's value cannot be
+// told for sure (a name with "token" whose colon or string value is
+// missing, a string that does not end, a name that does not decode), every
+// string of b is masked (maskAllStrings). It returns the value of the property AccessToken, if
+// any, unmasked.
 func maskTokenProperties(b []byte) (masked []byte, accessToken string) {
 	var out []byte // a copy, made at the first mask
 	last := 0
@@ -422,21 +432,30 @@ func maskTokenProperties(b []byte) (masked []byte, accessToken string) {
 		start := i + q
 		end := stringEnd(b, start)
 		if end < 0 {
-			break
+			return maskAllStrings(b), ""
 		}
 		i = end + 1
-		key := b[start+1 : end]
-		colon := skipSpace(b, end+1)
-		if colon >= len(b) || b[colon] != ':' || !containsFold(key, "token") {
+		name, ok := decodedName(b[start : end+1])
+		if !ok {
+			return maskAllStrings(b), ""
+		}
+		if !containsFold(name, "token") {
 			continue
+		}
+		colon := skipSpace(b, end+1)
+		if colon >= len(b) || b[colon] != ':' {
+			if colon >= len(b) || bytes.IndexByte([]byte(",}]"), b[colon]) >= 0 {
+				continue // a value that mentions a token
+			}
+			return maskAllStrings(b), "" // a name without its colon
 		}
 		v := skipSpace(b, colon+1)
 		if v >= len(b) || b[v] != '"' {
-			continue
+			return maskAllStrings(b), "" // a token in a value that is no string
 		}
 		vend := stringEnd(b, v)
 		if vend < 0 {
-			break
+			return maskAllStrings(b), ""
 		}
 		value := b[v+1 : vend]
 		if out == nil {
@@ -445,7 +464,7 @@ func maskTokenProperties(b []byte) (masked []byte, accessToken string) {
 		out = append(out, b[last:v+1]...)
 		if bytes.IndexByte(value, '\\') < 0 {
 			out = appendMask(out, value)
-			if string(key) == "AccessToken" {
+			if string(name) == "AccessToken" {
 				accessToken = string(value)
 			}
 		} else {
@@ -458,6 +477,42 @@ func maskTokenProperties(b []byte) (masked []byte, accessToken string) {
 		return b, accessToken
 	}
 	return append(out, b[last:]...), accessToken
+}
+
+// decodedName returns the content of the JSON string quoted (its quotes
+// included) as a decoder reads it; false if it is not a valid string.
+func decodedName(quoted []byte) ([]byte, bool) {
+	inner := quoted[1 : len(quoted)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return inner, true
+	}
+	var s string
+	if err := json.Unmarshal(quoted, &s); err != nil {
+		return nil, false
+	}
+	return []byte(s), true
+}
+
+// maskAllStrings replaces the content of every string of b with ****, and
+// cuts a string that does not end: for bodies where a token's place cannot
+// be told.
+func maskAllStrings(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); {
+		q := bytes.IndexByte(b[i:], '"')
+		if q < 0 {
+			return append(out, b[i:]...)
+		}
+		start := i + q
+		out = append(out, b[i:start]...)
+		end := stringEnd(b, start)
+		if end < 0 {
+			return append(out, `"****`...)
+		}
+		out = append(out, `"****"`...)
+		i = end + 1
+	}
+	return out
 }
 
 // stringEnd returns the index of the quote that ends the JSON string that
@@ -505,11 +560,19 @@ func distinctIDs(ids []uuid.UUID) []uuid.UUID {
 // token that crosses the limit).
 type capture struct {
 	http.ResponseWriter
-	kept []byte // at most journalResponseLimit + journalResponseMargin bytes
-	cut  bool   // the response went on beyond kept
+	kept   []byte // at most journalResponseLimit + journalResponseMargin bytes
+	cut    bool   // the response went on beyond kept
+	rec    *recorder
+	ticket int64 // its place in the order of answers (takeTicket); 0: none yet
+}
+
+func (c *capture) WriteHeader(code int) {
+	c.takeTicket()
+	c.ResponseWriter.WriteHeader(code)
 }
 
 func (c *capture) Write(b []byte) (int, error) {
+	c.takeTicket()
 	// kept grows as needed (and stays grown in the pool): the answers of
 	// adds are a few hundred bytes.
 	if room := journalResponseLimit + journalResponseMargin - len(c.kept); len(b) <= room {
@@ -532,8 +595,7 @@ func (s *Server) journalRequest(w *http.ResponseWriter, r *http.Request, info *r
 	}
 	info.received = s.clock()
 	p := pendingPool.Get().(*pending)
-	p.ResponseWriter = *w
-	s.journal.begin(p)
+	p.ResponseWriter, p.rec = *w, s.journal
 	*w = &p.capture
 	return p
 }
@@ -560,5 +622,6 @@ func (s *Server) journalResponse(p *pending, w *http.ResponseWriter, r *http.Req
 		p.entry.IntegrationName = info.integration
 	}
 	p.body, p.clientToken, p.accessToken = info.body, info.clientToken, info.rawAccessToken
+	p.takeTicket() // if the handler wrote nothing
 	s.journal.offer(p)
 }

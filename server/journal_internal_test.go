@@ -20,8 +20,15 @@ func TestMaskTokenProperties(t *testing.T) {
 			`{"ClientToken":"01…ef","AccessToken":"fe…0x","Text":"token"}`, "fedcba9876543210x"},
 		{`{ "clienttoken" : "0123456789abcdef" , "MyTOKENs": "abc"}`, `{ "clienttoken" : "01…ef" , "MyTOKENs": "****"}`, ""},
 		{`{"AccessToken":"with \" quote 0123"}`, `{"AccessToken":"****"}`, ""},
-		{`{"AccessToken":12, "Text":"AccessToken"}`, `{"AccessToken":12, "Text":"AccessToken"}`, ""},
-		{`{"AccessToken":"0123456789abcdef`, `{"AccessToken":"0123456789abcdef`, ""}, // cut: nothing to mask safely
+		// Where a token's place cannot be told, every string is masked.
+		{`{"AccessToken":12, "Text":"AccessToken"}`, `{"****":12, "****":"****"}`, ""},
+		{`{"AccessToken":["0123456789abcdef"]}`, `{"****":["****"]}`, ""},
+		{`{"AccessToken":"0123456789abcdef`, `{"****":"****`, ""}, // cut
+		{`{"ClientToken" "0123456789abcdef"}`, `{"****" "****"}`, ""},
+		{`{"Client":"x","ClientT\oken":"0123456789abcdef"}`, `{"****":"****","****":"****"}`, ""}, // a name that does not decode
+		// Names are compared as decoded.
+		{`{"Client\u0054oken":"0123456789abcdef","Client":"x"}`, `{"Client\u0054oken":"01…ef","Client":"x"}`, ""},
+		{`{"Access\u0054oken":"0123456789abcdef"}`, `{"Access\u0054oken":"01…ef"}`, "0123456789abcdef"},
 		{`not json "AccessToken": "0123456789abcdef" tail`, `not json "AccessToken": "01…ef" tail`, "0123456789abcdef"},
 		{`{"Text":"ClientToken \u0022"}`, `{"Text":"ClientToken \u0022"}`, ""},
 	} {

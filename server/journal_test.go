@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -368,4 +369,61 @@ func TestJournalPagesWhileTrafficGoesOn(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A read of the journal waits for the entries of the answers given before
+// it, not for requests still arriving: a client that sends its headers and
+// then only part of its body must not hold up every read of the journal
+// until its request times out.
+func TestJournalReadsDoNotWaitForRequestsStillArriving(t *testing.T) {
+	e := newEnv(t, server.Config{AdminToken: adminToken, RequestTimeout: 2 * time.Second})
+	e.addThread(demoClient, demoGross, "before")
+	conn, err := net.Dial("tcp", e.ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := fmt.Fprint(conn, "POST /api/connector/v1/messages/add HTTP/1.1\r\nHost: mewsref\r\n"+
+		"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the server has begun the request and waits for its body
+	r := e.admin("requests/getAll", obj{"Limitation": obj{"Count": 10}})
+	e.wantStatus(r, 200)
+	if n := len(r.body["Requests"].([]any)); n != 1 {
+		t.Errorf("%d entries; want the one answered before the read", n)
+	}
+}
+
+// Tokens in bodies that name them with escapes, or that are not well
+// formed, are masked too: not one stored body shows a token but for its
+// last characters.
+func TestJournalMasksEscapedAndMalformedTokens(t *testing.T) {
+	e := newEnv(t, server.Config{AdminToken: adminToken})
+	lastEscaped := func(tok string) string { // the same token to a decoder
+		return tok[:len(tok)-1] + fmt.Sprintf(`\u%04x`, tok[len(tok)-1])
+	}
+	for _, c := range []struct {
+		path, body string
+		status     int
+	}{
+		{pathMessagesAdd, `{"Client\u0054oken":"` + demoClient + `","Access\u0054oken":"` + demoGross + `","Client":"x"}`, 400},
+		{pathThreadsAdd, `{"Client\u0054oken":"` + lastEscaped(demoClient) + `","AccessToken":"` + lastEscaped(demoGross) +
+			`","Client":"x","OriginalSender":"A","Subject":"B"}`, 200},
+		{pathMessagesAdd, `{"ClientToken" "` + demoClient + `"}`, 400},
+		{pathMessagesAdd, `{"AccessToken":["` + demoGross + `"]}`, 400},
+		{pathMessagesAdd, `{"ClientToken":"` + demoClient, 400},
+	} {
+		e.wantStatus(e.post(c.path, c.body), c.status)
+	}
+	r := e.admin("requests/getAll", obj{"Limitation": obj{"Count": 10}})
+	e.wantStatus(r, 200)
+	if n := len(r.body["Requests"].([]any)); n != 5 {
+		t.Fatalf("%d entries, want 5", n)
+	}
+	for _, tok := range allTokens() {
+		if strings.Contains(string(r.raw), tok[:len(tok)-2]) {
+			t.Errorf("the journal shows all of %s but its last 2 characters: %s", server.MaskToken(tok), r.raw)
+		}
+	}
 }
