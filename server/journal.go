@@ -53,8 +53,9 @@ const (
 	// the pages themselves.
 	journalRequestLimit  = 64 << 10
 	journalResponseLimit = 4 << 10
-	// The response bytes captured beyond the limit, so that a token that
-	// crosses the limit is still masked whole (masks are shorter).
+	// The bytes of a response captured, and of a request queued, beyond
+	// their limit, so that a token that crosses the limit is still masked
+	// whole (masks are shorter).
 	journalResponseMargin = 256
 )
 
@@ -89,7 +90,8 @@ type pending struct {
 	capture            // with its ticket
 	scratch     []byte // finish's, kept by recycle
 	entry       mews.Request
-	body        []byte // the request body as read; nil if it was not
+	body        []byte // the start of the request body as read; nil if it was not
+	bodyCut     bool   // body is the start of a longer one (journalResponse)
 	clientToken string // as sent (the handlers' validated values)
 	accessToken string
 }
@@ -312,7 +314,11 @@ func (p *pending) finish() mews.Request {
 			e.AccessToken = MaskToken(sent)
 			access = addSecret(sent)
 		}
-		e.RequestBody, e.Truncated = keepBody(maskSecrets(body, secrets), journalRequestLimit, false)
+		b := maskSecrets(body, secrets)
+		if p.bodyCut {
+			b = cutSecretStart(b, secrets) // a token cut at the end is cut off
+		}
+		e.RequestBody, e.Truncated = keepBody(b, journalRequestLimit, p.bodyCut)
 	}
 	if p.accessToken != "" {
 		h := sha256.Sum256(access)
@@ -622,6 +628,18 @@ func (s *Server) journalResponse(p *pending, w *http.ResponseWriter, r *http.Req
 		p.entry.IntegrationName = info.integration
 	}
 	p.body, p.clientToken, p.accessToken = info.body, info.clientToken, info.rawAccessToken
+	p.body, p.bodyCut = queuedBody(p.body)
 	p.takeTicket() // if the handler wrote nothing
 	s.journal.offer(p)
+}
+
+// queuedBody is what the queue holds of a request body b: no more than the
+// journal keeps, and a margin to mask a token that crosses the limit whole,
+// rather than up to the body limit (8 MiB) per entry; a copy, so that the
+// rest can go. cut says that it is the start of b.
+func queuedBody(b []byte) (_ []byte, cut bool) {
+	if keep := journalRequestLimit + journalResponseMargin; len(b) > keep {
+		return append([]byte(nil), b[:keep]...), true
+	}
+	return b, false
 }

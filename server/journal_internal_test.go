@@ -94,6 +94,36 @@ func TestCaptureKeepsTheMaskedStart(t *testing.T) {
 	}
 }
 
+// The queue holds only the start of a long request body, and the journal
+// keeps it masked: a token that the start cuts is cut off, not shown in
+// part.
+func TestQueuedRequestBodyIsBoundedAndMasked(t *testing.T) {
+	const token = "C66EF7B239D24632943D115EDE9CB810-EA00F8FD8294692C940F6B5A8F9453D"
+	for _, at := range []int{0, journalRequestLimit - 10, journalRequestLimit + journalResponseMargin - 20} {
+		body := []byte(strings.Repeat("x", at) + token + strings.Repeat("y", 3*journalRequestLimit))
+		p := pendingPool.Get().(*pending)
+		p.body, p.bodyCut = queuedBody(body)
+		if !p.bodyCut || len(p.body) > journalRequestLimit+journalResponseMargin || &p.body[0] == &body[0] {
+			t.Fatalf("token at %d: queued %d bytes (cut %v), a copy: %v", at, len(p.body), p.bodyCut, &p.body[0] != &body[0])
+		}
+		p.accessToken = token
+		e := p.finish()
+		p.recycle()
+		if !e.Truncated || e.RequestBody == nil || len(*e.RequestBody) > journalRequestLimit {
+			t.Fatalf("token at %d: truncated %v, body of %d bytes", at, e.Truncated, len(*e.RequestBody))
+		}
+		for n := 8; n <= len(token); n++ {
+			if strings.Contains(*e.RequestBody, token[:n]) {
+				t.Errorf("token at %d: %d bytes of the token in the journal", at, n)
+				break
+			}
+		}
+	}
+	if b, cut := queuedBody([]byte(`{"short":1}`)); cut || string(b) != `{"short":1}` {
+		t.Errorf("a short body: %q, cut %v", b, cut)
+	}
+}
+
 // blockedJournal is a journal whose writes wait until it is opened.
 type blockedJournal struct {
 	mews.Journal
