@@ -107,7 +107,7 @@ func firstDuplicate(body []byte) *reqrt.DuplicateError {
 				kt, _ := dec.Token()
 				k := kt.(string)
 				if seen[k] {
-					return &reqrt.DuplicateError{Name: k, Object: propertyPath(path)}
+					return &reqrt.DuplicateError{Name: k, Object: reqrt.PointerPath(path)}
 				}
 				seen[k] = true
 				path = append(path, k)

@@ -10,7 +10,6 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -195,7 +194,7 @@ func schemaViolation(err error) error {
 	collectSchemaErrors(err, &leaves)
 	list := make([]Violation, 0, len(leaves))
 	for _, se := range leaves {
-		path := propertyPath(se.JSONPointer())
+		path := reqrt.PointerPath(se.JSONPointer())
 		list = append(list, Violation{Property: path, Message: describe(path, se)})
 	}
 	return violations(list)
@@ -282,23 +281,6 @@ func collectSchemaErrors(err error, out *[]*openapi3.SchemaError) {
 			collectSchemaErrors(se, out)
 		}
 	}
-}
-
-// propertyPath renders a JSON pointer as the client wrote it:
-// ["Messages","2","Text"] is Messages[2].Text.
-func propertyPath(pointer []string) string {
-	var b strings.Builder
-	for _, seg := range pointer {
-		if _, err := strconv.Atoi(seg); err == nil {
-			b.WriteString("[" + seg + "]")
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteByte('.')
-		}
-		b.WriteString(seg)
-	}
-	return b.String()
 }
 
 func describe(path string, se *openapi3.SchemaError) string {

@@ -52,6 +52,17 @@ func writeSegment(b *strings.Builder, key string, index int, item bool) {
 	b.WriteString(key)
 }
 
+// PointerPath renders a JSON pointer as the client wrote it, as String
+// renders a Path: ["Messages","2","Text"] is Messages[2].Text. (The
+// kin-openapi path reports its violations by pointer.)
+func PointerPath(pointer []string) string {
+	var b strings.Builder
+	for _, key := range pointer {
+		writeSegment(&b, key, 0, false)
+	}
+	return b.String()
+}
+
 // segment is a step of a path inside a skipped value.
 type segment struct {
 	key   string
