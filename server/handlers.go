@@ -26,6 +26,7 @@ func (s *Server) authenticate(ctx context.Context, op, clientToken, accessToken 
 	acc := &tok.access
 	info.integration = acc.IntegrationName
 	info.integrationID, info.enterprises = acc.IntegrationID, acc.EnterpriseIDs
+	info.accessDigest = &tok.digest
 	if err := s.admit(ctx, op, tok.digest); err != nil {
 		return nil, err
 	}

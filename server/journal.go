@@ -94,6 +94,10 @@ type pending struct {
 	bodyCut     bool   // body is the start of a longer one (journalResponse)
 	clientToken string // as sent (the handlers' validated values)
 	accessToken string
+	// accessDigest is the SHA-256 of accessToken when the token
+	// configuration knows it (computed once, at configuration); nil: the
+	// writer computes it.
+	accessDigest *tokenKey
 }
 
 var pendingPool = sync.Pool{New: func() any { return new(pending) }}
@@ -320,7 +324,10 @@ func (p *pending) finish() mews.Request {
 		}
 		e.RequestBody, e.Truncated = keepBody(b, journalRequestLimit, p.bodyCut)
 	}
-	if p.accessToken != "" {
+	switch {
+	case p.accessDigest != nil:
+		e.AccessTokenHash = p.accessDigest[:]
+	case p.accessToken != "":
 		h := sha256.Sum256(access)
 		e.AccessTokenHash = h[:]
 	}
@@ -628,6 +635,7 @@ func (s *Server) journalResponse(p *pending, w *http.ResponseWriter, r *http.Req
 		p.entry.IntegrationName = info.integration
 	}
 	p.body, p.clientToken, p.accessToken = info.body, info.clientToken, info.rawAccessToken
+	p.accessDigest = info.accessDigest
 	p.body, p.bodyCut = queuedBody(p.body)
 	p.takeTicket() // if the handler wrote nothing
 	s.journal.offer(p)

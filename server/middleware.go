@@ -29,6 +29,7 @@ type requestInfo struct {
 	body           []byte    // the request body as read by validation
 	clientToken    string    // as sent, once the handler has it
 	rawAccessToken string
+	accessDigest   *tokenKey // SHA-256 of rawAccessToken, once authenticated (tokens.go)
 	integrationID  uuid.UUID
 	enterprises    []uuid.UUID // the enterprises the request acts in
 	threads        []uuid.UUID // named by the request, or created
