@@ -1,12 +1,16 @@
 package sqlite
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -88,7 +92,7 @@ func benchMessagesPage(b *testing.B, db *DB, set *benchdata.Set) {
 func BenchmarkThreadsAdd(b *testing.B) {
 	newThread := func(scope mews.Scope) mews.Thread {
 		now := time.Now().UTC().Truncate(time.Second)
-		return mews.Thread{ID: uuid.New(), IntegrationID: scope.IntegrationID, EnterpriseID: scope.EnterpriseIDs[0],
+		return mews.Thread{ID: uuid.Must(uuid.NewV7()), IntegrationID: scope.IntegrationID, EnterpriseID: scope.EnterpriseIDs[0],
 			OriginalSender: "a", Subject: "s", CreatedUTC: now, UpdatedUTC: now}
 	}
 	b.Run("single", func(b *testing.B) {
@@ -102,19 +106,27 @@ func BenchmarkThreadsAdd(b *testing.B) {
 			}
 		}
 	})
-	b.Run("concurrent", func(b *testing.B) {
-		db := openClosedB(b)
-		scope := mews.Scope{IntegrationID: uuid.New(), EnterpriseIDs: []uuid.UUID{uuid.New()}}
+	concurrent := func(b *testing.B, db *DB, scope mews.Scope) {
 		b.SetParallelism(16) // 16 × GOMAXPROCS writers
-		defer reportCPU(b)()
-		defer reportReads(b)()
+		defer reportWrites(b)()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				if err := db.MessageThreadsAdd(b.Context(), newThread(scope)); err != nil {
-					b.Fatal(err)
+					b.Error(err)
+					return
 				}
 			}
 		})
+	}
+	b.Run("concurrent", func(b *testing.B) {
+		concurrent(b, openClosedB(b), mews.Scope{IntegrationID: uuid.New(), EnterpriseIDs: []uuid.UUID{uuid.New()}})
+	})
+	// Into the store of BenchmarkMessagesAdd, in the scope of its threads,
+	// as bench's messageThreads/add does.
+	b.Run("concurrent,loaded", func(b *testing.B) {
+		db, set := loadedB(b)
+		concurrent(b, db, set.Scope)
+		reportLog(b, db)
 	})
 }
 
@@ -149,24 +161,10 @@ func benchSizes() []int {
 //
 //	go test ./sqlite -run '^$' -bench MessagesAdd -benchtime 3000x -benchmem
 func BenchmarkMessagesAdd(b *testing.B) {
-	n := 100_000
-	if v, err := strconv.Atoi(os.Getenv("MEWSREF_BENCH_ADD_THREADS")); err == nil && v >= benchdata.LongThreads {
-		n = v
-	}
-	db, err := Open(b.Context(), filepath.Join(b.TempDir(), "add.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	scope := mews.Scope{IntegrationID: uuid.New(), EnterpriseIDs: []uuid.UUID{uuid.New()}}
-	set, err := benchdata.Load(b.Context(), db, scope, n, 5*n)
-	if err != nil {
-		b.Fatal(err)
-	}
+	db, set := loadedB(b)
 	var seed atomic.Uint64
 	b.SetParallelism(16) // 32 writers on 2 CPUs
-	cpu, reads := reportCPU(b), reportReads(b)
-	io0 := procIO(b)
+	report := reportWrites(b)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		rng := rand.New(rand.NewPCG(seed.Add(1), 7))
@@ -177,21 +175,180 @@ func BenchmarkMessagesAdd(b *testing.B) {
 				msgs[i] = mews.Message{ID: uuid.Must(uuid.NewV7()), ThreadID: set.Threads[rng.IntN(len(set.Threads))],
 					Text: "Could we check out at 2 pm?", Sender: mews.SenderApplication, CreatedUTC: now}
 			}
-			if err := db.MessagesAdd(b.Context(), scope, msgs); err != nil {
+			if err := db.MessagesAdd(b.Context(), set.Scope, msgs); err != nil {
 				b.Error(err)
 				return
 			}
 		}
 	})
 	b.StopTimer()
-	cpu()
-	reads()
-	io1 := procIO(b)
-	// Bytes and calls of write(2), pwrite(2) and the like of the whole
-	// process (the log, the sub-journals, the checkpoints): what the
-	// batch shape changes, whatever the load of the machine.
-	b.ReportMetric(float64(io1["wchar"]-io0["wchar"])/float64(b.N), "wbytes/op")
-	b.ReportMetric(float64(io1["syscw"]-io0["syscw"])/float64(b.N), "writes/op")
+	report()
+	reportLog(b, db)
+}
+
+// reportLog reports the size of db's write-ahead log in MiB: a log that is
+// never restarted from its beginning grows with every write.
+func reportLog(b *testing.B, db *DB) {
+	var file string
+	if err := db.read.QueryRowContext(b.Context(), `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&file); err != nil {
+		b.Fatal(err)
+	}
+	if fi, err := os.Stat(file + "-wal"); err == nil {
+		b.ReportMetric(float64(fi.Size())/(1<<20), "wal-MiB")
+	}
+}
+
+// reportWrites returns a func that reports, per op since the call, the CPU
+// time of the process, its read calls (reportReads) and the bytes and calls
+// of write(2), pwrite(2) and the like (the log, the sub-journals, the
+// checkpoints): what the batch shape changes, whatever the load of the
+// machine.
+func reportWrites(b *testing.B) func() {
+	cpu, reads := reportCPU(b), reportReads(b)
+	io0 := procIO(b)
+	return func() {
+		cpu()
+		reads()
+		io1 := procIO(b)
+		b.ReportMetric(float64(io1["wchar"]-io0["wchar"])/float64(b.N), "wbytes/op")
+		b.ReportMetric(float64(io1["syscw"]-io0["syscw"])/float64(b.N), "writes/op")
+	}
+}
+
+// addThreads is the number of threads (and a fifth of the messages) in the
+// store of the add benchmarks: MEWSREF_BENCH_ADD_THREADS, 100,000 unless
+// set.
+func addThreads() int {
+	if v, err := strconv.Atoi(os.Getenv("MEWSREF_BENCH_ADD_THREADS")); err == nil && v >= benchdata.LongThreads {
+		return v
+	}
+	return 100_000
+}
+
+// loaded holds the stores of benchdata that the add benchmarks write to,
+// one per size, loaded once per test process (testing runs a benchmark's
+// function more than once, and 1M threads take a minute to load) and
+// closed by TestMain.
+var loaded struct {
+	sync.Mutex
+	dir string
+	dbs map[int]*DB
+	set map[int]*benchdata.Set
+}
+
+// loadedB returns the shared store of addThreads() threads and 5× as many
+// messages. The adds of one benchmark stay for the next: a few thousand
+// rows more among millions.
+func loadedB(b *testing.B) (*DB, *benchdata.Set) {
+	b.Helper()
+	n := addThreads()
+	loaded.Lock()
+	defer loaded.Unlock()
+	if db := loaded.dbs[n]; db != nil {
+		return db, loaded.set[n]
+	}
+	if loaded.dir == "" {
+		dir, err := os.MkdirTemp("", "mewsref-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		loaded.dir, loaded.dbs, loaded.set = dir, map[int]*DB{}, map[int]*benchdata.Set{}
+	}
+	path := filepath.Join(loaded.dir, fmt.Sprintf("add-%d.db", n))
+	if keep := os.Getenv("MEWSREF_BENCH_ADD_FILE"); keep != "" {
+		// A file loaded by an earlier run, copied so that every run
+		// starts from the same data: no load under callgrind.
+		if _, err := os.Stat(keep); err != nil {
+			b.Logf("loading %s", keep)
+			db, err := Open(b.Context(), keep)
+			if err == nil {
+				_, err = benchdata.Load(context.Background(), db, benchScope(), n, 5*n)
+				err = errors.Join(err, db.Close())
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := copyFile(path, keep); err != nil {
+			b.Fatal(err)
+		}
+	}
+	db, err := Open(b.Context(), path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	set, err := storedSet(b, db)
+	if err != nil {
+		_ = db.Close()
+		b.Fatal(err)
+	}
+	if set == nil {
+		start := time.Now()
+		if set, err = benchdata.Load(context.Background(), db, benchScope(), n, 5*n); err != nil {
+			_ = db.Close()
+			b.Fatal(err)
+		}
+		b.Logf("loaded %d threads and %d messages in %s", n, 5*n, time.Since(start).Round(time.Millisecond))
+	}
+	loaded.dbs[n], loaded.set[n] = db, set
+	return db, set
+}
+
+func benchScope() mews.Scope {
+	return mews.Scope{IntegrationID: uuid.New(), EnterpriseIDs: []uuid.UUID{uuid.New()}}
+}
+
+// storedSet returns the Set of the threads in db (its scope, every tenth
+// thread id, no long threads), or nil if it has none.
+func storedSet(b *testing.B, db *DB) (*benchdata.Set, error) {
+	rows, err := db.read.QueryContext(b.Context(), `SELECT integration_id, enterprise_id, id FROM threads`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var set *benchdata.Set
+	for i := 0; rows.Next(); i++ {
+		var in, e, id uuid.UUID
+		if err := rows.Scan(&in, &e, &id); err != nil {
+			return nil, err
+		}
+		if set == nil {
+			set = &benchdata.Set{Scope: mews.Scope{IntegrationID: in, EnterpriseIDs: []uuid.UUID{e}}}
+		}
+		if i%10 == 0 {
+			set.Threads = append(set.Threads, id)
+		}
+	}
+	return set, rows.Err()
+}
+
+// copyFile copies the database file from (checkpointed: no log) to to.
+func copyFile(to, from string) error {
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(dst, src)
+	return errors.Join(err, dst.Close())
+}
+
+// TestMain closes the stores of loadedB and removes their files.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	loaded.Lock()
+	for _, db := range loaded.dbs {
+		_ = db.Close()
+	}
+	if loaded.dir != "" {
+		_ = os.RemoveAll(loaded.dir)
+	}
+	loaded.Unlock()
+	os.Exit(code)
 }
 
 // reportReads returns a func that reports the read(2) and pread(2) calls
