@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mewsref/mewsref/mews"
 
@@ -54,6 +55,7 @@ type DB struct {
 
 	writer       *writer       // runs every write on the write connection, in groups
 	checkpointer *checkpointer // copies the log into the database file; nil in memory
+	logBehind    atomic.Bool   // the checkpointer left frames for the writer (checkpoint.go)
 
 	controls controls // fault rules and clock (controls.go)
 }
@@ -87,7 +89,7 @@ func (db *DB) open(ctx context.Context, path string) error {
 	if err := db.openJournal(ctx, path); err != nil {
 		return err
 	}
-	db.writer = newWriter(db.write, db.seqStmts, db.engine.turns)
+	db.writer = newWriter(db.write, db.seqStmts, db.engine.turns, &db.logBehind)
 	db.reads = newStmts(db.read)
 	return db.loadControls(ctx)
 }
@@ -174,7 +176,7 @@ func (db *DB) openFile(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	db.checkpointer = newCheckpointer(cp)
+	db.checkpointer = newCheckpointer(cp, &db.logBehind)
 	return nil
 }
 

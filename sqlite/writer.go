@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -41,6 +42,7 @@ type writer struct {
 	pool    *sql.DB
 	seq     *sequences    // the blocks of seq values it hands out
 	turns   *sync.RWMutex // in memory: held for each transaction (engine.turns)
+	behind  *atomic.Bool  // set by the checkpointer after a pass (catchUp)
 	jobs    chan *job
 	quit    chan struct{}
 	stopped chan struct{}
@@ -48,8 +50,8 @@ type writer struct {
 
 // turns is the lock that an in-memory database's readers share with the
 // writer (engine.turns); nil for a file.
-func newWriter(pool *sql.DB, seq seqStmts, turns *sync.RWMutex) *writer {
-	w := &writer{pool: pool, seq: newSequences(seq, seqBlock), turns: turns, jobs: make(chan *job), quit: make(chan struct{}), stopped: make(chan struct{})}
+func newWriter(pool *sql.DB, seq seqStmts, turns *sync.RWMutex, behind *atomic.Bool) *writer {
+	w := &writer{pool: pool, seq: newSequences(seq, seqBlock), turns: turns, behind: behind, jobs: make(chan *job), quit: make(chan struct{}), stopped: make(chan struct{})}
 	go w.loop()
 	return w
 }
@@ -105,7 +107,20 @@ func (w *writer) loop() {
 		for _, j := range batch {
 			close(j.done)
 		}
+		if w.behind.Swap(false) {
+			w.catchUp()
+		}
 	}
+}
+
+// catchUp copies into the database file the frames of the log that the
+// checkpointer's last pass left (see checkpointer): those committed while
+// it copied, a small part of what it copied. With no commit in between,
+// the next transaction finds the whole log copied and SQLite starts the
+// log again from its beginning (unless a reader still reads from it: then
+// at a later pass). A failure only leaves the log longer.
+func (w *writer) catchUp() {
+	_, _ = w.pool.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
 }
 
 // run executes batch in one transaction and sets each job's outcome.

@@ -194,3 +194,51 @@ func TestCloseTwice(t *testing.T) {
 		}
 	}
 }
+
+// Under a steady stream of writes the checkpointer's pass copies the log
+// while the writer's transaction of the moment adds to it, so the log is
+// never all copied when a transaction begins, and SQLite never starts it
+// again from its beginning: it grew by every frame written. After a pass,
+// the writer copies what the pass left, and its next transaction starts
+// the log again.
+func TestLogStartsAgainUnderSteadyWrites(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "log.db"))
+	db.checkpointer.stop() // the test runs its passes
+	scope := mews.Scope{IntegrationID: uuid.New(), EnterpriseIDs: []uuid.UUID{uuid.New()}}
+	thread := func() mews.Thread {
+		at := time.Date(2022, 3, 7, 16, 9, 45, 0, time.UTC)
+		return mews.Thread{ID: uuid.New(), IntegrationID: scope.IntegrationID, EnterpriseID: scope.EnterpriseIDs[0],
+			OriginalSender: "a", Subject: "s", CreatedUTC: at, UpdatedUTC: at}
+	}
+	for range 20 { // 20 commits: at least 20 frames
+		if err := db.MessageThreadsAdd(t.Context(), thread()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A transaction that begins before the pass and commits after it.
+	began, release, done := make(chan struct{}), make(chan struct{}), make(chan error)
+	go func() {
+		done <- db.writer.do(t.Context(), func(ctx context.Context, tx *txn) error {
+			err := db.addThreads(ctx, tx, thread())
+			close(began)
+			<-release
+			return err
+		})
+	}()
+	<-began
+	db.checkpointer.pass()
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := db.MessageThreadsAdd(t.Context(), thread()); err != nil {
+		t.Fatal(err)
+	}
+	var busy, log, copied int
+	if err := db.checkpointer.conn.QueryRowContext(t.Context(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &copied); err != nil {
+		t.Fatal(err)
+	}
+	if log > 10 {
+		t.Errorf("the log holds %d frames after the last write, not only its own few: it was not started again", log)
+	}
+}
