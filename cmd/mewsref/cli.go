@@ -75,7 +75,8 @@ var otherEnv = map[string]string{
 	"MEWSREF_CONSOLE_SCREENSHOTS": "tests: a directory; the browser test of /console saves its screenshots there",
 	"MEWSREF_BENCH_SMALL":         "benchmarks: set to run the store benchmarks on small data only",
 	"MEWSREF_BENCH_THREADS":       "benchmarks: the threads of BenchmarkPages' large data (default 1000000)",
-	"MEWSREF_BENCH_ADD_THREADS":   "benchmarks: the threads BenchmarkMessagesAdd writes to (default 100000)",
+	"MEWSREF_BENCH_ADD_THREADS":   "benchmarks: the threads the add benchmarks of the SQLite store write to (default 100000)",
+	"MEWSREF_BENCH_ADD_FILE":      "benchmarks: a SQLite file the add benchmarks load once and copy for each run",
 	"MEWSREF_BENCH_FILE":          "benchmarks: set to run BenchmarkRequest on a SQLite file instead of in memory",
 	"MEWSREF_BENCH_JOURNAL":       "benchmarks: set to run BenchmarkRequest with the request journal on",
 }
