@@ -67,6 +67,7 @@ type recorder struct {
 
 	queue    chan *pending
 	flush    chan struct{} // a read waits: write what is queued now
+	full     chan struct{} // the queue holds a batch: write it now
 	quit     chan struct{}
 	stopped  chan struct{}
 	accepted atomic.Int64 // tickets given so far (takeTicket)
@@ -116,7 +117,7 @@ func newRecorder(store mews.Journal, keep, queue int, log *slog.Logger) *recorde
 	}
 	r := &recorder{
 		store: store, keep: keep, log: log,
-		queue: make(chan *pending, queue), flush: make(chan struct{}, 1),
+		queue: make(chan *pending, queue), flush: make(chan struct{}, 1), full: make(chan struct{}, 1),
 		quit: make(chan struct{}), stopped: make(chan struct{}),
 		ahead: map[int64]struct{}{}, progress: make(chan struct{}),
 	}
@@ -150,6 +151,12 @@ func (c *capture) takeTicket() {
 func (r *recorder) offer(p *pending) {
 	select {
 	case r.queue <- p:
+		if len(r.queue) >= journalBatch {
+			select {
+			case r.full <- struct{}{}: // wake the recorder: a batch is waiting
+			default:
+			}
+		}
 	default:
 		r.dropped.Add(1)
 		r.handled(p.ticket)
@@ -191,56 +198,63 @@ func (r *recorder) loop() {
 	linger.Stop()
 	var reported int64
 	for {
-		select {
-		case p := <-r.queue:
-			batch = append(batch[:0], p)
-		case <-r.flush:
-			continue
-		case <-r.quit:
-			for {
-				batch = batch[:0]
-				for len(batch) < journalBatch && len(r.queue) > 0 {
-					batch = append(batch, <-r.queue)
-				}
-				if len(batch) == 0 {
-					return
-				}
-				r.write(batch)
-			}
-		}
-		// Wait for a full batch, up to journalLinger, unless a read is
-		// waiting or the server stops.
-		linger.Reset(journalLinger)
-	fill:
-		for len(batch) < journalBatch {
+		if len(r.queue) == 0 {
+			// Idle: the first entry wakes the recorder, the others wait in
+			// the queue until the batch is full or has lingered.
 			select {
 			case p := <-r.queue:
 				batch = append(batch, p)
-			case <-linger.C:
-				break fill
 			case <-r.flush:
-				break fill
+				continue
 			case <-r.quit:
-				break fill
+				r.drain(batch)
+				return
 			}
 		}
-		linger.Stop()
-	more:
-		for len(batch) < journalBatch {
+		if len(batch)+len(r.queue) < journalBatch {
+			// Not one wake-up per entry (a receive here would be one:
+			// the scheduler's work on both sides, per API request),
+			// but one per batch: offer wakes the recorder when the
+			// queue holds a batch.
 			select {
-			case p := <-r.queue:
-				batch = append(batch, p)
+			case <-r.full: // a wake-up for a batch written already
 			default:
-				break more
 			}
+			linger.Reset(journalLinger)
+			select {
+			case <-r.full:
+			case <-linger.C:
+			case <-r.flush:
+			case <-r.quit:
+			}
+			linger.Stop()
+		}
+		for len(batch) < journalBatch && len(r.queue) > 0 {
+			batch = append(batch, <-r.queue)
 		}
 		r.write(batch)
+		clear(batch)
+		batch = batch[:0]
 		if d := r.dropped.Load(); d != reported {
 			r.log.LogAttrs(context.Background(), slog.LevelWarn, "request journal: entries dropped",
 				slog.Int64("dropped_since_start", d),
 				slog.String("why", "its queue was full or its store failed; the API requests were served as usual"))
 			reported = d
 		}
+	}
+}
+
+// drain writes batch and what is queued, when the server stops.
+func (r *recorder) drain(batch []*pending) {
+	for {
+		for len(batch) < journalBatch && len(r.queue) > 0 {
+			batch = append(batch, <-r.queue)
+		}
+		if len(batch) == 0 {
+			return
+		}
+		r.write(batch)
+		batch = batch[:0]
 	}
 }
 
