@@ -563,13 +563,33 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
+// containsFold says whether s contains sub (lower-case ASCII letters) in
+// any case, as strings.EqualFold compares (the Kelvin sign is a k): an
+// ASCII s is compared a byte at a time, for it is called for every string
+// of every body recorded.
 func containsFold(s []byte, sub string) bool {
+	for _, c := range s {
+		if c >= utf8.RuneSelf {
+			return containsFoldUnicode(s, sub)
+		}
+	}
 	for i := 0; i+len(sub) <= len(s); i++ {
-		if strings.EqualFold(string(s[i:i+len(sub)]), sub) {
+		j := 0
+		for j < len(sub) && s[i+j]|0x20 == sub[j] {
+			j++
+		}
+		if j == len(sub) {
 			return true
 		}
 	}
 	return false
+}
+
+// containsFoldUnicode is containsFold for an s that is not ASCII: the
+// Kelvin sign is three bytes, so the windows of len(sub) bytes that
+// strings.EqualFold compared never matched it.
+func containsFoldUnicode(s []byte, sub string) bool {
+	return bytes.Contains(bytes.ToLower(s), []byte(sub))
 }
 
 func distinctIDs(ids []uuid.UUID) []uuid.UUID {

@@ -133,7 +133,7 @@ func benchJournal(b *testing.B, journal int, op string, fill int) {
 		"messages/getAll":       creds(map[string]any{"MessageThreadIds": []string{long}, "Limitation": map[string]any{"Count": 100}}),
 	}[op]
 	if journal > 0 {
-		// A journal of the operation's entries, full: a long run's.
+		// A full journal, of pages (their 4 KiB answers): a long run's.
 		pages := creds(map[string]any{"CreatedUtc": window, "Limitation": map[string]any{"Count": 100}})
 		for range fill {
 			call(pathThreadsGetAll, pages)

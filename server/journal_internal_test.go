@@ -31,6 +31,9 @@ func TestMaskTokenProperties(t *testing.T) {
 		{`{"Access\u0054oken":"0123456789abcdef"}`, `{"Access\u0054oken":"01…ef"}`, "0123456789abcdef"},
 		{`not json "AccessToken": "0123456789abcdef" tail`, `not json "AccessToken": "01…ef" tail`, "0123456789abcdef"},
 		{`{"Text":"ClientToken \u0022"}`, `{"Text":"ClientToken \u0022"}`, ""},
+		// In any case, as the decoder compares names: the Kelvin sign is a k.
+		{`{"AccessToKen":"0123456789abcdef","Ωtoken":"0123456789abcdef"}`, `{"AccessToKen":"01…ef","Ωtoken":"01…ef"}`, ""},
+		{`{"accesstoKEN":"0123456789abcdef","Tokyo":"x"}`, `{"accesstoKEN":"01…ef","Tokyo":"x"}`, ""},
 	} {
 		got, access := maskTokenProperties([]byte(tc.in))
 		if string(got) != tc.want || access != tc.access {
