@@ -79,6 +79,7 @@ var otherEnv = map[string]string{
 	"MEWSREF_BENCH_ADD_FILE":      "benchmarks: a SQLite file the add benchmarks load once and copy for each run",
 	"MEWSREF_BENCH_FILE":          "benchmarks: set to run BenchmarkRequest on a SQLite file instead of in memory",
 	"MEWSREF_BENCH_JOURNAL":       "benchmarks: set to run BenchmarkRequest with the request journal on",
+	"MEWSREF_BENCH_JOURNAL_FILL":  "benchmarks: the entries BenchmarkJournal fills the journal with first (default its size)",
 }
 
 // command is one subcommand.
