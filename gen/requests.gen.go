@@ -386,8 +386,12 @@ func decodeMessageAddParameters(d *reqrt.Decoder, p *reqrt.Path, out *MessageAdd
 			case reqrt.Array:
 				var list1 []MessageParameters
 				d.OpenArray()
-				for i := 0; d.Item(i); i++ {
-					q1 := reqrt.Path{Parent: &q, Index: i, Item: true}
+				count1 := 0
+				for ; d.Item(count1); count1++ {
+					if count1 == 1000 {
+						d.Violate(&q, " must contain between 1 and 1000 items.")
+					}
+					q1 := reqrt.Path{Parent: &q, Index: count1, Item: true}
 					var item1 MessageParameters
 					switch d.Peek() {
 					case reqrt.Object:
@@ -399,7 +403,9 @@ func decodeMessageAddParameters(d *reqrt.Decoder, p *reqrt.Path, out *MessageAdd
 						d.Violate(&q1, " must be an object.")
 						d.Skip(&q1)
 					}
-					list1 = append(list1, item1)
+					if d.Accepting() {
+						list1 = append(list1, item1)
+					}
 				}
 				if d.Failed() {
 					return
@@ -407,10 +413,7 @@ func decodeMessageAddParameters(d *reqrt.Decoder, p *reqrt.Path, out *MessageAdd
 				if list1 == nil {
 					list1 = []MessageParameters{}
 				}
-				if len(list1) < 1 {
-					d.Violate(&q, " must contain between 1 and 1000 items.")
-				}
-				if len(list1) > 1000 {
+				if count1 < 1 {
 					d.Violate(&q, " must contain between 1 and 1000 items.")
 				}
 				out.Messages = list1
@@ -578,8 +581,12 @@ func decodeMessageFilterParameters(d *reqrt.Decoder, p *reqrt.Path, out *Message
 			case reqrt.Array:
 				var list1 []openapi_types.UUID
 				d.OpenArray()
-				for i := 0; d.Item(i); i++ {
-					q1 := reqrt.Path{Parent: &q, Index: i, Item: true}
+				count1 := 0
+				for ; d.Item(count1); count1++ {
+					if count1 == 1000 {
+						d.Violate(&q, " must contain between 1 and 1000 items.")
+					}
+					q1 := reqrt.Path{Parent: &q, Index: count1, Item: true}
 					var item1 openapi_types.UUID
 					switch d.Peek() {
 					case reqrt.String:
@@ -599,7 +606,9 @@ func decodeMessageFilterParameters(d *reqrt.Decoder, p *reqrt.Path, out *Message
 						d.Violate(&q1, " must be a string.")
 						d.Skip(&q1)
 					}
-					list1 = append(list1, item1)
+					if d.Accepting() {
+						list1 = append(list1, item1)
+					}
 				}
 				if d.Failed() {
 					return
@@ -607,10 +616,7 @@ func decodeMessageFilterParameters(d *reqrt.Decoder, p *reqrt.Path, out *Message
 				if list1 == nil {
 					list1 = []openapi_types.UUID{}
 				}
-				if len(list1) < 1 {
-					d.Violate(&q, " must contain between 1 and 1000 items.")
-				}
-				if len(list1) > 1000 {
+				if count1 < 1 {
 					d.Violate(&q, " must contain between 1 and 1000 items.")
 				}
 				out.EnterpriseIds = &list1
@@ -669,8 +675,12 @@ func decodeMessageFilterParameters(d *reqrt.Decoder, p *reqrt.Path, out *Message
 			case reqrt.Array:
 				var list1 []openapi_types.UUID
 				d.OpenArray()
-				for i := 0; d.Item(i); i++ {
-					q1 := reqrt.Path{Parent: &q, Index: i, Item: true}
+				count1 := 0
+				for ; d.Item(count1); count1++ {
+					if count1 == 1000 {
+						d.Violate(&q, " must contain between 1 and 1000 items.")
+					}
+					q1 := reqrt.Path{Parent: &q, Index: count1, Item: true}
 					var item1 openapi_types.UUID
 					switch d.Peek() {
 					case reqrt.String:
@@ -690,7 +700,9 @@ func decodeMessageFilterParameters(d *reqrt.Decoder, p *reqrt.Path, out *Message
 						d.Violate(&q1, " must be a string.")
 						d.Skip(&q1)
 					}
-					list1 = append(list1, item1)
+					if d.Accepting() {
+						list1 = append(list1, item1)
+					}
 				}
 				if d.Failed() {
 					return
@@ -698,10 +710,7 @@ func decodeMessageFilterParameters(d *reqrt.Decoder, p *reqrt.Path, out *Message
 				if list1 == nil {
 					list1 = []openapi_types.UUID{}
 				}
-				if len(list1) < 1 {
-					d.Violate(&q, " must contain between 1 and 1000 items.")
-				}
-				if len(list1) > 1000 {
+				if count1 < 1 {
 					d.Violate(&q, " must contain between 1 and 1000 items.")
 				}
 				out.MessageThreadIds = list1
@@ -1171,8 +1180,12 @@ func decodeMessageThreadFilterParameters(d *reqrt.Decoder, p *reqrt.Path, out *M
 			case reqrt.Array:
 				var list1 []openapi_types.UUID
 				d.OpenArray()
-				for i := 0; d.Item(i); i++ {
-					q1 := reqrt.Path{Parent: &q, Index: i, Item: true}
+				count1 := 0
+				for ; d.Item(count1); count1++ {
+					if count1 == 1000 {
+						d.Violate(&q, " must contain between 1 and 1000 items.")
+					}
+					q1 := reqrt.Path{Parent: &q, Index: count1, Item: true}
 					var item1 openapi_types.UUID
 					switch d.Peek() {
 					case reqrt.String:
@@ -1192,7 +1205,9 @@ func decodeMessageThreadFilterParameters(d *reqrt.Decoder, p *reqrt.Path, out *M
 						d.Violate(&q1, " must be a string.")
 						d.Skip(&q1)
 					}
-					list1 = append(list1, item1)
+					if d.Accepting() {
+						list1 = append(list1, item1)
+					}
 				}
 				if d.Failed() {
 					return
@@ -1200,10 +1215,7 @@ func decodeMessageThreadFilterParameters(d *reqrt.Decoder, p *reqrt.Path, out *M
 				if list1 == nil {
 					list1 = []openapi_types.UUID{}
 				}
-				if len(list1) < 1 {
-					d.Violate(&q, " must contain between 1 and 1000 items.")
-				}
-				if len(list1) > 1000 {
+				if count1 < 1 {
 					d.Violate(&q, " must contain between 1 and 1000 items.")
 				}
 				out.EnterpriseIds = &list1
@@ -1262,8 +1274,12 @@ func decodeMessageThreadFilterParameters(d *reqrt.Decoder, p *reqrt.Path, out *M
 			case reqrt.Array:
 				var list1 []openapi_types.UUID
 				d.OpenArray()
-				for i := 0; d.Item(i); i++ {
-					q1 := reqrt.Path{Parent: &q, Index: i, Item: true}
+				count1 := 0
+				for ; d.Item(count1); count1++ {
+					if count1 == 1000 {
+						d.Violate(&q, " must contain between 1 and 1000 items.")
+					}
+					q1 := reqrt.Path{Parent: &q, Index: count1, Item: true}
 					var item1 openapi_types.UUID
 					switch d.Peek() {
 					case reqrt.String:
@@ -1283,7 +1299,9 @@ func decodeMessageThreadFilterParameters(d *reqrt.Decoder, p *reqrt.Path, out *M
 						d.Violate(&q1, " must be a string.")
 						d.Skip(&q1)
 					}
-					list1 = append(list1, item1)
+					if d.Accepting() {
+						list1 = append(list1, item1)
+					}
 				}
 				if d.Failed() {
 					return
@@ -1291,10 +1309,7 @@ func decodeMessageThreadFilterParameters(d *reqrt.Decoder, p *reqrt.Path, out *M
 				if list1 == nil {
 					list1 = []openapi_types.UUID{}
 				}
-				if len(list1) < 1 {
-					d.Violate(&q, " must contain between 1 and 1000 items.")
-				}
-				if len(list1) > 1000 {
+				if count1 < 1 {
 					d.Violate(&q, " must contain between 1 and 1000 items.")
 				}
 				out.MessageThreadIds = &list1

@@ -247,6 +247,11 @@ var decodeSeeds = []struct {
 	{3, `{` + creds + `,"Messages":[null,1,{},{"MessageThreadId":"","Text":""},{"Text":"a","Text":"b"}]}`},
 	{3, `{` + creds + `,"Messages":[` + strings.TrimSuffix(strings.Repeat(`{"MessageThreadId":`+anID+`,"Text":"t"},`, 1001), ",") + `]}`},
 	{3, `{` + creds + `,"Messages":[` + strings.TrimSuffix(strings.Repeat(`{"Text":""},`, 12), ",") + `]}`},
+	// More violations than an error lists (reqrt.MaxViolations), the
+	// first by path coming last, and items past maxItems.
+	{3, `{"Messages":[` + strings.TrimSuffix(strings.Repeat(`{"Text":""},`, 150), ",") + `],"AccessToken":"a","Client":"x","ClientToken":5}`},
+	{3, `{` + creds + `,"Messages":[` + strings.TrimSuffix(strings.Repeat(`null,`, 1200), ",") + `]}`},
+	{0, `{` + creds + `,"Limitation":{"Count":1},"MessageThreadIds":[` + strings.TrimSuffix(strings.Repeat(`"x",`, 1100), ",") + `],"EnterpriseIds":[null]}`},
 }
 
 func TestGeneratedDecodersMatchKinOpenAPI(t *testing.T) {

@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"net/http"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -113,6 +117,129 @@ func TestLogsNeverHoldAFullToken(t *testing.T) {
 	for _, tok := range []string{demoClient, demoGross, demoNet, strangerClient, strangerAccess} {
 		if strings.Contains(out, tok) {
 			t.Errorf("the log holds the full token %s:\n%s", tok, out)
+		}
+	}
+}
+
+// fill is prefix, then items separated by commas up to about n bytes in
+// all, then suffix.
+func fill(n int, prefix, item, suffix string) []byte {
+	b := make([]byte, 0, n)
+	b = append(b, prefix...)
+	for i := 0; ; i++ {
+		next := strings.ReplaceAll(item, "#", strconv.Itoa(i))
+		if len(b)+1+len(next)+len(suffix) > n {
+			break
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, next...)
+	}
+	return append(b, suffix...)
+}
+
+// long is prefix, c repeated, then suffix: n bytes in all.
+func long(n int, prefix string, c byte, suffix string) []byte {
+	b := append(make([]byte, 0, n), prefix...)
+	for len(b)+len(suffix) < n {
+		b = append(b, c)
+	}
+	return append(b, suffix...)
+}
+
+// Bodies up to the limit that break a rule per value, or nest deep, or
+// hold long strings or numbers, or many members: each is answered without
+// a 500 and with an answer of a few kilobytes, and costs the server a
+// bounded allocation (runtime.MemStats.TotalAlloc around the request: the
+// body itself is 8 MiB, reading it some 16 MiB more; the bounds leave room
+// for -race, and are far below the gigabytes these bodies cost before:
+// docs/BENCHMARKS.md, "Large invalid bodies").
+func TestLargeBodiesAreAnsweredSmallAndCheaply(t *testing.T) {
+	e := newEnv(t, server.Config{AdminToken: adminToken})
+	const n = server.DefaultBodyLimit
+	const credentials = `"ClientToken":"` + demoClient + `","AccessToken":"` + demoGross + `","Client":"Test 1.0"`
+	thread := e.addThread(demoClient, demoGross, "s")["Id"].(string)
+	const mib = 1 << 20
+	for _, c := range []struct {
+		name, path string
+		body       []byte
+		status     int
+		maxAlloc   uint64
+	}{
+		{"nulls for messages", pathMessagesAdd, fill(n, `{`+credentials+`,"Messages":[`, `null`, `]}`), 400, 96 * mib},
+		{"empty messages", pathMessagesAdd, fill(n, `{`+credentials+`,"Messages":[`, `{}`, `]}`), 400, 96 * mib},
+		{"messages with a bad id", pathMessagesAdd, fill(n, `{`+credentials+`,"Messages":[`, `{"MessageThreadId":"#","Text":"t"}`, `]}`), 400, 96 * mib},
+		{"too many messages", pathMessagesAdd, fill(n, `{`+credentials+`,"Messages":[`, `{"MessageThreadId":"`+thread+`","Text":"t"}`, `]}`), 400, 96 * mib},
+		{"nulls for thread ids", pathThreadsGetAll, fill(n, `{`+credentials+`,"Limitation":{"Count":1},"MessageThreadIds":[`, `null`, `]}`), 400, 96 * mib},
+		{"deep nesting", pathThreadsAdd, []byte(`{` + credentials + `,"OriginalSender":"a","Subject":"b","x":` + strings.Repeat("[", 9999) + strings.Repeat("]", 9999) + `}`), 200, 96 * mib},
+		{"too deep", pathThreadsAdd, []byte(`{` + credentials + `,"OriginalSender":"a","Subject":"b","x":` + strings.Repeat(`{"a":`, n/6) + `}`), 400, 96 * mib},
+		{"escapes", pathThreadsAdd, fill(n, `{`+credentials+`,"OriginalSender":"a","Subject":"b","x":"`, `\u0041\n`, `"}`), 200, 96 * mib},
+		{"unknown members", pathThreadsAdd, fill(n, `{`+credentials+`,"OriginalSender":"a","Subject":"b",`, `"#":0`, `}`), 200, 160 * mib},
+		{"a huge count", pathThreadsGetAll, long(n, `{`+credentials+`,"Limitation":{"Count":1`, '0', `}}`), 400, 96 * mib},
+		{"admin: nulls for messages", "/_admin/v1/data/import", fill(n, `{"MessageThreads":[],"Messages":[`, `null`, `]}`), 400, 1024 * mib},
+		{"admin: empty messages", "/_admin/v1/data/import", fill(n, `{"MessageThreads":[],"Messages":[`, `{}`, `]}`), 400, 1024 * mib},
+		{"admin: unknown members", "/_admin/v1/clock/set", fill(n, `{`, `"#":0`, `}`), 400, 1024 * mib},
+		{"admin: deep nesting", "/_admin/v1/clock/set", []byte(`{"x":` + strings.Repeat("[", 9999) + strings.Repeat("]", 9999) + `}`), 400, 1024 * mib},
+		{"admin: deep nesting in an unknown member", "/_admin/v1/data/import", []byte(`{"MessageThreads":[],"x":` + strings.Repeat("[", 9999) + strings.Repeat("]", 9999) + `}`), 200, 1024 * mib},
+		{"admin: a huge number", "/_admin/v1/clock/advance", long(n, `{"Seconds":1`, '0', `}`), 400, 1024 * mib},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if len(c.body) > n {
+				t.Fatalf("the body has %d bytes, over the limit", len(c.body))
+			}
+			req, err := http.NewRequest(http.MethodPost, e.ts.URL+c.path, bytes.NewReader(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+adminToken)
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			answer, err := io.ReadAll(res.Body)
+			res.Body.Close()
+			runtime.ReadMemStats(&after)
+			if err != nil {
+				t.Fatal(err)
+			}
+			alloc := after.TotalAlloc - before.TotalAlloc
+			t.Logf("%d bytes: %d %d bytes, %.1f MiB allocated", len(c.body), res.StatusCode, len(answer), float64(alloc)/mib)
+			if res.StatusCode != c.status {
+				t.Errorf("status %d, want %d: %.300s", res.StatusCode, c.status, answer)
+			}
+			if len(answer) > 16<<10 {
+				t.Errorf("an answer of %d bytes: %.300s", len(answer), answer)
+			}
+			if alloc > c.maxAlloc {
+				t.Errorf("%d MiB allocated, want at most %d", alloc/mib, c.maxAlloc/mib)
+			}
+		})
+	}
+}
+
+// The admin API (kin-openapi) answers with the first reqrt.MaxViolations
+// violations by path, from a body of up to 4,096 values; a larger body
+// with the first violation that kin-openapi finds.
+func TestAdminViolationsAreCapped(t *testing.T) {
+	e := newEnv(t, server.Config{AdminToken: adminToken})
+	for _, c := range []struct {
+		items   int
+		details int
+		first   string
+	}{
+		{150, 100, "Messages[0].CreatedUtc is required."},
+		{5000, 1, "Messages[0].MessageThreadId is required."},
+	} {
+		r := e.admin("data/import", `{"MessageThreads":[],"Messages":[`+strings.TrimSuffix(strings.Repeat(`{},`, c.items), ",")+`]}`)
+		e.wantStatus(r, 400)
+		details, _ := r.body["Details"].([]any)
+		if r.body["Message"] != c.first || len(details) != c.details {
+			t.Errorf("%d items: Message %q and %d details, want %q and %d", c.items, r.body["Message"], len(details), c.first, c.details)
 		}
 	}
 }

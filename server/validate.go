@@ -32,12 +32,21 @@ import (
 // that value by exact member names. Either way the handlers act on what was
 // validated, never on a second, case-insensitive decode of the raw bytes.
 type validator struct {
-	decoders  map[string]func([]byte) (any, error) // by Echo route path: the generated ones
-	routes    map[string]*routers.Route            // by Echo route path, of every document
-	dateTimes map[string]*dateTimes                // by Echo route path; nil: none in the body
-	options   map[*openapi3.T]*openapi3filter.Options
+	decoders  map[string]func([]byte) (any, error)    // by Echo route path: the generated ones
+	routes    map[string]*routers.Route               // by Echo route path, of every document
+	dateTimes map[string]*dateTimes                   // by Echo route path; nil: none in the body
+	options   map[*openapi3.T]*openapi3filter.Options // every violation
+	first     map[*openapi3.T]*openapi3filter.Options // the first found
 	bodyLimit int64
 }
+
+// kinMaxValues is the most JSON values in a body (see countValues) of an
+// operation validated by kin-openapi that is refused with every violation
+// (Details: the first reqrt.MaxViolations by path). kin-openapi builds an
+// error of about a kilobyte per violation before any can be dropped, and a
+// body can break a rule per value and more: a larger one is refused with
+// the first violation kin-openapi finds.
+const kinMaxValues = 4096
 
 // newValidator validates the requests of the operations of docs (the
 // messaging API and, when enabled, the admin API), each against its own
@@ -48,6 +57,7 @@ func newValidator(bodyLimit int64, docs ...*openapi3.T) *validator {
 		routes:    make(map[string]*routers.Route),
 		dateTimes: make(map[string]*dateTimes),
 		options:   make(map[*openapi3.T]*openapi3filter.Options),
+		first:     make(map[*openapi3.T]*openapi3filter.Options),
 		bodyLimit: bodyLimit,
 	}
 	for _, doc := range docs {
@@ -68,6 +78,9 @@ func newValidator(bodyLimit int64, docs ...*openapi3.T) *validator {
 			AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc,
 			SchemaValidationOptions: doc.GetSchemaValidationOptions(),
 		}
+		first := *v.options[doc]
+		first.MultiError = false
+		v.first[doc] = &first
 	}
 	return v
 }
@@ -100,9 +113,19 @@ func (v *validator) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if err := checkJSON(body); err != nil {
 			return err
 		}
+		// A valid body takes one pass that stops at the first
+		// violation; an invalid one that is small enough a second that
+		// finds them all.
 		req.Body = io.NopCloser(bytes.NewReader(body))
-		in := &openapi3filter.RequestValidationInput{Request: req, Route: route, Options: v.options[route.Spec]}
+		in := &openapi3filter.RequestValidationInput{Request: req, Route: route, Options: v.first[route.Spec]}
 		if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
+			if countValues(body, kinMaxValues+1) <= kinMaxValues {
+				req.Body = io.NopCloser(bytes.NewReader(body))
+				in.Options = v.options[route.Spec]
+				if all := openapi3filter.ValidateRequest(req.Context(), in); all != nil {
+					err = all
+				}
+			}
 			return schemaViolation(err)
 		}
 		if dt := v.dateTimes[c.Path()]; dt != nil {
@@ -181,6 +204,26 @@ func checkJSON(body []byte) error {
 		e.Details = err.Error()
 	}
 	return e
+}
+
+// countValues is at least the number of values in the valid JSON body
+// (one, one more for each container's first item and for each comma),
+// counted up to max.
+func countValues(body []byte, max int) int {
+	n := 1
+	for i := 0; i < len(body) && n < max; i++ {
+		switch body[i] {
+		case '"':
+			for i++; i < len(body) && body[i] != '"'; i++ {
+				if body[i] == '\\' {
+					i++
+				}
+			}
+		case '[', '{', ',':
+			n++
+		}
+	}
+	return n
 }
 
 // Violation is one broken schema rule, as reported in an error's Details.

@@ -582,7 +582,7 @@ type AdminWebhooksResult struct {
 
 // ConnectorApiExceptionResult The body of every error.
 type ConnectorApiExceptionResult struct {
-	// Details Further detail, or null.
+	// Details Further detail, or null. A body that breaks rules of its schema: the broken rules, each a `Property` (its path) and a `Message`, ordered by path and at most 100 of them.
 	Details interface{} `json:"Details"`
 
 	// Message What was wrong and where (property path).

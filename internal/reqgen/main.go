@@ -545,16 +545,21 @@ func (w *writer) value(n *node, lhs string, ptr bool, path string, depth int) {
 		}
 	case kArray:
 		list, item, q := fmt.Sprintf("list%d", depth), fmt.Sprintf("item%d", depth), fmt.Sprintf("q%d", depth)
-		w.printf("case reqrt.Array:\nvar %s %s\nd.OpenArray()\n", list, n.goType)
-		w.printf("for i := 0; d.Item(i); i++ {\n%s := reqrt.Path{Parent: %s, Index: i, Item: true}\nvar %s %s\n", q, path, item, n.items.goType)
+		// The items are counted, and kept only while the body can be
+		// accepted: a body refused for its first item, or for more
+		// items than maxItems, costs no list of them.
+		count := fmt.Sprintf("count%d", depth)
+		w.printf("case reqrt.Array:\nvar %s %s\nd.OpenArray()\n%s := 0\n", list, n.goType, count)
+		w.printf("for ; d.Item(%s); %s++ {\n", count, count)
+		if n.maxItems != nil {
+			w.printf("if %s == %d {\nd.Violate(%s, %q)\n}\n", count, *n.maxItems, path, n.itemsText)
+		}
+		w.printf("%s := reqrt.Path{Parent: %s, Index: %s, Item: true}\nvar %s %s\n", q, path, count, item, n.items.goType)
 		w.value(n.items, item, false, "&"+q, depth+1)
-		w.printf("%s = append(%s, %s)\n}\nif d.Failed() {\nreturn\n}\n", list, list, item)
+		w.printf("if d.Accepting() {\n%s = append(%s, %s)\n}\n}\nif d.Failed() {\nreturn\n}\n", list, list, item)
 		w.printf("if %s == nil {\n%s = %s{}\n}\n", list, list, n.goType)
 		if n.minItems != 0 {
-			w.printf("if len(%s) < %d {\nd.Violate(%s, %q)\n}\n", list, n.minItems, path, n.itemsText)
-		}
-		if n.maxItems != nil {
-			w.printf("if len(%s) > %d {\nd.Violate(%s, %q)\n}\n", list, *n.maxItems, path, n.itemsText)
+			w.printf("if %s < %d {\nd.Violate(%s, %q)\n}\n", count, n.minItems, path, n.itemsText)
 		}
 		set(list)
 	case kString:

@@ -71,8 +71,12 @@ type Decoder struct {
 	pos        int
 	depth      int
 	fatal      error
-	violations []Violation
+	violations []Violation // the first by path so far; see Violate
+	bound      []byte      // when violations is full: the path of its last
+	full       bool
+	violated   bool
 	unbindable bool
+	path       []byte    // scratch: the path of a violation
 	name       []byte    // the last member name read, decoded
 	scratch    []byte    // unescaped strings
 	segs       []segment // the path inside the value being skipped
@@ -86,9 +90,36 @@ func (d *Decoder) Failed() bool { return d.fatal != nil }
 
 // Violate records a broken rule of the value at p; ending completes the
 // message (see TypeText and the other endings).
+//
+// Only the first MaxViolations by path are answered (Collect), and a body
+// can break a rule per value: the decoder keeps at most 2*MaxViolations
+// of them, and once it holds MaxViolations that are the first of all so
+// far, a violation whose path sorts after theirs is dropped without a
+// string of its own. What Finish returns is what Collect makes of all.
 func (d *Decoder) Violate(p *Path, ending string) {
-	path := p.String()
+	d.violated = true
+	d.path = p.append(d.path[:0])
+	if d.full && string(d.path) >= string(d.bound) {
+		// After the last of the first MaxViolations, or at its path and
+		// checked later: not among the first.
+		return
+	}
+	path := string(d.path)
 	d.violations = append(d.violations, Violation{Property: path, Message: Subject(path) + ending})
+	if len(d.violations) == 2*MaxViolations {
+		d.violations = append(d.violations[:0], Collect(d.violations)...)
+		if len(d.violations) == MaxViolations {
+			d.full = true
+			d.bound = append(d.bound[:0], d.violations[MaxViolations-1].Property...)
+		}
+	}
+}
+
+// Accepting reports whether the body can still be accepted: no fatal
+// error, no violation, nothing unbindable so far. A decoder need not build
+// a value that will be refused.
+func (d *Decoder) Accepting() bool {
+	return d.fatal == nil && !d.violated && !d.unbindable
 }
 
 // Missing records the required member key of the object at p as missing.
@@ -133,7 +164,7 @@ func (d *Decoder) Finish() error {
 			return &SyntaxError{Offset: d.pos}
 		}
 		return d.fatal
-	case len(d.violations) > 0:
+	case d.violated:
 		return &SchemaError{Violations: Collect(d.violations)}
 	case d.unbindable:
 		return ErrUnbindable

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -111,6 +114,70 @@ func TestCollect(t *testing.T) {
 	for i := range want {
 		if got[i] != want[i] {
 			t.Fatalf("got %v, want %v", got, want)
+		}
+	}
+}
+
+func TestCollectKeepsTheFirstMaxViolations(t *testing.T) {
+	var list []Violation
+	for i := MaxViolations + 50; i > 0; i-- {
+		list = append(list, Violation{Property: strconv.Itoa(i + 1000), Message: "m"})
+	}
+	got := Collect(list)
+	if len(got) != MaxViolations || got[0].Property != "1001" || got[MaxViolations-1].Property != strconv.Itoa(1000+MaxViolations) {
+		t.Errorf("got %d violations, %v ... %v", len(got), got[0], got[len(got)-1])
+	}
+}
+
+// The decoder keeps no more violations than it may answer with, and
+// answers with what Collect makes of all of them: many, in any order of
+// paths, repeated or not, at one path or several.
+func TestViolationsAreThoseCollectKeeps(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	keys := []string{"A", "B", "Messages", "Text", "x"}
+	for round := 0; round < 200; round++ {
+		d := NewDecoder(nil)
+		var all []Violation
+		n := rng.IntN(5 * MaxViolations)
+		for i := 0; i < n; i++ {
+			var p *Path
+			for depth := rng.IntN(4); depth >= 0; depth-- {
+				if rng.IntN(2) == 0 {
+					p = &Path{Parent: p, Index: rng.IntN(30), Item: true}
+				} else {
+					p = &Path{Parent: p, Key: keys[rng.IntN(len(keys))]}
+				}
+			}
+			ending := []string{TextNotNull, TextInvalid, TextRequired}[rng.IntN(3)]
+			d.Violate(p, ending)
+			all = append(all, Violation{Property: p.String(), Message: Subject(p.String()) + ending})
+			if len(d.violations) >= 2*MaxViolations {
+				t.Fatalf("the decoder holds %d violations", len(d.violations))
+			}
+		}
+		err := d.Finish()
+		if n == 0 {
+			if err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		var se *SchemaError
+		if !errors.As(err, &se) {
+			t.Fatalf("got %v, want a *SchemaError", err)
+		}
+		if want := Collect(all); !reflect.DeepEqual(se.Violations, want) {
+			t.Fatalf("round %d, %d violations:\ngot  %v\nwant %v", round, n, se.Violations, want)
+		}
+	}
+}
+
+func TestIsIntIsAtoi(t *testing.T) {
+	for _, s := range []string{"", "0", "12", "-3", "+4", "-", "+", "1a", "a1", " 1", "1_0", "0x1",
+		"9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809", "00000000000000000000001"} {
+		_, err := strconv.Atoi(s)
+		if got := isInt(s); got != (err == nil) {
+			t.Errorf("isInt(%q) = %v, Atoi's error %v", s, got, err)
 		}
 	}
 }

@@ -1,9 +1,6 @@
 package reqrt
 
-import (
-	"strconv"
-	"strings"
-)
+import "strconv"
 
 // Path is where a value sits in the body: a member Key of the object at
 // Parent, or the item Index of the array at Parent. The root is the nil
@@ -21,46 +18,46 @@ func (p *Path) String() string {
 	if p == nil {
 		return ""
 	}
-	var b strings.Builder
-	p.write(&b)
-	return b.String()
+	return string(p.append(nil))
 }
 
-func (p *Path) write(b *strings.Builder) {
-	if p.Parent != nil {
-		p.Parent.write(b)
+// append appends the rendering of p to b.
+func (p *Path) append(b []byte) []byte {
+	if p == nil {
+		return b
 	}
-	writeSegment(b, p.Key, p.Index, p.Item)
+	b = p.Parent.append(b)
+	return appendSegment(b, p.Key, p.Index, p.Item)
 }
 
-func writeSegment(b *strings.Builder, key string, index int, item bool) {
+func appendSegment(b []byte, key string, index int, item bool) []byte {
 	if item {
-		b.WriteByte('[')
-		b.WriteString(strconv.Itoa(index))
-		b.WriteByte(']')
-		return
+		b = append(b, '[')
+		b = strconv.AppendInt(b, int64(index), 10)
+		return append(b, ']')
 	}
 	// As the kin-openapi path renders JSON pointers: a key that reads as a
 	// number is shown as an index.
-	if _, err := strconv.Atoi(key); err == nil {
-		b.WriteString("[" + key + "]")
-		return
+	if isInt(key) {
+		b = append(b, '[')
+		b = append(b, key...)
+		return append(b, ']')
 	}
-	if b.Len() > 0 {
-		b.WriteByte('.')
+	if len(b) > 0 {
+		b = append(b, '.')
 	}
-	b.WriteString(key)
+	return append(b, key...)
 }
 
 // PointerPath renders a JSON pointer as the client wrote it, as String
 // renders a Path: ["Messages","2","Text"] is Messages[2].Text. (The
 // kin-openapi path reports its violations by pointer.)
 func PointerPath(pointer []string) string {
-	var b strings.Builder
+	var b []byte
 	for _, key := range pointer {
-		writeSegment(&b, key, 0, false)
+		b = appendSegment(b, key, 0, false)
 	}
-	return b.String()
+	return string(b)
 }
 
 // segment is a step of a path inside a skipped value.
@@ -72,12 +69,31 @@ type segment struct {
 
 // pathString renders p followed by the segments.
 func pathString(p *Path, segs []segment) string {
-	var b strings.Builder
-	if p != nil {
-		p.write(&b)
-	}
+	b := p.append(nil)
 	for _, s := range segs {
-		writeSegment(&b, s.key, s.index, s.item)
+		b = appendSegment(b, s.key, s.index, s.item)
 	}
-	return b.String()
+	return string(b)
+}
+
+// isInt reports whether strconv.Atoi reads key, without the error that
+// Atoi allocates for every other key.
+func isInt(key string) bool {
+	s := key
+	if len(s) > 0 && (s[0] == '+' || s[0] == '-') {
+		s = s[1:]
+	}
+	if len(s) == 0 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	if len(s) < 19 { // fits an int64
+		return true
+	}
+	_, err := strconv.Atoi(key)
+	return err == nil
 }

@@ -19,19 +19,30 @@ type Violation struct {
 	Message  string `json:"Message"`
 }
 
+// MaxViolations is the most violations that a refused body is answered
+// with: the first by property path. A body breaks at most as many rules as
+// it has values, and an 8 MiB body can have a million of them; the answer,
+// and what is kept to write it, stay small.
+const MaxViolations = 100
+
 // Collect returns the violations as a body is refused with them: the first
-// of each message only, ordered by property path (stably, so that the rules
-// broken at one path keep the order in which they were checked).
+// of each property and message only, ordered by property path (stably, so
+// that the rules broken at one path keep the order in which they were
+// checked), at most MaxViolations of them.
 func Collect(list []Violation) []Violation {
+	type key struct{ property, message string }
 	out := list[:0:0]
-	seen := make(map[string]bool, len(list))
+	seen := make(map[key]bool, len(list))
 	for _, v := range list {
-		if !seen[v.Message] {
-			seen[v.Message] = true
+		if k := (key{v.Property, v.Message}); !seen[k] {
+			seen[k] = true
 			out = append(out, v)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Property < out[j].Property })
+	if len(out) > MaxViolations {
+		out = out[:MaxViolations:MaxViolations]
+	}
 	return out
 }
 
