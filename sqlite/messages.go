@@ -169,30 +169,30 @@ func (db *DB) MessagesGetAll(ctx context.Context, f mews.MessageFilter) (_ []mew
 	if len(threads) == 0 {
 		return nil, nil
 	}
-	q, args := messagesPageQuery(threads, f.Created, after, f.Page.Count)
-	ms, err := readMessages(ctx, tx, f.Page.Count, q, args)
+	ms, err := readMessages(ctx, tx, f.Page.Count, messagesPageQuery(threads, f.Created, after))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get messages: %w", err)
 	}
 	return ms, nil
 }
 
-// messagesPageQuery returns the query of a page of the messages of threads,
-// after the position of the cursor if any. With one thread it is a single
-// backward walk of the primary key of messages, stopping after count rows.
-func messagesPageQuery(threads []uuid.UUID, createdIn *mews.Interval, after *position, count int) (string, []any) {
+// messagesPageQuery returns the statements of a page of the messages of
+// threads, after the position of the cursor if any (see created.parts).
+// With one thread each is a single backward walk of the primary key of
+// messages, stopping after the rows still wanted.
+func messagesPageQuery(threads []uuid.UUID, createdIn *mews.Interval, after *position) []part {
 	var w where
 	w.in("thread_id", threads)
 	var c created
 	if createdIn != nil {
 		c.within(*createdIn)
 	}
-	c.olderThan(after)
-	c.addTo(&w)
-	return `SELECT id, thread_id, text, sender, created_utc
+	return c.parts(w, after, func(w *where) string {
+		return `SELECT id, thread_id, text, sender, created_utc
 		FROM messages` + w.String() + `
 		ORDER BY created_utc DESC, seq DESC
-		LIMIT ?`, append(w.args, count)
+		LIMIT ?`
+	})
 }
 
 // messagePositionQuery returns the query of the position of message id, if

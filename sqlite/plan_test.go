@@ -38,29 +38,37 @@ func TestQueryPlans(t *testing.T) {
 	one := mews.Scope{IntegrationID: uuid.New(), EnterpriseIDs: []uuid.UUID{uuid.New()}}
 	two := mews.Scope{IntegrationID: one.IntegrationID, EnterpriseIDs: []uuid.UUID{uuid.New(), uuid.New()}}
 	iv := &mews.Interval{Start: time.Unix(1e9, 0), End: time.Unix(1e9+3600, 0)}
-	cursor := &position{created: 1e9 + 60, seq: 42}
+	cursor := &position{created: iv.Start.UnixMicro() + 60e6, seq: 42} // inside iv
 	ids := []uuid.UUID{uuid.New(), uuid.New()}
 
 	type query struct {
 		sql  string
 		args []any
 	}
-	q := func(sql string, args []any) query { return query{sql, args} }
+	q := func(sql string, args []any) []query { return []query{{sql, args}} }
+	// ps: every statement of a page, with its LIMIT.
+	ps := func(parts []part) []query {
+		var qs []query
+		for _, p := range parts {
+			qs = append(qs, query{p.q, append(p.args, 10)})
+		}
+		return qs
+	}
 	for _, c := range []struct {
 		name    string
-		q       query
+		qs      []query
 		indexes []string // that the plan must use
 		sorted  bool     // the index gives the order: no temporary B-tree
 	}{
-		{"threads by Updated after a cursor", q(threadsPageQuery(mews.ThreadFilter{Scope: one, Updated: iv, Page: mews.Page{Count: 10}}, cursor)),
+		{"threads by Updated after a cursor", ps(threadsPageQuery(mews.ThreadFilter{Scope: one, Updated: iv, Page: mews.Page{Count: 10}}, cursor)),
 			[]string{threadsKey}, true},
-		{"threads by Created", q(threadsPageQuery(mews.ThreadFilter{Scope: one, Created: iv, Page: mews.Page{Count: 10}}, nil)),
+		{"threads by Created", ps(threadsPageQuery(mews.ThreadFilter{Scope: one, Created: iv, Page: mews.Page{Count: 10}}, nil)),
 			[]string{threadsKey}, true},
-		{"threads by Created after a cursor", q(threadsPageQuery(mews.ThreadFilter{Scope: one, Created: iv, Page: mews.Page{Count: 10}}, cursor)),
+		{"threads by Created after a cursor", ps(threadsPageQuery(mews.ThreadFilter{Scope: one, Created: iv, Page: mews.Page{Count: 10}}, cursor)),
 			[]string{threadsKey}, true},
-		{"threads of a portfolio by Created", q(threadsPageQuery(mews.ThreadFilter{Scope: two, Created: iv, Page: mews.Page{Count: 10}}, cursor)),
+		{"threads of a portfolio by Created", ps(threadsPageQuery(mews.ThreadFilter{Scope: two, Created: iv, Page: mews.Page{Count: 10}}, cursor)),
 			[]string{threadsKey}, false},
-		{"threads by IDs", q(threadsPageQuery(mews.ThreadFilter{Scope: one, IDs: ids, Page: mews.Page{Count: 10}}, cursor)),
+		{"threads by IDs", ps(threadsPageQuery(mews.ThreadFilter{Scope: one, IDs: ids, Page: mews.Page{Count: 10}}, cursor)),
 			[]string{"threads_id"}, false},
 		{"thread cursor", q(threadPositionQuery(two, ids[0])),
 			[]string{"threads_id"}, true},
@@ -72,11 +80,11 @@ func TestQueryPlans(t *testing.T) {
 			[]string{"threads_id"}, true},
 		{"threads of one enterprise in scope", q(threadsInScopeQuery(one, append(ids, uuid.New(), uuid.New(), uuid.New(), uuid.New(), uuid.New(), uuid.New(), uuid.New(), uuid.New()))),
 			[]string{"threads_id"}, true},
-		{"messages of a thread after a cursor", q(messagesPageQuery(ids[:1], nil, cursor, 10)),
+		{"messages of a thread after a cursor", ps(messagesPageQuery(ids[:1], nil, cursor)),
 			[]string{messagesKey}, true},
-		{"messages of a thread by Created", q(messagesPageQuery(ids[:1], iv, nil, 10)),
+		{"messages of a thread by Created", ps(messagesPageQuery(ids[:1], iv, nil)),
 			[]string{messagesKey}, true},
-		{"messages of threads after a cursor", q(messagesPageQuery(ids, iv, cursor, 10)),
+		{"messages of threads after a cursor", ps(messagesPageQuery(ids, iv, cursor)),
 			[]string{messagesKey}, false},
 		{"message cursor", q(messagePositionQuery(two, ids[0])),
 			[]string{"messages_id", "threads_id"}, true},
@@ -84,9 +92,13 @@ func TestQueryPlans(t *testing.T) {
 			[]string{"messages_id", "threads_id"}, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			plan, err := db.explain(t.Context(), c.q.sql, c.q.args...)
-			if err != nil {
-				t.Fatal(err)
+			var plan []string
+			for _, q := range c.qs {
+				p, err := db.explain(t.Context(), q.sql, q.args...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, p...)
 			}
 			text := strings.Join(plan, "\n")
 			t.Logf("plan:\n%s", text)

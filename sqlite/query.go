@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -112,6 +113,47 @@ func (c *created) addTo(w *where) {
 	}
 }
 
+// part is one statement of a page. Its query ends in "LIMIT ?", whose
+// argument, the number of rows still wanted, the reader appends to args.
+type part struct {
+	q    string
+	args []any
+}
+
+// parts returns the statements of a page inside c, with the conditions of
+// base, of the items older than after if it is not nil; sql makes a
+// statement of a WHERE clause. Without a cursor that is one statement over
+// c. With one it is two, each a single range of the page order with no
+// condition left to check on each row: the items created at the cursor's
+// instant and inserted before it, then those created before that instant.
+// As one statement, with the tie-break as a condition on each row
+// ("created_utc < ? OR seq < ?"), SQLite walks from the end of the cursor's
+// instant and reads and drops every item of that instant newer than the
+// cursor first: the messages of one messages/add share their instant.
+func (c created) parts(base where, after *position, sql func(*where) string) []part {
+	var ps []part
+	if after != nil && !(c.hasHi && c.hi < after.created) {
+		if !c.hasLo || after.created >= c.lo {
+			w := base.clone()
+			w.add("created_utc = ?", after.created)
+			w.add("seq < ?", after.seq)
+			ps = append(ps, part{sql(&w), w.args})
+		}
+		c.hi, c.hasHi, c.hasAfter = after.created-1, true, false // instants are whole microseconds
+		if c.hasLo && c.hi < c.lo {
+			return ps
+		}
+	}
+	w := base.clone()
+	c.addTo(&w)
+	return append(ps, part{sql(&w), w.args})
+}
+
+// clone returns a copy of w that shares nothing it could append to.
+func (w *where) clone() where {
+	return where{conds: slices.Clone(w.conds), args: slices.Clone(w.args)}
+}
+
 func (w *where) String() string {
 	if len(w.conds) == 0 {
 		return ""
@@ -153,26 +195,37 @@ func endRead(tx *readTx, err *error) {
 // readThreads reads the rows of a page of threads, in the columns of
 // threadColumns, with at most count rows.
 func readThreads(ctx context.Context, e reader, count int, q string, args []any) ([]mews.Thread, error) {
-	r, err := e.query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
+	return readThreadParts(ctx, e, count, []part{{q, args[:len(args)-1]}})
+}
+
+// readThreadParts reads a page of threads from its parts, in order, until
+// it has count rows.
+func readThreadParts(ctx context.Context, e reader, count int, parts []part) ([]mews.Thread, error) {
 	var txt texts
 	ts := make([]mews.Thread, 0, min(count, maxPrealloc))
-	for r.next() {
-		ts = append(ts, mews.Thread{
-			ID:             r.uuid(0),
-			IntegrationID:  r.uuid(1),
-			EnterpriseID:   r.uuid(2),
-			OriginalSender: txt.string(r.text(3)),
-			Subject:        txt.string(r.text(4)),
-			CreatedUTC:     utc(r.int64(5)),
-			UpdatedUTC:     utc(r.int64(6)),
-			IsResolved:     r.bool(7),
-		})
-	}
-	if err := r.close(); err != nil {
-		return nil, err
+	for _, p := range parts {
+		if len(ts) == count {
+			break
+		}
+		r, err := e.query(ctx, p.q, append(p.args, count-len(ts))...)
+		if err != nil {
+			return nil, err
+		}
+		for r.next() {
+			ts = append(ts, mews.Thread{
+				ID:             r.uuid(0),
+				IntegrationID:  r.uuid(1),
+				EnterpriseID:   r.uuid(2),
+				OriginalSender: txt.string(r.text(3)),
+				Subject:        txt.string(r.text(4)),
+				CreatedUTC:     utc(r.int64(5)),
+				UpdatedUTC:     utc(r.int64(6)),
+				IsResolved:     r.bool(7),
+			})
+		}
+		if err := r.close(); err != nil {
+			return nil, err
+		}
 	}
 	if len(ts) == 0 {
 		return nil, nil // as database/sql's reads returned it
@@ -180,26 +233,31 @@ func readThreads(ctx context.Context, e reader, count int, q string, args []any)
 	return ts, nil
 }
 
-// readMessages reads the rows of a page of messages: id, thread_id, text,
-// sender, created_utc; at most count rows.
-func readMessages(ctx context.Context, e reader, count int, q string, args []any) ([]mews.Message, error) {
-	r, err := e.query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
+// readMessages reads a page of messages from its parts, in order, until it
+// has count rows: id, thread_id, text, sender, created_utc.
+func readMessages(ctx context.Context, e reader, count int, parts []part) ([]mews.Message, error) {
 	var txt texts
 	ms := make([]mews.Message, 0, min(count, maxPrealloc))
-	for r.next() {
-		ms = append(ms, mews.Message{
-			ID:         r.uuid(0),
-			ThreadID:   r.uuid(1),
-			Text:       txt.string(r.text(2)),
-			Sender:     sender(r.text(3), &txt),
-			CreatedUTC: utc(r.int64(4)),
-		})
-	}
-	if err := r.close(); err != nil {
-		return nil, err
+	for _, p := range parts {
+		if len(ms) == count {
+			break
+		}
+		r, err := e.query(ctx, p.q, append(p.args, count-len(ms))...)
+		if err != nil {
+			return nil, err
+		}
+		for r.next() {
+			ms = append(ms, mews.Message{
+				ID:         r.uuid(0),
+				ThreadID:   r.uuid(1),
+				Text:       txt.string(r.text(2)),
+				Sender:     sender(r.text(3), &txt),
+				CreatedUTC: utc(r.int64(4)),
+			})
+		}
+		if err := r.close(); err != nil {
+			return nil, err
+		}
 	}
 	if len(ms) == 0 {
 		return nil, nil

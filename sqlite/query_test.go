@@ -11,51 +11,83 @@ import (
 	"github.com/mewsref/mewsref/mews"
 )
 
-// TestPageQueryHasOneTightRange checks that a page query gives SQLite a
-// single range of created_utc, bounded by the tightest of the interval ends
-// and the cursor: with several upper bounds SQLite walks from one of them,
-// and from the interval's end a page deep in history would read every newer
-// row of the interval first.
+// TestPageQueryHasOneTightRange checks that each statement of a page gives
+// SQLite a single range of created_utc, bounded by the tightest of the
+// interval ends and the cursor: with several upper bounds SQLite walks from
+// one of them, and from the interval's end a page deep in history would
+// read every newer row of the interval first. After a cursor the page is
+// the items of the cursor's instant with a smaller seq, then the range
+// before that instant (created.parts), with no tie-break left to check on
+// each row.
 func TestPageQueryHasOneTightRange(t *testing.T) {
 	scope := mews.Scope{IntegrationID: uuid.New(), EnterpriseIDs: []uuid.UUID{uuid.New()}}
 	iv := func(start, end int64) *mews.Interval { // in Unix microseconds
 		return &mews.Interval{Start: time.UnixMicro(start), End: time.UnixMicro(end)}
 	}
+	const none = -1
 	for _, c := range []struct {
 		name             string
 		created, updated *mews.Interval
 		after            *position
-		lo, hi           int64 // -1: no bound
-		tieBreak         bool
+		tieAt            int64 // the instant of the tie-break statement, or none
+		lo, hi           int64 // of the range statement, none: no bound
+		noRange          bool  // no range statement: the cursor is at or before the start
 	}{
-		{"cursor inside the interval", iv(1000, 5000), nil, &position{created: 3000, seq: 7}, 1000, 3000, true},
-		{"cursor after the interval", iv(1000, 5000), nil, &position{created: 9000, seq: 7}, 1000, 5000, false},
-		{"cursor at the end of the interval", iv(1000, 5000), nil, &position{created: 5000, seq: 7}, 1000, 5000, true},
-		{"updated bound tighter than the cursor", nil, iv(100, 2000), &position{created: 3000, seq: 7}, -1, 2000, false},
-		{"cursor tighter than the updated bound", iv(0, 4000), iv(100, 5000), &position{created: 3000, seq: 7}, 0, 3000, true},
-		{"no cursor", iv(1000, 5000), iv(100, 2000), nil, 1000, 2000, false},
+		{"cursor inside the interval", iv(1000, 5000), nil, &position{created: 3000, seq: 7}, 3000, 1000, 2999, false},
+		{"cursor after the interval", iv(1000, 5000), nil, &position{created: 9000, seq: 7}, none, 1000, 5000, false},
+		{"cursor at the end of the interval", iv(1000, 5000), nil, &position{created: 5000, seq: 7}, 5000, 1000, 4999, false},
+		{"cursor at the start of the interval", iv(1000, 5000), nil, &position{created: 1000, seq: 7}, 1000, 0, 0, true},
+		{"cursor before the interval", iv(1000, 5000), nil, &position{created: 500, seq: 7}, none, 0, 0, true},
+		{"updated bound tighter than the cursor", nil, iv(100, 2000), &position{created: 3000, seq: 7}, none, none, 2000, false},
+		{"cursor tighter than the updated bound", iv(0, 4000), iv(100, 5000), &position{created: 3000, seq: 7}, 3000, 0, 2999, false},
+		{"no cursor", iv(1000, 5000), iv(100, 2000), nil, none, 1000, 2000, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			q, args := threadsPageQuery(mews.ThreadFilter{Scope: scope, Created: c.created, Updated: c.updated, Page: mews.Page{Count: 10}}, c.after)
-			if n := strings.Count(q, "created_utc <="); n != 1 && c.hi >= 0 {
-				t.Fatalf("%d upper bounds on created_utc in\n%s", n, q)
+			parts := threadsPageQuery(mews.ThreadFilter{Scope: scope, Created: c.created, Updated: c.updated, Page: mews.Page{Count: 10}}, c.after)
+			want := 0
+			if c.tieAt != none {
+				want++
 			}
-			if strings.Contains(q, "(created_utc, seq)") || strings.Contains(q, "created_utc BETWEEN") {
-				t.Errorf("a second range on created_utc in\n%s", q)
+			if !c.noRange {
+				want++
 			}
-			if c.lo >= 0 && !slices.Contains(args, any(c.lo)) {
-				t.Errorf("lower bound %d not among %v", c.lo, args)
+			if len(parts) != want {
+				t.Fatalf("%d statements, want %d: %v", len(parts), want, parts)
 			}
-			if !slices.Contains(args, any(c.hi)) {
-				t.Errorf("upper bound %d not among %v", c.hi, args)
+			for _, p := range parts {
+				if strings.Contains(p.q, " OR ") || strings.Contains(p.q, "(created_utc, seq)") || strings.Contains(p.q, "created_utc BETWEEN") {
+					t.Errorf("a condition on each row or a second range in\n%s", p.q)
+				}
+				if n := strings.Count(p.q, "created_utc <=") + strings.Count(p.q, "created_utc ="); n > 1 {
+					t.Errorf("%d upper bounds on created_utc in\n%s", n, p.q)
+				}
 			}
-			if got := strings.Contains(q, "seq < ?"); got != c.tieBreak {
-				t.Errorf("tie-break at the cursor's instant: %v, want %v\n%s", got, c.tieBreak, q)
+			if c.tieAt != none {
+				tie := parts[0]
+				if !strings.Contains(tie.q, "created_utc = ?") || !strings.Contains(tie.q, "seq < ?") ||
+					!slices.Contains(tie.args, any(c.tieAt)) || !slices.Contains(tie.args, any(c.after.seq)) {
+					t.Errorf("tie-break statement at %d, seq < %d:\n%s %v", c.tieAt, c.after.seq, tie.q, tie.args)
+				}
+				parts = parts[1:]
+			}
+			if c.noRange {
+				return
+			}
+			r := parts[0]
+			if strings.Contains(r.q, "seq < ?") {
+				t.Errorf("a tie-break in the range statement:\n%s", r.q)
+			}
+			if got := strings.Contains(r.q, "created_utc >= ?"); got != (c.lo != none) || c.lo != none && !slices.Contains(r.args, any(c.lo)) {
+				t.Errorf("lower bound %d: %v among %v\n%s", c.lo, got, r.args, r.q)
+			}
+			if !strings.Contains(r.q, "created_utc <= ?") || !slices.Contains(r.args, any(c.hi)) {
+				t.Errorf("upper bound %d not among %v\n%s", c.hi, r.args, r.q)
 			}
 		})
 	}
-	q, _ := messagesPageQuery([]uuid.UUID{uuid.New()}, iv(1000, 5000), &position{created: 3000, seq: 7}, 10)
-	if strings.Count(q, "created_utc <=") != 1 || strings.Contains(q, "BETWEEN") {
-		t.Errorf("messages page query has more than one range:\n%s", q)
+	for _, p := range messagesPageQuery([]uuid.UUID{uuid.New()}, iv(1000, 5000), &position{created: 3000, seq: 7}) {
+		if strings.Count(p.q, "created_utc <=")+strings.Count(p.q, "created_utc =") != 1 || strings.Contains(p.q, "BETWEEN") || strings.Contains(p.q, " OR ") {
+			t.Errorf("messages page statement has more than one range:\n%s", p.q)
+		}
 	}
 }

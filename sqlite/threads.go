@@ -68,18 +68,18 @@ func (db *DB) MessageThreadsGetAll(ctx context.Context, f mews.ThreadFilter) (_ 
 		}
 		after = &p
 	}
-	q, args := threadsPageQuery(f, after)
-	ts, err := readThreads(ctx, r, f.Page.Count, q, args)
+	ts, err := readThreadParts(ctx, r, f.Page.Count, threadsPageQuery(f, after))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get threads: %w", err)
 	}
 	return ts, nil
 }
 
-// threadsPageQuery returns the query of a page of threads, after the
-// position of the cursor if any. With one enterprise in scope it is a single
-// backward walk of the primary key of threads, stopping after Count rows.
-func threadsPageQuery(f mews.ThreadFilter, after *position) (string, []any) {
+// threadsPageQuery returns the statements of a page of threads, after the
+// position of the cursor if any (see created.parts). With one enterprise in
+// scope each is a single backward walk of the primary key of threads,
+// stopping after the rows still wanted.
+func threadsPageQuery(f mews.ThreadFilter, after *position) []part {
 	var w where
 	if f.IDs != nil {
 		// At most 1000 lookups of the unique index on id, and a sort of
@@ -101,12 +101,12 @@ func threadsPageQuery(f mews.ThreadFilter, after *position) (string, []any) {
 		// (a CHECK of the schema), and it bounds the index range.
 		c.atMost(hi)
 	}
-	c.olderThan(after)
-	c.addTo(&w)
-	return `SELECT id, integration_id, enterprise_id, original_sender, subject, created_utc, updated_utc, is_resolved
+	return c.parts(w, after, func(w *where) string {
+		return `SELECT id, integration_id, enterprise_id, original_sender, subject, created_utc, updated_utc, is_resolved
 		FROM threads` + w.String() + `
 		ORDER BY created_utc DESC, seq DESC
-		LIMIT ?`, append(w.args, f.Page.Count)
+		LIMIT ?`
+	})
 }
 
 // threadPositionQuery returns the query of the position of thread id, if it
