@@ -195,12 +195,23 @@ func endRead(tx *readTx, err *error) {
 // readThreads reads the rows of a page of threads, in the columns of
 // threadColumns, with at most count rows.
 func readThreads(ctx context.Context, e reader, count int, q string, args []any) ([]mews.Thread, error) {
-	return readThreadParts(ctx, e, count, []part{{q, args[:len(args)-1]}})
+	return readThreadParts(ctx, e, count, []part{{q, args[:len(args)-1]}}, nil)
+}
+
+// pageThreadColumns are the columns of an API page of threads, in scope s:
+// not its integration, nor its enterprise if there is only one, which the
+// query requires to be those of s (two columns less to read on each row).
+func pageThreadColumns(s mews.Scope) string {
+	if len(s.EnterpriseIDs) == 1 {
+		return "id, original_sender, subject, created_utc, updated_utc, is_resolved"
+	}
+	return "id, original_sender, subject, created_utc, updated_utc, is_resolved, enterprise_id"
 }
 
 // readThreadParts reads a page of threads from its parts, in order, until
-// it has count rows.
-func readThreadParts(ctx context.Context, e reader, count int, parts []part) ([]mews.Thread, error) {
+// it has count rows: in the columns of threadColumns, or with a scope in
+// those of pageThreadColumns.
+func readThreadParts(ctx context.Context, e reader, count int, parts []part, scope *mews.Scope) ([]mews.Thread, error) {
 	var txt texts
 	ts := make([]mews.Thread, 0, min(count, maxPrealloc))
 	for _, p := range parts {
@@ -212,16 +223,34 @@ func readThreadParts(ctx context.Context, e reader, count int, parts []part) ([]
 			return nil, err
 		}
 		for r.next() {
-			ts = append(ts, mews.Thread{
+			if scope == nil {
+				ts = append(ts, mews.Thread{
+					ID:             r.uuid(0),
+					IntegrationID:  r.uuid(1),
+					EnterpriseID:   r.uuid(2),
+					OriginalSender: txt.string(r.text(3)),
+					Subject:        txt.string(r.text(4)),
+					CreatedUTC:     utc(r.int64(5)),
+					UpdatedUTC:     utc(r.int64(6)),
+					IsResolved:     r.bool(7),
+				})
+				continue
+			}
+			t := mews.Thread{
 				ID:             r.uuid(0),
-				IntegrationID:  r.uuid(1),
-				EnterpriseID:   r.uuid(2),
-				OriginalSender: txt.string(r.text(3)),
-				Subject:        txt.string(r.text(4)),
-				CreatedUTC:     utc(r.int64(5)),
-				UpdatedUTC:     utc(r.int64(6)),
-				IsResolved:     r.bool(7),
-			})
+				IntegrationID:  scope.IntegrationID,
+				OriginalSender: txt.string(r.text(1)),
+				Subject:        txt.string(r.text(2)),
+				CreatedUTC:     utc(r.int64(3)),
+				UpdatedUTC:     utc(r.int64(4)),
+				IsResolved:     r.bool(5),
+			}
+			if len(scope.EnterpriseIDs) == 1 {
+				t.EnterpriseID = scope.EnterpriseIDs[0]
+			} else {
+				t.EnterpriseID = r.uuid(6)
+			}
+			ts = append(ts, t)
 		}
 		if err := r.close(); err != nil {
 			return nil, err

@@ -68,7 +68,7 @@ func (db *DB) MessageThreadsGetAll(ctx context.Context, f mews.ThreadFilter) (_ 
 		}
 		after = &p
 	}
-	ts, err := readThreadParts(ctx, r, f.Page.Count, threadsPageQuery(f, after))
+	ts, err := readThreadParts(ctx, r, f.Page.Count, threadsPageQuery(f, after), &f.Scope)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get threads: %w", err)
 	}
@@ -102,7 +102,7 @@ func threadsPageQuery(f mews.ThreadFilter, after *position) []part {
 		c.atMost(hi)
 	}
 	return c.parts(w, after, func(w *where) string {
-		return `SELECT id, integration_id, enterprise_id, original_sender, subject, created_utc, updated_utc, is_resolved
+		return `SELECT ` + pageThreadColumns(f.Scope) + `
 		FROM threads` + w.String() + `
 		ORDER BY created_utc DESC, seq DESC
 		LIMIT ?`
