@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"testing"
@@ -212,6 +213,82 @@ func FuzzAppendString(f *testing.F) {
 		_ = json.Unmarshal(want, &w)
 		if g != w {
 			t.Errorf("%q: got %q, encoding/json %q", s, got, want)
+		}
+	})
+}
+
+// TestAppendStringWordAtATime checks the word-at-a-time path of
+// appendString against encoding/json: every byte value at every position
+// of a run of plain bytes, and random runs.
+func TestAppendStringWordAtATime(t *testing.T) {
+	check := func(s string) {
+		t.Helper()
+		var got, want string
+		if err := json.Unmarshal(appendString(nil, s), &got); err != nil {
+			t.Fatalf("%q: invalid JSON %q", s, appendString(nil, s))
+		}
+		w, _ := json.Marshal(s)
+		_ = json.Unmarshal(w, &want)
+		if got != want {
+			t.Fatalf("%q: got %q, encoding/json %q", s, appendString(nil, s), w)
+		}
+	}
+	for c := range 256 {
+		for p := range 17 {
+			w := []byte("abcdefghijklmnopq")
+			w[p] = byte(c)
+			check(string(w))
+		}
+	}
+	rng := rand.New(rand.NewPCG(3, 5))
+	for range 20000 {
+		w := make([]byte, 8+rng.IntN(24))
+		for i := range w {
+			w[i] = byte(0x20 + rng.IntN(0x60)) // mostly plain
+			if rng.IntN(8) == 0 {
+				w[i] = byte(rng.IntN(256))
+			}
+		}
+		check(string(w))
+	}
+}
+
+// discard is a ResponseWriter that keeps nothing but its header.
+type discard struct{ h http.Header }
+
+func (d discard) Header() http.Header         { return d.h }
+func (d discard) Write(b []byte) (int, error) { return len(b), nil }
+func (d discard) WriteHeader(int)             {}
+
+// BenchmarkPageEncoders writes pages of 100 threads and 100 messages like
+// those of bench's data set: the encoders alone, without the store.
+//
+//	go test ./server -run '^$' -bench PageEncoders -benchmem
+func BenchmarkPageEncoders(b *testing.B) {
+	at := time.Date(2026, 11, 2, 8, 30, 0, 0, time.UTC)
+	threads := make([]mews.Thread, 100)
+	msgs := make([]mews.Message, 100)
+	for i := range threads {
+		threads[i] = mews.Thread{ID: uuid.New(), OriginalSender: "Bench Guest", Subject: "Late check-out?",
+			CreatedUTC: at.Add(time.Duration(-i) * 3 * time.Second), UpdatedUTC: at.Add(time.Minute)}
+		msgs[i] = mews.Message{ID: uuid.New(), ThreadID: threads[0].ID, Text: "Could we check out at 2 pm?",
+			Sender: mews.SenderApplication, CreatedUTC: at}
+	}
+	w := discard{h: http.Header{}}
+	b.Run("threads", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := (threadsPage{requestID: "r", threads: threads}).VisitMessageThreadsGetAllResponse(w); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("messages", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := (messagesPage{requestID: "r", messages: msgs}).VisitMessagesGetAllResponse(w); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }
