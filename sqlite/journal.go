@@ -1,16 +1,14 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
-	"database/sql"
 	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,385 +19,417 @@ import (
 
 var _ mews.Journal = (*DB)(nil)
 
-// The request journal lives in a database of its own, not in the data's
-// file: its writes must not queue behind the API's writes for the one write
-// lock of the data's file, nor add to the log that every commit of the API
-// syncs (synchronous=FULL), nor to the checkpoints. It is diagnostic, not
-// durable: it is kept with synchronous=OFF and its rollback journal in
-// memory, so writing it never syncs, and locked by this process alone, so a
-// write takes no file locks; it starts empty. Beside a data file it is an
-// unlinked file (see openJournal): on disk, so that a full journal costs
-// page cache rather than the process's memory. With an in-memory store it
-// is in memory too.
-
-// journalSchema is the journal's table: the columns that filters and the
-// order of pages read, and the rest of the entry as one value (entry,
-// see encodeEntry), so that a write binds 8 values per row rather than
-// 16. The journal is created anew at every start, so it has no
-// migrations.
-const journalSchema = `CREATE TABLE requests (
-	seq               INTEGER PRIMARY KEY,
-	request_id        BLOB NOT NULL,
-	created_utc       INTEGER NOT NULL, -- Unix microseconds
-	operation         TEXT NOT NULL,
-	integration_id    BLOB,
-	access_token_hash BLOB,
-	status            INTEGER NOT NULL,
-	thread_ids        TEXT NOT NULL,    -- JSON array of UUIDs
-	entry             BLOB NOT NULL     -- the other fields: encodeEntry
-);
-CREATE INDEX requests_order ON requests (created_utc, seq);`
-
-// requestValues is how many values a row of requests binds.
-const requestValues = 8
-
-// openJournal opens the journal's database for the data at path: for a
-// data file, a new file beside it, removed from the directory as soon as
-// SQLite has it open. The open file lives on until Close, and SQLite never
-// opens it again (one connection that stays open, its rollback journal in
-// memory, the lock exclusive), so the journal leaves nothing behind, not
-// even after a crash, and two processes on one data file have a journal
-// each.
-func (db *DB) openJournal(ctx context.Context, path string) error {
-	name := Memory
-	pragmas := []string{"synchronous(OFF)"}
-	var file string
-	if path != Memory {
-		f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-requests-*")
-		if err != nil {
-			return fmt.Errorf("sqlite: create the request journal: %w", err)
-		}
-		file = f.Name()
-		if err := f.Close(); err != nil {
-			return errors.Join(fmt.Errorf("sqlite: create the request journal: %w", err), os.Remove(file))
-		}
-		name = "file:" + (&url.URL{Path: file}).EscapedPath()
-		// A page cache of 512 KiB rather than SQLite's 2 MiB: the journal
-		// only appends at the end of its table and index and prunes at
-		// their start, and reads of it are rare, so a small cache holds
-		// its working set; the rest stays in the file (the system's page
-		// cache), not in the process's resident memory.
-		pragmas = append(pragmas, "journal_mode(MEMORY)", "locking_mode(EXCLUSIVE)", "cache_size(-512)")
-	}
-	err := db.prepareJournal(ctx, dsn(name, false, pragmas...))
-	if file != "" {
-		err = errors.Join(err, os.Remove(file))
-	}
-	return err
-}
-
-// journal is the journal's database, its statements, and where its
-// entries are: seq is SQLite's rowid, one more than the largest at every
-// insert (one writer, the recorder), so the entries present are the seqs
-// low..last, and the newest keep those above last-keep. Pruning waits until
-// pruneSlack entries are beyond keep, then deletes them with one statement;
-// until then the reads leave them out (visible).
+// The request journal of a SQLite store is not an SQLite database: it is
+// written for every API request, and an SQLite row cost each entry some
+// 35k instructions (database/sql's binding, the virtual machine, a B-tree
+// and an index, a pwrite per page of answer), a tenth of a
+// messageThreads/add (docs/BENCHMARKS.md, "The journal's cost, third
+// round"). Each entry is encoded once (encodeRecord) and appended to a
+// segment: a file beside the data file, unlinked as soon as it is created
+// (so the journal leaves nothing behind, not even after a crash, and two
+// processes on one data file have a journal each), written with one pwrite
+// per batch and never synced; with an in-memory store, a buffer. What the
+// filters and the order read is kept in memory as well (requestMeta, some
+// 150 bytes an entry), so that a read finds its entries without reading
+// the others' bodies. It is diagnostic, not durable, and starts empty.
+//
+// Entries are numbered (seq) in the order of recording, one recorder per
+// process. The newest keep are visible; older ones leave the reads at once
+// and the journal a segment at a time: a segment holds segmentEntries(keep)
+// entries, and the oldest goes when the others hold keep.
 type journal struct {
-	db                           *sql.DB
-	insertOne, insertMany, prune *sql.Stmt
-
-	mu   sync.Mutex
-	buf  []byte // RequestsAdd's, for the entries it encodes
-	keep int64  // of the last RequestsAdd; 0: no entry yet
-	low  int64  // no entry has a smaller seq
-	last int64  // the largest seq
+	mu   sync.RWMutex
+	dir  string // where segment files go; "": in memory
+	name string // their name's prefix
+	segs []*segment
+	last int64 // the largest seq; 0: none since the start or a clear
+	keep int64 // of the last RequestsAdd
+	held int   // entries in segs
+	ops  map[string]string
+	buf  []byte // RequestsAdd's
 }
 
-// pruneSlack is how many entries beyond keep wait for a prune: a quarter
-// of keep, so that one DELETE of many rows replaces one per write.
-func pruneSlack(keep int64) int64 { return max(keep/4, requestRows) }
-
-// visible is the smallest seq of the newest keep entries.
-func (j *journal) visible() int64 {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return max(j.last-j.keep+1, 0)
+// segment is a run of entries in seq order: their records in f (or mem),
+// where meta says.
+type segment struct {
+	f    *os.File // unlinked; nil: in memory
+	mem  []byte
+	size int64
+	meta []requestMeta
 }
 
-func (db *DB) prepareJournal(ctx context.Context, dsn string) error {
+// requestMeta is what the filters and the order read of an entry, and
+// where its record is. Lists that could be long (the threads of a
+// request) are kept only if short: more is in the record, and a filter of
+// them reads it (full is false).
+type requestMeta struct {
+	seq         int64
+	created     int64 // Unix microseconds
+	id          uuid.UUID
+	integration uuid.UUID
+	hash        string // AccessTokenHash
+	op          string
+	status      int
+	threads     []uuid.UUID
+	full        bool // threads and op are the entry's
+	off         int64
+	n           int
+}
+
+// The longest operation (the path of an unknown one) and the most threads
+// an entry's requestMeta holds; more is read from the record.
+const (
+	metaOperation = 128
+	metaThreads   = 4
+	// interned operations: the API's, and some unknown paths
+	metaOperations = 256
+)
+
+// segmentEntries is how many entries a segment holds: a quarter of keep,
+// so that the journal holds at most 1.25 keep + a batch of entries.
+func segmentEntries(keep int64) int { return int(max(keep/4, 32)) }
+
+// openJournal prepares the journal of the data at path (Memory: in memory).
+func (db *DB) openJournal(_ context.Context, path string) error {
 	j := &db.journal
-	var err error
-	if j.db, err = openPool(ctx, dsn, 1); err != nil {
-		return err
+	if path != Memory {
+		j.dir, j.name = filepath.Dir(path), "."+filepath.Base(path)+"-requests-*"
 	}
-	if _, err := j.db.ExecContext(ctx, journalSchema); err != nil {
-		return fmt.Errorf("sqlite: create the request journal: %w", err)
-	}
-	for _, st := range []struct {
-		stmt **sql.Stmt
-		sql  string
-	}{
-		{&j.insertOne, insertRequestSQL + placeholders(1, requestValues)},
-		{&j.insertMany, insertRequestSQL + placeholders(requestRows, requestValues)},
-		{&j.prune, "DELETE FROM requests WHERE seq < ?"},
-	} {
-		if *st.stmt, err = j.db.PrepareContext(ctx, st.sql); err != nil {
-			return fmt.Errorf("sqlite: journal: %w", err)
-		}
-	}
+	j.ops = map[string]string{}
 	return nil
 }
 
 func (db *DB) closeJournal() error {
 	j := &db.journal
-	if j.db == nil {
-		return nil
-	}
-	var errs []error
-	for _, st := range []*sql.Stmt{j.insertOne, j.insertMany, j.prune} {
-		if st != nil {
-			errs = append(errs, st.Close())
-		}
-	}
-	return errors.Join(append(errs, j.db.Close())...)
-}
-
-const insertRequestSQL = `INSERT INTO requests (request_id, created_utc, operation,
-	integration_id, access_token_hash, status, thread_ids, entry) VALUES `
-
-// requestRows is how many entries one INSERT writes: fewer statements, and
-// fewer trips through database/sql, for the same rows.
-const requestRows = 32
-
-// RequestsAdd records entries in one transaction, requestRows per
-// prepared INSERT; the oldest beyond keep leave the reads at once, and the
-// table in groups (see journal).
-func (db *DB) RequestsAdd(ctx context.Context, entries []mews.Request, keep int) (err error) {
-	j := &db.journal
-	if len(entries) == 0 {
-		return nil
-	}
-	// j.mu for the whole write, lest a RequestsClear come between its
-	// commit and the update of j (all of them wait for the journal's one
-	// connection anyway).
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	tx, err := j.db.BeginTx(ctx, nil)
-	if err != nil {
+	return j.dropSegments(len(j.segs))
+}
+
+// dropSegments drops the n oldest segments.
+func (j *journal) dropSegments(n int) error {
+	var errs []error
+	for _, s := range j.segs[:n] {
+		j.held -= len(s.meta)
+		if s.f != nil {
+			errs = append(errs, s.f.Close())
+		}
+	}
+	clear(j.segs[:n])
+	j.segs = slices.Delete(j.segs, 0, n)
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sqlite: journal: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			err = errors.Join(fmt.Errorf("sqlite: journal: %w", err), tx.Rollback())
-		}
-	}()
-	args := make([]any, 0, requestRows*requestValues)
-	var last int64
-	for len(entries) > 0 {
-		n := 1
-		if len(entries) >= requestRows {
-			n = requestRows
-		}
-		args, j.buf = args[:0], j.buf[:0]
-		for i := range entries[:n] {
-			e := &entries[i]
-			var integration, hash any
-			if e.IntegrationID != uuid.Nil {
-				integration = blob(e.IntegrationID)
-			}
-			if e.AccessTokenHash != nil {
-				hash = e.AccessTokenHash
-			}
-			start := len(j.buf)
-			j.buf = encodeEntry(j.buf, e)
-			args = append(args, blob(e.ID), mews.Instant(e.CreatedUTC).UnixMicro(), e.Operation,
-				integration, hash, e.Status, uuidList(e.ThreadIDs), j.buf[start:len(j.buf):len(j.buf)])
-		}
-		stmt := j.insertOne
-		if n == requestRows {
-			stmt = j.insertMany
-		}
-		res, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
-		if err != nil {
-			return err
-		}
-		if last, err = res.LastInsertId(); err != nil {
-			return err
-		}
-		entries = entries[n:]
-	}
-	low := j.low
-	if floor := last - int64(keep) + 1; floor-low >= pruneSlack(int64(keep)) {
-		if _, err := tx.StmtContext(ctx, j.prune).ExecContext(ctx, floor); err != nil {
-			return err
-		}
-		low = floor
-	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	j.keep, j.low, j.last = int64(keep), low, last
 	return nil
 }
 
-const requestColumns = `request_id, created_utc, operation, integration_id, status, thread_ids, entry`
+// newSegment adds a segment for the entries to come.
+func (j *journal) newSegment() (*segment, error) {
+	s := &segment{}
+	if j.dir != "" {
+		f, err := os.CreateTemp(j.dir, j.name)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: create the request journal: %w", err)
+		}
+		if err := os.Remove(f.Name()); err != nil {
+			return nil, errors.Join(fmt.Errorf("sqlite: create the request journal: %w", err), f.Close())
+		}
+		s.f = f
+	}
+	j.segs = append(j.segs, s)
+	return s, nil
+}
 
-// RequestsGetAll returns a page of the journal, newest first.
-func (db *DB) RequestsGetAll(ctx context.Context, f mews.RequestFilter, p mews.Page) ([]mews.Request, error) {
+// intern returns op, shared by the entries of that operation.
+func (j *journal) intern(op string) string {
+	if s, ok := j.ops[op]; ok {
+		return s
+	}
+	if len(j.ops) < metaOperations {
+		op = string([]byte(op)) // not the request's path that it is a part of
+		j.ops[op] = op
+	}
+	return op
+}
+
+// RequestsAdd records entries: their records in one write to the current
+// segment. The oldest beyond keep leave the reads at once, and the journal
+// a segment at a time.
+func (db *DB) RequestsAdd(_ context.Context, entries []mews.Request, keep int) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	j := &db.journal
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	per := segmentEntries(int64(keep))
+	var s *segment
+	if n := len(j.segs); n > 0 && len(j.segs[n-1].meta) < per {
+		s = j.segs[n-1]
+	} else {
+		var err error
+		if s, err = j.newSegment(); err != nil {
+			return err
+		}
+	}
+	buf := j.buf[:0]
+	metas := len(s.meta)
+	for i := range entries {
+		e := &entries[i]
+		start := len(buf)
+		buf = encodeRecord(buf, e)
+		m := requestMeta{
+			seq: j.last + int64(i) + 1, created: mews.Instant(e.CreatedUTC).UnixMicro(), id: e.ID,
+			integration: e.IntegrationID, hash: string(e.AccessTokenHash), status: e.Status,
+			off: s.size + int64(start), n: len(buf) - start, full: true,
+		}
+		if len(e.Operation) <= metaOperation {
+			m.op = j.intern(e.Operation)
+		} else {
+			m.full = false
+		}
+		if len(e.ThreadIDs) <= metaThreads {
+			if len(e.ThreadIDs) > 0 {
+				m.threads = slices.Clone(e.ThreadIDs)
+			}
+		} else {
+			m.full = false
+		}
+		s.meta = append(s.meta, m)
+	}
+	j.buf = buf
+	if s.f != nil {
+		if _, err := s.f.WriteAt(buf, s.size); err != nil {
+			s.meta = s.meta[:metas]
+			return fmt.Errorf("sqlite: journal: %w", err)
+		}
+	} else {
+		s.mem = append(s.mem, buf...)
+	}
+	if cap(j.buf) > 4<<20 {
+		j.buf = nil // a batch of large bodies: not kept for the next one
+	}
+	s.size += int64(len(buf))
+	j.last += int64(len(entries))
+	j.held += len(entries)
+	j.keep = int64(keep)
+	// The oldest segment goes when the others hold keep entries.
+	drop := 0
+	for held := j.held; drop < len(j.segs)-1 && held-len(j.segs[drop].meta) >= keep; drop++ {
+		held -= len(j.segs[drop].meta)
+	}
+	return j.dropSegments(drop)
+}
+
+// visible is the smallest seq of the newest keep entries.
+func (j *journal) visible() int64 { return max(j.last-j.keep+1, 1) }
+
+// record reads the record of m in s into e.
+func (s *segment) record(m *requestMeta, e *mews.Request) error {
+	var b []byte
+	if s.f != nil {
+		b = make([]byte, m.n)
+		if _, err := s.f.ReadAt(b, m.off); err != nil {
+			return fmt.Errorf("sqlite: journal: %w", err)
+		}
+	} else {
+		b = s.mem[m.off : m.off+int64(m.n)]
+	}
+	return decodeRecord(b, e)
+}
+
+// matches says whether the entry of m matches f, reading its record if
+// what f asks is not all in m.
+func (s *segment) matches(m *requestMeta, f *mews.RequestFilter) (bool, error) {
+	if len(f.IntegrationIDs) > 0 && !slices.Contains(f.IntegrationIDs, m.integration) ||
+		f.AccessTokenHash != nil && m.hash != string(f.AccessTokenHash) ||
+		len(f.Statuses) > 0 && !slices.Contains(f.Statuses, m.status) ||
+		f.Created != nil && (m.created < f.Created.Start.UnixMicro() || m.created > f.Created.End.UnixMicro()) ||
+		len(f.IDs) > 0 && !slices.Contains(f.IDs, m.id) {
+		return false, nil
+	}
+	op, threads := m.op, m.threads
+	if !m.full && (len(f.Operations) > 0 || len(f.ThreadIDs) > 0) {
+		var e mews.Request
+		if err := s.record(m, &e); err != nil {
+			return false, err
+		}
+		op, threads = e.Operation, e.ThreadIDs
+	}
+	if len(f.Operations) > 0 && !slices.Contains(f.Operations, op) {
+		return false, nil
+	}
+	if len(f.ThreadIDs) > 0 && !slices.ContainsFunc(threads, func(id uuid.UUID) bool { return slices.Contains(f.ThreadIDs, id) }) {
+		return false, nil
+	}
+	return true, nil
+}
+
+// found is an entry that a read found: its meta in its segment.
+type found struct {
+	s *segment
+	m *requestMeta
+}
+
+// each calls fn for every visible entry that matches f, oldest first.
+func (j *journal) each(f *mews.RequestFilter, fn func(found)) error {
+	visible := j.visible()
+	for _, s := range j.segs {
+		for i := range s.meta {
+			m := &s.meta[i]
+			if m.seq < visible {
+				continue
+			}
+			ok, err := s.matches(m, f)
+			if err != nil {
+				return err
+			}
+			if ok {
+				fn(found{s, m})
+			}
+		}
+	}
+	return nil
+}
+
+// RequestsGetAll returns a page of the journal, newest first: by
+// (CreatedUTC, seq).
+func (db *DB) RequestsGetAll(_ context.Context, f mews.RequestFilter, p mews.Page) ([]mews.Request, error) {
 	if err := checkCount(p.Count); err != nil {
 		return nil, err
 	}
 	j := &db.journal
-	visible := j.visible()
-	w := requestWhere(f, visible)
+	j.mu.RLock()
+	defer j.mu.RUnlock()
+	after := func(found) bool { return true }
 	if p.Cursor != nil {
-		// The cursor's entry is found by a scan of the (bounded) journal:
-		// an index of request ids would cost every write more than the
-		// scan costs a page.
-		var pos position
-		err := j.db.QueryRowContext(ctx, "SELECT created_utc, seq FROM requests WHERE request_id = ? AND seq >= ?", blob(*p.Cursor), visible).
-			Scan(&pos.created, &pos.seq)
-		if errors.Is(err, sql.ErrNoRows) {
+		var at *requestMeta
+		j.each(&mews.RequestFilter{IDs: []uuid.UUID{*p.Cursor}}, func(x found) { at = x.m }) // no record read
+		if at == nil {
 			return nil, mews.Errorf(mews.EINVALID, "Invalid Limitation.Cursor: %s is not the RequestId of an entry of the journal (it keeps the newest entries only, and requests/clear empties it).", *p.Cursor)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: journal cursor: %w", err)
-		}
-		w.add("(created_utc, seq) < (?, ?)", pos.created, pos.seq)
+		created, seq := at.created, at.seq
+		after = func(x found) bool { return x.m.created < created || x.m.created == created && x.m.seq < seq }
 	}
-	rows, err := j.db.QueryContext(ctx, "SELECT "+requestColumns+" FROM requests"+w.String()+
-		" ORDER BY created_utc DESC, seq DESC LIMIT ?", append(w.args, p.Count)...)
+	var page []found
+	err := j.each(&f, func(x found) {
+		if after(x) {
+			page = append(page, x)
+		}
+	})
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: journal: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	var out []mews.Request
-	for rows.Next() {
-		var (
-			e               mews.Request
-			id, integration []byte
-			created         int64
-			threads         string
-			entry           sql.RawBytes
-		)
-		if err := rows.Scan(&id, &created, &e.Operation, &integration, &e.Status, &threads, &entry); err != nil {
-			return nil, fmt.Errorf("sqlite: journal: %w", err)
-		}
-		copy(e.ID[:], id)
-		copy(e.IntegrationID[:], integration)
-		e.CreatedUTC = time.UnixMicro(created).UTC()
-		if err := decodeEntry(entry, &e); err != nil {
+	slices.SortFunc(page, func(a, b found) int {
+		return cmp.Or(cmp.Compare(b.m.created, a.m.created), cmp.Compare(b.m.seq, a.m.seq))
+	})
+	page = page[:min(len(page), p.Count)]
+	out := make([]mews.Request, len(page))
+	for i, x := range page {
+		if err := x.s.record(x.m, &out[i]); err != nil {
 			return nil, err
 		}
-		if e.ThreadIDs, err = parseUUIDList(threads); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: journal: %w", err)
 	}
 	return out, nil
 }
 
 // RequestsCount counts the entries that match f.
-func (db *DB) RequestsCount(ctx context.Context, f mews.RequestFilter) (int64, error) {
-	w := requestWhere(f, db.journal.visible())
+func (db *DB) RequestsCount(_ context.Context, f mews.RequestFilter) (int64, error) {
+	j := &db.journal
+	j.mu.RLock()
+	defer j.mu.RUnlock()
 	var n int64
-	if err := db.journal.db.QueryRowContext(ctx, "SELECT count(*) FROM requests"+w.String(), w.args...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("sqlite: journal: %w", err)
-	}
-	return n, nil
+	err := j.each(&f, func(found) { n++ })
+	return n, err
 }
 
 // RequestsClear deletes every entry.
-func (db *DB) RequestsClear(ctx context.Context) error {
+func (db *DB) RequestsClear(context.Context) error {
 	j := &db.journal
-	// Under j.mu (see RequestsAdd): the seqs start again at 1.
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if _, err := j.db.ExecContext(ctx, "DELETE FROM requests"); err != nil {
-		return fmt.Errorf("sqlite: journal: %w", err)
-	}
-	j.low, j.last = 0, 0
-	return nil
+	j.last = 0
+	return j.dropSegments(len(j.segs))
 }
 
-// requestWhere is the WHERE clause of f, over the entries from seq
-// visible. The journal is bounded (the newest N entries), so a filter may
-// read all of it; only the order has an index.
-func requestWhere(f mews.RequestFilter, visible int64) *where {
-	w := &where{}
-	if visible > 0 {
-		w.add("seq >= ?", visible)
+// encodeRecord appends to b the whole of e but AccessTokenHash (which is
+// for filters only, in requestMeta): the fields of requestMeta, then
+// encodeEntry's.
+func encodeRecord(b []byte, e *mews.Request) []byte {
+	b = append(b, e.ID[:]...)
+	b = binary.AppendVarint(b, mews.Instant(e.CreatedUTC).UnixMicro())
+	b = append(binary.AppendUvarint(b, uint64(len(e.Operation))), e.Operation...)
+	b = append(b, e.IntegrationID[:]...)
+	b = binary.AppendVarint(b, int64(e.Status))
+	b = binary.AppendUvarint(b, uint64(len(e.ThreadIDs)))
+	for _, id := range e.ThreadIDs {
+		b = append(b, id[:]...)
 	}
-	if len(f.Operations) > 0 {
-		args := make([]any, len(f.Operations))
-		for i, op := range f.Operations {
-			args[i] = op
-		}
-		w.add("operation IN ("+list(len(args))+")", args...)
-	}
-	if len(f.IntegrationIDs) > 0 {
-		w.in("integration_id", f.IntegrationIDs)
-	}
-	if f.AccessTokenHash != nil {
-		w.add("access_token_hash = ?", f.AccessTokenHash)
-	}
-	if len(f.Statuses) > 0 {
-		args := make([]any, len(f.Statuses))
-		for i, s := range f.Statuses {
-			args[i] = s
-		}
-		w.add("status IN ("+list(len(args))+")", args...)
-	}
-	if f.Created != nil {
-		w.add("created_utc BETWEEN ? AND ?", f.Created.Start.UnixMicro(), f.Created.End.UnixMicro())
-	}
-	if len(f.IDs) > 0 {
-		w.in("request_id", f.IDs)
-	}
-	if len(f.ThreadIDs) > 0 {
-		args := make([]any, len(f.ThreadIDs))
-		for i, id := range f.ThreadIDs {
-			args[i] = id.String()
-		}
-		w.add("EXISTS (SELECT 1 FROM json_each(thread_ids) WHERE value IN ("+list(len(args))+"))", args...)
-	}
-	return w
+	return encodeEntry(b, e)
 }
 
-// uuidList is a list of identifiers as a JSON array of their text forms,
-// which json_each can read.
-func uuidList(ids []uuid.UUID) string {
-	if len(ids) == 0 {
-		return "[]"
-	}
-	var buf [2 + 4*39]byte // one allocation, the string, up to 4 ids
-	b := append(buf[:0], '[')
-	for i, id := range ids {
-		if i > 0 {
-			b = append(b, ',')
+// decodeRecord reads into e what encodeRecord wrote.
+func decodeRecord(b []byte, e *mews.Request) error {
+	bad := fmt.Errorf("sqlite: journal: a record of %d bytes that is not one", len(b))
+	take := func(n uint64) ([]byte, bool) {
+		if n > uint64(len(b)) {
+			return nil, false
 		}
-		b = append(appendUUID(append(b, '"'), id), '"')
+		v := b[:n]
+		b = b[n:]
+		return v, true
 	}
-	return string(append(b, ']'))
-}
-
-// appendUUID appends the text form of id, as id.String() gives it.
-func appendUUID(b []byte, id uuid.UUID) []byte {
-	var t [36]byte
-	hex.Encode(t[:8], id[:4])
-	t[8] = '-'
-	hex.Encode(t[9:13], id[4:6])
-	t[13] = '-'
-	hex.Encode(t[14:18], id[6:8])
-	t[18] = '-'
-	hex.Encode(t[19:23], id[8:10])
-	t[23] = '-'
-	hex.Encode(t[24:], id[10:])
-	return append(b, t[:]...)
-}
-
-func parseUUIDList(s string) ([]uuid.UUID, error) {
-	var ids []uuid.UUID
-	if err := json.Unmarshal([]byte(s), &ids); err != nil {
-		return nil, fmt.Errorf("sqlite: journal: identifiers %q: %w", s, err)
+	uvarint := func() (uint64, bool) {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			return 0, false
+		}
+		b = b[n:]
+		return v, true
 	}
-	if ids == nil {
-		ids = []uuid.UUID{}
+	varint := func() (int64, bool) {
+		v, n := binary.Varint(b)
+		if n <= 0 {
+			return 0, false
+		}
+		b = b[n:]
+		return v, true
 	}
-	return ids, nil
+	id, ok := take(16)
+	if !ok {
+		return bad
+	}
+	e.ID = uuid.UUID(id)
+	created, ok := varint()
+	if !ok {
+		return bad
+	}
+	e.CreatedUTC = time.UnixMicro(created).UTC()
+	n, ok := uvarint()
+	op, ok2 := take(n)
+	if !ok || !ok2 {
+		return bad
+	}
+	e.Operation = string(op)
+	integration, ok := take(16)
+	if !ok {
+		return bad
+	}
+	e.IntegrationID = uuid.UUID(integration)
+	status, ok := varint()
+	if !ok {
+		return bad
+	}
+	e.Status = int(status)
+	if n, ok = uvarint(); !ok || n > uint64(len(b)/16) {
+		return bad
+	}
+	e.ThreadIDs = make([]uuid.UUID, n)
+	for i := range e.ThreadIDs {
+		e.ThreadIDs[i] = uuid.UUID(b[:16])
+		b = b[16:]
+	}
+	return decodeEntry(b, e)
 }
 
 // encodeEntry appends to b the fields of e that have no column of their

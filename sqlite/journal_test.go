@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -76,11 +75,10 @@ func TestJournalKeepsTheNewest(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rows := func() (n int64) {
-		if err := db.journal.db.QueryRow("SELECT count(*) FROM requests").Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
+	rows := func() int {
+		db.journal.mu.RLock()
+		defer db.journal.mu.RUnlock()
+		return db.journal.held
 	}
 	for round := range 3 {
 		ids = nil
@@ -94,7 +92,7 @@ func TestJournalKeepsTheNewest(t *testing.T) {
 			if err != nil || len(page) != want || page[0].ID != ids[len(ids)-1] || page[want-1].ID != ids[len(ids)-want] {
 				t.Fatalf("round %d: a page of %d entries (%v), want the newest %d", round, len(page), err, want)
 			}
-			if n := rows(); n > keep+pruneSlack(keep)+3 {
+			if n := rows(); n > keep+segmentEntries(keep)+3 {
 				t.Fatalf("round %d: %d rows kept for %d entries", round, n, keep)
 			}
 		}
@@ -145,18 +143,72 @@ func TestJournalEntryEncoding(t *testing.T) {
 	}
 }
 
-func TestUUIDListIsJSON(t *testing.T) {
-	for n := range 7 {
-		ids := make([]uuid.UUID, n)
-		for i := range ids {
-			ids[i] = uuid.New()
+// A record holds the whole entry but the hash of its token, and a prefix
+// of one is not a record.
+func TestJournalRecordEncoding(t *testing.T) {
+	req := `{"A":"é"}`
+	e := mews.Request{ID: uuid.New(), CreatedUTC: time.UnixMicro(-5).UTC(), Method: "POST", Operation: "messages/add",
+		IntegrationID: uuid.New(), IntegrationName: "A", EnterpriseIDs: []uuid.UUID{uuid.New()}, AccessToken: "C66E…453D",
+		Status: 401, Duration: time.Millisecond, RequestBody: &req, ThreadIDs: []uuid.UUID{uuid.New(), uuid.New()}}
+	b := encodeRecord(nil, &e)
+	var got mews.Request
+	if err := decodeRecord(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	g, w := got, e
+	g.RequestBody, w.RequestBody = nil, nil
+	if g, w := fmt.Sprint(g), fmt.Sprint(w); g != w || got.RequestBody == nil || *got.RequestBody != req || got.ResponseBody != nil {
+		t.Errorf("decoded %s\nwant %s", g, w)
+	}
+	for n := range len(b) {
+		if err := decodeRecord(b[:n], &got); err == nil {
+			t.Errorf("the first %d of %d bytes decoded", n, len(b))
 		}
-		want, err := json.Marshal(ids)
-		if err != nil {
+	}
+}
+
+// Filters of what an entry's requestMeta does not hold (a long path as
+// its operation, many threads) read its record, on a file and in memory.
+func TestJournalFiltersReadLongFields(t *testing.T) {
+	for _, path := range []string{Memory, filepath.Join(t.TempDir(), "mews.db")} {
+		db := open(t, path)
+		threads := make([]uuid.UUID, metaThreads+3)
+		for i := range threads {
+			threads[i] = uuid.New()
+		}
+		long := strings.Repeat("x", metaOperation+1)
+		a := mews.Request{ID: uuid.New(), CreatedUTC: time.Now(), Method: "POST", Operation: long, Status: 404}
+		b := mews.Request{ID: uuid.New(), CreatedUTC: time.Now(), Method: "POST", Operation: "messages/getAll", Status: 200, ThreadIDs: threads}
+		if err := db.RequestsAdd(t.Context(), []mews.Request{a, b}, 10); err != nil {
 			t.Fatal(err)
 		}
-		if got := uuidList(ids); got != string(want) {
-			t.Errorf("uuidList of %d: %s, want %s", n, got, want)
+		for _, tc := range []struct {
+			f    mews.RequestFilter
+			want []uuid.UUID
+		}{
+			{mews.RequestFilter{Operations: []string{long}}, []uuid.UUID{a.ID}},
+			{mews.RequestFilter{Operations: []string{long[1:]}}, nil},
+			{mews.RequestFilter{ThreadIDs: []uuid.UUID{threads[len(threads)-1]}}, []uuid.UUID{b.ID}},
+			{mews.RequestFilter{ThreadIDs: []uuid.UUID{uuid.New()}}, nil},
+			{mews.RequestFilter{Operations: []string{"messages/getAll", long}}, []uuid.UUID{b.ID, a.ID}},
+		} {
+			page, err := db.RequestsGetAll(t.Context(), tc.f, mews.Page{Count: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []uuid.UUID
+			for _, r := range page {
+				got = append(got, r.ID)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("%s: filter %+v: %v, want %v", path, tc.f, got, tc.want)
+			}
+			if n, err := db.RequestsCount(t.Context(), tc.f); err != nil || n != int64(len(tc.want)) {
+				t.Errorf("%s: count %d (%v), want %d", path, n, err, len(tc.want))
+			}
+			if len(page) > 0 && page[len(page)-1].ID == a.ID && page[len(page)-1].Operation != long {
+				t.Errorf("%s: operation read back %q", path, page[len(page)-1].Operation)
+			}
 		}
 	}
 }
