@@ -277,7 +277,7 @@ func loadedB(b *testing.B) (*DB, *benchdata.Set) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	set, err := storedSet(b, db)
+	set, err := storedSet(b, db, os.Getenv("MEWSREF_BENCH_ADD_FILE"))
 	if err != nil {
 		_ = db.Close()
 		b.Fatal(err)
@@ -299,8 +299,31 @@ func benchScope() mews.Scope {
 }
 
 // storedSet returns the Set of the threads in db (its scope, every tenth
-// thread id, no long threads), or nil if it has none.
-func storedSet(b *testing.B, db *DB) (*benchdata.Set, error) {
+// thread id, no long threads), or nil if it has none. With keep (the file
+// db is a copy of) it reads the Set from keep.ids if there, or writes it
+// there: reading every thread is most of a run under callgrind.
+func storedSet(b *testing.B, db *DB, keep string) (*benchdata.Set, error) {
+	if keep != "" {
+		if data, err := os.ReadFile(keep + ".ids"); err == nil && len(data) >= 32 && len(data)%16 == 0 {
+			ids := make([]uuid.UUID, len(data)/16)
+			for i := range ids {
+				copy(ids[i][:], data[16*i:])
+			}
+			return &benchdata.Set{Scope: mews.Scope{IntegrationID: ids[0], EnterpriseIDs: []uuid.UUID{ids[1]}}, Threads: ids[2:]}, nil
+		}
+	}
+	set, err := scanSet(b, db)
+	if err != nil || set == nil || keep == "" {
+		return set, err
+	}
+	data := append(append([]byte{}, set.Scope.IntegrationID[:]...), set.Scope.EnterpriseIDs[0][:]...)
+	for _, id := range set.Threads {
+		data = append(data, id[:]...)
+	}
+	return set, os.WriteFile(keep+".ids", data, 0o644)
+}
+
+func scanSet(b *testing.B, db *DB) (*benchdata.Set, error) {
 	rows, err := db.read.QueryContext(b.Context(), `SELECT integration_id, enterprise_id, id FROM threads`)
 	if err != nil {
 		return nil, err
