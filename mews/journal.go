@@ -48,7 +48,9 @@ type RequestFilter struct {
 // is that of pages: (CreatedUTC, order of recording), newest first.
 type Journal interface {
 	// RequestsAdd records entries, then keeps only the newest keep entries
-	// of the whole journal (of every process that shares it).
+	// of the whole journal (of every process that shares it). It keeps
+	// none of the entries' strings once it returns: their bytes may be
+	// the recorder's buffers, used again for the next entries.
 	RequestsAdd(ctx context.Context, entries []Request, keep int) error
 	// RequestsGetAll returns at most p.Count entries that match f, newest
 	// first, older than the entry p.Cursor if set; a cursor that is not
