@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -81,8 +82,9 @@ type requestMeta struct {
 const (
 	metaOperation = 128
 	metaThreads   = 4
-	// interned operations: the API's, and some unknown paths
-	metaOperations = 256
+	// interned operations and tokens' hashes: the API's operations, the
+	// tokens in use, and some unknown paths and tokens
+	metaOperations = 1024
 )
 
 // segmentEntries is how many entries a segment holds: a quarter of keep,
@@ -140,13 +142,25 @@ func (j *journal) newSegment() (*segment, error) {
 	return s, nil
 }
 
+// journalChunk is how many bytes of records RequestsAdd writes at once.
+const journalChunk = 256 << 10
+
+// internBytes is intern of string(b): an access token's hash, shared by
+// the entries of that token.
+func (j *journal) internBytes(b []byte) string {
+	if s, ok := j.ops[string(b)]; ok {
+		return s
+	}
+	return j.intern(string(b))
+}
+
 // intern returns op, shared by the entries of that operation.
 func (j *journal) intern(op string) string {
 	if s, ok := j.ops[op]; ok {
 		return s
 	}
 	if len(j.ops) < metaOperations {
-		op = string([]byte(op)) // not the request's path that it is a part of
+		op = strings.Clone(op) // not the request's path that it is a part of
 		j.ops[op] = op
 	}
 	return op
@@ -172,16 +186,42 @@ func (db *DB) RequestsAdd(_ context.Context, entries []mews.Request, keep int) e
 			return err
 		}
 	}
+	// With a file, the records go through j.buf, written out every
+	// journalChunk bytes: a batch of pages is a megabyte, which need not
+	// be in memory at once.
+	metas, size := len(s.meta), s.size
+	fail := func(err error) error {
+		s.meta, s.size = s.meta[:metas], size
+		return fmt.Errorf("sqlite: journal: %w", err)
+	}
 	buf := j.buf[:0]
-	metas := len(s.meta)
+	flush := func() error {
+		if len(buf) == 0 {
+			return nil
+		}
+		_, err := s.f.WriteAt(buf, s.size)
+		s.size += int64(len(buf))
+		buf = buf[:0]
+		return err
+	}
 	for i := range entries {
 		e := &entries[i]
-		start := len(buf)
-		buf = encodeRecord(buf, e)
 		m := requestMeta{
 			seq: j.last + int64(i) + 1, created: mews.Instant(e.CreatedUTC).UnixMicro(), id: e.ID,
-			integration: e.IntegrationID, hash: string(e.AccessTokenHash), status: e.Status,
-			off: s.size + int64(start), n: len(buf) - start, full: true,
+			integration: e.IntegrationID, status: e.Status, full: true,
+		}
+		if s.f != nil {
+			m.off = s.size + int64(len(buf))
+			buf = encodeRecord(buf, e)
+			m.n = int(s.size + int64(len(buf)) - m.off)
+		} else {
+			m.off = s.size
+			s.mem = encodeRecord(s.mem, e)
+			s.size = int64(len(s.mem))
+			m.n = int(s.size - m.off)
+		}
+		if e.AccessTokenHash != nil {
+			m.hash = j.internBytes(e.AccessTokenHash)
 		}
 		if len(e.Operation) <= metaOperation {
 			m.op = j.intern(e.Operation)
@@ -196,20 +236,21 @@ func (db *DB) RequestsAdd(_ context.Context, entries []mews.Request, keep int) e
 			m.full = false
 		}
 		s.meta = append(s.meta, m)
+		if len(buf) >= journalChunk {
+			if err := flush(); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	if s.f != nil {
+		if err := flush(); err != nil {
+			return fail(err)
+		}
 	}
 	j.buf = buf
-	if s.f != nil {
-		if _, err := s.f.WriteAt(buf, s.size); err != nil {
-			s.meta = s.meta[:metas]
-			return fmt.Errorf("sqlite: journal: %w", err)
-		}
-	} else {
-		s.mem = append(s.mem, buf...)
+	if cap(j.buf) > 4*journalChunk {
+		j.buf = nil // grown by a large body: not kept for the next batch
 	}
-	if cap(j.buf) > 4<<20 {
-		j.buf = nil // a batch of large bodies: not kept for the next one
-	}
-	s.size += int64(len(buf))
 	j.last += int64(len(entries))
 	j.held += len(entries)
 	j.keep = int64(keep)
