@@ -133,9 +133,10 @@ func collectThreads(rows *sql.Rows, err error) func(found map[uuid.UUID]uuid.UUI
 
 // MessagesGetAll returns a page of the messages that match f. It first
 // narrows f.ThreadIDs to the threads in scope, so that the page query reads
-// the messages table alone, by thread. Like MessageThreadsGetAll it would
-// need no transaction, and its queries share one, which takes the read lock
-// once.
+// the messages table alone, by thread; the cursor's thread is checked in
+// the same lookup (usually it is one of f.ThreadIDs), not by a join of
+// messages to threads. Like MessageThreadsGetAll it would need no
+// transaction, and its queries share one, which takes the read lock once.
 func (db *DB) MessagesGetAll(ctx context.Context, f mews.MessageFilter) (_ []mews.Message, err error) {
 	if err := checkCount(f.Page.Count); err != nil {
 		return nil, err
@@ -146,16 +147,24 @@ func (db *DB) MessagesGetAll(ctx context.Context, f mews.MessageFilter) (_ []mew
 	}
 	defer endRead(tx, &err)
 	var after *position
+	var cursorThread uuid.UUID
+	ids := f.ThreadIDs
 	if f.Page.Cursor != nil {
-		p, err := messagePosition(ctx, tx, f.Scope, *f.Page.Cursor)
+		p, thread, err := messagePosition(ctx, tx, *f.Page.Cursor)
 		if err != nil {
 			return nil, err
 		}
-		after = &p
+		after, cursorThread = &p, thread
+		if !slices.Contains(ids, thread) {
+			ids = append(slices.Clip(ids), thread)
+		}
 	}
-	in, err := threadsInScope(ctx, tx, f.Scope, f.ThreadIDs)
+	in, err := threadsInScope(ctx, tx, f.Scope, ids)
 	if err != nil {
 		return nil, err
+	}
+	if after != nil && !in[cursorThread] {
+		return nil, errCursorMessage(*f.Page.Cursor)
 	}
 	// Each once, in the order asked, so that one thread asked twice still
 	// gets the single-thread query.
@@ -195,26 +204,39 @@ func messagesPageQuery(threads []uuid.UUID, createdIn *mews.Interval, after *pos
 	})
 }
 
-// messagePositionQuery returns the query of the position of message id, if
-// its thread is in scope s.
-func messagePositionQuery(s mews.Scope, id uuid.UUID) (string, []any) {
-	var w where
-	w.add("m.id = ?", blob(id))
-	w.scope("t.", s)
-	return `SELECT m.created_utc, m.seq FROM messages m JOIN threads t ON t.id = m.thread_id` + w.String(), w.args
+// messagePositionQuery returns the query of the thread and the position
+// of message id: one lookup of messages_id, whose entries hold the key.
+func messagePositionQuery(id uuid.UUID) (string, []any) {
+	return `SELECT thread_id, created_utc, seq FROM messages WHERE id = ?`, []any{blob(id)}
 }
 
-// messagePosition returns the position of the cursor id, or EINVALID if it
-// is not a message of a thread in scope s.
-func messagePosition(ctx context.Context, e reader, s mews.Scope, id uuid.UUID) (position, error) {
-	query, args := messagePositionQuery(s, id)
-	p, found, err := readPosition(ctx, e, query, args)
+// messagePosition returns the position of the cursor id and its thread, or
+// EINVALID if there is no such message. Whether its thread is in scope is
+// the caller's to check (errCursorMessage).
+func messagePosition(ctx context.Context, e reader, id uuid.UUID) (position, uuid.UUID, error) {
+	query, args := messagePositionQuery(id)
+	r, err := e.query(ctx, query, args...)
 	if err != nil {
-		return p, fmt.Errorf("sqlite: find cursor message %s: %w", id, err)
+		return position{}, uuid.UUID{}, fmt.Errorf("sqlite: find cursor message %s: %w", id, err)
+	}
+	var p position
+	var thread uuid.UUID
+	found := r.next()
+	if found {
+		thread, p = r.uuid(0), position{created: r.int64(1), seq: r.int64(2)}
+	}
+	if err := r.close(); err != nil {
+		return p, thread, fmt.Errorf("sqlite: find cursor message %s: %w", id, err)
 	}
 	if !found {
-		return p, mews.Errorf(mews.EINVALID,
-			"Invalid Limitation.Cursor: %s is not the Id of a message of this client.", id)
+		return p, thread, errCursorMessage(id)
 	}
-	return p, nil
+	return p, thread, nil
+}
+
+// errCursorMessage is the error of a cursor that is not a message of a
+// thread in scope.
+func errCursorMessage(id uuid.UUID) error {
+	return mews.Errorf(mews.EINVALID,
+		"Invalid Limitation.Cursor: %s is not the Id of a message of this client.", id)
 }

@@ -302,6 +302,21 @@ func messagesCursorOutsideEnterpriseScope(e *env) {
 	checkMessages(e.t, "same cursor in the portfolio scope", e.messages(f), first)
 }
 
+// messagesCursorOfAThreadNotAsked: the cursor is a message of a thread in
+// scope that the filter does not name; the page is the asked thread's
+// messages older than it.
+func messagesCursorOfAThreadNotAsked(e *env) {
+	asked := e.thread(e.a, e.e1, 0)
+	other := e.thread(e.a, e.e1, 0)
+	older := e.addMessages(e.scope(e.e1), newMessage(asked.ID, 1, mews.SenderApplication))
+	m := e.addMessages(e.scope(e.e1), newMessage(other.ID, 2, mews.SenderApplication))[0]
+	e.addMessages(e.scope(e.e1), newMessage(asked.ID, 3, mews.SenderApplication))
+
+	f := byThreads(e.scope(e.e1), asked.ID)
+	f.Page.Cursor = &m.ID
+	checkMessages(e.t, "page after a message of another thread", e.messages(f), older)
+}
+
 func messagesCursorThreadIDIsUnknown(e *env) {
 	th := e.thread(e.a, e.e1, 0)
 	e.addMessages(e.scope(e.e1), newMessage(th.ID, 1, mews.SenderApplication))

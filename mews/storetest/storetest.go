@@ -76,6 +76,7 @@ func tests() []test {
 		{"MessagesCursorUnknown", messagesCursorUnknown},
 		{"MessagesCursorOfOtherIntegration", messagesCursorOfOtherIntegration},
 		{"MessagesCursorOutsideEnterpriseScope", messagesCursorOutsideEnterpriseScope},
+		{"MessagesCursorOfAThreadNotAsked", messagesCursorOfAThreadNotAsked},
 		{"MessagesCursorThreadIDIsUnknown", messagesCursorThreadIDIsUnknown},
 
 		{"ConcurrentAdds", concurrentAdds},
