@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -149,9 +148,13 @@ func (c created) parts(base where, after *position, sql func(*where) string) []p
 	return append(ps, part{sql(&w), w.args})
 }
 
-// clone returns a copy of w that shares nothing it could append to.
+// clone returns a copy of w that shares nothing it could append to, with
+// room for the two conditions of a tie-break and the LIMIT's argument.
 func (w *where) clone() where {
-	return where{conds: slices.Clone(w.conds), args: slices.Clone(w.args)}
+	return where{
+		conds: append(make([]string, 0, len(w.conds)+2), w.conds...),
+		args:  append(make([]any, 0, len(w.args)+3), w.args...),
+	}
 }
 
 func (w *where) String() string {
