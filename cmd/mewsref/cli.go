@@ -80,6 +80,7 @@ var otherEnv = map[string]string{
 	"MEWSREF_BENCH_FILE":          "benchmarks: set to run BenchmarkRequest on a SQLite file instead of in memory",
 	"MEWSREF_BENCH_JOURNAL":       "benchmarks: set to run BenchmarkRequest with the request journal on",
 	"MEWSREF_BENCH_JOURNAL_FILL":  "benchmarks: the entries BenchmarkJournal fills the journal with first (default its size)",
+	"MEWSREF_BENCH_CONNS":         "benchmarks: the connections at once of bench's BenchmarkHTTP (default 1; make bench uses 32)",
 }
 
 // command is one subcommand.
