@@ -29,24 +29,23 @@ type adminServer struct {
 
 var _ admin.StrictServerInterface = adminServer{}
 
-// adminAuth checks the admin token of every request under AdminPrefix
-// before anything else reads it. Both sides are hashed, so that the
-// constant-time comparison does not leak the token's length either.
-func adminAuth(token string) echo.MiddlewareFunc {
+// adminAuth returns the check of the admin token of every request under
+// AdminPrefix, made before anything else reads the request. Both sides are
+// hashed, so that the constant-time comparison does not leak the token's
+// length either.
+func adminAuth(token string) func(echo.Context) error {
 	want := sha256.Sum256([]byte(token))
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			if !strings.HasPrefix(c.Request().URL.Path, AdminPrefix) {
-				return next(c)
-			}
-			got, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
-			sum := sha256.Sum256([]byte(got))
-			if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
-				return mews.Errorf(mews.EUNAUTHORIZED, "The admin API needs the header Authorization: Bearer <admin token>.")
-			}
-			requestInfoFrom(c.Request().Context()).integration = "admin"
-			return next(c)
+	return func(c echo.Context) error {
+		if !strings.HasPrefix(c.Request().URL.Path, AdminPrefix) {
+			return nil
 		}
+		got, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+		sum := sha256.Sum256([]byte(got))
+		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			return mews.Errorf(mews.EUNAUTHORIZED, "The admin API needs the header Authorization: Bearer <admin token>.")
+		}
+		requestInfoFrom(c.Request().Context()).integration = "admin"
+		return nil
 	}
 }
 
@@ -63,7 +62,7 @@ func (a adminServer) AdminMessagesAdd(ctx context.Context, req admin.AdminMessag
 	if err != nil {
 		return nil, err
 	}
-	m := mews.Message{ID: newID(), ThreadID: t.ID, Text: req.Body.Text, Sender: mews.SenderEnterprise, CreatedUTC: a.s.now()}
+	m := mews.Message{ID: a.s.newID(), ThreadID: t.ID, Text: req.Body.Text, Sender: mews.SenderEnterprise, CreatedUTC: a.s.now()}
 	if err := a.s.addMessages(ctx, owner(t), []mews.Message{m}); err != nil {
 		return nil, err
 	}

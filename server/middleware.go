@@ -36,10 +36,14 @@ type requestInfo struct {
 }
 
 // requestContext carries the requestInfo of a request: one allocation for
-// both, and the info found at the first step of a lookup.
+// both, and the info found at the first step of a lookup. It also holds
+// what else a request needs once: its decoded body (validate.go) and the
+// value of its Request-Id header.
 type requestContext struct {
 	context.Context
-	info requestInfo
+	info     requestInfo
+	body     decodedBody
+	idHeader [1]string
 }
 
 func (c *requestContext) Value(key any) any {
@@ -75,59 +79,71 @@ func newRequestID() uuid.UUID {
 // Request-Id response header.
 func RequestID(ctx context.Context) string { return requestInfoFrom(ctx).id }
 
-// begin gives every request an id (the Request-Id header of every response),
-// a deadline after which it answers 408, and one structured log line.
-func (s *Server) begin(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		start := time.Now()
-		ctx := c.Request().Context()
-		if s.requestTimeout > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, s.requestTimeout)
-			defer cancel()
-		}
-		id := newRequestID()
-		rc := &requestContext{Context: ctx, info: requestInfo{id: id.String(), uuid: id}}
-		info := &rc.info
-		ctx = rc
-		c.SetRequest(c.Request().WithContext(ctx))
-		c.Response().Header().Set("Request-Id", info.id)
-		// Every instant of the request is on the clock as all replicas
-		// see it now.
-		s.syncClock(ctx, c.Request().URL.Path)
-		journal := s.journalRequest(&c.Response().Writer, c.Request(), info)
-
-		err := next(c)
-		if err != nil {
-			c.Error(err)
-		}
-		status := c.Response().Status
-		if journal != nil {
-			s.journalResponse(journal, &c.Response().Writer, c.Request(), info, status, time.Since(start))
-		}
-		level := slog.LevelInfo
-		switch {
-		case status >= http.StatusInternalServerError:
-			level = slog.LevelError
-		case isHealthPath(c.Request().URL.Path):
-			level = slog.LevelDebug // probes (health.go)
-		}
-		if s.log.Enabled(ctx, level) {
-			attrs := []slog.Attr{
-				slog.String("request_id", info.id),
-				slog.String("method", c.Request().Method),
-				slog.String("path", c.Request().URL.Path),
-				slog.Int("status", status),
-				slog.Duration("duration", time.Since(start)),
-			}
-			if info.integration != "" {
-				attrs = append(attrs, slog.String("integration", info.integration), slog.String("access_token", info.accessToken))
-			}
-			if info.err != "" {
-				attrs = append(attrs, slog.String("error", info.err))
-			}
-			s.log.LogAttrs(ctx, level, "request", attrs...)
-		}
-		return nil
+// middleware is the server's one Echo middleware, all of every request's
+// steps around its handler: begin, then guarded (the admin token's check,
+// validation, the handler). One, because Echo applies the middleware of an
+// instance to the route's handler again for every request, a closure each.
+func (s *Server) middleware(adminCheck func(echo.Context) error, val *validator) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error { return s.begin(c, next, adminCheck, val) }
 	}
+}
+
+// begin gives every request an id (the Request-Id header of every response),
+// a deadline after which it answers 408, and one structured log line, and
+// runs the rest (guarded).
+func (s *Server) begin(c echo.Context, next echo.HandlerFunc, adminCheck func(echo.Context) error, val *validator) error {
+	start := time.Now()
+	ctx := c.Request().Context()
+	if s.requestTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.requestTimeout)
+		defer cancel()
+	}
+	id := newRequestID()
+	rc := &requestContext{Context: ctx, info: requestInfo{id: id.String(), uuid: id}}
+	info := &rc.info
+	ctx = rc
+	c.SetRequest(c.Request().WithContext(ctx))
+	// The key as Header.Set writes it, and a value that needs no slice
+	// of its own.
+	rc.idHeader[0] = info.id
+	c.Response().Header()["Request-Id"] = rc.idHeader[:]
+	// Every instant of the request is on the clock as all replicas
+	// see it now.
+	s.syncClock(ctx, c.Request().URL.Path)
+	journal := s.journalRequest(&c.Response().Writer, c.Request(), info)
+
+	err := s.guarded(c, next, adminCheck, val)
+	if err != nil {
+		c.Error(err)
+	}
+	status := c.Response().Status
+	if journal != nil {
+		s.journalResponse(journal, &c.Response().Writer, c.Request(), info, status, time.Since(start))
+	}
+	level := slog.LevelInfo
+	switch {
+	case status >= http.StatusInternalServerError:
+		level = slog.LevelError
+	case isHealthPath(c.Request().URL.Path):
+		level = slog.LevelDebug // probes (health.go)
+	}
+	if s.log.Enabled(ctx, level) {
+		attrs := []slog.Attr{
+			slog.String("request_id", info.id),
+			slog.String("method", c.Request().Method),
+			slog.String("path", c.Request().URL.Path),
+			slog.Int("status", status),
+			slog.Duration("duration", time.Since(start)),
+		}
+		if info.integration != "" {
+			attrs = append(attrs, slog.String("integration", info.integration), slog.String("access_token", info.accessToken))
+		}
+		if info.err != "" {
+			attrs = append(attrs, slog.String("error", info.err))
+		}
+		s.log.LogAttrs(ctx, level, "request", attrs...)
+	}
+	return nil
 }

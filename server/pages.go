@@ -195,6 +195,8 @@ func writeJSON(w http.ResponseWriter, requestID string, body []byte) error {
 	if h.Get("Request-Id") != requestID {
 		h.Set("Request-Id", requestID)
 	}
+	// With its length, net/http sends the body as it is, without chunks.
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(http.StatusOK)
 	_, err := w.Write(body)
 	return err

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -113,6 +114,7 @@ type Server struct {
 	webhooks       *dispatcher    // nil: webhooks are queued, not sent
 	changes        *changes       // nil: no live views (no admin token)
 	journal        *recorder      // nil: no request journal
+	lastID         atomic.Int64   // of newID: milliseconds<<12 | sequence (handlers.go)
 }
 
 // New returns the whole server as an http.Handler, ready for httptest or
@@ -221,19 +223,18 @@ func New(cfg Config) (http.Handler, func() error, error) {
 	e.HTTPErrorHandler = s.handleError
 	e.Binder = validatedBinder{}
 	docs := []*openapi3.T{doc}
-	chain := []echo.MiddlewareFunc{s.begin, s.recoverPanic}
+	var adminCheck func(echo.Context) error
 	if cfg.AdminToken != "" {
 		adminDoc, err := LoadAdminSpec(false)
 		if err != nil {
 			return nil, nil, errors.Join(err, closeFn())
 		}
 		docs = append(docs, adminDoc)
-		// The admin token is checked before the body is read or validated.
-		chain = append(chain, adminAuth(cfg.AdminToken))
+		adminCheck = adminAuth(cfg.AdminToken)
 		admin.RegisterHandlers(e, admin.NewStrictHandler(adminServer{s: s, store: adm}, nil))
 	}
 	val := newValidator(limit, docs...)
-	e.Use(append(chain, val.middleware)...)
+	e.Use(s.middleware(adminCheck, val))
 	if cfg.AdminToken != "" {
 		if err := s.registerConsole(e, adminServer{s: s, store: adm}, val, cfg); err != nil {
 			return nil, nil, errors.Join(err, closeFn())
@@ -283,21 +284,27 @@ func (s *Server) startWebhooks(cfg Config) (mews.Admin, error) {
 // (UTC, to mews.Resolution). Responses show it truncated to the second.
 func (s *Server) now() time.Time { return mews.Instant(s.clock()) }
 
-// recoverPanic turns a panic in a handler into an internal error, logged with
-// its stack, so that no client input can take the process down.
-func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				if r == http.ErrAbortHandler {
-					panic(r)
-				}
-				s.log.Error("panic", "request_id", RequestID(c.Request().Context()), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-				err = fmt.Errorf("panic: %v", r)
+// guarded runs the steps of a request after begin: the admin token's check
+// (adminCheck, nil without the admin API) before the body is read or
+// validated, then validation, then the handler. A panic in any of them
+// becomes an internal error, logged with its stack, so that no client input
+// can take the process down.
+func (s *Server) guarded(c echo.Context, next echo.HandlerFunc, adminCheck func(echo.Context) error, val *validator) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if r == http.ErrAbortHandler {
+				panic(r)
 			}
-		}()
-		return next(c)
+			s.log.Error("panic", "request_id", RequestID(c.Request().Context()), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	if adminCheck != nil {
+		if err := adminCheck(c); err != nil {
+			return err
+		}
 	}
+	return val.validate(c, next)
 }
 
 var errNotValidated = errors.New("request body reached the handler without validation")

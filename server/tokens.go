@@ -155,6 +155,7 @@ type client struct {
 type accessToken struct {
 	token  []byte
 	digest tokenKey // sha256 of token, computed once
+	masked string   // MaskToken(token), computed once
 	access Access
 }
 
@@ -250,7 +251,7 @@ func newTokens(cfg *TokenConfig) (*tokens, error) {
 				return nil, fieldErrorf(field+".token", "%s is already an access token of %s", MaskToken(at.Token), owner(prev))
 			}
 			accessOwner[ak] = e
-			c.access[ak] = &accessToken{token: []byte(at.Token), digest: ak, access: Access{
+			c.access[ak] = &accessToken{token: []byte(at.Token), digest: ak, masked: MaskToken(at.Token), access: Access{
 				IntegrationID: id, IntegrationName: in.Name, EnterpriseIDs: dedupe(at.EnterpriseIDs),
 			}}
 		}

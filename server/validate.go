@@ -85,56 +85,57 @@ func newValidator(bodyLimit int64, docs ...*openapi3.T) *validator {
 	return v
 }
 
-func (v *validator) middleware(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		req := c.Request()
-		route, ok := v.routes[c.Path()]
-		if !ok || req.Method != route.Method {
-			return next(c) // Echo answers 404 or 405
-		}
-		if err := checkMediaType(req.Header.Get(echo.HeaderContentType)); err != nil {
-			return err
-		}
-		body, err := readBody(req.Body, v.bodyLimit)
+// validate checks the request of c, as its route's operation says, and
+// calls next with the body replaced by what it validated.
+func (v *validator) validate(c echo.Context, next echo.HandlerFunc) error {
+	req := c.Request()
+	route, ok := v.routes[c.Path()]
+	if !ok || req.Method != route.Method {
+		return next(c) // Echo answers 404 or 405
+	}
+	if err := checkMediaType(req.Header.Get(echo.HeaderContentType)); err != nil {
+		return err
+	}
+	body, err := readBody(req.Body, req.ContentLength, v.bodyLimit)
+	if err != nil {
+		return err
+	}
+	requestInfoFrom(req.Context()).body = body // for the request journal
+	if decode := v.decoders[c.Path()]; decode != nil {
+		val, err := decode(body)
 		if err != nil {
-			return err
+			return decodeError(body, err)
 		}
-		requestInfoFrom(req.Context()).body = body // for the request journal
-		if decode := v.decoders[c.Path()]; decode != nil {
-			val, err := decode(body)
-			if err != nil {
-				return decodeError(body, err)
-			}
-			db := &decodedBody{value: val}
-			db.Reset(body)
-			req.Body = db
-			return next(c)
-		}
-		if err := checkJSON(body); err != nil {
-			return err
-		}
-		// A valid body takes one pass that stops at the first
-		// violation; an invalid one that is small enough a second that
-		// finds them all.
-		req.Body = io.NopCloser(bytes.NewReader(body))
-		in := &openapi3filter.RequestValidationInput{Request: req, Route: route, Options: v.first[route.Spec]}
-		if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
-			if countValues(body, kinMaxValues+1) <= kinMaxValues {
-				req.Body = io.NopCloser(bytes.NewReader(body))
-				in.Options = v.options[route.Spec]
-				if all := openapi3filter.ValidateRequest(req.Context(), in); all != nil {
-					err = all
-				}
-			}
-			return schemaViolation(err)
-		}
-		if dt := v.dateTimes[c.Path()]; dt != nil {
-			if vb, ok := req.Body.(interface{ ValidatedValue() any }); ok {
-				dt.canonical(vb.ValidatedValue()) // an object: changed in place
-			}
-		}
+		db := decodedBodyOf(req.Context())
+		db.value = val
+		db.Reset(body)
+		req.Body = db
 		return next(c)
 	}
+	if err := checkJSON(body); err != nil {
+		return err
+	}
+	// A valid body takes one pass that stops at the first
+	// violation; an invalid one that is small enough a second that
+	// finds them all.
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	in := &openapi3filter.RequestValidationInput{Request: req, Route: route, Options: v.first[route.Spec]}
+	if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
+		if countValues(body, kinMaxValues+1) <= kinMaxValues {
+			req.Body = io.NopCloser(bytes.NewReader(body))
+			in.Options = v.options[route.Spec]
+			if all := openapi3filter.ValidateRequest(req.Context(), in); all != nil {
+				err = all
+			}
+		}
+		return schemaViolation(err)
+	}
+	if dt := v.dateTimes[c.Path()]; dt != nil {
+		if vb, ok := req.Body.(interface{ ValidatedValue() any }); ok {
+			dt.canonical(vb.ValidatedValue()) // an object: changed in place
+		}
+	}
+	return next(c)
 }
 
 // check validates body as the request body of the operation at path, as
@@ -162,6 +163,9 @@ func (v *validator) check(ctx context.Context, path string, body any) error {
 }
 
 func checkMediaType(contentType string) error {
+	if contentType == echo.MIMEApplicationJSON {
+		return nil // as every client sends it: no parameters to parse
+	}
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil || mt != echo.MIMEApplicationJSON {
 		return mews.Errorf(mews.EMEDIATYPE, "Content-Type must be application/json.")
@@ -169,21 +173,44 @@ func checkMediaType(contentType string) error {
 	return nil
 }
 
-// readBody reads the whole body, refusing more than limit bytes.
-func readBody(r io.Reader, limit int64) ([]byte, error) {
-	body, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return nil, bodyTooLarge(limit)
+// readBody reads the whole body, refusing more than limit bytes. size is
+// the request's ContentLength (-1: unknown): a body of a known size up to
+// presizeLimit is read into one buffer of that size, which io.ReadAll
+// would have grown from 512 bytes a few times; larger ones grow as they
+// arrive, so that a declared size alone allocates little.
+func readBody(r io.Reader, size, limit int64) ([]byte, error) {
+	n := int64(512)
+	if size >= 0 && size <= min(limit, presizeLimit) {
+		n = size + 1 // and room for the read that sees the end
+	}
+	body := make([]byte, 0, n)
+	lr := io.LimitedReader{R: r, N: limit + 1}
+	for {
+		k, err := lr.Read(body[len(body):cap(body)])
+		body = body[:len(body)+k]
+		if err == io.EOF {
+			break
 		}
-		return nil, mews.Errorf(mews.EINVALID, "The request body could not be read.")
+		if err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				return nil, bodyTooLarge(limit)
+			}
+			return nil, mews.Errorf(mews.EINVALID, "The request body could not be read.")
+		}
+		if len(body) == cap(body) {
+			body = append(body, 0)[:len(body)]
+		}
 	}
 	if int64(len(body)) > limit {
 		return nil, bodyTooLarge(limit)
 	}
 	return body, nil
 }
+
+// presizeLimit is the largest body that readBody reads into a buffer of
+// its declared size at once.
+const presizeLimit = 64 << 10
 
 func bodyTooLarge(limit int64) error {
 	return mews.Errorf(mews.ETOOLARGE, "The request body is larger than %d bytes.", limit)
@@ -300,6 +327,15 @@ type decodedBody struct {
 }
 
 func (*decodedBody) Close() error { return nil }
+
+// decodedBodyOf is the place for the decoded body of the request of ctx:
+// in its requestContext (middleware.go), which begin allocated anyway.
+func decodedBodyOf(ctx context.Context) *decodedBody {
+	if rc, ok := ctx.(*requestContext); ok {
+		return &rc.body
+	}
+	return &decodedBody{}
+}
 
 func collectSchemaErrors(err error, out *[]*openapi3.SchemaError) {
 	switch e := err.(type) {
