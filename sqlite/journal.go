@@ -282,7 +282,7 @@ func (s *segment) record(m *requestMeta, e *mews.Request) error {
 // matches says whether the entry of m matches f, reading its record if
 // what f asks is not all in m.
 func (s *segment) matches(m *requestMeta, f *mews.RequestFilter) (bool, error) {
-	if len(f.IntegrationIDs) > 0 && !slices.Contains(f.IntegrationIDs, m.integration) ||
+	if len(f.IntegrationIDs) > 0 && (m.integration == uuid.Nil || !slices.Contains(f.IntegrationIDs, m.integration)) ||
 		f.AccessTokenHash != nil && m.hash != string(f.AccessTokenHash) ||
 		len(f.Statuses) > 0 && !slices.Contains(f.Statuses, m.status) ||
 		f.Created != nil && (m.created < f.Created.Start.UnixMicro() || m.created > f.Created.End.UnixMicro()) ||

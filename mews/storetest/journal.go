@@ -225,6 +225,9 @@ func journalFilters(e *env) {
 		{"none", mews.RequestFilter{}, []uuid.UUID{r3.ID, r2.ID, r1.ID}},
 		{"operations", mews.RequestFilter{Operations: []string{"messages/add"}}, []uuid.UUID{r3.ID, r1.ID}},
 		{"integrations", mews.RequestFilter{IntegrationIDs: []uuid.UUID{e.b, e.e1}}, []uuid.UUID{r2.ID}},
+		// An entry refused before authentication has no integration: the
+		// nil id is none of its.
+		{"integration nil", mews.RequestFilter{IntegrationIDs: []uuid.UUID{uuid.Nil}}, []uuid.UUID{}},
 		{"access token", mews.RequestFilter{AccessTokenHash: hash("tok-a")}, []uuid.UUID{r3.ID, r1.ID}},
 		{"statuses", mews.RequestFilter{Statuses: []int{400, 401}}, []uuid.UUID{r3.ID, r2.ID}},
 		{"created inclusive", mews.RequestFilter{Created: &mews.Interval{Start: r1.CreatedUTC, End: r2.CreatedUTC}}, []uuid.UUID{r2.ID, r1.ID}},
