@@ -151,7 +151,7 @@ func (j *journal) internBytes(b []byte) string {
 	if s, ok := j.ops[string(b)]; ok {
 		return s
 	}
-	return j.intern(string(b))
+	return j.add(string(b))
 }
 
 // intern returns op, shared by the entries of that operation.
@@ -159,11 +159,18 @@ func (j *journal) intern(op string) string {
 	if s, ok := j.ops[op]; ok {
 		return s
 	}
+	// A copy also when the table is full: op is a part of the request's
+	// path, which is a part of its whole request line (up to a megabyte
+	// of query), and requestMeta keeps it as long as the entry.
+	return j.add(strings.Clone(op))
+}
+
+// add interns s, a string of its own, while the table has room.
+func (j *journal) add(s string) string {
 	if len(j.ops) < metaOperations {
-		op = strings.Clone(op) // not the request's path that it is a part of
-		j.ops[op] = op
+		j.ops[s] = s
 	}
-	return op
+	return s
 }
 
 // RequestsAdd records entries: their records in one write to the current

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/google/uuid"
 
@@ -210,5 +211,37 @@ func TestJournalFiltersReadLongFields(t *testing.T) {
 				t.Errorf("%s: operation read back %q", path, page[len(page)-1].Operation)
 			}
 		}
+	}
+}
+
+// An entry's requestMeta holds no part of a longer string than its
+// operation: the request's path, a part of its whole request line (a
+// query of up to a megabyte), also once the interned operations are all
+// taken.
+func TestJournalMetaHoldsNoRequestLine(t *testing.T) {
+	db := open(t, Memory)
+	add := func(op string) {
+		t.Helper()
+		e := mews.Request{ID: uuid.New(), CreatedUTC: time.Now(), Method: "POST", Operation: op, Status: 404}
+		if err := db.RequestsAdd(t.Context(), []mews.Request{e}, 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range metaOperations + 1 {
+		add(fmt.Sprintf("unknown/%d", i))
+	}
+	line := "POST /api/connector/v1/late/op?" + strings.Repeat("q", 1<<20) + " HTTP/1.1"
+	op := line[len("POST /api/connector/v1/"):strings.IndexByte(line, '?')]
+	add(op)
+	db.journal.mu.RLock()
+	defer db.journal.mu.RUnlock()
+	segs := db.journal.segs
+	m := segs[len(segs)-1].meta[len(segs[len(segs)-1].meta)-1]
+	if m.op != op {
+		t.Fatalf("operation %q, want %q", m.op, op)
+	}
+	start, p := uintptr(unsafe.Pointer(unsafe.StringData(line))), uintptr(unsafe.Pointer(unsafe.StringData(m.op)))
+	if p >= start && p < start+uintptr(len(line)) {
+		t.Errorf("the operation of an entry's requestMeta is a part of the request line of %d bytes", len(line))
 	}
 }
