@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -243,5 +244,55 @@ func TestJournalMetaHoldsNoRequestLine(t *testing.T) {
 	start, p := uintptr(unsafe.Pointer(unsafe.StringData(line))), uintptr(unsafe.Pointer(unsafe.StringData(m.op)))
 	if p >= start && p < start+uintptr(len(line)) {
 		t.Errorf("the operation of an entry's requestMeta is a part of the request line of %d bytes", len(line))
+	}
+}
+
+// A batch whose write fails (a full disk) is lost, and only it: the
+// entries before and after it read back whole, from where they are.
+func TestJournalWriteErrorLosesTheBatchOnly(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "mews.db"))
+	body := strings.Repeat("b", 60<<10) // batches of several writes of records
+	batch := func(n int) []mews.Request {
+		b := make([]mews.Request, n)
+		for i := range b {
+			b[i] = mews.Request{ID: uuid.New(), CreatedUTC: time.Now(), Method: "POST", Operation: "messages/add", Status: 200, RequestBody: &body}
+		}
+		return b
+	}
+	first, lost, last := batch(10), batch(10), batch(10)
+	if err := db.RequestsAdd(t.Context(), first, 100); err != nil {
+		t.Fatal(err)
+	}
+	s := db.journal.segs[len(db.journal.segs)-1]
+	f := s.f
+	ro, err := os.Open("/proc/self/fd/" + fmt.Sprint(f.Fd())) // the same file, read only: its writes fail
+	if err != nil {
+		t.Skip(err)
+	}
+	s.f = ro
+	if err := db.RequestsAdd(t.Context(), lost, 100); err == nil {
+		t.Fatal("a batch written to a file that cannot be written: no error")
+	}
+	s.f = f
+	ro.Close()
+	if err := db.RequestsAdd(t.Context(), last, 100); err != nil {
+		t.Fatal(err)
+	}
+	page, err := db.RequestsGetAll(t.Context(), mews.RequestFilter{}, mews.Page{Count: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append(slices.Clone(first), last...)
+	slices.Reverse(want)
+	if len(page) != len(want) {
+		t.Fatalf("%d entries read back, want %d", len(page), len(want))
+	}
+	for i, e := range page {
+		if e.ID != want[i].ID || e.RequestBody == nil || *e.RequestBody != body {
+			t.Errorf("entry %d: %s, want %s with its body", i, e.ID, want[i].ID)
+		}
+	}
+	if n, err := db.RequestsCount(t.Context(), mews.RequestFilter{}); err != nil || n != int64(len(want)) {
+		t.Errorf("count %d (%v), want %d", n, err, len(want))
 	}
 }
