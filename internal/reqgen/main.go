@@ -7,7 +7,8 @@
 // calls is internal/reqrt.
 //
 // It implements the schema keywords that the request schemas use and
-// refuses every other one, so that a change of the spec that it cannot
+// refuses every other one (an allow-list: implemented), naming the keyword
+// and where the schema is, so that a change of the spec that it cannot
 // decode fails `go generate` instead of being let through unchecked.
 //
 //	go run ./internal/reqgen -spec openapi/messaging.yaml -out gen/requests.gen.go
@@ -19,6 +20,7 @@ import (
 	"fmt"
 	"go/format"
 	"os"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -150,7 +152,8 @@ func generate(specPath, pkg string) ([]byte, error) {
 			if mt == nil || len(o.RequestBody.Value.Content) != 1 {
 				return nil, fmt.Errorf("%s: only an application/json request body is implemented", o.OperationID)
 			}
-			root, err := g.build(mt.Schema, o.OperationID)
+			root, err := g.build(mt.Schema, o.OperationID,
+				"#/paths/"+pointerToken(path)+"/"+strings.ToLower(m)+"/requestBody/content/application~1json/schema")
 			if err != nil {
 				return nil, err
 			}
@@ -256,51 +259,73 @@ func refName(ref string) string {
 	return ref[len(prefix):]
 }
 
-// unsupported names a keyword of s that the decoders do not implement.
+// The schema keywords that the decoders implement, and those that change
+// nothing that a decoder checks (annotations). Every other keyword that a
+// schema sets fails generation: an allow-list, so that a keyword new to
+// the spec, or to kin-openapi, cannot pass unchecked.
+var implemented = map[string]bool{
+	"type": true, "format": true, "nullable": true, "allOf": true,
+	"properties": true, "required": true, "additionalProperties": true, "items": true,
+	"minItems": true, "maxItems": true, "minLength": true, "maxLength": true,
+	"minimum": true, "maximum": true,
+	// annotations
+	"title": true, "description": true, "example": true, "examples": true,
+	"deprecated": true, "externalDocs": true, "$comment": true,
+}
+
+var schemaType = reflect.TypeOf(openapi3.Schema{})
+
+// keywords are the keywords that s sets, in the order of openapi3.Schema's
+// fields; Extensions (x-…) and Origin are not keywords.
+func keywords(s *openapi3.Schema) []string {
+	v := reflect.ValueOf(s).Elem()
+	var out []string
+	for i := 0; i < schemaType.NumField(); i++ {
+		f := schemaType.Field(i)
+		if f.Name == "Extensions" || f.Name == "Origin" || v.Field(i).IsZero() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" || name == "-" {
+			name = f.Name // Always: a boolean schema
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+// unsupported names a keyword of s that the decoders do not implement, or
+// a use of one that they do not.
 func unsupported(s *openapi3.Schema) string {
+	for _, k := range keywords(s) {
+		if !implemented[k] {
+			return "keyword " + k
+		}
+	}
 	switch {
-	case s.Not != nil:
-		return "not"
-	case len(s.OneOf) > 0:
-		return "oneOf"
-	case len(s.AnyOf) > 0:
-		return "anyOf"
-	case s.Pattern != "":
-		return "pattern"
-	case s.MultipleOf != nil:
-		return "multipleOf"
-	case s.ExclusiveMin.IsSet() || s.ExclusiveMax.IsSet():
-		return "exclusiveMinimum/exclusiveMaximum"
-	case s.UniqueItems:
-		return "uniqueItems"
-	case s.MinProps != 0 || s.MaxProps != nil:
-		return "minProperties/maxProperties"
 	case s.AdditionalProperties.Schema != nil:
 		return "additionalProperties with a schema"
-	case s.Default != nil:
-		return "default"
-	case s.ReadOnly || s.WriteOnly:
-		return "readOnly/writeOnly"
-	case s.Discriminator != nil:
-		return "discriminator"
-	case len(s.Enum) > 0:
-		return "enum (the request schemas have none yet)"
 	case s.Items != nil && s.Type != nil && !s.Type.Is("array"):
 		return "items without type array"
 	}
 	return ""
 }
 
-func (g *generator) build(ref *openapi3.SchemaRef, where string) (*node, error) {
+// build is the node of the schema of ref, at where (the operation and the
+// property path) and at loc in the document (a JSON pointer).
+func (g *generator) build(ref *openapi3.SchemaRef, where, loc string) (*node, error) {
 	if ref == nil || ref.Value == nil {
 		return nil, fmt.Errorf("%s: no schema", where)
 	}
+	if ref.Ref != "" {
+		loc = ref.Ref
+	}
 	s := ref.Value
 	if k := unsupported(s); k != "" {
-		return nil, fmt.Errorf("%s: %s is not implemented by internal/reqgen", where, k)
+		return nil, fmt.Errorf("%s (%s): %s is not implemented by internal/reqgen", where, loc, k)
 	}
 	if len(s.AllOf) > 0 {
-		return g.allOf(ref, where)
+		return g.allOf(ref, where, loc)
 	}
 	if s.Type == nil || len(s.Type.Slice()) != 1 {
 		return nil, fmt.Errorf("%s: a schema must have exactly one type", where)
@@ -317,7 +342,7 @@ func (g *generator) build(ref *openapi3.SchemaRef, where string) (*node, error) 
 		if s.AdditionalProperties.Has != nil && !*s.AdditionalProperties.Has {
 			n.closed = true
 		}
-		if err := g.properties(n, []*openapi3.Schema{s}, where); err != nil {
+		if err := g.properties(n, []*openapi3.Schema{s}, []string{loc}, where); err != nil {
 			return nil, err
 		}
 		return g.object(n, where)
@@ -326,7 +351,7 @@ func (g *generator) build(ref *openapi3.SchemaRef, where string) (*node, error) 
 		if s.Items == nil {
 			return nil, fmt.Errorf("%s: an array needs items", where)
 		}
-		items, err := g.build(s.Items, where+"[]")
+		items, err := g.build(s.Items, where+"[]", loc+"/items")
 		if err != nil {
 			return nil, err
 		}
@@ -392,7 +417,12 @@ func (g *generator) build(ref *openapi3.SchemaRef, where string) (*node, error) 
 // allOf is an object made of the members of allOf, each an object whose
 // properties are its own; the outer schema adds nullable and at most
 // type: object.
-func (g *generator) allOf(ref *openapi3.SchemaRef, where string) (*node, error) {
+// pointerToken escapes name as a token of a JSON pointer (RFC 6901).
+func pointerToken(name string) string {
+	return strings.NewReplacer("~", "~0", "/", "~1").Replace(name)
+}
+
+func (g *generator) allOf(ref *openapi3.SchemaRef, where, loc string) (*node, error) {
 	s := ref.Value
 	if (s.Type != nil && !s.Type.Is("object")) || len(s.Properties) > 0 || len(s.Required) > 0 || s.AdditionalProperties.Has != nil {
 		return nil, fmt.Errorf("%s: an allOf may only add nullable and type: object", where)
@@ -406,31 +436,37 @@ func (g *generator) allOf(ref *openapi3.SchemaRef, where string) (*node, error) 
 	}
 	n := &node{kind: kObject, nullable: s.Nullable, goType: name, typeText: reqrt.TypeText("object")}
 	members := make([]*openapi3.Schema, 0, len(s.AllOf))
+	locs := make([]string, 0, len(s.AllOf))
 	for i, m := range s.AllOf {
 		mw := fmt.Sprintf("%s.allOf[%d]", where, i)
 		if m.Value == nil {
 			return nil, fmt.Errorf("%s: unresolved", mw)
 		}
+		ml := fmt.Sprintf("%s/allOf/%d", loc, i)
+		if m.Ref != "" {
+			ml = m.Ref
+		}
 		if k := unsupported(m.Value); k != "" {
-			return nil, fmt.Errorf("%s: %s is not implemented by internal/reqgen", mw, k)
+			return nil, fmt.Errorf("%s (%s): %s is not implemented by internal/reqgen", mw, ml, k)
 		}
 		if len(m.Value.AllOf) > 0 || m.Value.Type == nil || !m.Value.Type.Is("object") || m.Value.Nullable ||
 			m.Value.AdditionalProperties.Has != nil {
 			return nil, fmt.Errorf("%s: members of allOf must be plain non-nullable objects", mw)
 		}
 		members = append(members, m.Value)
+		locs = append(locs, ml)
 	}
-	if err := g.properties(n, members, where); err != nil {
+	if err := g.properties(n, members, locs, where); err != nil {
 		return nil, err
 	}
 	return g.object(n, where)
 }
 
-// properties gives n the properties of the object schemas, which must not
-// share any.
-func (g *generator) properties(n *node, schemas []*openapi3.Schema, where string) error {
+// properties gives n the properties of the object schemas (at locs in the
+// document), which must not share any.
+func (g *generator) properties(n *node, schemas []*openapi3.Schema, locs []string, where string) error {
 	byName := map[string]*prop{}
-	for _, s := range schemas {
+	for i, s := range schemas {
 		names := make([]string, 0, len(s.Properties))
 		for name := range s.Properties {
 			names = append(names, name)
@@ -443,7 +479,7 @@ func (g *generator) properties(n *node, schemas []*openapi3.Schema, where string
 			if !goName.MatchString(name) {
 				return fmt.Errorf("%s: property %q has no Go field name of its own", where, name)
 			}
-			pn, err := g.build(s.Properties[name], where+"."+name)
+			pn, err := g.build(s.Properties[name], where+"."+name, locs[i]+"/properties/"+pointerToken(name))
 			if err != nil {
 				return err
 			}
