@@ -12,7 +12,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/mewsref/mewsref/internal/apitest"
 	"github.com/mewsref/mewsref/mews"
 	"github.com/mewsref/mewsref/server"
 	"github.com/mewsref/mewsref/sqlite"
@@ -241,5 +243,54 @@ func TestAdminViolationsAreCapped(t *testing.T) {
 		if r.body["Message"] != c.first || len(details) != c.details {
 			t.Errorf("%d items: Message %q and %d details, want %q and %d", c.items, r.body["Message"], len(details), c.first, c.details)
 		}
+	}
+}
+
+// abortingWriter aborts its request when the answer is written, as a
+// handler does that panics with http.ErrAbortHandler (which recoverPanic
+// lets through) after its answer has started.
+type abortingWriter struct{ http.ResponseWriter }
+
+func (w abortingWriter) Write(b []byte) (int, error) {
+	w.ResponseWriter.Write(b[:len(b)/2])
+	panic(http.ErrAbortHandler)
+}
+
+// A request that ends in a panic past recoverPanic, its answer begun (so
+// holding a ticket of the journal), neither holds up the reads of the
+// journal until their request budget (408) nor goes unrecorded.
+func TestJournalReadsDoNotWaitForARequestThatPanicked(t *testing.T) {
+	h, closeServer, err := server.New(server.Config{AdminToken: adminToken, RequestTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := closeServer(); err != nil {
+			t.Error(err)
+		}
+	})
+	aborting := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Abort") != "" {
+			w = abortingWriter{w}
+		}
+		h.ServeHTTP(w, r)
+	})
+	e := &env{t: t, ts: apitest.Server(t, aborting)}
+	e.addThread(demoClient, demoGross, "before")
+	req, err := http.NewRequest(http.MethodPost, e.ts.URL+pathThreadsAdd, strings.NewReader(
+		`{"ClientToken":"`+demoClient+`","AccessToken":"`+demoGross+`","Client":"Test 1.0","OriginalSender":"a","Subject":"aborted"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Abort", "1")
+	if res, err := http.DefaultClient.Do(req); err == nil {
+		res.Body.Close()
+		t.Fatalf("the aborted request was answered %d", res.StatusCode)
+	}
+	r := e.admin("requests/getAll", obj{"Limitation": obj{"Count": 10}})
+	e.wantStatus(r, 200)
+	if n := len(r.body["Requests"].([]any)); n != 2 {
+		t.Errorf("%d entries; want the thread added before and the aborted request", n)
 	}
 }

@@ -112,16 +112,21 @@ func (s *Server) begin(c echo.Context, next echo.HandlerFunc, adminCheck func(ec
 	// Every instant of the request is on the clock as all replicas
 	// see it now.
 	s.syncClock(ctx, c.Request().URL.Path)
-	journal := s.journalRequest(&c.Response().Writer, c.Request(), info)
+	if journal := s.journalRequest(&c.Response().Writer, c.Request(), info); journal != nil {
+		// Deferred, so that a panic past recoverPanic (an
+		// http.ErrAbortHandler) still queues the entry: its ticket,
+		// taken when the answer started, would hold up every read of
+		// the journal until its request budget.
+		defer func() {
+			s.journalResponse(journal, &c.Response().Writer, c.Request(), info, c.Response().Status, time.Since(start))
+		}()
+	}
 
 	err := s.guarded(c, next, adminCheck, val)
 	if err != nil {
 		c.Error(err)
 	}
 	status := c.Response().Status
-	if journal != nil {
-		s.journalResponse(journal, &c.Response().Writer, c.Request(), info, status, time.Since(start))
-	}
 	level := slog.LevelInfo
 	switch {
 	case status >= http.StatusInternalServerError:
