@@ -143,18 +143,18 @@ func (db *DB) openFile(ctx context.Context, path string) error {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return fmt.Errorf("sqlite: the directory %s of the database file %s does not exist", dir, path)
 	}
-	var err error
-	db.write, err = openPool(ctx, dsn(name, true,
-		busyTimeout, "foreign_keys(1)", "journal_mode(WAL)", "synchronous(FULL)",
-		"wal_autocheckpoint(0)", "cache_size(-32768)", "temp_store(MEMORY)"), 1)
+	// Migrations run first, on a connection of their own (migrateFile).
+	err := migrateFile(ctx, name)
+	if err == nil {
+		db.write, err = openPool(ctx, dsn(name, true,
+			busyTimeout, "foreign_keys(1)", "journal_mode(WAL)", "synchronous(FULL)",
+			"wal_autocheckpoint(0)", "cache_size(-32768)", "temp_store(MEMORY)"), 1)
+	}
 	if err != nil {
 		if !dirWritable(dir) {
 			// SQLite's own message is "unable to open database file (14)".
 			return fmt.Errorf("sqlite: cannot open the database file %s: its directory %s is not writable (SQLite creates %s-wal and -shm beside it)", path, dir, filepath.Base(path))
 		}
-		return err
-	}
-	if err := migrate(ctx, db.write); err != nil {
 		return err
 	}
 	// A read-only file opens, and answers reads, but would fail every write

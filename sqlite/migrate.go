@@ -116,3 +116,26 @@ func rollback(tx *sql.Tx) error {
 	}
 	return nil
 }
+
+// migrateFile brings the database file name (a URI) up to date on a
+// connection of its own, closed when it is done. The writer's connection
+// keeps its temporary files in memory (temp_store=MEMORY, for its
+// sub-journals), and so would keep there the sorts of a migration's index
+// builds: 0006 rebuilds the tables of messages and their indexes, which on
+// a file of millions of messages is hundreds of MiB of RAM. Here they spill
+// to temporary files beyond the page cache the writer has too (32 MiB).
+// The connection also puts the file in WAL mode (persistent) before any
+// other opens it, and commits with synchronous=FULL.
+func migrateFile(ctx context.Context, name string) error {
+	conn, err := openPool(ctx, migrationDSN(name), 1)
+	if err != nil {
+		return err
+	}
+	return errors.Join(migrate(ctx, conn), conn.Close())
+}
+
+// migrationDSN is the data source name of the migrating connection to the
+// file name: the writer's, but for temp_store and checkpoints.
+func migrationDSN(name string) string {
+	return dsn(name, true, busyTimeout, "foreign_keys(1)", "journal_mode(WAL)", "synchronous(FULL)", "cache_size(-32768)")
+}

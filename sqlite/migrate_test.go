@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/mewsref/mewsref/internal/migrations"
 	"github.com/mewsref/mewsref/mews"
 )
 
@@ -141,5 +143,35 @@ func TestOpenPathWithURICharacters(t *testing.T) {
 	openClosed(t, path)
 	if _, err := os.Stat(path); err != nil {
 		t.Errorf("database not at %q: %v", path, err)
+	}
+}
+
+// Migrations of a file run on a connection whose temporary files (the
+// sorts of index builds) are files, as SQLite's default has them, not
+// memory like the writer's: a migration reads temp_store where it runs.
+func TestFileMigrationsDoNotKeepTemporaryFilesInMemory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mews.db")
+	name := "file:" + path
+	conn, err := openPool(t.Context(), migrationDSN(name), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ms := []migrations.Migration{{Version: 1, Name: "0001_seen.sql",
+		SQL: `CREATE TABLE seen AS SELECT temp_store FROM pragma_temp_store`}}
+	if err := applyMigrations(t.Context(), conn, ms); err != nil {
+		t.Fatal(err)
+	}
+	var got int
+	if err := conn.QueryRowContext(t.Context(), `SELECT temp_store FROM seen`).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != 0 { // 0: the default, 2: MEMORY
+		t.Errorf("temp_store %d inside the migration, want 0 (default)", got)
+	}
+	// And Open migrates on it: the writer's connection has MEMORY.
+	db := openClosed(t, filepath.Join(t.TempDir(), "other.db"))
+	if err := db.write.QueryRowContext(t.Context(), `PRAGMA temp_store`).Scan(&got); err != nil || got != 2 {
+		t.Errorf("the writer's temp_store %d (%v), want 2 (MEMORY)", got, err)
 	}
 }
