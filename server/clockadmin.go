@@ -70,6 +70,7 @@ func (a adminServer) AdminClockSet(ctx context.Context, req admin.AdminClockSetR
 	if err != nil {
 		return nil, err
 	}
+	a.s.changes.changed() // the console's other pages show the clock
 	return admin.AdminClockSet200JSONResponse{Body: out, Headers: admin.AdminClockSet200ResponseHeaders{RequestId: RequestID(ctx)}}, nil
 }
 
@@ -84,6 +85,7 @@ func (a adminServer) AdminClockAdvance(ctx context.Context, req admin.AdminClock
 	if err != nil {
 		return nil, err
 	}
+	a.s.changes.changed() // the console's other pages show the clock
 	return admin.AdminClockAdvance200JSONResponse{Body: out, Headers: admin.AdminClockAdvance200ResponseHeaders{RequestId: RequestID(ctx)}}, nil
 }
 
@@ -94,5 +96,6 @@ func (a adminServer) AdminClockRelease(ctx context.Context, _ admin.AdminClockRe
 	if err != nil {
 		return nil, err
 	}
+	a.s.changes.changed() // the console's other pages show the clock
 	return admin.AdminClockRelease200JSONResponse{Body: out, Headers: admin.AdminClockRelease200ResponseHeaders{RequestId: RequestID(ctx)}}, nil
 }

@@ -275,3 +275,18 @@ func TestConsoleEventsFollowWrites(t *testing.T) {
 	s.call("/_admin/v1/messageThreads/resolve", obj{"MessageThreadId": id, "IsResolved": true}, true)
 	readEvent(t, sc, "change")
 }
+
+// Fault rules and the clock are live too: another tab of the controls
+// page refreshes when they change.
+func TestConsoleEventsFollowFaultsAndClock(t *testing.T) {
+	s := newConsoleSite(t)
+	sc := openEvents(t, s.ts.URL)
+	s.call("/_admin/v1/faults/add", obj{"Operation": "messages/add", "Status": 500}, true)
+	readEvent(t, sc, "change")
+	s.call("/_admin/v1/faults/clear", obj{}, true)
+	readEvent(t, sc, "change")
+	s.call("/_admin/v1/clock/advance", obj{"Seconds": 60}, true)
+	readEvent(t, sc, "change")
+	s.call("/_admin/v1/clock/release", obj{}, true)
+	readEvent(t, sc, "change")
+}

@@ -163,6 +163,7 @@ func (a adminServer) AdminFaultsAdd(ctx context.Context, req admin.AdminFaultsAd
 	if err != nil {
 		return nil, err
 	}
+	a.s.changes.changed() // the console's other pages show the rules
 	return admin.AdminFaultsAdd200JSONResponse{Body: adminFaultRule(out),
 		Headers: admin.AdminFaultsAdd200ResponseHeaders{RequestId: RequestID(ctx)}}, nil
 }
@@ -194,6 +195,7 @@ func (a adminServer) AdminFaultsClear(ctx context.Context, _ admin.AdminFaultsCl
 	if err := c.FaultRulesClear(ctx); err != nil {
 		return nil, err
 	}
+	a.s.changes.changed()
 	return admin.AdminFaultsClear200JSONResponse{Body: admin.AdminEmpty{},
 		Headers: admin.AdminFaultsClear200ResponseHeaders{RequestId: RequestID(ctx)}}, nil
 }
