@@ -65,3 +65,24 @@ func TestConsoleControlsInChromium(t *testing.T) {
 	}
 	b.checkOffline(site.ts.URL)
 }
+
+// TestConsoleControlsFollowOtherTabsInChromium: rules and the clock changed
+// elsewhere (another tab, a test through the admin API) show on an open
+// controls page without a reload.
+func TestConsoleControlsFollowOtherTabsInChromium(t *testing.T) {
+	exe := chromium(t)
+	site := newConsoleSite(t)
+	b := newBrowser(t, exe, 1280, 900)
+	b.do("open", chromedp.Navigate(site.ts.URL+"/console/signin"))
+	b.do("type the token", chromedp.SendKeys(chromedp.CSS("[data-testid=signin-token]"), adminToken))
+	b.submit("sign in", "[data-testid=signin-submit]")
+	b.do("controls", chromedp.Navigate(site.ts.URL+"/console/controls"))
+	b.eventually("live", `document.querySelector("[data-testid=live-status]").textContent === "live"`)
+	site.call("/_admin/v1/faults/add", obj{"Operation": "messages/add", "Status": 500}, true)
+	b.eventually("the rule", `document.querySelectorAll("[data-testid=fault-row]").length === 1`)
+	site.call("/_admin/v1/clock/set", obj{"NowUtc": "2030-01-02T03:04:05Z"}, true)
+	b.eventually("frozen", `document.querySelector("[data-testid=clock-mode]").textContent === "frozen" && document.querySelector("[data-testid=clock-release]") !== null`)
+	site.call("/_admin/v1/faults/clear", obj{}, true)
+	site.call("/_admin/v1/clock/release", obj{}, true)
+	b.eventually("cleared and running", `document.querySelector("[data-testid=fault-empty]") !== null && document.querySelector("[data-testid=clock-mode]").textContent === "real" && document.querySelector("[data-testid=clock-release]") === null`)
+}
