@@ -1,8 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -205,4 +209,76 @@ func TestAppendMaskIsMaskToken(t *testing.T) {
 			t.Errorf("appendMask(%q) = %q, want %q", tok, got, want)
 		}
 	}
+}
+
+// failingJournal is a journal whose writes fail, as on a full disk.
+type failingJournal struct{ mews.Journal }
+
+func (failingJournal) RequestsAdd(context.Context, []mews.Request, int) error {
+	return errors.New("write /tmp/.mews.db-requests-1: no space left on device")
+}
+
+// A journal whose store fails to write is not the API's failure: every
+// request is answered as usual, and what was lost is counted (Dropped)
+// and logged.
+func TestJournalCountsWhatItsStoreFailedToWrite(t *testing.T) {
+	db, err := sqlite.Open(t.Context(), sqlite.Memory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var log bytes.Buffer
+	var mu sync.Mutex
+	h, closeFn, err := New(Config{Store: db, JournalStore: failingJournal{db}, AdminToken: "admin",
+		Logger: slog.New(slog.NewTextHandler(lockedWriter{&mu, &log}, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	const n = 3
+	for range n {
+		res, err := http.Post(ts.URL+"/api/connector/v1/messageThreads/add", "application/json", strings.NewReader(
+			`{"ClientToken":"E0D439EE522F44368DC78E1BFB03710C-D24FB11DBE31D4621C4817E028D9E1D",
+				"AccessToken":"C66EF7B239D24632943D115EDE9CB810-EA00F8FD8294692C940F6B5A8F9453D",
+				"Client":"t","OriginalSender":"A","Subject":"B"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Errorf("status %d with the journal's store failing", res.StatusCode)
+		}
+	}
+	req := httptest.NewRequest("POST", "/_admin/v1/requests/count", strings.NewReader("{}"))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer admin")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var got struct{ Count, Dropped int }
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != 200 {
+		t.Fatalf("requests/count: %d %s", rec.Code, rec.Body)
+	}
+	if got.Count != 0 || got.Dropped != n {
+		t.Errorf("count %d, dropped %d; want 0 and %d", got.Count, got.Dropped, n)
+	}
+	if err := closeFn(); err != nil {
+		t.Error(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(log.String(), "request journal: could not record entries") || !strings.Contains(log.String(), "no space left on device") {
+		t.Errorf("the log does not say that entries were lost, and why:\n%s", log.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }
