@@ -427,3 +427,37 @@ func TestJournalMasksEscapedAndMalformedTokens(t *testing.T) {
 		}
 	}
 }
+
+// stalledJournal is a journal whose writes wait until released: the
+// journal's store stalled (a disk or a database too slow).
+type stalledJournal struct {
+	mews.Journal
+	release chan struct{}
+}
+
+func (j stalledJournal) RequestsAdd(ctx context.Context, entries []mews.Request, keep int) error {
+	<-j.release
+	return j.Journal.RequestsAdd(ctx, entries, keep)
+}
+
+// A read of the journal waits for the entries queued before it; when they
+// are not written within the request's budget it answers 408, an answer
+// that openapi/admin.yaml lists (apitest validates it). The API request
+// itself was answered at once.
+func TestJournalReadPastTheRequestTimeoutIs408(t *testing.T) {
+	store := openSQLite(t, sqlite.Memory)
+	release := make(chan struct{})
+	e := newEnv(t, server.Config{Store: store, AdminToken: adminToken, RequestTimeout: 300 * time.Millisecond,
+		JournalStore: stalledJournal{Journal: store.(mews.Journal), release: release}})
+	// Registered after newEnv's, so it runs before the server closes
+	// (cleanups run last first), which waits for the stalled write.
+	t.Cleanup(func() { close(release) })
+	e.addThread(demoClient, demoGross, "queued")
+	for op, body := range map[string]obj{"requests/getAll": {"Limitation": obj{"Count": 10}}, "requests/count": {}} {
+		r := e.admin(op, body)
+		e.wantStatus(r, 408)
+		if r.body["Message"] == nil {
+			t.Errorf("%s: 408 without a Message: %s", op, r.raw)
+		}
+	}
+}

@@ -3324,6 +3324,11 @@ type AdminClockAdvanceResponse404Headers struct {
 	RequestId string
 }
 
+// AdminClockAdvanceResponse408Headers the declared response headers of an HTTP 408 response for AdminClockAdvance
+type AdminClockAdvanceResponse408Headers struct {
+	RequestId string
+}
+
 // AdminClockAdvanceResponse500Headers the declared response headers of an HTTP 500 response for AdminClockAdvance
 type AdminClockAdvanceResponse500Headers struct {
 	RequestId string
@@ -3340,6 +3345,8 @@ type AdminClockAdvanceResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -3350,6 +3357,8 @@ type AdminClockAdvanceResponse struct {
 	Headers401 *AdminClockAdvanceResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *AdminClockAdvanceResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *AdminClockAdvanceResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminClockAdvanceResponse500Headers
 }
@@ -3372,6 +3381,11 @@ func (r AdminClockAdvanceResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminClockAdvanceResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AdminClockAdvanceResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3428,6 +3442,11 @@ type AdminClockGetResponse404Headers struct {
 	RequestId string
 }
 
+// AdminClockGetResponse408Headers the declared response headers of an HTTP 408 response for AdminClockGet
+type AdminClockGetResponse408Headers struct {
+	RequestId string
+}
+
 // AdminClockGetResponse500Headers the declared response headers of an HTTP 500 response for AdminClockGet
 type AdminClockGetResponse500Headers struct {
 	RequestId string
@@ -3444,6 +3463,8 @@ type AdminClockGetResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -3454,6 +3475,8 @@ type AdminClockGetResponse struct {
 	Headers401 *AdminClockGetResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *AdminClockGetResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *AdminClockGetResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminClockGetResponse500Headers
 }
@@ -3476,6 +3499,11 @@ func (r AdminClockGetResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminClockGetResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AdminClockGetResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3532,6 +3560,11 @@ type AdminClockReleaseResponse404Headers struct {
 	RequestId string
 }
 
+// AdminClockReleaseResponse408Headers the declared response headers of an HTTP 408 response for AdminClockRelease
+type AdminClockReleaseResponse408Headers struct {
+	RequestId string
+}
+
 // AdminClockReleaseResponse500Headers the declared response headers of an HTTP 500 response for AdminClockRelease
 type AdminClockReleaseResponse500Headers struct {
 	RequestId string
@@ -3548,6 +3581,8 @@ type AdminClockReleaseResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -3558,6 +3593,8 @@ type AdminClockReleaseResponse struct {
 	Headers401 *AdminClockReleaseResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *AdminClockReleaseResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *AdminClockReleaseResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminClockReleaseResponse500Headers
 }
@@ -3580,6 +3617,11 @@ func (r AdminClockReleaseResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminClockReleaseResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AdminClockReleaseResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3636,6 +3678,11 @@ type AdminClockSetResponse404Headers struct {
 	RequestId string
 }
 
+// AdminClockSetResponse408Headers the declared response headers of an HTTP 408 response for AdminClockSet
+type AdminClockSetResponse408Headers struct {
+	RequestId string
+}
+
 // AdminClockSetResponse500Headers the declared response headers of an HTTP 500 response for AdminClockSet
 type AdminClockSetResponse500Headers struct {
 	RequestId string
@@ -3652,6 +3699,8 @@ type AdminClockSetResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -3662,6 +3711,8 @@ type AdminClockSetResponse struct {
 	Headers401 *AdminClockSetResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *AdminClockSetResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *AdminClockSetResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminClockSetResponse500Headers
 }
@@ -3684,6 +3735,11 @@ func (r AdminClockSetResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminClockSetResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AdminClockSetResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3740,6 +3796,11 @@ type AdminDataExportResponse404Headers struct {
 	RequestId string
 }
 
+// AdminDataExportResponse408Headers the declared response headers of an HTTP 408 response for AdminDataExport
+type AdminDataExportResponse408Headers struct {
+	RequestId string
+}
+
 // AdminDataExportResponse500Headers the declared response headers of an HTTP 500 response for AdminDataExport
 type AdminDataExportResponse500Headers struct {
 	RequestId string
@@ -3756,6 +3817,8 @@ type AdminDataExportResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -3766,6 +3829,8 @@ type AdminDataExportResponse struct {
 	Headers401 *AdminDataExportResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *AdminDataExportResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *AdminDataExportResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminDataExportResponse500Headers
 }
@@ -3788,6 +3853,11 @@ func (r AdminDataExportResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminDataExportResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AdminDataExportResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3844,6 +3914,11 @@ type AdminDataImportResponse404Headers struct {
 	RequestId string
 }
 
+// AdminDataImportResponse408Headers the declared response headers of an HTTP 408 response for AdminDataImport
+type AdminDataImportResponse408Headers struct {
+	RequestId string
+}
+
 // AdminDataImportResponse500Headers the declared response headers of an HTTP 500 response for AdminDataImport
 type AdminDataImportResponse500Headers struct {
 	RequestId string
@@ -3860,6 +3935,8 @@ type AdminDataImportResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -3870,6 +3947,8 @@ type AdminDataImportResponse struct {
 	Headers401 *AdminDataImportResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *AdminDataImportResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *AdminDataImportResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminDataImportResponse500Headers
 }
@@ -3892,6 +3971,11 @@ func (r AdminDataImportResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminDataImportResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AdminDataImportResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3948,6 +4032,11 @@ type AdminFaultsAddResponse404Headers struct {
 	RequestId string
 }
 
+// AdminFaultsAddResponse408Headers the declared response headers of an HTTP 408 response for AdminFaultsAdd
+type AdminFaultsAddResponse408Headers struct {
+	RequestId string
+}
+
 // AdminFaultsAddResponse500Headers the declared response headers of an HTTP 500 response for AdminFaultsAdd
 type AdminFaultsAddResponse500Headers struct {
 	RequestId string
@@ -3964,6 +4053,8 @@ type AdminFaultsAddResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -3974,6 +4065,8 @@ type AdminFaultsAddResponse struct {
 	Headers401 *AdminFaultsAddResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *AdminFaultsAddResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *AdminFaultsAddResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminFaultsAddResponse500Headers
 }
@@ -3996,6 +4089,11 @@ func (r AdminFaultsAddResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminFaultsAddResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AdminFaultsAddResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4052,6 +4150,11 @@ type AdminFaultsClearResponse404Headers struct {
 	RequestId string
 }
 
+// AdminFaultsClearResponse408Headers the declared response headers of an HTTP 408 response for AdminFaultsClear
+type AdminFaultsClearResponse408Headers struct {
+	RequestId string
+}
+
 // AdminFaultsClearResponse500Headers the declared response headers of an HTTP 500 response for AdminFaultsClear
 type AdminFaultsClearResponse500Headers struct {
 	RequestId string
@@ -4068,6 +4171,8 @@ type AdminFaultsClearResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -4078,6 +4183,8 @@ type AdminFaultsClearResponse struct {
 	Headers401 *AdminFaultsClearResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *AdminFaultsClearResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *AdminFaultsClearResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminFaultsClearResponse500Headers
 }
@@ -4100,6 +4207,11 @@ func (r AdminFaultsClearResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminFaultsClearResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AdminFaultsClearResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4156,6 +4268,11 @@ type AdminFaultsGetAllResponse404Headers struct {
 	RequestId string
 }
 
+// AdminFaultsGetAllResponse408Headers the declared response headers of an HTTP 408 response for AdminFaultsGetAll
+type AdminFaultsGetAllResponse408Headers struct {
+	RequestId string
+}
+
 // AdminFaultsGetAllResponse500Headers the declared response headers of an HTTP 500 response for AdminFaultsGetAll
 type AdminFaultsGetAllResponse500Headers struct {
 	RequestId string
@@ -4172,6 +4289,8 @@ type AdminFaultsGetAllResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -4182,6 +4301,8 @@ type AdminFaultsGetAllResponse struct {
 	Headers401 *AdminFaultsGetAllResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *AdminFaultsGetAllResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *AdminFaultsGetAllResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminFaultsGetAllResponse500Headers
 }
@@ -4204,6 +4325,11 @@ func (r AdminFaultsGetAllResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminFaultsGetAllResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AdminFaultsGetAllResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4260,6 +4386,11 @@ type AdminIntegrationsGetAllResponse404Headers struct {
 	RequestId string
 }
 
+// AdminIntegrationsGetAllResponse408Headers the declared response headers of an HTTP 408 response for AdminIntegrationsGetAll
+type AdminIntegrationsGetAllResponse408Headers struct {
+	RequestId string
+}
+
 // AdminIntegrationsGetAllResponse500Headers the declared response headers of an HTTP 500 response for AdminIntegrationsGetAll
 type AdminIntegrationsGetAllResponse500Headers struct {
 	RequestId string
@@ -4276,6 +4407,8 @@ type AdminIntegrationsGetAllResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -4286,6 +4419,8 @@ type AdminIntegrationsGetAllResponse struct {
 	Headers401 *AdminIntegrationsGetAllResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *AdminIntegrationsGetAllResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *AdminIntegrationsGetAllResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminIntegrationsGetAllResponse500Headers
 }
@@ -4308,6 +4443,11 @@ func (r AdminIntegrationsGetAllResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminIntegrationsGetAllResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AdminIntegrationsGetAllResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4364,6 +4504,11 @@ type AdminMessageThreadsGetResponse404Headers struct {
 	RequestId string
 }
 
+// AdminMessageThreadsGetResponse408Headers the declared response headers of an HTTP 408 response for AdminMessageThreadsGet
+type AdminMessageThreadsGetResponse408Headers struct {
+	RequestId string
+}
+
 // AdminMessageThreadsGetResponse500Headers the declared response headers of an HTTP 500 response for AdminMessageThreadsGet
 type AdminMessageThreadsGetResponse500Headers struct {
 	RequestId string
@@ -4380,6 +4525,8 @@ type AdminMessageThreadsGetResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -4390,6 +4537,8 @@ type AdminMessageThreadsGetResponse struct {
 	Headers401 *AdminMessageThreadsGetResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *AdminMessageThreadsGetResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *AdminMessageThreadsGetResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminMessageThreadsGetResponse500Headers
 }
@@ -4412,6 +4561,11 @@ func (r AdminMessageThreadsGetResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminMessageThreadsGetResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AdminMessageThreadsGetResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4468,6 +4622,11 @@ type AdminMessageThreadsGetAllResponse404Headers struct {
 	RequestId string
 }
 
+// AdminMessageThreadsGetAllResponse408Headers the declared response headers of an HTTP 408 response for AdminMessageThreadsGetAll
+type AdminMessageThreadsGetAllResponse408Headers struct {
+	RequestId string
+}
+
 // AdminMessageThreadsGetAllResponse500Headers the declared response headers of an HTTP 500 response for AdminMessageThreadsGetAll
 type AdminMessageThreadsGetAllResponse500Headers struct {
 	RequestId string
@@ -4484,6 +4643,8 @@ type AdminMessageThreadsGetAllResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -4494,6 +4655,8 @@ type AdminMessageThreadsGetAllResponse struct {
 	Headers401 *AdminMessageThreadsGetAllResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *AdminMessageThreadsGetAllResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *AdminMessageThreadsGetAllResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminMessageThreadsGetAllResponse500Headers
 }
@@ -4516,6 +4679,11 @@ func (r AdminMessageThreadsGetAllResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminMessageThreadsGetAllResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AdminMessageThreadsGetAllResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4572,6 +4740,11 @@ type AdminMessageThreadsResolveResponse404Headers struct {
 	RequestId string
 }
 
+// AdminMessageThreadsResolveResponse408Headers the declared response headers of an HTTP 408 response for AdminMessageThreadsResolve
+type AdminMessageThreadsResolveResponse408Headers struct {
+	RequestId string
+}
+
 // AdminMessageThreadsResolveResponse500Headers the declared response headers of an HTTP 500 response for AdminMessageThreadsResolve
 type AdminMessageThreadsResolveResponse500Headers struct {
 	RequestId string
@@ -4588,6 +4761,8 @@ type AdminMessageThreadsResolveResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -4598,6 +4773,8 @@ type AdminMessageThreadsResolveResponse struct {
 	Headers401 *AdminMessageThreadsResolveResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *AdminMessageThreadsResolveResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *AdminMessageThreadsResolveResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminMessageThreadsResolveResponse500Headers
 }
@@ -4620,6 +4797,11 @@ func (r AdminMessageThreadsResolveResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminMessageThreadsResolveResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AdminMessageThreadsResolveResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4676,6 +4858,11 @@ type AdminMessageThreadsSearchResponse404Headers struct {
 	RequestId string
 }
 
+// AdminMessageThreadsSearchResponse408Headers the declared response headers of an HTTP 408 response for AdminMessageThreadsSearch
+type AdminMessageThreadsSearchResponse408Headers struct {
+	RequestId string
+}
+
 // AdminMessageThreadsSearchResponse500Headers the declared response headers of an HTTP 500 response for AdminMessageThreadsSearch
 type AdminMessageThreadsSearchResponse500Headers struct {
 	RequestId string
@@ -4692,6 +4879,8 @@ type AdminMessageThreadsSearchResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -4702,6 +4891,8 @@ type AdminMessageThreadsSearchResponse struct {
 	Headers401 *AdminMessageThreadsSearchResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *AdminMessageThreadsSearchResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *AdminMessageThreadsSearchResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminMessageThreadsSearchResponse500Headers
 }
@@ -4724,6 +4915,11 @@ func (r AdminMessageThreadsSearchResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminMessageThreadsSearchResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AdminMessageThreadsSearchResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4780,6 +4976,11 @@ type AdminMessagesAddResponse404Headers struct {
 	RequestId string
 }
 
+// AdminMessagesAddResponse408Headers the declared response headers of an HTTP 408 response for AdminMessagesAdd
+type AdminMessagesAddResponse408Headers struct {
+	RequestId string
+}
+
 // AdminMessagesAddResponse500Headers the declared response headers of an HTTP 500 response for AdminMessagesAdd
 type AdminMessagesAddResponse500Headers struct {
 	RequestId string
@@ -4796,6 +4997,8 @@ type AdminMessagesAddResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -4806,6 +5009,8 @@ type AdminMessagesAddResponse struct {
 	Headers401 *AdminMessagesAddResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *AdminMessagesAddResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *AdminMessagesAddResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminMessagesAddResponse500Headers
 }
@@ -4828,6 +5033,11 @@ func (r AdminMessagesAddResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminMessagesAddResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AdminMessagesAddResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4884,6 +5094,11 @@ type AdminMessagesGetAllResponse404Headers struct {
 	RequestId string
 }
 
+// AdminMessagesGetAllResponse408Headers the declared response headers of an HTTP 408 response for AdminMessagesGetAll
+type AdminMessagesGetAllResponse408Headers struct {
+	RequestId string
+}
+
 // AdminMessagesGetAllResponse500Headers the declared response headers of an HTTP 500 response for AdminMessagesGetAll
 type AdminMessagesGetAllResponse500Headers struct {
 	RequestId string
@@ -4900,6 +5115,8 @@ type AdminMessagesGetAllResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -4910,6 +5127,8 @@ type AdminMessagesGetAllResponse struct {
 	Headers401 *AdminMessagesGetAllResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *AdminMessagesGetAllResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *AdminMessagesGetAllResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminMessagesGetAllResponse500Headers
 }
@@ -4932,6 +5151,11 @@ func (r AdminMessagesGetAllResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminMessagesGetAllResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AdminMessagesGetAllResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4988,6 +5212,11 @@ type AdminRequestsClearResponse404Headers struct {
 	RequestId string
 }
 
+// AdminRequestsClearResponse408Headers the declared response headers of an HTTP 408 response for AdminRequestsClear
+type AdminRequestsClearResponse408Headers struct {
+	RequestId string
+}
+
 // AdminRequestsClearResponse500Headers the declared response headers of an HTTP 500 response for AdminRequestsClear
 type AdminRequestsClearResponse500Headers struct {
 	RequestId string
@@ -5004,6 +5233,8 @@ type AdminRequestsClearResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -5014,6 +5245,8 @@ type AdminRequestsClearResponse struct {
 	Headers401 *AdminRequestsClearResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *AdminRequestsClearResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *AdminRequestsClearResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminRequestsClearResponse500Headers
 }
@@ -5036,6 +5269,11 @@ func (r AdminRequestsClearResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminRequestsClearResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AdminRequestsClearResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5092,6 +5330,11 @@ type AdminRequestsCountResponse404Headers struct {
 	RequestId string
 }
 
+// AdminRequestsCountResponse408Headers the declared response headers of an HTTP 408 response for AdminRequestsCount
+type AdminRequestsCountResponse408Headers struct {
+	RequestId string
+}
+
 // AdminRequestsCountResponse500Headers the declared response headers of an HTTP 500 response for AdminRequestsCount
 type AdminRequestsCountResponse500Headers struct {
 	RequestId string
@@ -5108,6 +5351,8 @@ type AdminRequestsCountResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -5118,6 +5363,8 @@ type AdminRequestsCountResponse struct {
 	Headers401 *AdminRequestsCountResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *AdminRequestsCountResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *AdminRequestsCountResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminRequestsCountResponse500Headers
 }
@@ -5140,6 +5387,11 @@ func (r AdminRequestsCountResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminRequestsCountResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AdminRequestsCountResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5196,6 +5448,11 @@ type AdminRequestsGetAllResponse404Headers struct {
 	RequestId string
 }
 
+// AdminRequestsGetAllResponse408Headers the declared response headers of an HTTP 408 response for AdminRequestsGetAll
+type AdminRequestsGetAllResponse408Headers struct {
+	RequestId string
+}
+
 // AdminRequestsGetAllResponse500Headers the declared response headers of an HTTP 500 response for AdminRequestsGetAll
 type AdminRequestsGetAllResponse500Headers struct {
 	RequestId string
@@ -5212,6 +5469,8 @@ type AdminRequestsGetAllResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -5222,6 +5481,8 @@ type AdminRequestsGetAllResponse struct {
 	Headers401 *AdminRequestsGetAllResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *AdminRequestsGetAllResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *AdminRequestsGetAllResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminRequestsGetAllResponse500Headers
 }
@@ -5244,6 +5505,11 @@ func (r AdminRequestsGetAllResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminRequestsGetAllResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AdminRequestsGetAllResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5300,6 +5566,11 @@ type AdminResetResponse404Headers struct {
 	RequestId string
 }
 
+// AdminResetResponse408Headers the declared response headers of an HTTP 408 response for AdminReset
+type AdminResetResponse408Headers struct {
+	RequestId string
+}
+
 // AdminResetResponse500Headers the declared response headers of an HTTP 500 response for AdminReset
 type AdminResetResponse500Headers struct {
 	RequestId string
@@ -5316,6 +5587,8 @@ type AdminResetResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -5326,6 +5599,8 @@ type AdminResetResponse struct {
 	Headers401 *AdminResetResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *AdminResetResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *AdminResetResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminResetResponse500Headers
 }
@@ -5348,6 +5623,11 @@ func (r AdminResetResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminResetResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AdminResetResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5404,6 +5684,11 @@ type AdminWebhookDeliveriesGetAllResponse404Headers struct {
 	RequestId string
 }
 
+// AdminWebhookDeliveriesGetAllResponse408Headers the declared response headers of an HTTP 408 response for AdminWebhookDeliveriesGetAll
+type AdminWebhookDeliveriesGetAllResponse408Headers struct {
+	RequestId string
+}
+
 // AdminWebhookDeliveriesGetAllResponse500Headers the declared response headers of an HTTP 500 response for AdminWebhookDeliveriesGetAll
 type AdminWebhookDeliveriesGetAllResponse500Headers struct {
 	RequestId string
@@ -5420,6 +5705,8 @@ type AdminWebhookDeliveriesGetAllResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -5430,6 +5717,8 @@ type AdminWebhookDeliveriesGetAllResponse struct {
 	Headers401 *AdminWebhookDeliveriesGetAllResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *AdminWebhookDeliveriesGetAllResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *AdminWebhookDeliveriesGetAllResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminWebhookDeliveriesGetAllResponse500Headers
 }
@@ -5452,6 +5741,11 @@ func (r AdminWebhookDeliveriesGetAllResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminWebhookDeliveriesGetAllResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AdminWebhookDeliveriesGetAllResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5508,6 +5802,11 @@ type AdminWebhookDeliveriesRedeliverResponse404Headers struct {
 	RequestId string
 }
 
+// AdminWebhookDeliveriesRedeliverResponse408Headers the declared response headers of an HTTP 408 response for AdminWebhookDeliveriesRedeliver
+type AdminWebhookDeliveriesRedeliverResponse408Headers struct {
+	RequestId string
+}
+
 // AdminWebhookDeliveriesRedeliverResponse500Headers the declared response headers of an HTTP 500 response for AdminWebhookDeliveriesRedeliver
 type AdminWebhookDeliveriesRedeliverResponse500Headers struct {
 	RequestId string
@@ -5524,6 +5823,8 @@ type AdminWebhookDeliveriesRedeliverResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -5534,6 +5835,8 @@ type AdminWebhookDeliveriesRedeliverResponse struct {
 	Headers401 *AdminWebhookDeliveriesRedeliverResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *AdminWebhookDeliveriesRedeliverResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *AdminWebhookDeliveriesRedeliverResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminWebhookDeliveriesRedeliverResponse500Headers
 }
@@ -5556,6 +5859,11 @@ func (r AdminWebhookDeliveriesRedeliverResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminWebhookDeliveriesRedeliverResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AdminWebhookDeliveriesRedeliverResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5612,6 +5920,11 @@ type AdminWebhooksGetAllResponse404Headers struct {
 	RequestId string
 }
 
+// AdminWebhooksGetAllResponse408Headers the declared response headers of an HTTP 408 response for AdminWebhooksGetAll
+type AdminWebhooksGetAllResponse408Headers struct {
+	RequestId string
+}
+
 // AdminWebhooksGetAllResponse500Headers the declared response headers of an HTTP 500 response for AdminWebhooksGetAll
 type AdminWebhooksGetAllResponse500Headers struct {
 	RequestId string
@@ -5628,6 +5941,8 @@ type AdminWebhooksGetAllResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -5638,6 +5953,8 @@ type AdminWebhooksGetAllResponse struct {
 	Headers401 *AdminWebhooksGetAllResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *AdminWebhooksGetAllResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *AdminWebhooksGetAllResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminWebhooksGetAllResponse500Headers
 }
@@ -5660,6 +5977,11 @@ func (r AdminWebhooksGetAllResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminWebhooksGetAllResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AdminWebhooksGetAllResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5716,6 +6038,11 @@ type AdminWebhooksSetResponse404Headers struct {
 	RequestId string
 }
 
+// AdminWebhooksSetResponse408Headers the declared response headers of an HTTP 408 response for AdminWebhooksSet
+type AdminWebhooksSetResponse408Headers struct {
+	RequestId string
+}
+
 // AdminWebhooksSetResponse500Headers the declared response headers of an HTTP 500 response for AdminWebhooksSet
 type AdminWebhooksSetResponse500Headers struct {
 	RequestId string
@@ -5732,6 +6059,8 @@ type AdminWebhooksSetResponse struct {
 	JSON401 *Unauthorized
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *RequestTimeout
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -5742,6 +6071,8 @@ type AdminWebhooksSetResponse struct {
 	Headers401 *AdminWebhooksSetResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *AdminWebhooksSetResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *AdminWebhooksSetResponse408Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminWebhooksSetResponse500Headers
 }
@@ -5764,6 +6095,11 @@ func (r AdminWebhooksSetResponse) GetJSON401() *Unauthorized {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r AdminWebhooksSetResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r AdminWebhooksSetResponse) GetJSON408() *RequestTimeout {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -6706,6 +7042,13 @@ func ParseAdminClockAdvanceResponse(rsp *http.Response) (*AdminClockAdvanceRespo
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6756,6 +7099,16 @@ func ParseAdminClockAdvanceResponse(rsp *http.Response) (*AdminClockAdvanceRespo
 			headers.RequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers AdminClockAdvanceResponse408Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminClockAdvanceResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -6813,6 +7166,13 @@ func ParseAdminClockGetResponse(rsp *http.Response) (*AdminClockGetResponse, err
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6863,6 +7223,16 @@ func ParseAdminClockGetResponse(rsp *http.Response) (*AdminClockGetResponse, err
 			headers.RequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers AdminClockGetResponse408Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminClockGetResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -6920,6 +7290,13 @@ func ParseAdminClockReleaseResponse(rsp *http.Response) (*AdminClockReleaseRespo
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6970,6 +7347,16 @@ func ParseAdminClockReleaseResponse(rsp *http.Response) (*AdminClockReleaseRespo
 			headers.RequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers AdminClockReleaseResponse408Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminClockReleaseResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -7027,6 +7414,13 @@ func ParseAdminClockSetResponse(rsp *http.Response) (*AdminClockSetResponse, err
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7077,6 +7471,16 @@ func ParseAdminClockSetResponse(rsp *http.Response) (*AdminClockSetResponse, err
 			headers.RequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers AdminClockSetResponse408Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminClockSetResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -7134,6 +7538,13 @@ func ParseAdminDataExportResponse(rsp *http.Response) (*AdminDataExportResponse,
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7184,6 +7595,16 @@ func ParseAdminDataExportResponse(rsp *http.Response) (*AdminDataExportResponse,
 			headers.RequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers AdminDataExportResponse408Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminDataExportResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -7241,6 +7662,13 @@ func ParseAdminDataImportResponse(rsp *http.Response) (*AdminDataImportResponse,
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7291,6 +7719,16 @@ func ParseAdminDataImportResponse(rsp *http.Response) (*AdminDataImportResponse,
 			headers.RequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers AdminDataImportResponse408Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminDataImportResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -7348,6 +7786,13 @@ func ParseAdminFaultsAddResponse(rsp *http.Response) (*AdminFaultsAddResponse, e
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7398,6 +7843,16 @@ func ParseAdminFaultsAddResponse(rsp *http.Response) (*AdminFaultsAddResponse, e
 			headers.RequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers AdminFaultsAddResponse408Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminFaultsAddResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -7455,6 +7910,13 @@ func ParseAdminFaultsClearResponse(rsp *http.Response) (*AdminFaultsClearRespons
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7505,6 +7967,16 @@ func ParseAdminFaultsClearResponse(rsp *http.Response) (*AdminFaultsClearRespons
 			headers.RequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers AdminFaultsClearResponse408Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminFaultsClearResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -7562,6 +8034,13 @@ func ParseAdminFaultsGetAllResponse(rsp *http.Response) (*AdminFaultsGetAllRespo
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7612,6 +8091,16 @@ func ParseAdminFaultsGetAllResponse(rsp *http.Response) (*AdminFaultsGetAllRespo
 			headers.RequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers AdminFaultsGetAllResponse408Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminFaultsGetAllResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -7669,6 +8158,13 @@ func ParseAdminIntegrationsGetAllResponse(rsp *http.Response) (*AdminIntegration
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7719,6 +8215,16 @@ func ParseAdminIntegrationsGetAllResponse(rsp *http.Response) (*AdminIntegration
 			headers.RequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers AdminIntegrationsGetAllResponse408Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminIntegrationsGetAllResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -7776,6 +8282,13 @@ func ParseAdminMessageThreadsGetResponse(rsp *http.Response) (*AdminMessageThrea
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7826,6 +8339,16 @@ func ParseAdminMessageThreadsGetResponse(rsp *http.Response) (*AdminMessageThrea
 			headers.RequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers AdminMessageThreadsGetResponse408Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminMessageThreadsGetResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -7883,6 +8406,13 @@ func ParseAdminMessageThreadsGetAllResponse(rsp *http.Response) (*AdminMessageTh
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7933,6 +8463,16 @@ func ParseAdminMessageThreadsGetAllResponse(rsp *http.Response) (*AdminMessageTh
 			headers.RequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers AdminMessageThreadsGetAllResponse408Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminMessageThreadsGetAllResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -7990,6 +8530,13 @@ func ParseAdminMessageThreadsResolveResponse(rsp *http.Response) (*AdminMessageT
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8040,6 +8587,16 @@ func ParseAdminMessageThreadsResolveResponse(rsp *http.Response) (*AdminMessageT
 			headers.RequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers AdminMessageThreadsResolveResponse408Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminMessageThreadsResolveResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -8097,6 +8654,13 @@ func ParseAdminMessageThreadsSearchResponse(rsp *http.Response) (*AdminMessageTh
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8147,6 +8711,16 @@ func ParseAdminMessageThreadsSearchResponse(rsp *http.Response) (*AdminMessageTh
 			headers.RequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers AdminMessageThreadsSearchResponse408Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminMessageThreadsSearchResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -8204,6 +8778,13 @@ func ParseAdminMessagesAddResponse(rsp *http.Response) (*AdminMessagesAddRespons
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8254,6 +8835,16 @@ func ParseAdminMessagesAddResponse(rsp *http.Response) (*AdminMessagesAddRespons
 			headers.RequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers AdminMessagesAddResponse408Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminMessagesAddResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -8311,6 +8902,13 @@ func ParseAdminMessagesGetAllResponse(rsp *http.Response) (*AdminMessagesGetAllR
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8361,6 +8959,16 @@ func ParseAdminMessagesGetAllResponse(rsp *http.Response) (*AdminMessagesGetAllR
 			headers.RequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers AdminMessagesGetAllResponse408Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminMessagesGetAllResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -8418,6 +9026,13 @@ func ParseAdminRequestsClearResponse(rsp *http.Response) (*AdminRequestsClearRes
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8468,6 +9083,16 @@ func ParseAdminRequestsClearResponse(rsp *http.Response) (*AdminRequestsClearRes
 			headers.RequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers AdminRequestsClearResponse408Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminRequestsClearResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -8525,6 +9150,13 @@ func ParseAdminRequestsCountResponse(rsp *http.Response) (*AdminRequestsCountRes
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8575,6 +9207,16 @@ func ParseAdminRequestsCountResponse(rsp *http.Response) (*AdminRequestsCountRes
 			headers.RequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers AdminRequestsCountResponse408Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminRequestsCountResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -8632,6 +9274,13 @@ func ParseAdminRequestsGetAllResponse(rsp *http.Response) (*AdminRequestsGetAllR
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8682,6 +9331,16 @@ func ParseAdminRequestsGetAllResponse(rsp *http.Response) (*AdminRequestsGetAllR
 			headers.RequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers AdminRequestsGetAllResponse408Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminRequestsGetAllResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -8739,6 +9398,13 @@ func ParseAdminResetResponse(rsp *http.Response) (*AdminResetResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8789,6 +9455,16 @@ func ParseAdminResetResponse(rsp *http.Response) (*AdminResetResponse, error) {
 			headers.RequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers AdminResetResponse408Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminResetResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -8846,6 +9522,13 @@ func ParseAdminWebhookDeliveriesGetAllResponse(rsp *http.Response) (*AdminWebhoo
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8896,6 +9579,16 @@ func ParseAdminWebhookDeliveriesGetAllResponse(rsp *http.Response) (*AdminWebhoo
 			headers.RequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers AdminWebhookDeliveriesGetAllResponse408Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminWebhookDeliveriesGetAllResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -8953,6 +9646,13 @@ func ParseAdminWebhookDeliveriesRedeliverResponse(rsp *http.Response) (*AdminWeb
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9003,6 +9703,16 @@ func ParseAdminWebhookDeliveriesRedeliverResponse(rsp *http.Response) (*AdminWeb
 			headers.RequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers AdminWebhookDeliveriesRedeliverResponse408Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminWebhookDeliveriesRedeliverResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -9060,6 +9770,13 @@ func ParseAdminWebhooksGetAllResponse(rsp *http.Response) (*AdminWebhooksGetAllR
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9110,6 +9827,16 @@ func ParseAdminWebhooksGetAllResponse(rsp *http.Response) (*AdminWebhooksGetAllR
 			headers.RequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers AdminWebhooksGetAllResponse408Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminWebhooksGetAllResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -9167,6 +9894,13 @@ func ParseAdminWebhooksSetResponse(rsp *http.Response) (*AdminWebhooksSetRespons
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest RequestTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9217,6 +9951,16 @@ func ParseAdminWebhooksSetResponse(rsp *http.Response) (*AdminWebhooksSetRespons
 			headers.RequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers AdminWebhooksSetResponse408Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers408 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminWebhooksSetResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {

@@ -871,6 +871,9 @@ type InternalServerError = ConnectorApiExceptionResult
 // NotFound The body of every error.
 type NotFound = ConnectorApiExceptionResult
 
+// RequestTimeout The body of every error.
+type RequestTimeout = ConnectorApiExceptionResult
+
 // Unauthorized The body of every error.
 type Unauthorized = ConnectorApiExceptionResult
 

@@ -418,6 +418,15 @@ type NotFoundJSONResponse struct {
 	Headers NotFoundResponseHeaders
 }
 
+type RequestTimeoutResponseHeaders struct {
+	RequestId string
+}
+type RequestTimeoutJSONResponse struct {
+	Body ConnectorApiExceptionResult
+
+	Headers RequestTimeoutResponseHeaders
+}
+
 type UnauthorizedResponseHeaders struct {
 	RequestId string
 }
@@ -498,6 +507,21 @@ func (response AdminClockAdvance404JSONResponse) VisitAdminClockAdvanceResponse(
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClockAdvance408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AdminClockAdvance408JSONResponse) VisitAdminClockAdvanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -594,6 +618,21 @@ func (response AdminClockGet404JSONResponse) VisitAdminClockGetResponse(w http.R
 	return err
 }
 
+type AdminClockGet408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AdminClockGet408JSONResponse) VisitAdminClockGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminClockGet500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -682,6 +721,21 @@ func (response AdminClockRelease404JSONResponse) VisitAdminClockReleaseResponse(
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClockRelease408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AdminClockRelease408JSONResponse) VisitAdminClockReleaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -778,6 +832,21 @@ func (response AdminClockSet404JSONResponse) VisitAdminClockSetResponse(w http.R
 	return err
 }
 
+type AdminClockSet408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AdminClockSet408JSONResponse) VisitAdminClockSetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminClockSet500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -866,6 +935,21 @@ func (response AdminDataExport404JSONResponse) VisitAdminDataExportResponse(w ht
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDataExport408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AdminDataExport408JSONResponse) VisitAdminDataExportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -962,6 +1046,21 @@ func (response AdminDataImport404JSONResponse) VisitAdminDataImportResponse(w ht
 	return err
 }
 
+type AdminDataImport408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AdminDataImport408JSONResponse) VisitAdminDataImportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminDataImport500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -1050,6 +1149,21 @@ func (response AdminFaultsAdd404JSONResponse) VisitAdminFaultsAddResponse(w http
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminFaultsAdd408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AdminFaultsAdd408JSONResponse) VisitAdminFaultsAddResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1146,6 +1260,21 @@ func (response AdminFaultsClear404JSONResponse) VisitAdminFaultsClearResponse(w 
 	return err
 }
 
+type AdminFaultsClear408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AdminFaultsClear408JSONResponse) VisitAdminFaultsClearResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminFaultsClear500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -1234,6 +1363,21 @@ func (response AdminFaultsGetAll404JSONResponse) VisitAdminFaultsGetAllResponse(
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminFaultsGetAll408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AdminFaultsGetAll408JSONResponse) VisitAdminFaultsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1330,6 +1474,21 @@ func (response AdminIntegrationsGetAll404JSONResponse) VisitAdminIntegrationsGet
 	return err
 }
 
+type AdminIntegrationsGetAll408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AdminIntegrationsGetAll408JSONResponse) VisitAdminIntegrationsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminIntegrationsGetAll500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -1418,6 +1577,21 @@ func (response AdminMessageThreadsGet404JSONResponse) VisitAdminMessageThreadsGe
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminMessageThreadsGet408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AdminMessageThreadsGet408JSONResponse) VisitAdminMessageThreadsGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1514,6 +1688,21 @@ func (response AdminMessageThreadsGetAll404JSONResponse) VisitAdminMessageThread
 	return err
 }
 
+type AdminMessageThreadsGetAll408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AdminMessageThreadsGetAll408JSONResponse) VisitAdminMessageThreadsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminMessageThreadsGetAll500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -1602,6 +1791,21 @@ func (response AdminMessageThreadsResolve404JSONResponse) VisitAdminMessageThrea
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminMessageThreadsResolve408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AdminMessageThreadsResolve408JSONResponse) VisitAdminMessageThreadsResolveResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1698,6 +1902,21 @@ func (response AdminMessageThreadsSearch404JSONResponse) VisitAdminMessageThread
 	return err
 }
 
+type AdminMessageThreadsSearch408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AdminMessageThreadsSearch408JSONResponse) VisitAdminMessageThreadsSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminMessageThreadsSearch500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -1786,6 +2005,21 @@ func (response AdminMessagesAdd404JSONResponse) VisitAdminMessagesAddResponse(w 
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminMessagesAdd408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AdminMessagesAdd408JSONResponse) VisitAdminMessagesAddResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1882,6 +2116,21 @@ func (response AdminMessagesGetAll404JSONResponse) VisitAdminMessagesGetAllRespo
 	return err
 }
 
+type AdminMessagesGetAll408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AdminMessagesGetAll408JSONResponse) VisitAdminMessagesGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminMessagesGetAll500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -1970,6 +2219,21 @@ func (response AdminRequestsClear404JSONResponse) VisitAdminRequestsClearRespons
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRequestsClear408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AdminRequestsClear408JSONResponse) VisitAdminRequestsClearResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2066,6 +2330,21 @@ func (response AdminRequestsCount404JSONResponse) VisitAdminRequestsCountRespons
 	return err
 }
 
+type AdminRequestsCount408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AdminRequestsCount408JSONResponse) VisitAdminRequestsCountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminRequestsCount500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -2154,6 +2433,21 @@ func (response AdminRequestsGetAll404JSONResponse) VisitAdminRequestsGetAllRespo
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRequestsGetAll408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AdminRequestsGetAll408JSONResponse) VisitAdminRequestsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2250,6 +2544,21 @@ func (response AdminReset404JSONResponse) VisitAdminResetResponse(w http.Respons
 	return err
 }
 
+type AdminReset408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AdminReset408JSONResponse) VisitAdminResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminReset500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -2338,6 +2647,21 @@ func (response AdminWebhookDeliveriesGetAll404JSONResponse) VisitAdminWebhookDel
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminWebhookDeliveriesGetAll408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AdminWebhookDeliveriesGetAll408JSONResponse) VisitAdminWebhookDeliveriesGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2434,6 +2758,21 @@ func (response AdminWebhookDeliveriesRedeliver404JSONResponse) VisitAdminWebhook
 	return err
 }
 
+type AdminWebhookDeliveriesRedeliver408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AdminWebhookDeliveriesRedeliver408JSONResponse) VisitAdminWebhookDeliveriesRedeliverResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminWebhookDeliveriesRedeliver500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -2526,6 +2865,21 @@ func (response AdminWebhooksGetAll404JSONResponse) VisitAdminWebhooksGetAllRespo
 	return err
 }
 
+type AdminWebhooksGetAll408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AdminWebhooksGetAll408JSONResponse) VisitAdminWebhooksGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminWebhooksGetAll500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -2614,6 +2968,21 @@ func (response AdminWebhooksSet404JSONResponse) VisitAdminWebhooksSetResponse(w 
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminWebhooksSet408JSONResponse struct{ RequestTimeoutJSONResponse }
+
+func (response AdminWebhooksSet408JSONResponse) VisitAdminWebhooksSetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3832,172 +4201,174 @@ func (sh *strictHandler) AdminWebhooksSet(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3tcts4luiroHS3KnIVLcuOk+7IP7Y8SXrGu0k6Ezu3q6aVO4RJyEKbBDQEaEXTlap9iPsM98H2SW7h",
-	"HIAEv0RKdjq9086vWKJA4OB8f/46imS6koIJrUazX0dLRmOWwX8/sH/kTOmL2PwRMxVlfKW5FKPZ6KPg",
-	"/8gZ4TETmi84y4hcEL1kJMPfnBH2j5wmioTFIqF5hArCskxm5FrGm8koGJnnecbi0UxnOQtGKlqylJoX",
-	"ply8YeJGL0ez42CkNys2mo2Uzri4GX358sX8VK2kUAz2+ica2zeZvyIpNBPwX7paJTyiZt9Hvyiz+V+9",
-	"l/xbxhaj2eh/HZVAOMJv1dFLKQSLtMzOV/z154jB2T8wlScaN1AFyTlJabKQWcpiBwUiM0IJrkfuuExg",
-	"G+bYTSgfIpjbNmQfPirvA15/ITTLBE0uWXbHstcGrN/u7AuaJ9ohgYIdnfkIQXhcYosiXBMuvGefKJLI",
-	"m4eCzDupf5C5iL8VOK6WjOhlxmhsMIALzW4yeC2JJVNESE3YZ650YL4ugUCyXCiy5nopc21IhcapgZK8",
-	"ZQ+GNB8FzfVSZvyf7JuC59zuAsGCmyVckZQrxcWNAcySKgDOOpPi5uFh8cUxG1jk3Cz/MpHRbZPZXflo",
-	"GplnzA5WmVyxTHPkP29lzJq/DDNGk3BmLlaYU5m7xTPRJMGlyHglleLXyYbQJWDMgnB9cEbCRSb/yUQ4",
-	"I6m8Y4pIkWzIeskEUQw5S3xHRcRisxkm8nQ0+3lk3jcKRvjT0acG3zS0sf6oo/ZDwobMGfMsY8KQqNJU",
-	"6MDQ6nopEwOGSIpYkYTfMsLuWLZxD82FYe/EMWUy1m5BcsvYytxslEn7+xnRkiwyxv7JDCtgn2mkk81c",
-	"rJcsg0+4CkhkYBTCEkeK6bCgjBDPEB5M5sIcVmYp1aPZKKaaHWqeslFTXviS5me8rQIWJZjk9S8s0gZM",
-	"JT6cI5jf04ymTFuco3HMDeBo8t5DgwVNFKtj+1/kmixoZk5sLpIUcGki0SVCp3k59otiDcSU8SKjkXlC",
-	"EZokcs3iM0I1SaXS5Hg6JRtGM3UwqYBI5teJOXpKP/PU4MzT42dPn0/Nv8CIXPxwWkBE5Ok1yxoAdDvd",
-	"DrpLpvcGm8FHi1oespRIRXUTfl24/U5qcs0WMvMWaKL5GZEp15oB0xZ5kpCFZc+1ByddSGd+RA18rTLT",
-	"RMJ2YL1iCb9jGWeqCq46EiQs0oqs2fVSylsSF79qQuKlzJGpN4EK6FH+1gA3YzrPREAEWxtRveCZqh6S",
-	"C/30xMea4yq+lAoaCDuDMKifWLnXpkL+aPiZga63F9AfuPJFZmUfec7jQXD2cRVh8akf+FZiNXb6UwPg",
-	"TVBVwV+u2X4H1avjmqWqT8b6e92MSlSiWUY3jTN7G+g7+KbtaliBZYoJq6dIcs3sn1oSKRj5+OFN8+zn",
-	"WrN0pTtOTu23JKUxI0oa1tiKak18epkxqlncSuE/GblokCllStEbI2AVoXGM0nGIhAhGbUjqXdbmiSLI",
-	"Dev7fX462gP/kcGVqqGQoBvHbQjf2OsbqrQF9HZ4JFRpB3QAioH7vgwM31tYGvVXbppvXFCe4JEGLX2p",
-	"qc7Vy1ZdysDrL1dX74mCh5ytga8Tam0MDuDafEGEwc6IpqwVtTq24l3dO/Z5GHgF+1welisS58zuQoqI",
-	"EUtiKFJ+KGCxH+zf000iadzHKP7MBMtoYpmW+SFCtXmK90zERivNheYJoeTk82cLSTIudn7gbJTKvY7x",
-	"MAe+7mmXGwWj4sejYIQPtqqiH7OkFbROBQRmM+lV5i7Ma6rEhmuXICtgEJTsqcJQGlfeILEGgvrE0Mtj",
-	"u0SL4bSOv3SKkc2OsqFdFmy6d/k6XenNjvrZO0nKzXqXVFv6B5on+scVw6tpAuBcEOm+dSRdmJPk/P2F",
-	"j2GWuV+Baa2Obpg+T8w11z6ncVx+2HwMH2hDyHLHH/KkhQU5N0eWJ4xQEZOlXJM0j5ZotBmUTdiiRR84",
-	"jyKm1JUxXtsZm/eAW4in3OiiWgYkperWKPeFUoqWlzGQUBr18o4OfdDYJikVG+elQYMbjmd+e8uMKmaM",
-	"i4cS0VyXkjkgsuYCKsyiYQL7FUvo5m23ikU3YLmmPEm4NTz3lAdd8ttAqlALzuBPZSHn/FsyiwvvKM/s",
-	"o2qgCvEWMbb95aH9NnR0U3pWz6r2S8wAbwdhSoVWe5lOjby/BKMPLKVcmMW6sY1rcO5sGJh2CK+BGPaB",
-	"6WxzvtAs6zSWATbw3CE8iI5ncnryYs/b75Kf4BdCZYQ7HUR5oKeIhOC52evVbYKuBLajah/mQYXVeGLP",
-	"YVIbBEtKqlDwp6083XDIvY17n5GCzyJhRrswWptckBB3HQKLDe3ewh25KpiXBVuzjjeufE7rNLWsMPzb",
-	"eGs1DrELp4Uzwq925br9xvcA+7uTPf5FJnHFNw+ASaS4IeM1TZJD9LD4fPPA+k/mAtGci5szsqLwW4+B",
-	"FwvylMkcv7QaJVfkdPp9zWPXONrzlpP1E+j+bNK/eOr4JNFLqomgKStvZoK7LDDB7XIX1Lg/a70H7wNR",
-	"6Ny3Y3fS44Mz61g2BFIQXhevLO7p++enu1/TAD6qpcWXoPSVv2VrVYsaWoXQ7OF0ehycTp8Gp9PvA3PM",
-	"Z9Np8Gz69NP92W0J+35O2Ok7MmcreZ0KqmpB4aGoMrZy2W61Y0fPUanV9rmOvJd3ntuztlpVet+vYZg4",
-	"kJ3QLFtlXEH4TxEKjBgjOopE8g7ZbRUSr4sfXXShu78uqOG1pYOGJgZOO5Iy4fyLBRh7/S5VyO3q4xnk",
-	"2nlH0xZOdqEVcCR3GDgbiaRY8Ju8XL3HUq4ZyfCqoAbkIZfeie6vbUiocuTqlfrLtBvE5jrIimX1dYZj",
-	"u4+fffhe2U/n4a0QOY/jbS7689L/mBnBIsj1pob8LaFD33rtwiIbTi74I+HDsOmKfe7gSpp9LgL2dtdN",
-	"dacnjFbbuX1dHxDft8rqc7IygJMLt5u2sEaeqTbfoznPRexOI5OYAYHjVdhPzeqlhxCNbJau9GaPCEOh",
-	"crTgwLtaZGAQ1joNpg9Zi9cGDhZ9wN7mefKuvRUlB++6fZe9e0PE6UMHRP37YoPLx/iKyGD9Tw+LErjo",
-	"UMRwWxiMHviDbUiCgOthWzseZtvme7c8KEjqcTWFOnDXOd7wlOtBarn3ZP3St7PtAZy6l7N6L+8E0Adm",
-	"fcnbIOSHtMD9wkRM6A3lbbJ6aEiMjG28sAw8Wr/rQaura7vl2hoYuDT75JpgfEAo7chZ+lFks6WPH96Q",
-	"MRWEXiuZ5JqRpdYryCjSegVfH+xs2DddMVtuochDbFJTxiKjh5Ypgnb7FZ93oTOjrN/Dn+xrwDZmi05k",
-	"QpVTIRN5o8g4fPn8+ev//q//d/rs6avwYJgzeUgg1qW0sYjxO1b1N4yNkg5OhoMdvL1WzW33aKzRf+G9",
-	"WUt5u93/WyTD1HJdgl3NDv9sNNIsNq8d66VUrM0kCYigWSbXLDbqYVh5WXhwhoIIw5ia0FwvjaUSGZD/",
-	"lsZK9c2lsCysD0XWhhTNJscbpg9ItGTRLcY6c3Er5FrsJU29bd7LFhoqtndyGyFFsjgwoKBiM9lZP+jE",
-	"KKvnVLAJnVDjsL5CGBQbVD9/mtS+DiFoGyGZ3g9n3jK9lPGWaHwKDwQkfP/j5VXoeVCLsN5k1OcLay69",
-	"onpJ6EKzjIRHdMWPIscfj+6Oj8KAsMnNhIR+RC88Qy+ekHrJMlwhF3HLCmGAOZiQ0Wiea92hZeN/kvGm",
-	"wwtj7+haxhvDVh2rCywAEC2R7QbABNDx8PyU/Cf/U0X7XFPMCgYVdYwJrymLOSVmW4HhZSSh2Q0LHGXB",
-	"voex6y1p/NZd6PJnC1wv5U4vwnywCZ/b4GRTQg2g+oBTg40GaY/gEWzQcbd5Gf38EUfJAwNPV1kugBO2",
-	"rJzlDNgBooLZbZRrTH//ReaZoInNgcWrJzZT1kcfEZPKdx7IPOy8ljJhVDTUkfKKa1kNlnyrYaO6G6jO",
-	"cOvyrzOo5InkKr3U0MKHnh+KavDFPp2qL4zNhIY8wpTqaBmUIXrzHQQ5rG4QyTyJLcUZfWy3BEqzOBc3",
-	"7m0DY7mvMrlataHPhzIKVO5wlUlQGByWkutck5j7myaKi4gRrudCaZppQ0jXLKK5Yj7qPVHkHznLkYoW",
-	"hq7GPmIKQ49zoRK5Nm8D9dOhZmwYjZZkTbkG5sr1wYS8L7fXDOe0Hr41IbOESN+t/8ATzbJuW8/derUE",
-	"yZ3wzNgBTBjz2yxjkQPZkDb3uKN67V0X1SSiWcZBveV1Je+G3zFhdBQE+nrJDDebC5nBJaLT4Y4mPD44",
-	"s38Zo5OCdgHXQpSWNnlMLY06BeDeNSBZ0dZpkvy4GM1+HuBEdUzF8II7moy+fAq6lH0H8rUnBrcw6/Ka",
-	"K6xIbQF2RRk10tbGivWSqYraqnbTd1L6+QIfPrYBLfdn5+493ahPraviCuislX1blS/w1DXC9T1OsOsR",
-	"CrHQ5oovviMqj5YG6FWFCxlJj6p2UDnNVu/y/W6jkIFqVz1H/YYAR9nJ+vUTVtVQmttrxGSfvXjhO1am",
-	"0zYptD+Ev/Rw6YJPdAUEzZcG8B+vXrpKCgjORUmu+B0j1OhCekmYaHP2vhZxZ90SE4ZjVos8QCQO9y5c",
-	"msc7X7DTYvVSGbdy4M7QJ+/6HeINIbebc7xWlOt5yY0o3XwdJ7njhQ/kHq+42vq848W7+/3i7tFabtPO",
-	"YtMqLV+CXx/E31w70FZv8KfyLEomd6zPGyzY2lgcMsnB72P4D9vuM79QdukuawiKiuCJgEAGGH4iV0y0",
-	"mTO/uTfdO0AnJrjoVH+wQQ4Nk3ztg/Wc5ZLRLFoOjLcFJKHaejT5HdcbS6AkfEOVLrxjRu21+jXkUNk4",
-	"m6vVvG8sN6HfOHb3phUIO3EpC/w8TemA0q2dI3nVux0SGkM/o23HUJj66LBwVlIk02suGKZhnb97tT03",
-	"p89HPsiVNLRg0DtAvVqwTOn0kJK1JaXs7pbewvNssil+XexvbFYCVyyk2BnmZ1iFImNgiQetmzUq0BbT",
-	"yWOZ+wYu21NCDP1nZQeHHHAssIlT/IYLmkCokGXY1cIS9hMFiSR4lMAdxAAdghjokd3UsidPjOq5W8Ct",
-	"gmzDoqFVsms5sGUrFOKKypV0diZFeGxvh3SO3z5MbjnH0Ch5Fzv4DQj+QVShPTDD1sZ1qEOu8vXjhzcO",
-	"KkMT2r5uDiDoauBDQCL1g3XdoTAyLhrlAB8aFjT4mCVt+W2dEXXlwpY6z4Tt22GhTORisa8TYHjunqv6",
-	"U/3XPjh5EYUf92ruzUmbGNCNTw+Tzlis36c7FA+2wWBbl5ZWXIPIhFxY+Qnxz7YaRU15G678kGcQiIvh",
-	"gcA1VZiQc1wYXGLXGaO3yhZO2VA5Hn0GOHSdAULb3GlGoyWhJLT1JZsQMwkgFAZsnJZh2wDzfTHGjj4q",
-	"84DXHgOpKG2Sw7bQ8E9m12uqXFcaERNsWjK2YNmUkbldInGvsV2WrjuqikgQ9rCZ7Nz9wC/8KYNE7tba",
-	"8OQV1fT155XMWrUEJehKLaUu0qrVkq4Y3mZMNT3iqfkp6cjZ61O3vUB4s8nCIIq5tBvsyZ/blsJ5VUse",
-	"w0yOB93W7mZAsd3tdzaog4i5LC0Jg19s1/sDLKZXLtayJWyyXT/oVN+3Kw27pIvsazXs12Ok9RIu0r5L",
-	"sDcKrKNAMiiDlBmbkLByHlsD50M2nAu6WiWQu2dj6TY3HEjQNRjDBBmtiFwLMqYkoiudZyyei3qqGaST",
-	"Y6KJYNzwbNtYaX/tz2koZUqLC3+4MP59jcF6stL9X/j1ORPiRoMvVeMJ0+kunOptF5cCq3NRBBAFe5BN",
-	"t223Zb+XTMTdOtFfIRpdFlSwuFQVXcUyFEYV5BFA1iLc8IYsaUx+yZUm14wJ+2BRz4aG9YCMidptf9pK",
-	"zl1KEgSyi7gzCr6WaLLZYj924bXZC7u2+QrlmgNSVPwXbcOV+7zj9WeuNBc3Q8+zBqS8iEFnsi+miflu",
-	"E0CzBIJd/jaQTLjfJrad9Su8v4ZJbddbv4tOuLWcpQ0Vaz1dtmrrlNiniX08sEc0KllCVgnV5ojgzFE2",
-	"2vxgnH4Qp31955rNNo0lZr4Da6nCAgazK3tmeMUD5MDu0JRpu1uibqlaGLRddpXjbqkxs9dqpPg645q1",
-	"3+a2bG34zpxT85QF5JatgB5s8dqZH1Plhef4ibpfT60LrbzGwS49J4AoSswyyBZfZDL1XhmQS3A9BqQ8",
-	"DWhGV+yz3l26d+3KvQw5ok28AZ4x6B24x2EC1T7bW6H3QCV5xeZ6Ozy0KSlbfKctKHiG9gVXRK6wHwR0",
-	"xsKbfUj8HI6G2znahVaVMIhDSPB9C9aU7/3K633R3uNBgbc3H/8D8qP1y+PVAj1cot/+a2jYoFLLtcAr",
-	"fgAYbYmn/IS5crXS2TLCwvUQlS8YVSHU0fQ2V1qmbb0+mgSO0O3IESlB37PMx1XcifHnrhdKedFVYHsM",
-	"0PrLqnELcLRZu29C3kEaoUxiACYVHYGOPdJaaqAtgTOQw3RdyU9LSdaZ1Mwv4Tsj/5smOSMp3ZBrhnqb",
-	"zNsab3KzVsoF1bKXE+MWqj/5EozgVS03k6zpRqEPsz+1sd6DrfKSNqhUYyE1NggRYLKiBuLtQYi+hq+g",
-	"PJW9Xu/f3XVrflEzsQic4C6An7E7LnMFkfyv2d+1X4cKvHq4Rtu5PeXU/bSjzskKbeT6ANrOA2o2u+g0",
-	"A1o63luV6VVinCLt9L4OXAjKOJBci7Z6zK+AGzsZYdyo6YkUN4bE99ZQOlFvB0zZR6moZj5/ZcXhYRSF",
-	"vVWDnZQBeKuPPgNE/n7SvN1GrZqwwyR+5US9iXY7aQH/U8W9e0c3ABrnqAUHS0xeYGpNIjeMqYCclzM7",
-	"Ct9pLbDhmqeWi4yCkfe71k6oLlp1gXnaHTnd2J2/cKxBSPDj1cuSXboBBeiXwhpsMs5XRMu58AdCHAQ2",
-	"jGqtSegl57IW1FKuq/MnZkRJ4B1zYXRaZ6672GQRrTImEYSBlZsx4SxWl9OEkQ72maYrc7mjk+nJ88Pj",
-	"48OT6dXx97Pps9l0Ojk+eXr67PnfDPZRrVlmzv9/fp4evvj06+mXQ/zPSfmfK/efWeM/4/l8gv8/Dp5/",
-	"Ofj3v/3baAvwh7mASgfFNpk0JDTpLvtRM/namkl7jHqrm8WR2G6qyI7X/qh0/BGVjp2Q5HeiOFT8/N2R",
-	"hAEqQxNyt1zENu8JV3Ai1I9ZtorNQpcYGqLAH+yvPjTX6qJarm0nOgiwQNZ+qweli4DKlPxGYGa3wEhr",
-	"mcKXYKRYlGdcby4NmFg5lGtbl5tyJpjf+QVDfVARDezS7BGAD/THaAZIaHew1HqFQ8q4WMitVZDAN4pA",
-	"GrQlPX9/Aa2shSTmiHc0gfTnxQxjignThBLNlJ6LVULrvQCfKKJ4bGttIinuWKaKnM0VKitUFPpeMBeW",
-	"pxR1FgdG51IrFmnQdTKmGG4xpppiAbxLBsWO9Wuqo+VcaK/DCaBzWMbgi2NacGKgUMtqle1czAV0d5C5",
-	"Zgrn2Xkzytqm2tVG2s3FODyEvw/hb+hp8vqnyw+vf/j7+au3F+/+fvXjf75+Bx1xIM/F1bxhzTU23VZz",
-	"EVZmyc3In+CGyTyfTp9G+CbzXxZOyBt+y9rse1h/LspJBIY+XEsT3Dr5j8sf37kWFlkmM0WW1I7zqnWo",
-	"DeZiBcFnmrFK0gUm85Sevgk60aCIRlf9ZnPR6zgDzTXhERMKyF5A0vDo7cXVKBjlWWKRW82OjuSKCSXz",
-	"LGITmd0c2R+pI/Psl2CkuQblN2VrlbEF+e//+r++IFM8zROLl3h/Bu2LQsQFy5iI3HUfjIKRwWOknuPJ",
-	"dDI1rzA7oCs+mo2eTqaTp6hLL4HKj/4Oix7dHR/hsDc72M58t5JtjbTewkC8chZYaPshhzgY7YxQghPw",
-	"7PdKG1MOPwoInQs3j08KRm4kJEa7GX0TFzYnGcO2AqguyJSROGdwp4oJY3loGPKCVJYZUxtmNpA1F7Fc",
-	"m0tyDRIKvDLMtTlazo5B9ZrN9ExlLMwVb2TcybMXJ9Ppl2DgyMZt8+2+VFm2TYmtjFs9mU4fbHqkN3qx",
-	"Y1iknfgGNeZw60sqUPQ8xEjMUzxL2y+KMx9582XhJ8f9P6mM2oQfnfb/qBhd+iUYPRuysbYpsCBOXd0L",
-	"UIs/OM+Awcg/eqPAfQ6Q/2R+06DEG6a7qbC8GaAQpWm6UiQsVTqbvFiqdcDcBFvbaAQVMZCizU6pU1BQ",
-	"ZN07SnRt8WzR84zgfM25GFvihWIrNzgzKCp76vP7yOWS2gwomiRGqgLuAhswLOG9VPomY5d/fQNy9Joq",
-	"tp2Q/8z0PYh4N6LFYT2/Txp9JMlhJPkB83Xro28GUmXGEkbVFvl4XhV/QGLQ4ZM4zW7FWKHPl7NogyIB",
-	"YS5qNGNIY8y9/OJf8nRFrqmhfllb5omai2J07HrJo6UL3DKaJZxlBxNyXszExT3a0UkQgjHmyXZ6+2Ah",
-	"8Ehzj3JxbyJ8Y02lgkiQRgYSodomGn+AabWqMq62GFtMxnbqyMx82iKfDibkylgA+EvsBIUzoA29rWkW",
-	"qxlWJSJpehl6biUjxYwNMxen02ngvOXVMQiFEHYzbpUxauSCrGyWMN0QZWC+nRYv7yX7ipm9o5PpyXeH",
-	"0+PD42dX0xez6XQ2nf5ttIc+Wx06/Eiz/1I0+0NzDLRHCb2kCwVqrKhtaydeLAO1ueJejbgfbS16+wKh",
-	"VaedHMlsLvycPd8FADEyF4uqlc+FXv1caLRSaggdtxsYXRemoINSizV2N9xq9oqmxaAlVxY0FyF24A4n",
-	"xHpvFbShtJPooCvdKmMRN7Z6J4171YD3oPJqYGH0dEG/f7Z4fnr47Lvj7w5Pnz0/Obx+uogOT6IXz58u",
-	"nj+nC/p8OO23Fr/9xoTvgamD8DEm6bWHsJyXZ5UmKY9coJ8LIKArgEzLUgvHAn7gn3WeMdXOBZCEurnA",
-	"paF/1foOo6RCc8eZvb/wIg6DiuUbzIVv9wYkLOMZ1izGaEhYraMtiokgBj6HTr8FZEo5XpbzFS35qkNR",
-	"Q2KYUFibgRoW432hhUfoscPwwDIV5avgc3GODUqEhJrPmeV30LUSXZPmLPZbGNmLbHN8Op0SQVMubuYC",
-	"uoZexCxdSUNo0PT8Ig5RhzFrYJEOeD95vUqHcDUXFdMA7JAUK8Cw6bssmWBH4vRcILWBz/ysfLHtUgSv",
-	"vmG2lVMjG9tyiGAu3AUgrLjrOG/evOAJI3rNI4YngN1KEbEJecOhhWUGkYN4LqoCoZlDr5csnZUqWjEJ",
-	"zbxnLip4Zmt3M6VJwhUENJWdTG3eMSEXLjmiwF7FhNmDLD3+uUiYUoiSrm4PndJZzrZKBlz9t5YMjYjv",
-	"aHr9XXRyfcwOT+Kn9PA0evbs8AU1f15/Fz2Pn7HTxdPpqFnj+XM1Xl7P/kAdFOPWo+/j6cnx6cni8Olx",
-	"tDg8PT5+dvhier04pOzZyXQafUePr2k1bmlTheph3tF/yKUgryTzIqHYZwo76B9yAb1Wy+q2nm0+s9ts",
-	"5FYM3XMZgK5FR/2koSJ5YvQTI2ueJIUyQW7ZxnkWBL9ZahIzdTuB3ndDwPsV9u3nN5Ubv8B90yyDfpOg",
-	"g6c8hj1PsG/ecGnfqPT+BhpHpTy1Re8oulVgzBa7VdiPsLW65bKPmscwzQMBvrfmARUrOH+823kXm4W9",
-	"oZEzy88/axJCrntYDo6VCxIWEeqQjKVINnNRWCeh18k6hJEVoLccgCwqWosXYz+doJmLWkSTjKmIA8gw",
-	"hFGi/ojRGWnMJQ0PAmhzbd6yZIk3xNcpvQI9n7HRRGxO07XUywAfdw+5abPeHq3r0BtQDjFnUEiCapdo",
-	"Y0EhmAK/MWwZ5M1yoWYO1N5IHhTfRkRiowsC0zDhNJEUKk9xwEttjKdtT2NtOyOm8a40T6GCPVESQ+PK",
-	"mGc0IUXUQS3hOryww1wUcQd33DUXisg76zXIqIhlijtHLDjE/yOEJfR0d1EVnCU/82YOWCXSzrGHHshG",
-	"3Nv2DyQyO4f4SH0RYq51QXnCoJcObqNTQ4BRouocxvHvrSDYypbjysyQ6iz/1tG4T6flLIjTkxe7eZLa",
-	"Rlx/C1eSN7a13arEK3RjZB9Z+AAXEuVg0uBs9oK1+iyVipJL+Gwd0LmLqUcJo1k3W3/FEgaJMpjKkics",
-	"ILliMclX1sACr+82ylaagqDupLSXsIV//aCI9+ZaJ2mJBGGjSY8kMYwkEDctapaKx2DUR+9Cn0e1ZFV2",
-	"cknR3zf0SShsm5EdzEVhBReUyjXk3m2Yxv5JRh8g4/ADSykXXNyEZ2QKFrgjtIMeSfVnPMe/PgE15pZv",
-	"kS6PXsmh8USu0Ab25r33k5CfVDmQkBq57F6y5a2Qa5jvn0o3pQ+0aUy4rDQGPfBm7FenGdqwZNuEdkz6",
-	"tB/pJUsVS+6KVEdIFy0n1bQQmj9t+w9Dbi2T0zsIzseG5uB6CHvVxxw+kuYOpOnD1wvAeOjvUeyFuJaf",
-	"GwTb9LdvseXFpiguBr1yU3VQX2+A0MKLOOxQ7Koey/vlme3raNuNzBpjE74FxbVNt+4gubLO6JGS+inp",
-	"z0x74y72IJat8u2q2qfTvMgPpBe9iCtEVG9rOISK7id39gxaVFt8OL/G9Ms+9KV+TwQGE0VayKt1hv8j",
-	"le0gr7qa83uE54VoeqjPFg9tiXkzEEZepNqbAhTUqpFIlEgFRRSZnewDIWBttJa3bK0GkaJ9031osRlw",
-	"+03EXHO20v8IOfeYebZ3yjZW3hXYXhDGXrSoYFzPg0pC2/JXCoaGHfruW4c4kXE1OwUiMkWnEbA3DjCe",
-	"Yf0uLW3DSHjFPusQx6kaC7BzgMxctEyQ0bbk3unFrqNBpfo7IPzG/Fjc4GEiinGt88uXFxckYdoQ3lmV",
-	"ZeGkZVmZyDOW2VwUQ3gOCnFEMDHLXAU2rK921HaT3wvAz+YCU1BSRt3EK0G4UX1wAKH5BAZ1Q+EIUUyr",
-	"yVwMK/lrnXVlK/6wovCsnK8FRjpkrBSjeGBT6yVPmM0Wtnkxi0wK3WmQV/kxTpH6BvkcHhOHhn4d2tLJ",
-	"tIzmw+yIBUVesrMC1ZiX9S3Yd2Ms2xAlqvDa8Kylld8jL+/n5QjwrQqWMc1rrHOosTMsvu+IFi7TJgNO",
-	"Kmksod/3PzTUTEt3wlzUtDEM44IKhvoXWcs8iSfkQjt2UBz3iaqmJ5KE37IKF6YixqnhypupUi0UnwvX",
-	"cMgtWuk81MNv7hsV3jtnqJbDVNRwZ1KmBDMOqSZCSjHZka+UUPp9KIXb1cFGF4dHxjFECVyVLaT2tMaG",
-	"eUH88TO06kWEIcmoSKldvB8P4Pfo8mD8RjaXO8jvg776BfZjXv+ebo8K9u9kZrng8G7pGJWx17XR2nZE",
-	"eYzJ3rIYeVCml+EYDRuAKzLWMOXsjEjhJXaVlltRdY5GCJgLHEtrtcyjpbFaFGOu7Kc7dO0GVv/hkz+u",
-	"ys4AlZHAj5Q3oKIGZzc2sd+jumKIejfNuSbU7TT3F7kmqRFmhtx4WetSeyV6FLyhZGQ8H62pmgtfwSYR",
-	"TRIWk6eYYPnv85Efz3YVGTDSzJW4YvnEHWdrI8LDYtuuTK6XwuB49xCfZS8pA8+KufDJJStCvv/JdPpp",
-	"V3dkZer8N6BLuwMEUgd5ijy9xlA23LFhqRYXHgl1GKECeC3VRDIzOvz5+4siJ2oncu3TQ33PQ4tY9DXP",
-	"WbOrVkU+ls3AWMT4XdHIEieF6EJqTsjrSqsvLeciPKIrfhS5tY8mkwm4zxwAmgI6YwvI+LJZ31T4rb0y",
-	"KsjYlbD9x+WP7wI7cZTccZm41Itc3ELxHWa6BHPBxS9Yvom5aoGXFM3FzUHlPIrgj+2E0TPsejYX5qYM",
-	"27LpMpDyaXN0MkZSqm5Z7DUhT+SNdVFaTjYX9emMZ5h0nhjFqXDEio3rEw31Y0WrNlv8h9AqU1H9nPAt",
-	"mgzh2lwpXh8+KEVdv/Hb80AtX3ujHWzNQ4WEdHP76ZPCxVwgTko3RGljp18zIgU4gXlG1nQz2dpHrWAK",
-	"tTEEUJddanqVfmpnhNomCLYeER+F0kPvVHMx5to6mcs6O8fGAgI626F9OISGRGuqCKijUJ03F+HpdNov",
-	"bb6mtTZYEJ1Op8Hp9Hg/YfSt7TS7jX47rWClDvEepdGOBts9hNHWRipVM805QXwvpesRFrOEm4eQYfrz",
-	"uudCabrxi6fBratyrhmJqLBdM6+ZXjMm4Eu1hTrVH6LXV6eV9boYAIxTvcz9PGZP7ZZoT5MEDH6PQF6Z",
-	"P+vEYbH4FaI2H+o6lCBCIya0owpeH/8a+EEkBfweqAlCkFRrYzx3eBN/qm/q/oLKF0074Gi5hW8saMqN",
-	"bPe5l7fxSDA7CJgai+eVJN1iznA/8WTMrtBNP391MS/B1oVIKdRFukkkxuaLr7D1BzSGte1g58LvR/Hx",
-	"wxvIdpAk/JglIUqnIh2iWAY71GKHizVVZ5juYDYhBYMqFyqKXAHb/T/AJH0kVtvxGntW/JNlEjtecE0W",
-	"MknkWpVbypjRa1cy4dGmU841qPxDAbz75GrFo9npya7KpH3x74PIN9tJ3MebRyIfGo43xmBB5vUufH0U",
-	"/mBlM95wDW8cha9kGnVyu1j84xS1uAMPL2h5pIeHqVbxsXEnOtlqan1gq4RGNk/ELG2EFnZvre3liWqf",
-	"3j8Xrjn6mU1N0Rt0Tek8s+ViRC4WE3KJLZ6sn8v1OrBSD97t0gBhtkOl5gkbLUHHBIPALC5b24II7BNp",
-	"6p4NK/dsPfQxS+CWllqvZkdHxyffTaaT6eR49mI6nRZXNNrR01Lc+bfkAF20Dxcp5LocQfFoKA4WicgB",
-	"fFK3OWoeIXYQvzdMBXpH+WNUfv705ZP52rwYO0vVnWKJjGhC3CgINwPEG6dC/KEdk8qsiQpifz/9fgqN",
-	"rOweW4cUVfpfu27R1kOT0g1ZQMPPgCiG0zPsbAgYyYfzLmy31aB1eeQzEFw3OjROkfN+DGZ387c/OfWg",
-	"MqulmLtHYulXOdi1Kr2yGruh2Q3D8AFP8qwMfm5tPuGtbsuHmyu7CU3Fiua0M9citLV/oWf7y7WYi1Lb",
-	"wQe5axc6pjaSseQGlBvMeIbbOQhsZ1Jk6xyd8347U7sDzLQGpuyO4tojdQDepVQ386/dwJwEGuqNbT2s",
-	"kgmYX+GR/SOcC67Idc4T6Fuul0yxg9nAAtDAfWwONDg5NLBp5LbLFgZsWFw5N2aNtmNqLbrWEk8j28Jp",
-	"OEuhHk3Djk3a/ohq7C+HQSo8tycBQHBX9ls4bdu3XNEB/swENDVyfAhWawwNKtcuZcenL/8/AAD//w==",
+	"7H3rcts4muiroHS2KnIVLcuOk+7IP7Y8SXrGs0k6Ezunq6aVM4RJyEKbBDQEaFkzlap9iPMM58H2SU7h",
+	"+wASvImUL0nvjvtXxyJB4MN3v/5zFMl0JQUTWo1m/xwtGY1ZBv/7if09Z0qfxeYfMVNRxleaSzGajT4L",
+	"/vecER4zofmCs4zIBdFLRjJ854Swv+c0USQsFgnNI1QQlmUyI5cy3kxGwcg8zzMWj2Y6y1kwUtGSpdR8",
+	"MOXiHRNXejmaHQYjvVmx0WykdMbF1ejr16/mVbWSQjHY6x9obL9k/hVJoZmA/6WrVcIjavZ98Jsym/+n",
+	"95F/y9hiNBv9r4MSCAf4qzp4LYVgkZbZ6Yq/vY0YnP0TU3micQNVkJySlCYLmaUsdlAgMiOU4HrkhssE",
+	"tmGO3YTyPoK5bUP24YPyPuDzZ0KzTNDknGU3LHtrwPr9zr6geaIdEijY0YmPEITHJbYowjXhwnv2mSKJ",
+	"vHooyHyQ+ieZi/h7geNiyYheZozGBgO40Owqg8+SWDJFhNSE3XKlA/NzCQSS5UKRNddLmWtDKjRODZTk",
+	"NXswpLH/vOApk7n+ngByiKGlvCaJFFfMwILWsKJ4Cjc8F+Nw3/5t3/4t3DshlCC0K0yI/CZzQyCEJkqS",
+	"NeVakYXM5sI8w4TODCb+PWc5i8klW8iMEa4DQkVMqFBrlimil1yR9ZLBrjaEZszc3lysM641E4DEPGWT",
+	"uXig+/ksaK6XMuP/YN8VfU/tLhBtcbOEK5Jypbi4Moi7pAqgvc6kuHp4XP3qhAEscmqWf53I6LopjC58",
+	"hInMM2YHq0yuWKY5yof3MmbNN8OM0SScGcIT5lSG9vBMNElwKTJeSaX4ZbIhdGlxjOu9ExIuMvkPJsIZ",
+	"SeUNU0SKZIOoohhy/viGiojFZjNM5Olo9uvIfG8UjPDV0ZeGXDO8a/1ZR+2HhA2ZM+ZZxoRhoUpToQOD",
+	"huulTAwYIiliRRJ+zQi7YdnGPTQXRvwSJzTJWLsFyTVjK3OzUSbt+zOiJVlkjP3DkARhtzTSyWYu1ksG",
+	"REK4CkhkYBTCEgeK6bDgXCGeIdxDsjAykerRbBRTzYBoR0157msCv+JtFbAowSQvf2ORNmAq8eEUwfyR",
+	"ZjRl2uIcjWNuAEeTjx4aLGiiWB3b/yTXZEEzc2JzkaSASxOJzhE6zcuxPxRrIKaMFxmNzBOK0CSRaxaf",
+	"EKpJKpUmh9Mp2TCaqb1JBUQyv0zM0VN6y1ODM88PXzx/OTX/BUYlwj9OC4iIPL1kWQOAbqfbQXfO9J3B",
+	"ZvDRopaHLCVSUd2EXxduf5DaMWDdjeYnRKaG64JQFXmSGGaOL1QfnHQhnXmJGvhaZbOJhO3AesMSfsOM",
+	"uKiCq44ECYu0Imt2uTQyLS7eakLitcyRqTeBCuhRvmuAmzGdZyIggq2NWFvwTFUPyYV+fuRjzWEVX0oF",
+	"GpQRgzCoP1q9pE3F/9nwMwNdby8gX7nyVZrKPvKcx4Pg7OMqwuJLP/CtxGrs9JcGwJugqoK/XLP9DqpX",
+	"xzVLVZ+M9fe6GZWoRLOMbhpn9jbQd/BN29WwAssUE1aPlOSS2X9qSaRg5POnd82zn2rN0pXuODm1v5KU",
+	"xowoaVhjK6o18el1xqhmcSuF/2JVKJIypeiVEbCK0DhG6ThEQgSjNiT1LmvzTBHkhvX9vjwe3QH/kcGV",
+	"qruQYLvEbQjf2Os7qrQF9HZ4JFRpB3QAioH7XRkYfrewBOuf3DS/uKA8wSMNWvpcU52r1626lIHXny4u",
+	"PhIFDzldHD8H6vQJcm2+IMJgZ0RT1opaHVvxru4Dux0GXsFuy8NyReKc2V1IETFiSQxFyk8FLO4G+490",
+	"k0ga9zGKPzLBMppYpmVeRKg2T/GRidhopbnQPCGUHN3eWkiScbHzPWdDVu51jIfZ83VPu9woGBUvj4IR",
+	"Ptiqin7OklbQOhUQmM2kV5k7M5+pEhuuXYKsgEFQsqcKQ2lceYPEGgjqE0Mvj+0SLYbTOv7SKUY2O8qG",
+	"dlmw6d7l23SlNzvqZx8kKTfrXVJt6Z9onuifVwyvpgmAU0Gk+9WRdGFOktOPZz6GWeZ+Aa4PdXDF9Gli",
+	"rrn2dxrH5R+bj+EDbQhZ7vhTnrSwIOeGyvKEgRm/lGuS5tESjTaDsglbtOgDp1HElLowxms7Y/MecAvx",
+	"lBtdVMuApFRdG+W+UErR8jIGEkqjXt7RoQ8a2ySlYuM8Gmhww/HMu9fMqGLGuHgoEc11KZkDImvOmMIs",
+	"Giaw37CEbt53q1h0A5ZrypOEW8PzjvKgS34bSBVqwQn8U1nIOf+jzOLCe80z+6gaqEK8R4xt/3hofw0d",
+	"3ZSe75Oq/RIzwNtBmFKh1V6mUyNvcACmlAuzWDe2cQ3OnQ0D0w7hNRDDPjGdbU4XmmWdxjLABp7bhwcx",
+	"MECOj17d8fa75Cf4hVAZ4U4HUR7oKSIheG7u9Ok2QVcC21G1D/Ogwmo8secwqQ2CJSVVKPjLVp5uOOSd",
+	"jXufkYLPImFGuzBam1yQEHcdAosN7d7CHbkqmJcFW7OON658Tus0taww/Nt4azVOtAunhTPCW7ty3X7j",
+	"e4D93cke/ySTuOLHBsAkUlyR8ZomyT56WHy+uWf9J3OBaM7F1QlZUXi325sOP1qNkityPP2x5rFrHO1l",
+	"y8n6CfTubNK/eOr4JNFLqomgKStvZoK7LDDB7XIX1Lg/a70H7wNR6Ny3Y3fSw70T61g2BFIQXhevLO7p",
+	"x5fHu1/TAD6qpcWXoPSVv2drVYvqWoXQ7OF4ehgcT58Hx9MfA3PMF9Np8GL6/Mv92W0J+35O2Ok7Mmcr",
+	"eZ0KqmpB4aGoMrZy2W61Y0fPUanV9rmOvI93ntuztlpVet+vYZi4DYixbJVxBeFZRSgwYozoKBLJG2S3",
+	"VUi8LV4660J3f11Qw2tLBw1NDJx2JGXC+RcLMPb6XaqQ29XHM8i184GmLZzsTCvgSO4wcDYSSbHgV3m5",
+	"eo+lXDOS4VNBDchDLr0T3d/akFDlyNUr9ZdpN4jNdZAVy+rrDMd2Hz/78L2yn87DWyFyGsfbXPSnpf/R",
+	"BnAvNzXkbwkd+tZrFxbZcH/BHwkfhk0X7LaDK2l2WyRU2F031Z2eMFpt5/ZzfUD82CqrT8nKAE4u3G7a",
+	"whp5ptp8j+Y8Z0V4XiYxAwLHq7B/NauXHkI0slm60ps7RBgKlaMFBz7UIgODsNZpMH3IWnw2cLDoA/Y2",
+	"z5N37a0oOXjX7bvs3RsiTh86IOrfFxtcvswjIoP1Pz0sSuCiQxHDbWEweuAL25AEAdfDtnY8zLbN9255",
+	"UJDU42oKdeCuc7zjKdeD1HLvyfqlb2fbAzh1L2f1Pt4JoE/M+pK3QcgPaYH7hYmY0CvK22T10JAYGdt4",
+	"YRl4tH7XvVZX13bLtTUwcG72yTXB+IBQ2pGz9KPIZkufP70jYyoIvVQyyTUjS61XkFGk9Qp+3tvZsG+6",
+	"YrbcQpEn2qSmjEVGD4299LSmz7vQmVHW38Gf7GvANmaLTmRClVMhE3mlyDh8/fLl2//6z/93/OL5m3Bv",
+	"mDN5SCDWpRyyiPEbVvU3jI2SDk6GvR28vVbNbfdorNF/4X1ZS3m93f9bJMPUcl2CXc0O/2w00iw2nx3r",
+	"pVSszSQJiKBZJtcsNuphWPlYuHeCggjDmJrQXC+NpRIZkH9LY6X65VJYFtaHImuG+YpkvGF6j0RLFl1j",
+	"rDMX10KuxZ2kqbfNe9lCQ8X2Tm4jpEgWBwYUVGwmO+sHnRhl9ZwKNqETahzWVwiDYoPq1y+T2s8hBG0j",
+	"JNP74cx7ppcy3hKNT+GBgIQffz6/CD0PahHWm4z6fGHNpVdULwldaJaR8ICu+EHk+OPBzeFBGBA2uZqQ",
+	"0I/ohSfoxRNSL1mGK+QiblkhDDAHEzIazXOtO7Rs/A8y3nR4YewdXcp4Y9iqY3WBBQCiJbLdAJgAOh5e",
+	"HpP/4H+oaJ9rilnboKKOMeE1ZTGnxGwrMLyMJDS7YoGjLNj3MHa9pczCugtd/myB66Xc6UWYTzbhcxuc",
+	"bEqoAVQfcGqw0SDtETyCDTruNi+jnz/iKHlg4OkiywVwwpaVs5wBO0BUMLuNco3lCS5FHHNg8eqJzZT1",
+	"0UfEpPKbBzIPOy+lTBgVDXWkvOJaVoMl32rYqO4GqjPcuvzrDCp5IrlKLzW08KHnh6IafLFPp+oLY7uk",
+	"+5TqaBmUIXrzGwQ5rG4QyTyJLcUZfWy3BEqzOBdX7msDY7lvMrlataHPpzIKVO5wlUlQGByWkstck5j7",
+	"myaKi4gRrudCaZppQ0iXLKK5Yj7qPbM1CICXC0NXYx8xhaHHuVCJXJuvgfrpUDM2jEZjaQMwV673JuRj",
+	"ub1mOKf18K0JmSVE+m79J55olnXbeu7W26szTowdwIQxv80yFjmQDWlzjzuq1951UU0immUc1FteV/Ku",
+	"+A1WcCDQ10tmuNlcyAwuEZ0ONzTh8d6J/ZcxOiloF3AtRGlpk8fU0qhTAO5dA5IVbZ0myc+L0ezXAU5U",
+	"x1QML7ihyejrl6BL2XcgX3ticAuzLq+5worUFmBXlFEjbW2sWC+Zqqitajd9J6W3Z/jwoQ1ouX927t7T",
+	"jfrUuiqugM5a2bdV+QJPXSNc3+MEux6hEAttrvjiN6LyaGmAXlW4kJH0qGp7ldNs9S7f7zYKGah21XPU",
+	"NwQ4yk7Wr5+wqobS3F4jJvvi1SvfsTKdtkmhu0P4aw+XLvhEV0DQ/GgA//nitaukgOBclOSK3zBCjS6k",
+	"l4SJNmfvWxF31i0xYThmtcgDROJw78K5ebzzAzstVi+VcSsH7gx98q7fId4Qcrs5x2tF056X3IjSzeM4",
+	"yR0vfCD3eMXV1ucdL77d7xd3j9Zym3YWm1Zp+Rr880H8zbUDbfUGfynPomRyw/q8wYKtjcUhkxz8Pob/",
+	"sO0+8zNll+6yhqCoCJ4ICGSA4V/kiok2c+abe9O9A3RigotO9Qcb5NAwyWMfrOcs54xm0XJgvC0gCdXW",
+	"o8lvuN5YAiXhO6p04R0zaq/VryGHysbZXK3mfWO5Cf3Osbt3rUDYiUtZ4OdpSgeUbu0cyave7ZDQGPoZ",
+	"bbuMwtRHh4WzkiKZXnLBMA3r9MOb7bk5fT7yQa6koQWD3gHq1YJlSqeHlKwtKWV3t/QWnmeTTfHnYn9j",
+	"sxK4YiHFzjA/wyoUGQNL3GvdrFGBtphOHsu8a+CyPSXE0H9WdtjIAccCmzjFr7igCYQKWYZdRyxhP1OQ",
+	"SIJHCdxBDNAhiIEe2U0te/LIqJ67BdwqyDYsGlolu5YDW7ZCIa6oXElnZ1KEx/Z2SOf49mFyyzmGRsm7",
+	"2ME3IPgHUYXugBm2Nq5DHXKVr58/vXNQGZrQ9rg5gKCrgQ8BidQP1nWHwsi4aGQEfGhY0OBzlrTlt3VG",
+	"1JULW+o8E7Zvh4UykYvFXZ0Aw3P3XNWf6r/2wcmLKPy4V3NvTtrEgG58eph0xmL9Pt2heLANBtu6tLTi",
+	"GkQm5MLKT4h/ttUoasrbcOWnPINAXAwPBK6pwoSc4sLgErvMGL1WtnDKhsrx6DPAocsMENrmTjMaLQkl",
+	"oa0v2YSYSQChMGyrU4ZtA8z3xRg7+qjMA157DKSitEkO20LDv5hdr6lyXWlETLBpydiCZVNG5naJxL3F",
+	"dma67qgqIkHYw2ayc/cDv/CnDBK5W2vDkzdU07e3K5m1aglK0JVaSl2kVaslXTG8zZhqesBT8yrpyNnr",
+	"U7e9QHizycIgijm3G+zJn9uWwnlRSx7DTI4H3dbuZkCx3e13NqiDiLksLQmDN7br/QEW0ysXa9kSNtmu",
+	"H3Sq79uVhl3SRe5qNdytx0jrJZylfZdgbxRYR4FkUAYpMzYhYeU8tgbOh2w4F3S1SiB3z8bSbW44kKBr",
+	"AIcJMloRuRZkTElEVzrPWDwX9VQzSCfHRBPBuOHZtrHS3bU/p6GUKS0u/OHC+Pc1BuvJSvf/4ONzJsSN",
+	"Bl+qxhOm01041fsuLgVW56IIIAr2IJtu227Lfs+ZiLt1or9ANLosqGBxqSq6imUojCrII4CsxQX2yFvS",
+	"mPyWK00uGRP2waKeDQ3rARkTtdv+spWcu5QkCGQXcWcUfC3RZLPFfuzCa7MXdmnzFco1B6So+B/ahiv3",
+	"+cbbW640F1dDz7MGpDyLQWeyH6aJ+W0TQLMEgl3+NpBMeLdNbDvrI3y/hklt11u/i064tZylDRVrPV22",
+	"auuU2KeJfTywRzQqWUJWCdXmiODMUTba/GCcfhCnfXvjmgE3jSVmfgNrqcICBrMre2b4xAPkwO7QlGm7",
+	"W6JuqVoYtF12leNuqTGz12qk+DrjmrXf5rZsbfjNnFPzlAXkmq2AHmzx2okfU+WF5/iZul9PrTOtvMbO",
+	"Lj0ngChKzDLIFl9kMvU+GZBzcD0GpDwNaEYX7FbvLt27duU+hhzRJt4Azxj0DdzjMIFqn+2t0Hugkrxi",
+	"c70dHtqUlC2+0xYUPEH7gisiV9gPAjpj4c0+JH4OR8PtHO1Mq0oYxCEk+L4Fa8r3fuX1vmjv8aDA25uP",
+	"/wH52frl8WqBHs7Rb/8YGjao1HIt8IofAEZb4im/YK5crXS2jLBwPUTlC0ZVCHU0vc2Vlmlbr48mgSN0",
+	"O3JEStD3LPN5FXdi/KnrhVJedBXYHgO0/rJq3AIcbdbum5APkEYok9g1v24PdNwhraUG2hI4AzlM15X8",
+	"spRknUnN/BK+E/K/aZIzktINuWSot8m8rfEmN2ulXFAtezkxbqH6ytdgBJ9quZlkTTcKfZj9qY31HmyV",
+	"j7RBpRoLqbFBiACTFTUQbw9C9DV8BeWp7PV6/+6uW/OLmolF4AR3AfyM3XCZK4jkP2Z/134dKvDq4Rpt",
+	"5+4op+6nHXVOvmgj1wfQdh5Qs9lFpxnQ0vHeqkyvEuMUaaf3deBCUMaB5Fq01WM+Am7sZIRxo6YnUlwZ",
+	"Er+zhtKJejtgyl2Uimrm8yMrDg+jKNxZNdhJGYCv+ugzQOTfTZq326hVE3aYxK+cqDfRbict4L+ruHff",
+	"6AZA4xy14GCJyQtMrUnkhjEVkNNyZkfhO60FNlzz1HKRUTDy3mvthOqiVWeYp92R043d+QvHGoQEP1+8",
+	"LtmlG1CAfimswSbjfEW0nAt/IMReYMOo1pqEXnIua0Et5bo6f2JGlATeMRdGp3XmuotNFtEqYxJBGFi5",
+	"GRPOYnU5TRjpYLc0XZnLHR1Nj17uHx7uH00vDn+cTV/MptPJ4dHz4xcv/2qwj2rNMnP+//PrdP/Vl38e",
+	"f93H/zkq/+fC/c+s8T/j+XyC/38YvPy69+9//bfRFuAPcwGVDoptMmlIaNJd9pNm8tiaSXuMequbxZHY",
+	"bqrIjtf+pHT8KyodOyHJ70RxqPj5uyMJA1SGJuSuuYht3hOu4ESoH7NsFZuFLjE0RIEv3F19aK7VRbVc",
+	"2050EGCBrP1WD0oXAZUp+Y3AzG6BkdYyha/BSLEoz7jenBswsXIo17YuN+VMML/zC4b6oCIa2KXZIwAf",
+	"6I/RDJDQ7mCp9QqHlHGxkFurIIFvFIE0aEt6+vEMWlkLScwRb2gC6c+LGcYUE6YJJZopPRerhNZ7AT5T",
+	"RPHY1tpEUtywTBU5mytUVqgo9L1gLixPKeos9ozOpVYs0qDrZEwx3GJMNcUCeJcMih3r11RHS5xQF/ro",
+	"HJYx+OKYFpwYKNSyWmU7F3MB3R1krpnCeYPejLK2qYO1kYMwaw/+vQ//hp4mb385//T2p7+dvnl/9uFv",
+	"Fz//x9sP0BEH8lxczRvWXGPTbTUXYWWW3Iz8AW6YzPPp9HmEXzL/y8IJecevWZt9D+vPRTmJwNCHa2mC",
+	"Wyd/Pv/5g2thkWUyU2RJ7TivWofaYC5WEHyGcX5e0gUm85Sevgk60aCIRlf9ZnPR6zgDzTXhERMKyF5A",
+	"0vDo/dnFKBjlWWKRW80ODuSKCSXzLGITmV0d2JfUgXn2azDSXIPym7K1ytiC/Nd//l9fkCme5onFS7w/",
+	"g/ZFIeKCZUxE7rr3RsHI4DFSz+FkOpmaT5gd0BUfzUbPJ9PJc9Sll0DlB3+DRQ9uDg9w2JsdbGd+W8m2",
+	"RlrvYSBeOQsstP2QQxyMdkIowQl49neljSmHfwoInQs3j08KRq4kJEa7GX0TFzYnGcO2AqguyJSROGdw",
+	"p4oJY3loGPKCVJYZUxtmNpA1F7Fcm0tyDRIKvDLMtTlazo6p9ZrN9ExlLMwVb2Tc0YtXR9Pp12DgyMZt",
+	"8+2+Vlm2TYmtjMM9mk4fbHqkN3qxY1iknfgGNeZw60sqUPQ8xEjMYzxL2xvFmQ+8+b/wymH/K5VRm/DS",
+	"cf9LxWhZeOHH/hdqA1e/BqMXQ87TNtwXpLArlwEi8+ftGegZsUmvFHjd4cK+mHcaBHzFdDfxlhcKhKU0",
+	"TVeKhKUmaHMeS20QeKJgaxvEoCIGCrZJLXXCC4pkfUfArpuerZWeERzLORdjS/NQo+XmbQZFQVB97B85",
+	"X1KbOEWTxAhjQHngHoaTfJRKX2Xs/C/vQPxeUsW20/8fmb4H7e9G6zjj5/dJ2k+U/KiU/Amzg+uDdgYS",
+	"c8YSRtUWaXxaFbZAmdBPlDg9csVYYT2Uk2+DIt1hLmqkZihqzL1s5t/ydEUuqWEasrbMMzUXxaDa9ZJH",
+	"SxcmZjRLOMv2JuS0mMCLe7SDmiDgY4yh7WT6yULgiVSfpPC3pt131p4raAtJayDtqm2C+CcYqasqM3WL",
+	"2cpkbEejzMxfW6Th3oRcGDMF38R2VTio2pDpmmaxmmHpJFK0l0boVjIy0xhac3E8nQbOpV+d1VCIfDeI",
+	"VxnLSy7IyqYy0w1R5qq2k/D5vSRtMVh4dDQ9+mF/erh/+OJi+mo2nc6m07+O7qB0VycjP5H6E6k7eqyS",
+	"Y0lAvRQPxXesqNtrp3kscbV58F79ux9JLvoWA31WJ7kcyGwu/HxE370B8T8XZ6uVBoZebWBoVGdq+ANu",
+	"NzAKOUx4B80b6wevuDU/FE2LIVKu5GkuQuwuHk6I9UwraLFpp+xBx71VxiKuuBSdrMGrdLwHc6gGTUbP",
+	"F/THF4uXx/svfjj8Yf/4xcuj/cvni2j/KHr18vni5Uu6oC+Hs4zWwr5vzC88MHXwC4y3eq0vLMPmWaUB",
+	"zBPzeDTmgfdTgX9aVp84zvETv9V5xlQ780DK62Ye54ZtqNZvGE0a+l3O7LWHZ3EYVKz6YC58mz4gYRni",
+	"sSY/BojCamlxUV8FaQFzaH5cQKbUGsoKx6JLYXVObEgM7wprY2HDYuIxdDUJPS4a7llepHw7YS5OsWeL",
+	"kFAGO7NsEhp5orfWnMX+ClOMkduOj6dTImjKxdVcQCPVs5ilK2noE/rAn8UhakxmDaxbAocwrxcuEa7m",
+	"omK/gLGUYlEc9sGXJe/syCWfCyRSCCOclB+2jZvg01fMdrdqJKhbxhLMhbsAhBV3TfjNlxc8YUSvecTw",
+	"BLBbKSI2Ie84dPXMIJgSz0VVjjTLCvSSpbNSISyGw5nvzEUFz2w5c6Y0SbiCGK+yw7rNNybkzOWLFNir",
+	"mDB7kGUQJBcJUwpR0pUyop8+y9lWgYKrf2uB0giCj6aXP0RHl4ds/yh+TvePoxcv9l9R88/LH6KX8Qt2",
+	"vHg+HTXLXn+tphDUE2JQ48VQ/ujHeHp0eHy02H9+GC32jw8PX+y/ml4u9il7cTSdRj/Qw0taDeXa7Kl6",
+	"5Hv0Z7kU5I1kXnAYW2/hUIF9LqD9bFnw17PNF3abjXSToXsuY/K1gLGfR1Xkk4x+YWTNk6TQQcg12zj3",
+	"h+BXS01ipq4n0A5wCHgfYd9+yle58TPcN80yaMEJGn/KY9jzBFsJDlcSGsXv30FRqVTstqgrRQMPDGNj",
+	"Aw/7J+w2b7nsk8LyqAoL3tOdFRao/cFJ7t2Oydgs7I3fnFkxcKtJCFUDYTmCVy5IWMT6QzKWItnMRWEL",
+	"hV5P8BCGf4C6swcirGjSXgxQdfJpLmqxYTKmIg4gVxOGsvrDWmekMeE13AugYbj5ypIl3jhkp2IL9OrG",
+	"RoGx2WGXUi8DfNw95Ob2enu0blFv1DtE70GPCar9to29hmAK/Ba7Zbg8y4WaOVB7w41Q6hvJii1DCMwV",
+	"hdNEUqg8xVE5tYGottGPtSSNdMe70jyFXgCJkphkoIwxSBNSBGLUEq7Di8TMRRGKccddc6GIvLGujYyK",
+	"WKa4c8SCffx/hLCE7vgu0IRT+Wfe9Aare8LCtpu00RJsIw0SmZ1DyKi+CDHXuqA8YdCVCLfRqVjAUFZ1",
+	"Gsf30StsjdBhZfrKyG/p3ToefPZ8Wk7VOD56tZu7q21Y+Pfwd3kDcNttWLxCN5D3ifM/np+LcjCgcDh+",
+	"wZF9TkxFyVx8aQBU0CULooTRrFsavGEJg0wlzCXKExaQXLGY5CtrzoFHextDUJqCWtBJoK9hC//z40Te",
+	"l2utvCXSkQ2wPVHSo1ISorTF6FLNGUwx6ALp8xaXjNFOnCn6Moc+5YVts82DuShM9YLAuYacyQ3T2PfK",
+	"aB9kHH5iKeWCi6vwhEzBTeDoc69HLv4Rz/E/n+4a8+a3yLInj+sjR2a5QvveG+/fT3l+Du1A+muULni5",
+	"tddCrhUZxyyVbigjqPyYX1vpA7sXlF6z6vBKG+BtG8iPOb72T3rJUsWSmyKzFbKDy8FELfTpD1f/l6HS",
+	"lkH5HXTqY0ONfVqnd2Oq5RNFPz5F+9fihbI8qvEI/UxcytsGnTdDEFv8FGJTlKCD8rup+uwvN0Cf4Vkc",
+	"dmifVSfu/dIK7+p73I06G8M1vgehts1A76DUshrtiQAfjQD/yLQ3S+UONLZVml5Um8CaD/mZDEWj6wrt",
+	"1XtmDiG++0m5O4Z/qv1jnKtn+vUuZKl+T3QJ42paqLIxsOaJOL+NdOwaGOHRqxcj6yFaW9C2JemAgejz",
+	"UgW8yVRBrUKORIlUUNiT2WlTEIPXRrV6z9ZqEAXbL92HhJsRz28iVJvzvv5bSNWnRMNvXQ+ARaQFkRT0",
+	"dCcSVjB56kHlru1eLQVDoxWDJ63zyMi4mlUEIbGiaQ7YUnsYULKuqJYOeCS8YLc6xMnAxrrtnIU0Fy3D",
+	"kLTtHuGUd9eco9LIICD8yrwsrvAwEcXA4un567MzkjBt6PWkyulwaLisDJcay2wuinlSe4XwI5iHZ64C",
+	"Zy9Um8PbvZSAn80Fpg6ljLrhbYJwo2jhLE3zF5g5D8VMRDGtJnMxrHq1dWybLV7F4tiTclQcOCAg06iY",
+	"KgWbWi95wmxOuc1nWmRS6E5nQ5WN40C075CH4/F+6E3ZoZsdTcssDBiDsqDIgnZW1xqj374H129MGByi",
+	"shUeKZ61dKV8EgGPJgLwnraqc+RyU+e4Qy2yYXkZjtYBB2zu56SStRT6ky9CwwRo6SqZi5ruh+F3UPhQ",
+	"2yNrmSfxhJxpx0WK4z5T1WxUkvBrVmHeVMQ4N195U4WqrRLmwrXccotWem/1sKn7RvPvnCJWS1kruhhk",
+	"UqYEE0ypJkJKMdmRHZVQ+n2ooNuVz0Yfkyd+84gq56rsvXZHk3GYh8ef20SrjlWYLo5qm9rFs/MAPp0u",
+	"78w3MgzdQX4fZNmvHjwVjXxbl06FaHayBV1Qf7fsm8qY+doo+4BwESV5jJUEshgxUiYh4tgaGwEt8hox",
+	"MfGESOGl/5XmZdGuAS0lsGk4FpdrmUdLY1opxlwpWnfKgRsQ/y+f63NRttSojOB+ItjHq/LCEatNovGI",
+	"1eHnFlJ1veLbSfVPck1SIzoNlfKy/qr2SfSWeLMDyXg+WlM1F74VQCKaJCwmzzF799/nIz8PwVUJweRB",
+	"V+SNJT03nK2NwhAW23YVn72ECce7h7AuW74ZeFZsmi8uExZqUI6m0y+7emhhTz/Bkb8LOdsdIJA6qFrk",
+	"6SWmIMAdG05sceGJvh+VvuFWLLFFMjP2yenHsyJzbicq71OWfWdMixD21eNZs2deRRqXrf5YxPhN0aYW",
+	"5wDpQkZPyNtKIz8t5yI8oCt+ELm1DyaTCXgUHQCa6kDGFpAXaCsRqPAb92VUkLGrxvzz+c8fAjtPmNxw",
+	"mbhMm1xcQx0pJjYFc8HFb1jAjBmNgZeoz8XVXuU8iuDLdn7wCfY0nAtzU4bb2ewoyCe2KVkZIylV1yz2",
+	"Rgwk8sp6bS0DnIv67NUTLIRIjJpW+KbFxnWBh1LIohGjrWNFaJV5zn6dwha9iXBtrhSvDx+Uoq5N+V20",
+	"oCy1vR8WdtCiQkIJhP3rs8LrXiBOSjdEaZ4k5JIRKcAvzjOyppvJ1i6JBS+pDRmBzgSlXlnplnhCqO0e",
+	"Yktr8VGoovVONRdjrq3fvSwZddwvIKAh7tuHQ+gbtqaKgPILhaZzER5Pp/1C6jFNysHy63g6DY6nh3eT",
+	"Yd/bmLTb6DcmC1bqEO9JiH0bq/IeMmxr46KqLekcPL7j1nUAjFnCzUPIZ/0h/nOhNN347QPA061yrhmJ",
+	"qLCtdC+ZXjMm4Ee1hajVv0Qnv05T8G0xFRxH/Zn7eUqW+ybFHzRJwJnh0dUb8886TVnkf4MUwYd6UyUI",
+	"7IgJ7YiJ10dJB34UT4F0ASKEGDDVmqWrLgfrL/VN3V8s+oJwB9Qut/CdxVq5ke3Ri/I2nujs8cVZTaDw",
+	"SgZ4Meq8n+YyZlfoJru/uKCjYOtCgBU6Ld0kEnMqip+w1Q70prYdqefC7//y+dM7yFKRJPycJSHKwiKN",
+	"pVgGm2RjR5k1VSeYpmI2IQWDgi0qihwPO4AkwMIRpHHbdB97xPyDZRI7zHBNFjJJ5FqVW8qYUb5XMuHR",
+	"plOqNpjDpwJ490nNi0ez46NdNV774d8Hb9hs5ww+3jzxhkdOozCGbsEd6q05+xjDg1WAeWOBvEE6viZs",
+	"dN7tQvhfpz7LHXh4bdYTGX3XwisfiXcir61m5Ce2Smhk04LM0kZEYgPp2l6eKeInABVdwubCTYM4sZlI",
+	"eoPeOp1ntmCSyMViQs6xgZt1/bmWJFbGwrddsigMs6lU/WEbNWhsYvCexWV3bRC4fQJU3bP57R0bi33O",
+	"Erilpdar2cHB4dEPk+lkOjmcvZpOp8UVjXZ0PhV3/j0ZRxfLgIsUcl3O3Hkygh9bACPj8DmEzWT06LeD",
+	"Z3hDp6ChnD9u6tcvX7+Yn82Hsd1c3b2YyIgmxI3McbOSvLFTxB9uNKnM5KnQw4/TH6fQ3c7usXWYW6Vz",
+	"v+tzb51WKd2QBTQPDohiOGXIztCB0aU4F8g2fA5al0f2BEkRRtHHaZvey+BSaL77i1NGKjOtivmkJJZ+",
+	"5Y1dq9JAr7Ebml0xDMTwJM/K6PPWHjHe6rbuvrmym2RXrGhOO3Pthlubmnp+DbkWc1HqVvggd62Hx9TG",
+	"hJbcgHKD6fRwO3uB7XKM0oBjmMNvjWx3gGn8wMvdUVzzsw7Au3z9ZnK/GyyWQJfNsS0kVzIBGzE8sP8I",
+	"54IrcpnzBCYu6CVTbG82sAQ6cH82BxqcQhzYGgXbeg9DXyyunBtzi9sxtRanbIlMkm2BSRweU49LYj82",
+	"bV+iGptOYrgPz+0JDpD3lf0Wfuz2LVdUhz8yAS3LHB+C1RrD1cq1S5Hz5ev/DwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
