@@ -84,7 +84,7 @@ func (s *Server) clientError(err error, c echo.Context) *mews.Error {
 	case errors.As(err, &me):
 		return me
 	case errors.As(err, &he):
-		return fromEcho(he, c.Request())
+		return fromEcho(he, c.Request(), s.tokens)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return mews.Errorf(mews.ETIMEOUT, "The request took too long to process; request less data at once.")
 	}
@@ -96,13 +96,15 @@ func (s *Server) clientError(err error, c echo.Context) *mews.Error {
 }
 
 // fromEcho translates the errors that Echo's router and the generated
-// parameter binding produce.
-func fromEcho(he *echo.HTTPError, r *http.Request) *mews.Error {
+// parameter binding produce. The path of an unknown address is shown with
+// the configured tokens in it masked (tokens.maskPath): the message goes
+// to the log and the journal too.
+func fromEcho(he *echo.HTTPError, r *http.Request, t *tokens) *mews.Error {
 	switch he.Code {
 	case http.StatusNotFound:
 		return mews.Errorf(mews.ENOTFOUND,
 			"No operation at %s %s. Operations are POST /api/connector/v1/{resource}/{action}, case-sensitive, without a trailing slash.",
-			r.Method, r.URL.Path)
+			r.Method, t.maskPath(r.URL.Path, http.StatusNotFound))
 	case http.StatusMethodNotAllowed:
 		// Echo's router has set the Allow header of the address.
 		return mews.Errorf(mews.EMETHOD, "Method %s is not allowed at %s; API operations are called with POST.", r.Method, r.URL.Path)

@@ -112,7 +112,13 @@ func TestLogsNeverHoldAFullToken(t *testing.T) {
 		e.post(pathThreadsGetAll, `{"ClientToken":"`+demoClient+`","AccessToken":"`+demoGross+`",`) // invalid JSON
 		e.post(pathThreadsGetAll, creds(demoClient, demoGross, "Limitation", demoNet))              // schema violation
 	}
+	// Unknown addresses with tokens in them: 404, logged with the path.
+	e.post("/api/connector/v1/"+demoGross, obj{})
+	e.post("/api/connector/v1/messages/"+demoClient+"/"+demoNet, obj{})
 	out := logs.String()
+	if !strings.Contains(out, `"path":"/api/connector/v1/C66E…453D"`) {
+		t.Errorf("want the unknown path logged with its token masked:\n%s", out)
+	}
 	if !strings.Contains(out, `"access_token":"C66E…453D"`) {
 		t.Errorf("want the masked access token in the log:\n%s", out)
 	}

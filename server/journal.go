@@ -667,7 +667,7 @@ func (s *Server) journalResponse(p *pending, w *http.ResponseWriter, r *http.Req
 		ID:            info.uuid,
 		CreatedUTC:    info.received,
 		Method:        r.Method,
-		Operation:     strings.TrimPrefix(r.URL.Path, APIPrefix+"v1/"),
+		Operation:     strings.TrimPrefix(s.tokens.maskPath(r.URL.Path, status), APIPrefix+"v1/"),
 		IntegrationID: info.integrationID,
 		EnterpriseIDs: info.enterprises,
 		AccessToken:   info.accessToken,

@@ -461,3 +461,25 @@ func TestJournalReadPastTheRequestTimeoutIs408(t *testing.T) {
 		}
 	}
 }
+
+// A client may put a token in the path of an unknown address; the journal
+// records the operation with the configured tokens in it masked, as the
+// log does.
+func TestJournalMasksTokensInAnUnknownPath(t *testing.T) {
+	e := newEnv(t, server.Config{AdminToken: adminToken})
+	e.wantStatus(e.post("/api/connector/v1/"+demoGross+"/"+demoClient, obj{}), 404)
+	r := e.admin("requests/getAll", obj{"Limitation": obj{"Count": 10}})
+	e.wantStatus(r, 200)
+	for _, tok := range []string{demoGross, demoClient} {
+		if strings.Contains(string(r.raw), tok) {
+			t.Errorf("the journal holds the full token %s: %s", tok, r.raw)
+		}
+	}
+	list := r.body["Requests"].([]any)
+	if len(list) != 1 {
+		t.Fatalf("%d entries, want 1: %s", len(list), r.raw)
+	}
+	if op, want := list[0].(map[string]any)["Operation"], "C66E…453D/"+server.MaskToken(demoClient); op != want {
+		t.Errorf("Operation %q, want %q", op, want)
+	}
+}

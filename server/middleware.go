@@ -138,7 +138,7 @@ func (s *Server) begin(c echo.Context, next echo.HandlerFunc, adminCheck func(ec
 		attrs := []slog.Attr{
 			slog.String("request_id", info.id),
 			slog.String("method", c.Request().Method),
-			slog.String("path", c.Request().URL.Path),
+			slog.String("path", s.tokens.maskPath(c.Request().URL.Path, status)),
 			slog.Int("status", status),
 			slog.Duration("duration", time.Since(start)),
 		}

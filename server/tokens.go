@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"hash/maphash"
+	"net/http"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -343,4 +345,29 @@ func MaskToken(tok string) string {
 		return "****"
 	}
 	return string(r[:n]) + "…" + string(r[len(r)-n:])
+}
+
+// maskPath returns path with every configured token in it masked
+// (MaskToken), for the log and the journal. Only an unknown address can
+// hold a token (the operations' paths are exact), and a client may well
+// put one there (/api/connector/v1/<token>); the path of a known route
+// comes back as it is, at no cost.
+func (t *tokens) maskPath(path string, status int) string {
+	if status != http.StatusNotFound || t == nil {
+		return path
+	}
+	for _, c := range t.clients {
+		path = maskIn(path, c.token)
+		for _, a := range c.access {
+			path = maskIn(path, a.token)
+		}
+	}
+	return path
+}
+
+func maskIn(s string, tok []byte) string {
+	if len(tok) == 0 || !strings.Contains(s, string(tok)) {
+		return s
+	}
+	return strings.ReplaceAll(s, string(tok), MaskToken(string(tok)))
 }
