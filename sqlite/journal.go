@@ -418,66 +418,79 @@ func encodeRecord(b []byte, e *mews.Request) []byte {
 
 // decodeRecord reads into e what encodeRecord wrote.
 func decodeRecord(b []byte, e *mews.Request) error {
-	bad := fmt.Errorf("sqlite: journal: a record of %d bytes that is not one", len(b))
-	take := func(n uint64) ([]byte, bool) {
-		if n > uint64(len(b)) {
-			return nil, false
-		}
-		v := b[:n]
-		b = b[n:]
-		return v, true
+	r := recordReader{b: b}
+	e.ID = r.id()
+	e.CreatedUTC = time.UnixMicro(r.varint()).UTC()
+	e.Operation = string(r.take(r.uvarint()))
+	e.IntegrationID = r.id()
+	e.Status = int(r.varint())
+	e.ThreadIDs = r.ids()
+	if !r.ok() {
+		return fmt.Errorf("sqlite: journal: a record of %d bytes that is not one", len(b))
 	}
-	uvarint := func() (uint64, bool) {
-		v, n := binary.Uvarint(b)
-		if n <= 0 {
-			return 0, false
-		}
-		b = b[n:]
-		return v, true
+	return decodeEntry(r.b, e)
+}
+
+// recordReader reads the values that encodeRecord and encodeEntry append.
+// After its first failure (too few bytes) it reads only zero values, so a
+// decoder reads on and asks ok once, and makes its error only then: a page
+// of the journal decodes a record per entry.
+type recordReader struct {
+	b      []byte
+	failed bool
+}
+
+func (r *recordReader) ok() bool { return !r.failed }
+
+func (r *recordReader) take(n uint64) []byte {
+	if r.failed || n > uint64(len(r.b)) {
+		r.failed = true
+		return nil
 	}
-	varint := func() (int64, bool) {
-		v, n := binary.Varint(b)
-		if n <= 0 {
-			return 0, false
-		}
-		b = b[n:]
-		return v, true
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *recordReader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if r.failed || n <= 0 {
+		r.failed = true
+		return 0
 	}
-	id, ok := take(16)
-	if !ok {
-		return bad
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *recordReader) varint() int64 {
+	v, n := binary.Varint(r.b)
+	if r.failed || n <= 0 {
+		r.failed = true
+		return 0
 	}
-	e.ID = uuid.UUID(id)
-	created, ok := varint()
-	if !ok {
-		return bad
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *recordReader) id() uuid.UUID {
+	var id uuid.UUID
+	copy(id[:], r.take(16))
+	return id
+}
+
+// ids reads a count and that many ids; a count the bytes cannot hold
+// fails before anything is allocated.
+func (r *recordReader) ids() []uuid.UUID {
+	n := r.uvarint()
+	if r.failed || n > uint64(len(r.b)/16) {
+		r.failed = true
+		return nil
 	}
-	e.CreatedUTC = time.UnixMicro(created).UTC()
-	n, ok := uvarint()
-	op, ok2 := take(n)
-	if !ok || !ok2 {
-		return bad
+	ids := make([]uuid.UUID, n)
+	for i := range ids {
+		ids[i] = r.id()
 	}
-	e.Operation = string(op)
-	integration, ok := take(16)
-	if !ok {
-		return bad
-	}
-	e.IntegrationID = uuid.UUID(integration)
-	status, ok := varint()
-	if !ok {
-		return bad
-	}
-	e.Status = int(status)
-	if n, ok = uvarint(); !ok || n > uint64(len(b)/16) {
-		return bad
-	}
-	e.ThreadIDs = make([]uuid.UUID, n)
-	for i := range e.ThreadIDs {
-		e.ThreadIDs[i] = uuid.UUID(b[:16])
-		b = b[16:]
-	}
-	return decodeEntry(b, e)
+	return ids
 }
 
 // encodeEntry appends to b the fields of e that have no column of their
@@ -512,50 +525,22 @@ func encodeEntry(b []byte, e *mews.Request) []byte {
 
 // decodeEntry reads into e what encodeEntry wrote.
 func decodeEntry(b []byte, e *mews.Request) error {
-	bad := fmt.Errorf("sqlite: journal: an entry of %d bytes that is not one", len(b))
-	if len(b) < 1 {
-		return bad
-	}
-	flags := b[0]
-	b = b[1:]
-	uvarint := func() (uint64, bool) {
-		v, n := binary.Uvarint(b)
-		if n <= 0 {
-			return 0, false
-		}
-		b = b[n:]
-		return v, true
-	}
-	us, ok := uvarint()
-	if !ok {
-		return bad
-	}
-	e.Duration = time.Duration(us) * time.Microsecond
-	n, ok := uvarint()
-	if !ok || n > uint64(len(b)/16) {
-		return bad
-	}
-	e.EnterpriseIDs = make([]uuid.UUID, n)
-	for i := range e.EnterpriseIDs {
-		e.EnterpriseIDs[i] = uuid.UUID(b[:16])
-		b = b[16:]
-	}
+	r := recordReader{b: b}
+	flags := r.take(1)
+	e.Duration = time.Duration(r.uvarint()) * time.Microsecond
+	e.EnterpriseIDs = r.ids()
 	var reqBody, resBody string
 	for _, s := range [...]*string{&e.Method, &e.IntegrationName, &e.AccessToken, &e.Message, &reqBody, &resBody} {
-		n, ok := uvarint()
-		if !ok || n > uint64(len(b)) {
-			return bad
-		}
-		*s, b = string(b[:n]), b[n:]
+		*s = string(r.take(r.uvarint()))
 	}
-	if len(b) != 0 {
-		return bad
+	if !r.ok() || len(r.b) != 0 {
+		return fmt.Errorf("sqlite: journal: an entry of %d bytes that is not one", len(b))
 	}
-	e.Truncated = flags&1 != 0
-	if flags&2 != 0 {
+	e.Truncated = flags[0]&1 != 0
+	if flags[0]&2 != 0 {
 		e.RequestBody = &reqBody
 	}
-	if flags&4 != 0 {
+	if flags[0]&4 != 0 {
 		e.ResponseBody = &resBody
 	}
 	return nil
