@@ -216,85 +216,77 @@ func pageThreadColumns(s mews.Scope) string {
 // those of pageThreadColumns.
 func readThreadParts(ctx context.Context, e reader, count int, parts []part, scope *mews.Scope) ([]mews.Thread, error) {
 	var txt texts
-	ts := make([]mews.Thread, 0, min(count, maxPrealloc))
-	for _, p := range parts {
-		if len(ts) == count {
-			break
-		}
-		r, err := e.query(ctx, p.q, append(p.args, count-len(ts))...)
-		if err != nil {
-			return nil, err
-		}
-		for r.next() {
-			if scope == nil {
-				ts = append(ts, mews.Thread{
-					ID:             r.uuid(0),
-					IntegrationID:  r.uuid(1),
-					EnterpriseID:   r.uuid(2),
-					OriginalSender: txt.string(r.text(3)),
-					Subject:        txt.string(r.text(4)),
-					CreatedUTC:     utc(r.int64(5)),
-					UpdatedUTC:     utc(r.int64(6)),
-					IsResolved:     r.bool(7),
-				})
-				continue
-			}
-			t := mews.Thread{
+	return readParts(ctx, e, count, parts, func(r *rows) mews.Thread {
+		if scope == nil {
+			return mews.Thread{
 				ID:             r.uuid(0),
-				IntegrationID:  scope.IntegrationID,
-				OriginalSender: txt.string(r.text(1)),
-				Subject:        txt.string(r.text(2)),
-				CreatedUTC:     utc(r.int64(3)),
-				UpdatedUTC:     utc(r.int64(4)),
-				IsResolved:     r.bool(5),
+				IntegrationID:  r.uuid(1),
+				EnterpriseID:   r.uuid(2),
+				OriginalSender: txt.string(r.text(3)),
+				Subject:        txt.string(r.text(4)),
+				CreatedUTC:     utc(r.int64(5)),
+				UpdatedUTC:     utc(r.int64(6)),
+				IsResolved:     r.bool(7),
 			}
-			if len(scope.EnterpriseIDs) == 1 {
-				t.EnterpriseID = scope.EnterpriseIDs[0]
-			} else {
-				t.EnterpriseID = r.uuid(6)
-			}
-			ts = append(ts, t)
 		}
-		if err := r.close(); err != nil {
-			return nil, err
+		t := mews.Thread{
+			ID:             r.uuid(0),
+			IntegrationID:  scope.IntegrationID,
+			OriginalSender: txt.string(r.text(1)),
+			Subject:        txt.string(r.text(2)),
+			CreatedUTC:     utc(r.int64(3)),
+			UpdatedUTC:     utc(r.int64(4)),
+			IsResolved:     r.bool(5),
 		}
-	}
-	if len(ts) == 0 {
-		return nil, nil // as database/sql's reads returned it
-	}
-	return ts, nil
+		if len(scope.EnterpriseIDs) == 1 {
+			t.EnterpriseID = scope.EnterpriseIDs[0]
+		} else {
+			t.EnterpriseID = r.uuid(6)
+		}
+		return t
+	})
 }
 
 // readMessages reads a page of messages from its parts, in order, until it
 // has count rows: id, thread_id, text, sender, created_utc.
 func readMessages(ctx context.Context, e reader, count int, parts []part) ([]mews.Message, error) {
 	var txt texts
-	ms := make([]mews.Message, 0, min(count, maxPrealloc))
+	return readParts(ctx, e, count, parts, func(r *rows) mews.Message {
+		return mews.Message{
+			ID:         r.uuid(0),
+			ThreadID:   r.uuid(1),
+			Text:       txt.string(r.text(2)),
+			Sender:     sender(r.text(3), &txt),
+			CreatedUTC: utc(r.int64(4)),
+		}
+	})
+}
+
+// readParts reads the rows of parts, in order, each part's query given
+// the rows still missing as its last argument (its LIMIT), until it has
+// count items, each made of a row by item. No row at all is nil, as
+// database/sql's reads returned it.
+func readParts[T any](ctx context.Context, e reader, count int, parts []part, item func(*rows) T) ([]T, error) {
+	items := make([]T, 0, min(count, maxPrealloc))
 	for _, p := range parts {
-		if len(ms) == count {
+		if len(items) == count {
 			break
 		}
-		r, err := e.query(ctx, p.q, append(p.args, count-len(ms))...)
+		r, err := e.query(ctx, p.q, append(p.args, count-len(items))...)
 		if err != nil {
 			return nil, err
 		}
 		for r.next() {
-			ms = append(ms, mews.Message{
-				ID:         r.uuid(0),
-				ThreadID:   r.uuid(1),
-				Text:       txt.string(r.text(2)),
-				Sender:     sender(r.text(3), &txt),
-				CreatedUTC: utc(r.int64(4)),
-			})
+			items = append(items, item(r))
 		}
 		if err := r.close(); err != nil {
 			return nil, err
 		}
 	}
-	if len(ms) == 0 {
+	if len(items) == 0 {
 		return nil, nil
 	}
-	return ms, nil
+	return items, nil
 }
 
 // maxPrealloc bounds the rows a page reserves room for before it reads
