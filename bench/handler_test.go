@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/mewsref/mewsref/internal/benchdata"
+	"github.com/mewsref/mewsref/internal/cputime"
 	"github.com/mewsref/mewsref/mews"
 	"github.com/mewsref/mewsref/server"
 	"github.com/mewsref/mewsref/sqlite"
@@ -43,12 +44,12 @@ func BenchmarkHandler(b *testing.B) {
 			b.Run(t.name+"/"+o.name, func(b *testing.B) {
 				b.ReportAllocs()
 				i := 0
-				cpu := cpuTime()
+				cpu := cputime.Process()
 				for b.Loop() {
 					call(b, t.h, o.path, hs.bodies.next(o, 0, i))
 					i++
 				}
-				b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+				b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op")
 			})
 		}
 	}
@@ -80,7 +81,7 @@ func BenchmarkHTTP(b *testing.B) {
 			b.Run(t.name+"/"+o.name, func(b *testing.B) {
 				b.ReportAllocs()
 				var next atomic.Int64
-				cpu := cpuTime()
+				cpu := cputime.Process()
 				if conns == 1 {
 					for b.Loop() {
 						post1(b, hc, url+o.path, hs.bodies.next(o, 0, int(next.Add(1))))
@@ -94,7 +95,7 @@ func BenchmarkHTTP(b *testing.B) {
 						}
 					})
 				}
-				b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+				b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op")
 			})
 		}
 		tr.CloseIdleConnections()

@@ -3,31 +3,19 @@
 package server_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/mewsref/mewsref/internal/cputime"
 	"github.com/mewsref/mewsref/server"
 	"github.com/mewsref/mewsref/sqlite"
 )
-
-// cpuTime is the CPU time the process has used, user and system.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // BenchmarkJournal is the whole cost of a request of each operation with
 // the request journal on (its default size) and off (-journal 0), one
@@ -78,16 +66,7 @@ func benchJournal(b *testing.B, journal int, op string, fill int) {
 		})
 	}
 	defer stop()
-	call := func(path string, body []byte) []byte {
-		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK {
-			b.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
-		}
-		return rec.Body.Bytes()
-	}
+	call := func(path string, body []byte) []byte { return serveOK(b, h, path, body) }
 	creds := func(kv map[string]any) []byte {
 		kv["ClientToken"], kv["AccessToken"], kv["Client"] = demoClient, demoGross, "bench 1.0"
 		out, err := json.Marshal(kv)
@@ -140,10 +119,10 @@ func benchJournal(b *testing.B, journal int, op string, fill int) {
 		}
 	}
 	b.ReportAllocs()
-	cpu := cpuTime()
+	cpu := cputime.Process()
 	for b.Loop() {
 		call(path, body)
 	}
 	stop() // the recorder writes what is queued
-	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op")
 }

@@ -46,16 +46,7 @@ func BenchmarkRequest(b *testing.B) {
 			b.Error(err)
 		}
 	}()
-	call := func(b *testing.B, path string, body []byte) []byte {
-		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK {
-			b.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
-		}
-		return rec.Body.Bytes()
-	}
+	call := func(b *testing.B, path string, body []byte) []byte { return serveOK(b, h, path, body) }
 	creds := func(kv map[string]any) []byte {
 		kv["ClientToken"], kv["AccessToken"], kv["Client"] = demoClient, demoGross, "bench 1.0"
 		out, err := json.Marshal(kv)
@@ -109,4 +100,17 @@ func BenchmarkRequest(b *testing.B) {
 			}
 		})
 	}
+}
+
+// serveOK has h serve a POST of body to path, as http.Server would, and
+// returns the answer, failing b unless it is a 200.
+func serveOK(b *testing.B, h http.Handler, path string, body []byte) []byte {
+	req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		b.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
+	}
+	return rec.Body.Bytes()
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/mewsref/mewsref/internal/benchdata"
+	"github.com/mewsref/mewsref/internal/cputime"
 	"github.com/mewsref/mewsref/mews"
 )
 
@@ -52,8 +53,8 @@ func BenchmarkPages(b *testing.B) {
 //
 //	defer reportCPU(b)()
 func reportCPU(b *testing.B) func() {
-	start := cpuTime()
-	return func() { b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op") }
+	start := cputime.Process()
+	return func() { b.ReportMetric(float64(cputime.Process()-start)/float64(b.N), "cpu-ns/op") }
 }
 
 func benchThreadsPage(b *testing.B, db *DB, set *benchdata.Set) {

@@ -6,12 +6,12 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/mewsref/mewsref/internal/cputime"
 	"github.com/mewsref/mewsref/mews"
 )
 
@@ -40,7 +40,7 @@ func benchRequestsAdd(b *testing.B, response string) {
 	}
 	batch := make([]mews.Request, 256)
 	b.ResetTimer()
-	cpu := cpuTime()
+	cpu := cputime.Process()
 	for i := 0; i < b.N; i += len(batch) {
 		for j := range batch {
 			batch[j] = mews.Request{ID: uuid.New(), CreatedUTC: time.Now(), Method: "POST", Operation: "messageThreads/add",
@@ -52,15 +52,5 @@ func benchRequestsAdd(b *testing.B, response string) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
-}
-
-// cpuTime is the CPU time the process has used, user and system: a
-// figure that depends less on what else the machine runs than ns/op.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64(cputime.Process()-cpu)/float64(b.N), "cpu-ns/op")
 }
