@@ -1,7 +1,9 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"io"
@@ -23,27 +25,94 @@ import (
 )
 
 // BenchmarkPages reads pages of 100 from random cursors at two sizes of
-// data: the time of a page must not grow with the data.
+// data: the time of a page must not grow with the data. cache-hits/op and
+// cache-misses/op are the page fetches of the engine's connections that
+// their page caches held or did not (SQLITE_DBSTATUS_CACHE_HIT, _MISS; a
+// miss is a read from the file or the log); reads/op the read calls of the
+// process.
 //
 //	go test ./sqlite -run '^$' -bench Pages -benchtime 2000x
+//
+// With MEWSREF_BENCH_PAGES_DIR the stores are files pages-N.db in that
+// directory, loaded by the first run and only read by the next ones (no
+// load under callgrind).
 func BenchmarkPages(b *testing.B) {
 	for _, n := range benchSizes() {
 		b.Run(fmt.Sprintf("threads=%d,messages=%d", n, 5*n), func(b *testing.B) {
-			db, err := Open(b.Context(), filepath.Join(b.TempDir(), "bench.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
-			scope := mews.Scope{IntegrationID: uuid.New(), EnterpriseIDs: []uuid.UUID{uuid.New()}}
-			start := time.Now()
-			set, err := benchdata.Load(b.Context(), db, scope, n, 5*n)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Logf("loaded %d threads and %d messages in %s", n, 5*n, time.Since(start).Round(time.Millisecond))
+			db, set := pagesStore(b, n)
 			b.Run("threads", func(b *testing.B) { benchThreadsPage(b, db, set) })
 			b.Run("messages", func(b *testing.B) { benchMessagesPage(b, db, set) })
 		})
+	}
+}
+
+// pagesStore returns a store of n threads and 5n messages of benchdata,
+// and its Set: loaded into a temporary file, or with MEWSREF_BENCH_PAGES_DIR
+// opened from pages-N.db there (and pages-N.db.set, the Set in gob),
+// loaded there first if it is not.
+//
+// A store just loaded is closed and opened again: SQLite's page caches of
+// one process share one LRU (modernc.org/sqlite is built with
+// SQLITE_ENABLE_MEMORY_MANAGEMENT, so pcache1 keeps one group), and a
+// reader whose cache is full takes the oldest page of any connection's.
+// After a load the writer's 32 MiB are full of old pages, which the
+// readers would take over: the figures would depend on what the process
+// did before.
+func pagesStore(b *testing.B, n int) (*DB, *benchdata.Set) {
+	b.Helper()
+	path := filepath.Join(b.TempDir(), "bench.db")
+	dir := os.Getenv("MEWSREF_BENCH_PAGES_DIR")
+	if dir != "" {
+		path = filepath.Join(dir, fmt.Sprintf("pages-%d.db", n))
+	}
+	set := new(benchdata.Set)
+	data, err := os.ReadFile(path + ".set")
+	if dir != "" && err == nil {
+		if err := gob.NewDecoder(bytes.NewReader(data)).Decode(set); err != nil {
+			b.Fatal(err)
+		}
+	} else if set, err = loadPages(b, path, n); err != nil {
+		b.Fatal(err)
+	}
+	db, err := Open(b.Context(), path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = db.Close() })
+	return db, set
+}
+
+// loadPages loads the store of pagesStore into the file at path, and its
+// Set into path.set.
+func loadPages(b *testing.B, path string, n int) (*benchdata.Set, error) {
+	db, err := Open(b.Context(), path)
+	if err != nil {
+		return nil, err
+	}
+	scope := mews.Scope{IntegrationID: uuid.New(), EnterpriseIDs: []uuid.UUID{uuid.New()}}
+	start := time.Now()
+	set, err := benchdata.Load(b.Context(), db, scope, n, 5*n)
+	if err = errors.Join(err, db.Close()); err != nil {
+		return nil, err
+	}
+	b.Logf("loaded %d threads and %d messages in %s", n, 5*n, time.Since(start).Round(time.Millisecond))
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(set); err != nil {
+		return nil, err
+	}
+	return set, os.WriteFile(path+".set", buf.Bytes(), 0o644)
+}
+
+// reportCache returns a func that reports, per op since the call, the page
+// fetches of db's engine connections that their page caches held
+// (cache-hits/op) and that they read from the file or the log
+// (cache-misses/op). Every connection must be idle at both calls.
+func reportCache(b *testing.B, db *DB) func() {
+	hit0, miss0 := db.engine.cacheCounts()
+	return func() {
+		hit1, miss1 := db.engine.cacheCounts()
+		b.ReportMetric(float64(hit1-hit0)/float64(b.N), "cache-hits/op")
+		b.ReportMetric(float64(miss1-miss0)/float64(b.N), "cache-misses/op")
 	}
 }
 
@@ -62,6 +131,7 @@ func benchThreadsPage(b *testing.B, db *DB, set *benchdata.Set) {
 	window := &mews.Interval{Start: set.Start, End: set.End}
 	rng := rand.New(rand.NewPCG(1, 2))
 	defer reportReads(b)()
+	defer reportCache(b, db)()
 	for b.Loop() {
 		// The sample is oldest first: skip the oldest, whose pages are short.
 		cursor := set.Threads[100+rng.IntN(len(set.Threads)-100)]
@@ -77,6 +147,7 @@ func benchMessagesPage(b *testing.B, db *DB, set *benchdata.Set) {
 	defer reportCPU(b)()
 	rng := rand.New(rand.NewPCG(1, 2))
 	defer reportReads(b)()
+	defer reportCache(b, db)()
 	for b.Loop() {
 		long := set.Long[rng.IntN(len(set.Long))]
 		cursor := long.Cursors[rng.IntN(len(long.Cursors))]
@@ -149,6 +220,9 @@ func benchSizes() []int {
 		return []int{1_000}
 	}
 	if n, err := strconv.Atoi(os.Getenv("MEWSREF_BENCH_THREADS")); err == nil && n >= benchdata.LongThreads {
+		if n == 1_000 {
+			return []int{n}
+		}
 		return []int{1_000, n}
 	}
 	return []int{1_000, 1_000_000}

@@ -329,3 +329,32 @@ func TestMemdbSizeLimit(t *testing.T) {
 		t.Errorf("size limit %d, want %d", got, int64(1<<40))
 	}
 }
+
+// cacheCounts returns the page fetches of e's connections since they were
+// opened that their page caches held (hit) and that they read from the
+// file or the log (miss). Every connection must be idle.
+func (e *engine) cacheCounts() (hit, miss int64) {
+	e.mu.Lock()
+	n := e.opened
+	e.mu.Unlock()
+	cs := make([]*rawConn, n)
+	for i := range cs {
+		cs[i] = <-e.idle
+	}
+	for _, c := range cs {
+		hit += c.status(sqlite3.SQLITE_DBSTATUS_CACHE_HIT)
+		miss += c.status(sqlite3.SQLITE_DBSTATUS_CACHE_MISS)
+		e.idle <- c
+	}
+	return hit, miss
+}
+
+// status returns the current value of the connection's counter op of
+// sqlite3_db_status.
+func (c *rawConn) status(op int32) int64 {
+	cur, hi := c.scratch, c.scratch+4
+	if rc := sqlite3.Xsqlite3_db_status(c.tls, c.db, op, cur, hi, 0); rc != sqlite3.SQLITE_OK {
+		return -1
+	}
+	return int64(*(*int32)(c.ptr(cur)))
+}

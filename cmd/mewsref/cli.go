@@ -75,6 +75,7 @@ var otherEnv = map[string]string{
 	"MEWSREF_CONSOLE_SCREENSHOTS": "tests: a directory; the browser test of /console saves its screenshots there",
 	"MEWSREF_BENCH_SMALL":         "benchmarks: set to run the store benchmarks on small data only",
 	"MEWSREF_BENCH_THREADS":       "benchmarks: the threads of BenchmarkPages' large data (default 1000000)",
+	"MEWSREF_BENCH_PAGES_DIR":     "benchmarks: a directory where BenchmarkPages loads its stores once (pages-N.db) and reads them from then on",
 	"MEWSREF_BENCH_ADD_THREADS":   "benchmarks: the threads the add benchmarks of the SQLite store write to (default 100000)",
 	"MEWSREF_BENCH_ADD_FILE":      "benchmarks: a SQLite file the add benchmarks load once and copy for each run",
 	"MEWSREF_BENCH_FILE":          "benchmarks: set to run BenchmarkRequest on a SQLite file instead of in memory",
