@@ -30,6 +30,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/mewsref/mewsref/internal/benchdata"
+	"github.com/mewsref/mewsref/internal/cputime"
 	"github.com/mewsref/mewsref/server"
 	"github.com/mewsref/mewsref/sqlite"
 )
@@ -58,13 +59,14 @@ func main() {
 	only := flag.String("ops", "", "comma-separated operation names to measure (default: all)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the server runs to this file")
 	journal := flag.Int("journal", server.DefaultJournal, "entries of the server's request journal, as mewsref -journal; 0: no journal")
+	ab := flag.Int("ab", 0, "rounds of the journal's A/B: the server with -journal N against -journal 0 on the same store, alternating measurements of -d (ab.go); 0: the server against the baseline")
 	flag.Parse()
-	if err := run(*conc, *dur, *threads, *messages, *dbPath, *only, *cpuProfile, *journal); err != nil {
+	if err := run(*conc, *dur, *threads, *messages, *dbPath, *only, *cpuProfile, *journal, *ab); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(conc int, dur time.Duration, nThreads, nMessages int, dbPath, only, cpuProfile string, journal int) error {
+func run(conc int, dur time.Duration, nThreads, nMessages int, dbPath, only, cpuProfile string, journal, abRounds int) error {
 	ctx := context.Background()
 	if dbPath == "" {
 		dir, err := os.MkdirTemp("", "mewsref-bench")
@@ -95,6 +97,22 @@ func run(conc int, dur time.Duration, nThreads, nMessages int, dbPath, only, cpu
 	runtime.GC()
 	debug.FreeOSMemory()
 
+	var selected []op
+	for _, o := range ops {
+		if only == "" || strings.Contains(","+only+",", ","+strings.Fields(o.name)[0]+",") {
+			selected = append(selected, o)
+		}
+	}
+	bodies := newBodies(data)
+	stopProfile, err := startProfile(cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
+	if abRounds > 0 {
+		return runAB(ctx, store, bodies, conc, dur, abRounds, journal, selected)
+	}
+
 	if journal == 0 {
 		journal = -1 // server.Config's "off"
 	}
@@ -110,7 +128,6 @@ func run(conc int, dur time.Duration, nThreads, nMessages int, dbPath, only, cpu
 	}
 	defer stopSrv()
 
-	bodies := newBodies(data)
 	// The baseline answers with the bytes the server gives to the same
 	// requests: the same shape and size.
 	canned := map[string][]byte{}
@@ -127,35 +144,25 @@ func run(conc int, dur time.Duration, nThreads, nMessages int, dbPath, only, cpu
 	}
 	defer stopBase()
 
-	if cpuProfile != "" {
-		f, err := os.Create(cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
-
 	fmt.Printf("load: %d connections, %s per measurement, loopback\n\n", conc, dur)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "operation\ttarget\treq/s\tp50\tp99\tfailed\tserver/baseline\t")
-	for _, o := range ops {
-		if only != "" && !strings.Contains(","+only+",", ","+strings.Fields(o.name)[0]+",") {
-			continue
-		}
+	fmt.Fprintln(tw, "operation\ttarget\treq/s\tp50\tp99\tfailed\tserver/baseline\tCPU/req\t")
+	for _, o := range selected {
 		body := func(w, i int) []byte { return bodies.next(o, w, i) }
+		cpu0 := cputime.Process()
 		s := load(ctx, srvURL+o.path, conc, dur, body)
+		cpu1 := cputime.Process()
 		b := load(ctx, baseURL+o.path, conc, dur, body)
+		cpu2 := cputime.Process()
 		for _, r := range []struct {
 			target string
 			res    result
 			ratio  string
-		}{{"server", s, fmt.Sprintf("%.0f%%", 100*s.rate()/b.rate())}, {"baseline", b, ""}} {
-			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%d\t%s\t\n", o.name, r.target, r.res.rate(),
-				r.res.p50.Round(time.Microsecond), r.res.p99.Round(time.Microsecond), r.res.failures, r.ratio)
+			cpu    time.Duration
+		}{{"server", s, fmt.Sprintf("%.0f%%", 100*s.rate()/b.rate()), cpu1 - cpu0}, {"baseline", b, "", cpu2 - cpu1}} {
+			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%d\t%s\t%s\t\n", o.name, r.target, r.res.rate(),
+				r.res.p50.Round(time.Microsecond), r.res.p99.Round(time.Microsecond), r.res.failures, r.ratio,
+				(r.cpu / time.Duration(max(1, r.res.requests+r.res.failures))).Round(100*time.Nanosecond))
 			if r.res.firstErr != "" {
 				fmt.Fprintf(os.Stderr, "%s %s: first failure: %s\n", o.name, r.target, r.res.firstErr)
 			}
@@ -166,7 +173,8 @@ func run(conc int, dur time.Duration, nThreads, nMessages int, dbPath, only, cpu
 	}
 	// Server and load generator share this process; the load generator's
 	// part is small (connections and latency samples).
-	fmt.Printf("\nresident memory after the runs (server and load generator): %.0f MiB\n", rssMB())
+	fmt.Println("\nCPU/req: the process's CPU time (getrusage) during the measurement per request, the load generator's included")
+	fmt.Printf("resident memory after the runs (server and load generator): %.0f MiB\n", rssMB())
 	return nil
 }
 
@@ -244,4 +252,21 @@ func newBodies(d *benchdata.Set) *bodies {
 func (b *bodies) next(o op, worker, i int) []byte {
 	list := b.pre[o.path]
 	return list[(worker*7919+i)%len(list)]
+}
+
+// startProfile starts a CPU profile into path, if any; the returned
+// function stops it.
+func startProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
