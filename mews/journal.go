@@ -25,7 +25,7 @@ type Request struct {
 	Duration        time.Duration
 	RequestBody     *string // masked; nil: not read
 	ResponseBody    *string // masked; nil: none
-	Truncated       bool    // a body was cut at the journal's limit
+	Truncated       bool    // a body, Operation or Message was cut at the journal's limit
 	Message         string  // the Message of the error answered, if any
 	ThreadIDs       []uuid.UUID
 }

@@ -58,6 +58,17 @@ const (
 	// their limit, so that a token that crosses the limit is still masked
 	// whole (masks are shorter).
 	journalResponseMargin = 256
+	// The bytes kept of the operation (the path of an unknown address:
+	// up to a megabyte of request line) and of the error's Message (a
+	// 404's names that path); a cut one is Truncated, as a body is.
+	journalOperationLimit = 1 << 10
+	journalMessageLimit   = 4 << 10
+	// The bytes of the entries in flight (offered, not yet written: the
+	// queue and the batch being written) that the recorder holds at most;
+	// an entry beyond it is dropped and counted, as with a full queue.
+	// The queue's 1,024 entries of up to 64 KiB of request body each
+	// were 64 MiB; a full batch of pages is some 1.2 MiB.
+	defaultJournalInFlight = 8 << 20
 )
 
 // recorder owns the journal's queue and the goroutine that empties it.
@@ -72,7 +83,9 @@ type recorder struct {
 	quit     chan struct{}
 	stopped  chan struct{}
 	accepted atomic.Int64 // tickets given so far (takeTicket)
-	dropped  atomic.Int64 // entries not recorded: queue full, or the store failed
+	dropped  atomic.Int64 // entries not recorded: queue or bytes in flight full, or the store failed
+	inFlight atomic.Int64 // bytes of the entries offered and not yet written (pending.bytes)
+	maxBytes int64        // the bound of inFlight
 
 	// Entries are handled (written, failed or dropped) in about the order
 	// of their tickets, not exactly: requests end in any order.
@@ -100,6 +113,19 @@ type pending struct {
 	// configuration knows it (computed once, at configuration); nil: the
 	// writer computes it.
 	accessDigest *tokenKey
+	messageCut   bool  // entry.Message is the start of a longer one
+	bytes        int64 // what it holds, counted in recorder.inFlight
+}
+
+// pendingSize is the size of a pending without what it points to.
+const pendingSize = int64(unsafe.Sizeof(pending{}))
+
+// size is the memory p holds while it is in flight: its buffers (the
+// captured answer's, grown to the largest it held), the queued request
+// body and the strings and ids of its entry.
+func (p *pending) size() int64 {
+	return pendingSize + int64(cap(p.kept)+cap(p.scratch)+cap(p.body)+len(p.entry.Operation)+len(p.entry.Message)+
+		len(p.clientToken)+len(p.accessToken)+16*(len(p.entry.ThreadIDs)+len(p.entry.EnterpriseIDs)))
 }
 
 var pendingPool = sync.Pool{New: func() any { return new(pending) }}
@@ -112,12 +138,15 @@ func (p *pending) recycle() {
 	pendingPool.Put(p)
 }
 
-func newRecorder(store mews.Journal, keep, queue int, log *slog.Logger) *recorder {
+func newRecorder(store mews.Journal, keep, queue int, maxBytes int64, log *slog.Logger) *recorder {
 	if queue <= 0 {
 		queue = defaultJournalQueue
 	}
+	if maxBytes <= 0 {
+		maxBytes = defaultJournalInFlight
+	}
 	r := &recorder{
-		store: store, keep: keep, log: log,
+		store: store, keep: keep, log: log, maxBytes: maxBytes,
 		queue: make(chan *pending, queue), flush: make(chan struct{}, 1), full: make(chan struct{}, 1),
 		quit: make(chan struct{}), stopped: make(chan struct{}),
 		ahead: map[int64]struct{}{}, progress: make(chan struct{}),
@@ -148,21 +177,27 @@ func (c *capture) takeTicket() {
 	}
 }
 
-// offer queues p without ever waiting; a full queue drops it.
+// offer queues p without ever waiting; a full queue, or one that holds
+// maxBytes with p, drops it.
 func (r *recorder) offer(p *pending) {
-	select {
-	case r.queue <- p:
-		if len(r.queue) >= journalBatch {
-			select {
-			case r.full <- struct{}{}: // wake the recorder: a batch is waiting
-			default:
+	p.bytes = p.size()
+	if r.inFlight.Add(p.bytes) <= r.maxBytes {
+		select {
+		case r.queue <- p:
+			if len(r.queue) >= journalBatch {
+				select {
+				case r.full <- struct{}{}: // wake the recorder: a batch is waiting
+				default:
+				}
 			}
+			return
+		default:
 		}
-	default:
-		r.dropped.Add(1)
-		r.handled(p.ticket)
-		p.recycle()
 	}
+	r.inFlight.Add(-p.bytes)
+	r.dropped.Add(1)
+	r.handled(p.ticket)
+	p.recycle()
 }
 
 // handled counts the entries of tickets as done and wakes the reads
@@ -239,7 +274,7 @@ func (r *recorder) loop() {
 		if d := r.dropped.Load(); d != reported {
 			r.log.LogAttrs(context.Background(), slog.LevelWarn, "request journal: entries dropped",
 				slog.Int64("dropped_since_start", d),
-				slog.String("why", "its queue was full or its store failed; the API requests were served as usual"))
+				slog.String("why", "its queue (entries or bytes) was full or its store failed; the API requests were served as usual"))
 			reported = d
 		}
 	}
@@ -271,9 +306,12 @@ func (r *recorder) write(batch []*pending) {
 	err := r.store.RequestsAdd(ctx, entries, r.keep)
 	cancel()
 	clear(entries) // the bodies share the pendings' buffers (keepBody)
+	var held int64
 	for _, p := range batch {
+		held += p.bytes
 		p.recycle()
 	}
+	r.inFlight.Add(-held)
 	if err != nil {
 		r.dropped.Add(int64(len(batch)))
 		r.log.LogAttrs(context.Background(), slog.LevelWarn, "request journal: could not record entries",
@@ -339,7 +377,9 @@ func (p *pending) finish() mews.Request {
 		if p.bodyCut {
 			b = cutSecretStart(b, secrets) // a token cut at the end is cut off
 		}
-		e.RequestBody, e.Truncated = keepBody(b, journalRequestLimit, p.bodyCut)
+		var cut bool
+		e.RequestBody, cut = keepBody(b, journalRequestLimit, p.bodyCut)
+		e.Truncated = e.Truncated || cut
 	}
 	switch {
 	case p.accessDigest != nil:
@@ -365,6 +405,14 @@ func (p *pending) finish() mews.Request {
 				e.Message = string(maskSecrets([]byte(e.Message), secrets))
 				break
 			}
+		}
+		if p.messageCut || len(e.Message) > journalMessageLimit {
+			m := []byte(e.Message)
+			if p.messageCut {
+				m = cutSecretStart(m, secrets)
+			}
+			kept, _ := keepBody(m, journalMessageLimit, p.messageCut)
+			e.Message, e.Truncated = *kept, true
 		}
 	}
 	e.ThreadIDs = distinctIDs(e.ThreadIDs)
@@ -663,19 +711,25 @@ func (s *Server) journalRequest(w *http.ResponseWriter, r *http.Request, info *r
 // recorder's from then on.
 func (s *Server) journalResponse(p *pending, w *http.ResponseWriter, r *http.Request, info *requestInfo, status int, took time.Duration) {
 	*w = p.ResponseWriter
+	// The path is masked (maskPath), so it is cut as it is kept; the
+	// Message is masked by the recorder, so a margin is queued with it.
+	op, opCut := queuedString(strings.TrimPrefix(s.tokens.maskPath(r.URL.Path, status), APIPrefix+"v1/"), journalOperationLimit)
+	message, messageCut := queuedString(info.err, journalMessageLimit+journalResponseMargin)
 	p.entry = mews.Request{
 		ID:            info.uuid,
 		CreatedUTC:    info.received,
 		Method:        r.Method,
-		Operation:     strings.TrimPrefix(s.tokens.maskPath(r.URL.Path, status), APIPrefix+"v1/"),
+		Operation:     op,
 		IntegrationID: info.integrationID,
 		EnterpriseIDs: info.enterprises,
 		AccessToken:   info.accessToken,
 		Status:        status,
 		Duration:      took,
-		Message:       info.err,
+		Message:       message,
 		ThreadIDs:     info.threads,
+		Truncated:     opCut,
 	}
+	p.messageCut = messageCut
 	if info.integrationID != uuid.Nil {
 		p.entry.IntegrationName = info.integration
 	}
@@ -684,6 +738,20 @@ func (s *Server) journalResponse(p *pending, w *http.ResponseWriter, r *http.Req
 	p.body, p.bodyCut = queuedBody(p.body)
 	p.takeTicket() // if the handler wrote nothing
 	s.journal.offer(p)
+}
+
+// queuedString is what the queue holds of s: its first limit bytes, cut
+// at a UTF-8 boundary, as a copy so that the rest can go; cut says that it
+// is the start of s.
+func queuedString(s string, limit int) (_ string, cut bool) {
+	if len(s) <= limit {
+		return s, false
+	}
+	n := limit
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return strings.Clone(s[:n]), true
 }
 
 // queuedBody is what the queue holds of a request body b: no more than the

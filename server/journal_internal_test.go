@@ -13,8 +13,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+	"unicode/utf8"
 
+	"github.com/mewsref/mewsref/internal/pgtest"
 	"github.com/mewsref/mewsref/mews"
+	"github.com/mewsref/mewsref/postgres"
 	"github.com/mewsref/mewsref/sqlite"
 )
 
@@ -281,4 +285,164 @@ func (l lockedWriter) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(b)
+}
+
+// A Message longer than the journal keeps is cut at a rune boundary and
+// marked Truncated; a token that the cut splits is cut off, never shown in
+// part.
+func TestJournalCutsALongMessage(t *testing.T) {
+	const token = "C66EF7B239D24632943D115EDE9CB810-EA00F8FD8294692C940F6B5A8F9453D"
+	for _, at := range []int{0, journalMessageLimit - 10, journalMessageLimit + journalResponseMargin - 20} {
+		long := strings.Repeat("é", at/2) + token + strings.Repeat("y", 3*journalMessageLimit)
+		p := pendingPool.Get().(*pending)
+		p.entry.Message, p.messageCut = queuedString(long, journalMessageLimit+journalResponseMargin)
+		if !p.messageCut || len(p.entry.Message) > journalMessageLimit+journalResponseMargin {
+			t.Fatalf("token at %d: queued %d bytes of the message (cut %v)", at, len(p.entry.Message), p.messageCut)
+		}
+		p.accessToken = token
+		e := p.finish()
+		p.recycle()
+		if !e.Truncated || len(e.Message) > journalMessageLimit || !utf8.ValidString(e.Message) {
+			t.Fatalf("token at %d: truncated %v, a message of %d bytes (valid UTF-8: %v)", at, e.Truncated, len(e.Message), utf8.ValidString(e.Message))
+		}
+		for n := 8; n <= len(token); n++ {
+			if strings.Contains(e.Message, token[:n]) {
+				t.Errorf("token at %d: %d bytes of the token in the message", at, n)
+				break
+			}
+		}
+	}
+	if s, cut := queuedString("Not found.", journalMessageLimit); cut || s != "Not found." {
+		t.Errorf("a short message: %q, cut %v", s, cut)
+	}
+}
+
+// Under a flood of large answers (pages of 100 threads) and large request
+// bodies while the recorder is stuck, the entries in flight stay within the
+// journal's bound in bytes although its queue has room for every request:
+// the rest are dropped and counted, and every API request is answered at
+// once (none waits for the stuck recorder). On each engine.
+func TestJournalBoundsTheBytesInFlight(t *testing.T) {
+	engines := map[string]func(t *testing.T) mews.Store{
+		"SQLite": func(t *testing.T) mews.Store {
+			db, err := sqlite.Open(t.Context(), sqlite.Memory)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db
+		},
+		"PostgreSQL": func(t *testing.T) mews.Store {
+			db, err := postgres.Open(t.Context(), pgtest.DSN(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db
+		},
+	}
+	for name, open := range engines {
+		t.Run(name, func(t *testing.T) { testJournalBoundsTheBytesInFlight(t, open(t)) })
+	}
+}
+
+func testJournalBoundsTheBytesInFlight(t *testing.T, store mews.Store) {
+	const (
+		client = "E0D439EE522F44368DC78E1BFB03710C-D24FB11DBE31D4621C4817E028D9E1D"
+		access = "C66EF7B239D24632943D115EDE9CB810-EA00F8FD8294692C940F6B5A8F9453D"
+		bound  = 256 << 10
+	)
+	creds := `"ClientToken":"` + client + `","AccessToken":"` + access + `","Client":"t"`
+	post := func(url, body string) int {
+		res, err := http.Post(url, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Error(err)
+			return 0
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	// The threads of the pages, added without a journal.
+	setup, closeSetup, err := New(Config{Store: store, Journal: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts0 := httptest.NewServer(setup)
+	subject := strings.Repeat("Late check-out, please? ", 10)
+	for range 100 {
+		if s := post(ts0.URL+"/api/connector/v1/messageThreads/add", `{`+creds+`,"OriginalSender":"A","Subject":"`+subject+`"}`); s != 200 {
+			t.Fatalf("adding a thread: %d", s)
+		}
+	}
+	ts0.Close()
+	if err := closeSetup(); err != nil {
+		t.Fatal(err)
+	}
+
+	blocked := &blockedJournal{Journal: store.(mews.Journal), open: make(chan struct{}), entered: make(chan struct{})}
+	var rec *recorder
+	h, closeFn, err := New(Config{Store: store, JournalStore: blocked, AdminToken: "admin",
+		journalQueue: 10_000, journalBytes: bound, journalSeen: func(r *recorder) { rec = r }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	now := time.Now().UTC()
+	page := `{` + creds + `,"CreatedUtc":{"StartUtc":"` + now.Add(-time.Hour).Format(time.RFC3339) + `","EndUtc":"` +
+		now.Add(time.Hour).Format(time.RFC3339) + `"},"Limitation":{"Count":100}}`
+	// An unknown property of 200 KB (ignored), of which the queue holds
+	// 64 KiB.
+	big := `{` + creds + `,"OriginalSender":"A","Subject":"B","Padding":"` + strings.Repeat("p", 200<<10) + `"}`
+	if s := post(ts.URL+"/api/connector/v1/messageThreads/getAll", page); s != 200 {
+		t.Fatalf("a page: %d", s)
+	}
+	<-blocked.entered // the recorder is stuck writing that one
+	const workers, each = 16, 25
+	var wg sync.WaitGroup
+	var maxInFlight int64
+	var mu sync.Mutex
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				url, body, want := ts.URL+"/api/connector/v1/messageThreads/getAll", page, 200
+				if (w+i)%5 == 0 {
+					url, body, want = ts.URL+"/api/connector/v1/messageThreads/add", big, 200
+				}
+				if s := post(url, body); s != want {
+					t.Errorf("status %d with the journal stuck, want %d", s, want)
+				}
+				mu.Lock()
+				maxInFlight = max(maxInFlight, rec.inFlight.Load())
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if maxInFlight > bound || rec.inFlight.Load() > bound {
+		t.Errorf("%d bytes in flight at most, %d at the end; the bound is %d", maxInFlight, rec.inFlight.Load(), bound)
+	}
+	if len(rec.queue) > bound/journalResponseLimit {
+		t.Errorf("%d entries queued within %d bytes", len(rec.queue), bound)
+	}
+	close(blocked.open)
+	req := httptest.NewRequest("POST", "/_admin/v1/requests/count", strings.NewReader("{}"))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer admin")
+	rr := httptest.NewRecorder()
+	h.ServeHTTP(rr, req)
+	var got struct{ Count, Dropped int }
+	if err := json.Unmarshal(rr.Body.Bytes(), &got); err != nil || rr.Code != 200 {
+		t.Fatalf("requests/count: %d %s", rr.Code, rr.Body)
+	}
+	if got.Dropped == 0 || got.Count == 0 || got.Count+got.Dropped != workers*each+1 {
+		t.Errorf("recorded %d and dropped %d of %d requests, within %d bytes in flight", got.Count, got.Dropped, workers*each+1, bound)
+	}
+	if n := rec.inFlight.Load(); n != 0 {
+		t.Errorf("%d bytes in flight once everything is written", n)
+	}
+	if err := closeFn(); err != nil {
+		t.Error(err)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -482,4 +483,33 @@ func TestJournalMasksTokensInAnUnknownPath(t *testing.T) {
 	if op, want := list[0].(map[string]any)["Operation"], "C66E…453D/"+server.MaskToken(demoClient); op != want {
 		t.Errorf("Operation %q, want %q", op, want)
 	}
+}
+
+// An unknown path of most of a megabyte (here 600 KB), and the 404's Message that names
+// it, are kept cut and marked Truncated, with their tokens masked, on each
+// engine.
+func TestJournalCutsAHugeUnknownPath(t *testing.T) {
+	journalEngines(t, func(t *testing.T, store func(t *testing.T) mews.Store) {
+		e := newEnv(t, server.Config{AdminToken: adminToken, Store: store(t)})
+		path := "/api/connector/v1/" + demoGross + "/" + strings.Repeat("ž", 1000) + strings.Repeat("x", 600<<10) // 600 KB
+		e.wantStatus(e.post(path, obj{}), 404)
+		list := e.journal(obj{"Statuses": []int{404}})
+		if len(list) != 1 {
+			t.Fatalf("%d entries of the 404, want 1", len(list))
+		}
+		en := list[0]
+		op, _ := en["Operation"].(string)
+		msg, _ := en["Message"].(string)
+		if en["Truncated"] != true || len(op) > 1<<10 || len(msg) > 4<<10 || !strings.HasPrefix(op, "C66E…453D/žž") {
+			t.Errorf("Truncated %v, an Operation of %d bytes (%.20q…), a Message of %d bytes", en["Truncated"], len(op), op, len(msg))
+		}
+		if !utf8.ValidString(op) || !utf8.ValidString(msg) || strings.Contains(op+msg, demoGross) {
+			t.Errorf("Operation %.40q…, Message %.80q…: cut inside a character, or the full token", op, msg)
+		}
+		// The entry of a normal request is not marked.
+		e.wantStatus(e.post(pathThreadsAdd, demo("OriginalSender", "A", "Subject", "B")), 200)
+		if en := e.journal(obj{"Statuses": []int{200}}); len(en) != 1 || en[0]["Truncated"] != false {
+			t.Errorf("the entry of an add: %v", en)
+		}
+	})
 }

@@ -95,7 +95,9 @@ type Config struct {
 	// mews.Journal (both engines do); otherwise there is no journal.
 	JournalStore mews.Journal
 
-	journalQueue int // tests: the length of the journal's queue
+	journalQueue int             // tests: the length of the journal's queue
+	journalBytes int64           // tests: the bytes in flight it holds at most
+	journalSeen  func(*recorder) // tests: handed the recorder
 }
 
 // Server implements gen.StrictServerInterface.
@@ -202,7 +204,10 @@ func New(cfg Config) (http.Handler, func() error, error) {
 			if s.changes != nil {
 				js = journalChanges{js, s.changes}
 			}
-			s.journal = newRecorder(js, keep, cfg.journalQueue, s.log)
+			s.journal = newRecorder(js, keep, cfg.journalQueue, cfg.journalBytes, s.log)
+			if cfg.journalSeen != nil {
+				cfg.journalSeen(s.journal)
+			}
 		}
 	}
 	closeStore := closeFn

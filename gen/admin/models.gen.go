@@ -416,7 +416,7 @@ type AdminRequest struct {
 	// Status The HTTP status answered.
 	Status int32 `json:"Status"`
 
-	// Truncated True if a body was cut; the journal keeps 64 KiB of a request body and 4 KiB of a response body.
+	// Truncated True if a body, the `Operation` or the `Message` was cut; the journal keeps 64 KiB of a request body, 4 KiB of a response body, 1 KiB of an `Operation` (the path of an unknown address) and 4 KiB of a `Message`.
 	Truncated bool `json:"Truncated"`
 }
 
