@@ -651,7 +651,15 @@ func containsFoldUnicode(s []byte, sub string) bool {
 	return bytes.Contains(bytes.ToLower(s), []byte(sub))
 }
 
+// distinctIDs returns ids without repeats, never nil: ids itself if it
+// has one (a page of messages names one thread).
 func distinctIDs(ids []uuid.UUID) []uuid.UUID {
+	switch len(ids) {
+	case 0:
+		return []uuid.UUID{}
+	case 1:
+		return ids
+	}
 	out := make([]uuid.UUID, 0, len(ids))
 	for _, id := range ids {
 		if !containsID(out, id) {

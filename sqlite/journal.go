@@ -125,9 +125,10 @@ func (j *journal) dropSegments(n int) error {
 	return nil
 }
 
-// newSegment adds a segment for the entries to come.
-func (j *journal) newSegment() (*segment, error) {
-	s := &segment{}
+// newSegment adds a segment for n entries to come: its meta is allocated
+// once, not grown by copies (a segment of the default journal holds 2,500).
+func (j *journal) newSegment(n int) (*segment, error) {
+	s := &segment{meta: make([]requestMeta, 0, n)}
 	if j.dir != "" {
 		f, err := os.CreateTemp(j.dir, j.name)
 		if err != nil {
@@ -189,7 +190,7 @@ func (db *DB) RequestsAdd(_ context.Context, entries []mews.Request, keep int) e
 		s = j.segs[n-1]
 	} else {
 		var err error
-		if s, err = j.newSegment(); err != nil {
+		if s, err = j.newSegment(per); err != nil {
 			return err
 		}
 	}
