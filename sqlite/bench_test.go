@@ -195,6 +195,18 @@ func BenchmarkThreadsAdd(b *testing.B) {
 	})
 	// Into the store of BenchmarkMessagesAdd, in the scope of its threads,
 	// as bench's messageThreads/add does.
+	// From one writer into that store: every op is a transaction of its
+	// own, so its instruction count does not depend on how the scheduler
+	// forms batches (for callgrind).
+	b.Run("single,loaded", func(b *testing.B) {
+		db, set := loadedB(b)
+		defer reportWrites(b)()
+		for b.Loop() {
+			if err := db.MessageThreadsAdd(b.Context(), newThread(set.Scope)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("concurrent,loaded", func(b *testing.B) {
 		db, set := loadedB(b)
 		concurrent(b, db, set.Scope)

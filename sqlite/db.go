@@ -51,6 +51,8 @@ type DB struct {
 	touchThreads     batchStmts // on write
 	seqStmts         seqStmts   // on write: the sequences of seq (sequences.go)
 
+	writeStmts *writeStmts // on write's handle, without database/sql (rawwrite.go)
+
 	journal journal // the request journal's own database (journal.go)
 
 	writer       *writer       // runs every write on the write connection, in groups
@@ -248,7 +250,10 @@ func (db *DB) prepare(ctx context.Context) error {
 	if db.touchThreads, err = prepareBatch(ctx, db.write, touchThreadsSQL); err != nil {
 		return err
 	}
-	db.seqStmts, err = prepareSeqStmts(ctx, db.write)
+	if db.seqStmts, err = prepareSeqStmts(ctx, db.write); err != nil {
+		return err
+	}
+	db.writeStmts, err = prepareWriteStmts(ctx, db.write)
 	return err
 }
 
@@ -291,6 +296,7 @@ func (db *DB) close() error {
 	errs = append(errs, db.insertMessages.close()...)
 	errs = append(errs, db.touchThreads.close()...)
 	errs = append(errs, db.seqStmts.close()...)
+	errs = append(errs, db.writeStmts.close())
 	if db.read != nil && db.read != db.write {
 		errs = append(errs, db.read.Close())
 	}

@@ -31,6 +31,9 @@ func (db *DB) addThreads(ctx context.Context, tx *txn, ts ...mews.Thread) error 
 	if err != nil {
 		return err
 	}
+	if db.writeStmts.inTx() {
+		return db.writeStmts.insertThreads(ctx, seq, ts)
+	}
 	ins := tx.StmtContext(ctx, db.insertThread)
 	for i, t := range ts {
 		if _, err := ins.ExecContext(ctx,

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
@@ -229,7 +228,7 @@ func (w *writer) close() {
 // Within A Transaction"): a full disk, an I/O error, no memory, a busy
 // database, an interrupt.
 func abortsTransaction(err error) bool {
-	var se *sqlite.Error
+	var se interface{ Code() int } // *sqlite.Error, or codeError (rawwrite.go)
 	if !errors.As(err, &se) {
 		return false
 	}

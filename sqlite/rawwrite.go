@@ -1,0 +1,207 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+
+	"modernc.org/libc"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/mewsref/mewsref/mews"
+)
+
+// The insert of a thread runs on the write connection through SQLite's own
+// statement API, as the engine's page reads do (engine.go), not through
+// database/sql: prepared once, its parameters bound from one buffer of C
+// memory that SQLite reads in place (SQLITE_STATIC), stepped, reset. Through
+// database/sql each insert also took the statement for the transaction (a
+// new *sql.Stmt), boxed its nine arguments, converted them, and the driver
+// copied each text and blob into memory of its own: about a third of the
+// insert's CPU (docs/BENCHMARKS.md, "The CPU of a thread's add").
+//
+// The statement shares the write connection with database/sql, which runs
+// the transaction around it. It is used only inside a write transaction
+// (BEGIN IMMEDIATE ... COMMIT, from the writer or Import), while that
+// transaction holds the pool's one connection, so nothing else uses the
+// connection meanwhile; and it is used only when SQLite says that its
+// connection is inside a transaction (sqlite3_get_autocommit): were the pool
+// ever to replace the connection, the statement's would no longer be, and
+// the insert goes through database/sql as before.
+
+// writeStmts are statements prepared on the write connection's handle.
+type writeStmts struct {
+	mu     sync.Mutex // the statements are used from one goroutine at a time
+	c      rawConn    // the handle of the write connection, this TLS and scratch
+	thread uintptr    // insertThreadSQL
+}
+
+// prepareWriteStmts prepares the statements on the one connection of pool.
+// The connection stays database/sql's; only its handle is borrowed, and
+// holding a statement keeps it valid (sqlite3_close_v2 waits for the
+// statements to be finalized).
+func prepareWriteStmts(ctx context.Context, pool *sql.DB) (_ *writeStmts, err error) {
+	conn, err := pool.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, conn.Close()) }()
+	var handle uintptr
+	if err := conn.Raw(func(dc any) error {
+		var ok bool
+		handle, ok = driverHandle(dc)
+		if !ok {
+			return fmt.Errorf("sqlite: the driver's connection %T has no handle field db", dc)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	w := &writeStmts{c: rawConn{tls: libc.NewTLS(), db: handle, stmts: map[string]uintptr{}}}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, w.close())
+		}
+	}()
+	if err := w.c.grow(256); err != nil {
+		return nil, err
+	}
+	if w.thread, _, err = w.c.prepare(insertThreadSQL); err != nil {
+		return nil, fmt.Errorf("sqlite: prepare %q: %w", insertThreadSQL, err)
+	}
+	return w, nil
+}
+
+// driverHandle returns the sqlite3* of a connection of modernc.org/sqlite:
+// its field db (unexported: the driver offers no accessor). Reading an
+// unexported field's value is allowed through reflect.
+// TestWriteStmtsShareTheTransaction fails if the field goes away or means
+// something else.
+func driverHandle(dc any) (uintptr, bool) {
+	v := reflect.ValueOf(dc)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return 0, false
+	}
+	f := v.Elem().FieldByName("db")
+	if !f.IsValid() || f.Kind() != reflect.Uintptr || f.Uint() == 0 {
+		return 0, false
+	}
+	return uintptr(f.Uint()), true
+}
+
+// inTx reports whether the statements' connection is inside a transaction:
+// the transaction of the caller, who holds the write connection.
+func (w *writeStmts) inTx() bool {
+	return w != nil && sqlite3.Xsqlite3_get_autocommit(w.c.tls, w.c.db) == 0
+}
+
+// insertThreads inserts ts with the seq values from seq on, one step of the
+// prepared statement each. The caller holds the write connection in a
+// transaction (inTx). A row that fails leaves the rows before it inserted,
+// as through database/sql.
+func (w *writeStmts) insertThreads(ctx context.Context, seq int64, ts []mews.Thread) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i, t := range ts {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := w.insertThread(&t, seq+int64(i)); err != nil {
+			return fmt.Errorf("sqlite: add thread %s: %w", t.ID, err)
+		}
+	}
+	return nil
+}
+
+func (w *writeStmts) insertThread(t *mews.Thread, seq int64) error {
+	c, s := &w.c, w.thread
+	// The three ids, then the two texts, in scratch; SQLite reads them in
+	// place until the bindings are cleared below.
+	const ids = 48
+	if err := c.grow(ids + len(t.OriginalSender) + len(t.Subject)); err != nil {
+		return err
+	}
+	b := c.bytes(c.scratch, c.size)
+	copy(b[0:], t.IntegrationID[:])
+	copy(b[16:], t.EnterpriseID[:])
+	copy(b[32:], t.ID[:])
+	n := copy(b[ids:], t.OriginalSender)
+	copy(b[ids+n:], t.Subject)
+	p := c.scratch
+	resolved := int64(0)
+	if t.IsResolved {
+		resolved = 1
+	}
+	tls := c.tls
+	for _, rc := range [...]int32{
+		sqlite3.Xsqlite3_bind_blob(tls, s, 1, p, 16, sqlite3.SQLITE_STATIC),
+		sqlite3.Xsqlite3_bind_blob(tls, s, 2, p+16, 16, sqlite3.SQLITE_STATIC),
+		sqlite3.Xsqlite3_bind_int64(tls, s, 3, micros(t.CreatedUTC)),
+		sqlite3.Xsqlite3_bind_int64(tls, s, 4, seq),
+		sqlite3.Xsqlite3_bind_blob(tls, s, 5, p+32, 16, sqlite3.SQLITE_STATIC),
+		sqlite3.Xsqlite3_bind_text(tls, s, 6, p+ids, int32(n), sqlite3.SQLITE_STATIC),
+		sqlite3.Xsqlite3_bind_text(tls, s, 7, p+ids+uintptr(n), int32(len(t.Subject)), sqlite3.SQLITE_STATIC),
+		sqlite3.Xsqlite3_bind_int64(tls, s, 8, micros(t.UpdatedUTC)),
+		sqlite3.Xsqlite3_bind_int64(tls, s, 9, resolved),
+	} {
+		if rc != sqlite3.SQLITE_OK {
+			err := c.codeError(rc)
+			sqlite3.Xsqlite3_clear_bindings(tls, s)
+			return err
+		}
+	}
+	var err error
+	if rc := sqlite3.Xsqlite3_step(tls, s); rc != sqlite3.SQLITE_DONE {
+		err = c.codeError(rc)
+	}
+	sqlite3.Xsqlite3_reset(tls, s)
+	sqlite3.Xsqlite3_clear_bindings(tls, s)
+	return err
+}
+
+// close finalizes the statements and frees the TLS and scratch; the
+// connection is database/sql's, which closes it.
+func (w *writeStmts) close() error {
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c := &w.c
+	if c.tls == nil {
+		return nil // closed before
+	}
+	var err error
+	if w.thread != 0 {
+		if rc := sqlite3.Xsqlite3_finalize(c.tls, w.thread); rc != sqlite3.SQLITE_OK {
+			err = c.codeError(rc)
+		}
+		w.thread = 0
+	}
+	clear(c.stmts)
+	libc.Xfree(c.tls, c.scratch)
+	c.scratch, c.size = 0, 0
+	c.tls.Close()
+	c.tls = nil
+	return err
+}
+
+// codeError is SQLite's error for rc, as rawConn.error words it, with its
+// code: the writer tells by the code whether SQLite rolled back the whole
+// transaction (abortsTransaction).
+func (c *rawConn) codeError(rc int32) error {
+	return &codeError{code: int(rc), err: c.error(rc)}
+}
+
+type codeError struct {
+	code int
+	err  error
+}
+
+func (e *codeError) Error() string { return e.err.Error() }
+
+// Code returns SQLite's (extended) result code, as sqlite.Error's Code.
+func (e *codeError) Code() int { return e.code }

@@ -1,0 +1,71 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/mewsref/mewsref/mews"
+)
+
+// TestWriteStmtsShareTheTransaction: the insert of threads through the
+// write connection's own handle (rawwrite.go) is used inside the writer's
+// transactions, and is a part of them: a write that fails after inserting
+// a thread leaves no thread (its savepoint is rolled back), one that
+// succeeds leaves it, byte for byte, and a duplicate id fails with
+// SQLite's code, which the writer reads as an error of the write alone.
+// It fails if the driver's connection no longer has the handle where
+// driverHandle reads it (Open fails), or if the statement ran outside the
+// transaction (the failed write's thread would stay).
+func TestWriteStmtsShareTheTransaction(t *testing.T) {
+	for _, path := range []string{Memory, "file"} {
+		t.Run(path, func(t *testing.T) {
+			if path != Memory {
+				path = filepath.Join(t.TempDir(), "raw.db")
+			}
+			db := openClosed(t, path)
+			ctx := t.Context()
+			scope := mews.Scope{IntegrationID: uuid.New(), EnterpriseIDs: []uuid.UUID{uuid.New()}}
+			at := time.Date(2026, 12, 2, 5, 30, 0, 123456000, time.UTC)
+			thread := func(sender, subject string) mews.Thread {
+				return mews.Thread{ID: uuid.New(), IntegrationID: scope.IntegrationID, EnterpriseID: scope.EnterpriseIDs[0],
+					OriginalSender: sender, Subject: subject, CreatedUTC: at, UpdatedUTC: at.Add(time.Second), IsResolved: true}
+			}
+			kept, lost := thread("Jane \x00 Doe", ""), thread("a", "lost")
+			errFail := errors.New("fails after the insert")
+			raw := false
+			if err := db.writer.do(ctx, func(ctx context.Context, tx *txn) error {
+				raw = db.writeStmts.inTx()
+				if err := db.addThreads(ctx, tx, lost); err != nil {
+					return err
+				}
+				return errFail
+			}); !errors.Is(err, errFail) {
+				t.Fatalf("the failing write: %v", err)
+			}
+			if !raw {
+				t.Fatal("inside a write transaction the insert does not go through the write connection's handle")
+			}
+			if err := db.MessageThreadsAdd(ctx, kept); err != nil {
+				t.Fatal(err)
+			}
+			err := db.MessageThreadsAdd(ctx, kept)
+			var coded interface{ Code() int }
+			if !errors.As(err, &coded) || coded.Code() != sqlite3.SQLITE_CONSTRAINT_UNIQUE || abortsTransaction(err) {
+				t.Fatalf("adding a thread of the same id again: %v, want a SQLITE_CONSTRAINT_UNIQUE of the write alone", err)
+			}
+			page, err := db.MessageThreadsGetAll(ctx, mews.ThreadFilter{Scope: scope, IDs: []uuid.UUID{kept.ID, lost.ID}, Page: mews.Page{Count: 10}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) != 1 || page[0] != kept {
+				t.Fatalf("threads stored: %+v, want only %+v", page, kept)
+			}
+		})
+	}
+}
