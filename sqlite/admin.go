@@ -102,8 +102,8 @@ func (db *DB) EnterpriseThreads(ctx context.Context, enterprise uuid.UUID, p mew
 		c.olderThan(&pos)
 		c.addTo(&w)
 	}
-	ts, err := readThreads(ctx, db.engine, p.Count, "SELECT "+threadColumns+" FROM threads"+w.String()+
-		" ORDER BY created_utc DESC, seq DESC LIMIT ?", append(w.args, p.Count))
+	ts, err := readThreads(ctx, db.engine, p.Count, part{"SELECT " + threadColumns + " FROM threads" + w.String() +
+		" ORDER BY created_utc DESC, seq DESC " + limitParam, w.args})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get enterprise threads: %w", err)
 	}

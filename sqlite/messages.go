@@ -197,10 +197,7 @@ func messagesPageQuery(threads []uuid.UUID, createdIn *mews.Interval, after *pos
 		c.within(*createdIn)
 	}
 	return c.parts(w, after, func(w *where) string {
-		return `SELECT id, thread_id, text, sender, created_utc
-		FROM messages` + w.String() + `
-		ORDER BY created_utc DESC, seq DESC
-		LIMIT ?`
+		return statement("SELECT id, thread_id, text, sender, created_utc FROM messages", w, pageOrder)
 	})
 }
 

@@ -2,8 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -113,7 +115,8 @@ func (c *created) addTo(w *where) {
 }
 
 // part is one statement of a page. Its query ends in "LIMIT ?", whose
-// argument, the number of rows still wanted, the reader appends to args.
+// argument, the number of rows still wanted, the reader appends to args
+// (readParts): args holds the arguments of the other parameters only.
 type part struct {
 	q    string
 	args []any
@@ -164,6 +167,50 @@ func (w *where) String() string {
 	return " WHERE " + strings.Join(w.conds, " AND ")
 }
 
+// statement returns head + w + tail, a statement of the page path, built
+// once per shape: the same head, conditions and tail give the same text,
+// which the page path would otherwise join again on every request.
+// Conditions are constants but for the IN lists of several ids, so the
+// shapes are few; past maxShapes (many distinct IN lists) a statement is
+// built and not kept.
+func statement(head string, w *where, tail string) string {
+	if len(w.conds) > len(shapeKey{}.conds) {
+		return head + w.String() + tail
+	}
+	k := shapeKey{head: head, tail: tail}
+	copy(k.conds[:], w.conds)
+	shapes.RLock()
+	q, ok := shapes.m[k]
+	shapes.RUnlock()
+	if ok {
+		return q
+	}
+	q = head + w.String() + tail
+	shapes.Lock()
+	if len(shapes.m) < maxShapes {
+		shapes.m[k] = q
+	}
+	shapes.Unlock()
+	return q
+}
+
+// shapeKey is the shape of a statement: its head, its conditions in order
+// (at most eight; the unused ones empty) and its tail.
+type shapeKey struct {
+	head, tail string
+	conds      [8]string
+}
+
+// maxShapes bounds the statements that statement keeps.
+const maxShapes = 1024
+
+// shapes holds the statements built by statement, shared by every store
+// of the process: a text depends on nothing but its shape.
+var shapes = struct {
+	sync.RWMutex
+	m map[shapeKey]string
+}{m: make(map[shapeKey]string)}
+
 // blob is how identifiers are stored: their 16 bytes. uuid.UUID is a
 // driver.Valuer that would store its text form, so it is never passed as is.
 func blob(id uuid.UUID) []byte { return id[:] }
@@ -195,25 +242,24 @@ func endRead(tx *readTx, err *error) {
 	}
 }
 
-// readThreads reads the rows of a page of threads, in the columns of
-// threadColumns, with at most count rows.
-func readThreads(ctx context.Context, e reader, count int, q string, args []any) ([]mews.Thread, error) {
-	return readThreadParts(ctx, e, count, []part{{q, args[:len(args)-1]}}, nil)
+// readThreads reads a page of threads of one statement, p, in the columns
+// of threadColumns, with at most count rows: p's query ends in "LIMIT ?",
+// whose argument (count) readParts adds.
+func readThreads(ctx context.Context, e reader, count int, p part) ([]mews.Thread, error) {
+	return readThreadParts(ctx, e, count, []part{p}, nil)
 }
 
-// pageThreadColumns are the columns of an API page of threads, in scope s:
-// not its integration, nor its enterprise if there is only one, which the
-// query requires to be those of s (two columns less to read on each row).
-func pageThreadColumns(s mews.Scope) string {
-	if len(s.EnterpriseIDs) == 1 {
-		return "id, original_sender, subject, created_utc, updated_utc, is_resolved"
-	}
-	return "id, original_sender, subject, created_utc, updated_utc, is_resolved, enterprise_id"
-}
+// The columns of an API page of threads in a scope: not its integration,
+// nor its enterprise if there is only one, which the query requires to be
+// those of the scope (two columns less to read on each row).
+const (
+	pageThreadColumnsOne  = "id, original_sender, subject, created_utc, updated_utc, is_resolved"
+	pageThreadColumnsMany = pageThreadColumnsOne + ", enterprise_id"
+)
 
 // readThreadParts reads a page of threads from its parts, in order, until
 // it has count rows: in the columns of threadColumns, or with a scope in
-// those of pageThreadColumns.
+// those of pageThreadColumnsOne or pageThreadColumnsMany.
 func readThreadParts(ctx context.Context, e reader, count int, parts []part, scope *mews.Scope) ([]mews.Thread, error) {
 	var txt texts
 	return readParts(ctx, e, count, parts, func(r *rows) mews.Thread {
@@ -272,6 +318,9 @@ func readParts[T any](ctx context.Context, e reader, count int, parts []part, it
 		if len(items) == count {
 			break
 		}
+		if !strings.HasSuffix(p.q, limitParam) {
+			return nil, errors.New("sqlite: a statement of a page does not end in " + limitParam)
+		}
 		r, err := e.query(ctx, p.q, append(p.args, count-len(items))...)
 		if err != nil {
 			return nil, err
@@ -288,6 +337,10 @@ func readParts[T any](ctx context.Context, e reader, count int, parts []part, it
 	}
 	return items, nil
 }
+
+// limitParam ends every statement of a page: the rows it may return, which
+// readParts binds.
+const limitParam = "LIMIT ?"
 
 // maxPrealloc bounds the rows a page reserves room for before it reads
 // them.

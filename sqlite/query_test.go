@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/google/uuid"
 
@@ -89,5 +90,65 @@ func TestPageQueryHasOneTightRange(t *testing.T) {
 		if strings.Count(p.q, "created_utc <=")+strings.Count(p.q, "created_utc =") != 1 || strings.Contains(p.q, "BETWEEN") || strings.Contains(p.q, " OR ") {
 			t.Errorf("messages page statement has more than one range:\n%s", p.q)
 		}
+	}
+}
+
+// TestStatementIsBuiltOncePerShape: the statements of the page path are
+// the text their head, conditions and tail make, and a second page of the
+// same shape gets the very string the first one built, not a new join.
+func TestStatementIsBuiltOncePerShape(t *testing.T) {
+	scope := mews.Scope{IntegrationID: uuid.New(), EnterpriseIDs: []uuid.UUID{uuid.New()}}
+	two := mews.Scope{IntegrationID: scope.IntegrationID, EnterpriseIDs: []uuid.UUID{uuid.New(), uuid.New()}}
+	day := &mews.Interval{Start: time.Now().Add(-24 * time.Hour), End: time.Now()}
+	for _, f := range []mews.ThreadFilter{
+		{Scope: scope},
+		{Scope: two, Created: day},
+		{Scope: scope, Updated: day, IDs: []uuid.UUID{uuid.New(), uuid.New(), uuid.New()}},
+	} {
+		for _, after := range []*position{nil, {created: day.End.UnixMicro() - 5, seq: 7}} {
+			first, again := threadsPageQuery(f, after), threadsPageQuery(f, after)
+			for i, p := range first {
+				if !strings.HasSuffix(p.q, limitParam) {
+					t.Errorf("%q does not end in %q", p.q, limitParam)
+				}
+				if unsafe.StringData(p.q) != unsafe.StringData(again[i].q) {
+					t.Errorf("%q built again for a page of the same shape", p.q)
+				}
+			}
+		}
+	}
+	// The text is the one the conditions make, whatever was kept before.
+	var w where
+	w.add("thread_id = ?", 1)
+	w.add("created_utc = ?", 2)
+	if got, want := statement("SELECT id FROM messages", &w, pageOrder), "SELECT id FROM messages WHERE thread_id = ? AND created_utc = ? ORDER BY created_utc DESC, seq DESC LIMIT ?"; got != want {
+		t.Errorf("statement: %q, want %q", got, want)
+	}
+	w.add("seq < ?", 3)
+	if got := statement("SELECT id FROM messages", &w, pageOrder); !strings.Contains(got, "AND seq < ? ORDER") {
+		t.Errorf("statement with one condition more: %q", got)
+	}
+	// More conditions than a shape holds: built, right, not kept.
+	var many where
+	for i := range 9 {
+		many.add("c"+string(rune('0'+i))+" = ?", i)
+	}
+	if got, want := statement("SELECT 1", &many, ""), "SELECT 1"+many.String(); got != want {
+		t.Errorf("statement of 9 conditions: %q, want %q", got, want)
+	}
+}
+
+// TestPageStatementWithoutLimitIsRefused: a statement of a page must end
+// in "LIMIT ?", whose argument readParts binds; one that does not fails
+// instead of taking its last argument for a limit.
+func TestPageStatementWithoutLimitIsRefused(t *testing.T) {
+	db := openClosed(t, Memory)
+	_, err := readThreads(t.Context(), db.engine, 10, part{"SELECT " + threadColumns + " FROM threads WHERE is_resolved = ?", []any{0}})
+	if err == nil || !strings.Contains(err.Error(), limitParam) {
+		t.Fatalf("readThreads of a statement without LIMIT: %v, want an error naming %q", err, limitParam)
+	}
+	ts, err := readThreads(t.Context(), db.engine, 10, part{"SELECT " + threadColumns + " FROM threads WHERE is_resolved = ? " + limitParam, []any{0}})
+	if err != nil || ts != nil {
+		t.Fatalf("readThreads of an empty store: %v, %v", ts, err)
 	}
 }

@@ -45,8 +45,8 @@ func (db *DB) ThreadsSearch(ctx context.Context, q mews.ThreadSearch) ([]mews.Th
 		updated, seq := at.created, at.seq
 		w.add("(t.updated_utc < ? OR (t.updated_utc = ? AND t.seq < ?))", updated, updated, seq)
 	}
-	ts, err := readThreads(ctx, db.engine, q.Page.Count, "SELECT "+prefixed("t.", threadColumns)+" FROM threads t"+w.String()+
-		" ORDER BY t.updated_utc DESC, t.seq DESC LIMIT ?", append(w.args, q.Page.Count))
+	ts, err := readThreads(ctx, db.engine, q.Page.Count, part{"SELECT " + prefixed("t.", threadColumns) + " FROM threads t" + w.String() +
+		" ORDER BY t.updated_utc DESC, t.seq DESC " + limitParam, w.args})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: search threads: %w", err)
 	}

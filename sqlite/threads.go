@@ -104,13 +104,21 @@ func threadsPageQuery(f mews.ThreadFilter, after *position) []part {
 		// (a CHECK of the schema), and it bounds the index range.
 		c.atMost(hi)
 	}
-	return c.parts(w, after, func(w *where) string {
-		return `SELECT ` + pageThreadColumns(f.Scope) + `
-		FROM threads` + w.String() + `
-		ORDER BY created_utc DESC, seq DESC
-		LIMIT ?`
-	})
+	head := pageThreadsHead
+	if len(f.Scope.EnterpriseIDs) != 1 {
+		head = pageThreadsHeadEnterprises
+	}
+	return c.parts(w, after, func(w *where) string { return statement(head, w, pageOrder) })
 }
+
+// The heads of the statements of a page of threads, in the columns of
+// pageThreadColumnsOne and pageThreadColumnsMany, and the tail of every
+// page statement.
+const (
+	pageThreadsHead            = "SELECT " + pageThreadColumnsOne + " FROM threads"
+	pageThreadsHeadEnterprises = "SELECT " + pageThreadColumnsMany + " FROM threads"
+	pageOrder                  = " ORDER BY created_utc DESC, seq DESC " + limitParam
+)
 
 // threadPositionQuery returns the query of the position of thread id, if it
 // is in scope s.
@@ -118,7 +126,7 @@ func threadPositionQuery(s mews.Scope, id uuid.UUID) (string, []any) {
 	var w where
 	w.add("id = ?", blob(id))
 	w.scope("", s)
-	return `SELECT created_utc, seq FROM threads` + w.String(), w.args
+	return statement("SELECT created_utc, seq FROM threads", &w, ""), w.args
 }
 
 // threadPosition returns the position of the cursor id, or EINVALID if it is
@@ -144,7 +152,7 @@ func threadsInScopeQuery(s mews.Scope, ids []uuid.UUID) (string, []any) {
 	// "+": look the ids up in their unique index; without it SQLite may
 	// prefer to walk every thread of the scope.
 	w.scope("+", s)
-	return `SELECT id FROM threads` + w.String(), w.args
+	return statement("SELECT id FROM threads", &w, ""), w.args
 }
 
 // threadsInScope returns the set of those of ids that are threads in scope s.
