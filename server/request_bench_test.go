@@ -20,7 +20,8 @@ import (
 // is SQLite in memory, so that ns/op is the request path and the engine
 // rather than the disk's fsync; MEWSREF_BENCH_FILE=1 uses a file in
 // t.TempDir instead (durable writes, as served). The request journal is
-// off; MEWSREF_BENCH_JOURNAL=1 turns it on.
+// off; MEWSREF_BENCH_JOURNAL=1 turns it on. The pages are of 100 items
+// after a cursor, as bench's are: the next of 200 cursors each request.
 //
 //	go test ./server -run '^$' -bench Request -benchmem -count 5
 func BenchmarkRequest(b *testing.B) {
@@ -75,28 +76,48 @@ func BenchmarkRequest(b *testing.B) {
 		return creds(map[string]any{"Messages": msgs})
 	}
 	long := threads[0]
+	var messages []string // of long, oldest first
 	for range 3 {
-		call(b, pathMessagesAdd, batch(100, func(int) string { return long }))
+		var out struct {
+			Messages []struct{ Message struct{ Id string } }
+		}
+		if err := json.Unmarshal(call(b, pathMessagesAdd, batch(100, func(int) string { return long })), &out); err != nil {
+			b.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			messages = append(messages, m.Message.Id)
+		}
 	}
 	end := time.Now().UTC().Add(time.Hour)
 	window := map[string]any{"StartUtc": start.Format(time.RFC3339), "EndUtc": end.Format(time.RFC3339)}
-	threadsPage := creds(map[string]any{"CreatedUtc": window, "Limitation": map[string]any{"Count": 100}})
-	messagesPage := creds(map[string]any{"MessageThreadIds": []string{long}, "Limitation": map[string]any{"Count": 100}})
+	// Pages of 100 from cursors that have at least 100 older items, as
+	// bench's pages have, each request the next cursor.
+	var threadsPages, messagesPages [][]byte
+	for _, cursor := range threads[100:] {
+		threadsPages = append(threadsPages, creds(map[string]any{"CreatedUtc": window,
+			"Limitation": map[string]any{"Count": 100, "Cursor": cursor}}))
+	}
+	for _, cursor := range messages[100:] {
+		messagesPages = append(messagesPages, creds(map[string]any{"MessageThreadIds": []string{long},
+			"Limitation": map[string]any{"Count": 100, "Cursor": cursor}}))
+	}
 	addMessages := batch(10, func(i int) string { return threads[1+i] })
 
 	for _, bc := range []struct {
 		name, path string
-		body       []byte
+		bodies     [][]byte // one after the other
 	}{
-		{"messageThreads/add", pathThreadsAdd, addThread},
-		{"messages/add", pathMessagesAdd, addMessages},
-		{"messageThreads/getAll", pathThreadsGetAll, threadsPage},
-		{"messages/getAll", pathMessagesGetAll, messagesPage},
+		{"messageThreads/add", pathThreadsAdd, [][]byte{addThread}},
+		{"messages/add", pathMessagesAdd, [][]byte{addMessages}},
+		{"messageThreads/getAll", pathThreadsGetAll, threadsPages},
+		{"messages/getAll", pathMessagesGetAll, messagesPages},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
+			i := 0
 			for b.Loop() {
-				call(b, bc.path, bc.body)
+				call(b, bc.path, bc.bodies[i%len(bc.bodies)])
+				i++
 			}
 		})
 	}
