@@ -17,7 +17,12 @@ func (db *DB) Import(ctx context.Context, threads []mews.Thread, msgs []mews.Mes
 		db.writer.turns.Lock()
 		defer db.writer.turns.Unlock()
 	}
-	tx, err := db.write.BeginTx(ctx, nil)
+	// The transaction is not bound to ctx: database/sql would roll back
+	// one whose context ends on a goroutine of its own, without waiting
+	// for the threads' insert through the write connection's handle
+	// (rawwrite.go), whose next rows would then be committed each on its
+	// own. The inserts check ctx, and a failed Import rolls back.
+	tx, err := db.write.BeginTx(context.WithoutCancel(ctx), nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: import: %w", err)
 	}

@@ -109,12 +109,18 @@ func (w *writeStmts) insertThreads(ctx context.Context, seq int64, ts []mews.Thr
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if testBeforeRawInsert != nil {
+			testBeforeRawInsert()
+		}
 		if err := w.insertThread(&t, seq+int64(i)); err != nil {
 			return fmt.Errorf("sqlite: add thread %s: %w", t.ID, err)
 		}
 	}
 	return nil
 }
+
+// testBeforeRawInsert, if set (tests), runs before each row's insert.
+var testBeforeRawInsert func()
 
 func (w *writeStmts) insertThread(t *mews.Thread, seq int64) error {
 	c, s := &w.c, w.thread

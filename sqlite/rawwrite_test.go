@@ -69,3 +69,49 @@ func TestWriteStmtsShareTheTransaction(t *testing.T) {
 		})
 	}
 }
+
+// TestImportCanceledStoresNothing: an Import whose context ends while it
+// inserts its threads stores none of them. database/sql rolls back a
+// transaction whose context ends, on a goroutine of its own and without
+// waiting for the raw statement (which it does not know of): the rows
+// inserted after that rollback would each be committed on their own, and
+// the connection handed to the next user meanwhile.
+func TestImportCanceledStoresNothing(t *testing.T) {
+	db := openClosed(t, filepath.Join(t.TempDir(), "import.db"))
+	scope := mews.Scope{IntegrationID: uuid.New(), EnterpriseIDs: []uuid.UUID{uuid.New()}}
+	at := time.Date(2026, 12, 2, 6, 50, 0, 0, time.UTC)
+	var threads []mews.Thread
+	for range 3 {
+		threads = append(threads, mews.Thread{ID: uuid.New(), IntegrationID: scope.IntegrationID, EnterpriseID: scope.EnterpriseIDs[0],
+			OriginalSender: "a", Subject: "b", CreatedUTC: at, UpdatedUTC: at})
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	rows, raw := 0, false
+	testBeforeRawInsert = func() {
+		raw = true
+		if rows++; rows != 2 {
+			return
+		}
+		cancel()
+		// Give database/sql's rollback, if there is one, the time to run.
+		for i := 0; i < 100 && db.writeStmts.inTx(); i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	defer func() { testBeforeRawInsert = nil }()
+	if err := db.Import(ctx, threads, nil); err == nil {
+		t.Fatal("Import whose context ended succeeded")
+	}
+	if !raw {
+		t.Fatal("Import did not insert through the write connection's handle")
+	}
+	ids := []uuid.UUID{threads[0].ID, threads[1].ID, threads[2].ID}
+	page, err := db.MessageThreadsGetAll(t.Context(), mews.ThreadFilter{Scope: scope, IDs: ids, Page: mews.Page{Count: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page) != 0 {
+		t.Fatalf("a canceled Import stored %d of its threads", len(page))
+	}
+}
