@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -31,9 +33,9 @@ func (db *DB) RequestsAdd(ctx context.Context, entries []mews.Request, keep int)
 	rows := make([][]any, len(entries))
 	for i, e := range entries {
 		integration := pgtype.UUID{Bytes: e.IntegrationID, Valid: e.IntegrationID != uuid.Nil}
-		rows[i] = []any{pgtype.UUID{Bytes: e.ID, Valid: true}, e.CreatedUTC, e.Method, e.Operation,
-			integration, e.IntegrationName, uuids(e.EnterpriseIDs), e.AccessToken, e.AccessTokenHash,
-			e.Status, e.Duration.Microseconds(), e.RequestBody, e.ResponseBody, e.Truncated, e.Message, uuids(e.ThreadIDs)}
+		rows[i] = []any{pgtype.UUID{Bytes: e.ID, Valid: true}, e.CreatedUTC, pgText(e.Method), pgText(e.Operation),
+			integration, pgText(e.IntegrationName), uuids(e.EnterpriseIDs), pgText(e.AccessToken), e.AccessTokenHash,
+			e.Status, e.Duration.Microseconds(), pgTextPtr(e.RequestBody), pgTextPtr(e.ResponseBody), e.Truncated, pgText(e.Message), uuids(e.ThreadIDs)}
 	}
 	// Three round trips: the journal needs no wait for the WAL flush (see
 	// the README), and the prune to the newest keep goes with the commit.
@@ -52,6 +54,27 @@ func (db *DB) RequestsAdd(ctx context.Context, entries []mews.Request, keep int)
 		return fmt.Errorf("postgres: journal: %w", err)
 	}
 	return nil
+}
+
+// pgText is s as PostgreSQL's text holds it: valid UTF-8 without NUL.
+// A request's path and body can be any bytes, and one that text cannot
+// hold fails the COPY of the whole batch; such bytes become U+FFFD, as
+// the JSON of the admin API shows them. s itself when text holds it.
+func pgText(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+func pgTextPtr(s *string) *string {
+	if s == nil {
+		return nil
+	}
+	if t := pgText(*s); t != *s {
+		return &t
+	}
+	return s
 }
 
 const requestColumns = `request_id, created_utc, method, operation, integration_id, integration_name,

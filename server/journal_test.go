@@ -513,3 +513,28 @@ func TestJournalCutsAHugeUnknownPath(t *testing.T) {
 		}
 	})
 }
+
+// TestJournalKeepsRequestsOfAnyBytes: a request whose path or body is not
+// valid UTF-8, or holds a NUL, is journaled like any other, on each
+// engine. PostgreSQL's text holds neither, and its COPY of the batch
+// failed: that entry and every other of its batch were dropped.
+func TestJournalKeepsRequestsOfAnyBytes(t *testing.T) {
+	journalEngines(t, func(t *testing.T, store func(t *testing.T) mews.Store) {
+		e := newEnv(t, server.Config{AdminToken: adminToken, Store: store(t)})
+		e.wantStatus(e.post("/api/connector/v1/x%FFy", obj{}), 404)
+		e.wantStatus(e.post("/api/connector/v1/x%00y", obj{}), 404)
+		e.wantStatus(e.post(pathThreadsAdd, "{\"Client\": \"\xff\x00\", "), 400)
+		list := e.journal(obj{})
+		if len(list) != 3 {
+			t.Fatalf("%d entries of the 3 requests, want 3", len(list))
+		}
+		for _, en := range list {
+			op, _ := en["Operation"].(string)
+			msg, _ := en["Message"].(string)
+			body, _ := en["RequestBody"].(string)
+			if !utf8.ValidString(op+msg+body) || !strings.HasPrefix(op, "x") && op != strings.TrimPrefix(pathThreadsAdd, "/api/connector/v1/") {
+				t.Errorf("Operation %q, Message %q, RequestBody %q", op, msg, body)
+			}
+		}
+	})
+}
