@@ -441,6 +441,19 @@ func cutSecretStart(b []byte, secrets [][]byte) []byte {
 // properties of the body only, lest every "a" of a body be masked.
 const minSecretLen = 8
 
+// runeCut returns where to cut s, longer than limit, at most limit bytes
+// in: before the character that crosses limit. Bytes that are not UTF-8
+// are cut at limit (not backed off over: a run of continuation bytes
+// would leave nothing).
+func runeCut[S string | []byte](s S, limit int) int {
+	for n := limit; n > 0 && n > limit-utf8.UTFMax; n-- {
+		if utf8.RuneStart(s[n]) {
+			return n
+		}
+	}
+	return limit
+}
+
 // keepBody returns the first limit bytes of b, cut at a UTF-8 boundary,
 // and whether it cut. cut says that b is already the start of a longer
 // body, perhaps cut inside a character. The string shares b's memory, not
@@ -452,10 +465,7 @@ const minSecretLen = 8
 func keepBody(b []byte, limit int, cut bool) (*string, bool) {
 	n := len(b)
 	if n > limit {
-		n, cut = limit, true
-		for n > 0 && !utf8.RuneStart(b[n]) {
-			n--
-		}
+		n, cut = runeCut(b, limit), true
 	} else if cut {
 		for i := n - 1; i >= 0 && i >= n-utf8.UTFMax; i-- {
 			if utf8.RuneStart(b[i]) {
@@ -755,11 +765,7 @@ func queuedString(s string, limit int) (_ string, cut bool) {
 	if len(s) <= limit {
 		return s, false
 	}
-	n := limit
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return strings.Clone(s[:n]), true
+	return strings.Clone(s[:runeCut(s, limit)]), true
 }
 
 // queuedBody is what the queue holds of a request body b: no more than the

@@ -446,3 +446,30 @@ func testJournalBoundsTheBytesInFlight(t *testing.T, store mews.Store) {
 		t.Error(err)
 	}
 }
+
+// A string cut inside a character loses that character only; one of
+// bytes that are not UTF-8 (a path of %80s) is cut at the limit, not
+// backed off over to nothing.
+func TestJournalCutsAtACharacter(t *testing.T) {
+	for _, c := range []struct {
+		s    string
+		want int
+	}{
+		{strings.Repeat("a", 1023) + "€", 1023},
+		{strings.Repeat("a", 1022) + "€", 1022},
+		{strings.Repeat("a", 1021) + "€b", 1024},
+		{strings.Repeat("a", 1020) + "𝄞b", 1024},
+		{strings.Repeat("a", 1022) + "𝄞", 1022},
+		{strings.Repeat("a", 1021) + "𝄞", 1021},
+		{strings.Repeat("\x80", 2000), 1024},
+	} {
+		s, cut := queuedString(c.s, 1024)
+		if !cut || len(s) != c.want {
+			t.Errorf("queuedString of %d bytes ending %q: %d bytes (cut %v), want %d", len(c.s), c.s[len(c.s)-4:], len(s), cut, c.want)
+		}
+		b, cut := keepBody([]byte(c.s), 1024, false)
+		if !cut || len(*b) != c.want {
+			t.Errorf("keepBody of %d bytes ending %q: %d bytes (cut %v), want %d", len(c.s), c.s[len(c.s)-4:], len(*b), cut, c.want)
+		}
+	}
+}
