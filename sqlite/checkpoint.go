@@ -26,15 +26,24 @@ const checkpointEvery = 250 * time.Millisecond
 // sets behind, and the writer copies what the pass could not see itself,
 // between two of its transactions (writer.catchUp): a batch or two of
 // frames. Its next transaction then starts the log again.
+//
+// The log's frames are the only durable copy of a write until a checkpoint
+// has copied them and synced the database file; SQLite starts the log again
+// over them only after that (logsync.go). Copying goes on while the syncer
+// has not yet synced the last frames: a checkpoint syncs the log itself
+// before it copies. After a failed sync of the log, no more copying: the
+// page cache may no longer hold what the disk does, and the next start
+// replays the log from the disk.
 type checkpointer struct {
 	conn    *sql.DB
 	behind  *atomic.Bool // set after a pass that found frames in the log
+	syncer  *logSyncer   // its failure stops the copying
 	quit    chan struct{}
 	stopped chan struct{}
 }
 
-func newCheckpointer(conn *sql.DB, behind *atomic.Bool) *checkpointer {
-	c := &checkpointer{conn: conn, behind: behind, quit: make(chan struct{}), stopped: make(chan struct{})}
+func newCheckpointer(conn *sql.DB, behind *atomic.Bool, syncer *logSyncer) *checkpointer {
+	c := &checkpointer{conn: conn, behind: behind, syncer: syncer, quit: make(chan struct{}), stopped: make(chan struct{})}
 	go c.loop()
 	return c
 }
@@ -56,6 +65,9 @@ func (c *checkpointer) loop() {
 // pass copies what it can of the log. A failure (the database busy with
 // another process's checkpoint) is retried at the next tick.
 func (c *checkpointer) pass() {
+	if c.syncer.failed() != nil {
+		return
+	}
 	var busy, log, copied int
 	err := c.conn.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &copied)
 	if err == nil && log > 0 {
@@ -73,9 +85,12 @@ func (c *checkpointer) stop() {
 	<-c.stopped
 }
 
-// close stops the loop, checkpoints what is left and closes the connection.
+// close stops the loop, checkpoints what is left (not after a failed sync)
+// and closes the connection.
 func (c *checkpointer) close() error {
 	c.stop()
-	_, _ = c.conn.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
+	if c.syncer.failed() == nil {
+		_, _ = c.conn.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
+	}
 	return c.conn.Close()
 }

@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -56,6 +57,7 @@ type DB struct {
 	journal journal // the request journal's own database (journal.go)
 
 	writer       *writer       // runs every write on the write connection, in groups
+	syncer       *logSyncer    // syncs the log and then answers the writes; nil in memory
 	checkpointer *checkpointer // copies the log into the database file; nil in memory
 	logBehind    atomic.Bool   // the checkpointer left frames for the writer (checkpoint.go)
 
@@ -91,7 +93,7 @@ func (db *DB) open(ctx context.Context, path string) error {
 	if err := db.openJournal(ctx, path); err != nil {
 		return err
 	}
-	db.writer = newWriter(db.write, db.seqStmts, db.engine.turns, &db.logBehind)
+	db.writer = newWriter(db.write, db.seqStmts, db.engine.turns, &db.logBehind, db.syncer)
 	db.reads = newStmts(db.read)
 	return db.loadControls(ctx)
 }
@@ -133,8 +135,12 @@ func (db *DB) openFile(ctx context.Context, path string) error {
 	// a '?' or '#' in it stays part of the name.
 	name := "file:" + (&url.URL{Path: path}).EscapedPath()
 	// journal_mode is persistent, so the writer sets it for everyone.
-	// synchronous=FULL in WAL mode syncs the log at every commit, so a
-	// write that returned survives a crash of the process or the machine.
+	// synchronous=NORMAL in WAL mode does not sync the log at commit (it
+	// still syncs checkpoints: the log before it is copied, the database
+	// file after): the syncer does, beside the writer, before any write
+	// of the commit is answered, so a write that returned survives a crash
+	// of the process or the machine (logsync.go). Migrations commit with
+	// synchronous=FULL (migrateFile).
 	// The writer does not checkpoint (the checkpointer does, beside it),
 	// and its page cache holds the working set of a busy batch (32 MiB).
 	// temp_store=MEMORY keeps its sub-journals in memory: every write runs
@@ -149,7 +155,7 @@ func (db *DB) openFile(ctx context.Context, path string) error {
 	err := migrateFile(ctx, name)
 	if err == nil {
 		db.write, err = openPool(ctx, dsn(name, true,
-			busyTimeout, "foreign_keys(1)", "journal_mode(WAL)", "synchronous(FULL)",
+			busyTimeout, "foreign_keys(1)", "journal_mode(WAL)", "synchronous(NORMAL)",
 			"wal_autocheckpoint(0)", "cache_size(-32768)", "temp_store(MEMORY)"), 1)
 	}
 	if err != nil {
@@ -165,6 +171,17 @@ func (db *DB) openFile(ctx context.Context, path string) error {
 	if _, err := db.write.ExecContext(ctx, `UPDATE schema_migrations SET version = version WHERE 0`); err != nil {
 		return fmt.Errorf("sqlite: the database file %s is not writable: %w", path, err)
 	}
+	// The writer's connection has opened the log (creating it if need
+	// be), and holds it open until Close: the syncer's descriptor names
+	// the same file from now on. SQLite names it from the full path of the
+	// database file, symbolic links resolved.
+	var file string
+	if err := db.write.QueryRowContext(ctx, `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&file); err != nil {
+		return fmt.Errorf("sqlite: the path of the database file %s: %w", path, err)
+	}
+	if db.syncer, err = openLogSyncer(file + "-wal"); err != nil {
+		return err
+	}
 	// The readers connect once the file is in WAL mode and up to date.
 	// query_only turns a write by mistake into an error.
 	db.read, err = openPool(ctx, dsn(name, false, busyTimeout, "query_only(1)"), readers())
@@ -174,11 +191,14 @@ func (db *DB) openFile(ctx context.Context, path string) error {
 	if db.engine, err = openEngine(name, readers()); err != nil {
 		return err
 	}
-	cp, err := openPool(ctx, dsn(name, false, busyTimeout), 1)
+	// A checkpoint syncs with the flags of the connection that runs it:
+	// never OFF, or the log could start again over frames that are not
+	// yet durable in the database file (logsync.go).
+	cp, err := openPool(ctx, dsn(name, false, busyTimeout, "synchronous(FULL)"), 1)
 	if err != nil {
 		return err
 	}
-	db.checkpointer = newCheckpointer(cp, &db.logBehind)
+	db.checkpointer = newCheckpointer(cp, &db.logBehind, db.syncer)
 	return nil
 }
 
@@ -257,6 +277,14 @@ func (db *DB) prepare(ctx context.Context) error {
 	return err
 }
 
+// SetLogger sets where the store logs what a person must act on (a failed
+// sync of the log, logsync.go); until then, slog.Default().
+func (db *DB) SetLogger(l *slog.Logger) {
+	if db.syncer != nil {
+		db.syncer.log.Store(l)
+	}
+}
+
 // Ping reports whether the database answers a query (for readiness
 // checks).
 func (db *DB) Ping(ctx context.Context) error {
@@ -279,6 +307,11 @@ func (db *DB) close() error {
 		db.writer.close()
 	}
 	var errs []error
+	// The writes the writer committed are answered once synced.
+	if db.syncer != nil {
+		errs = append(errs, db.syncer.close())
+	}
+	failed := db.syncer.failed()
 	if db.checkpointer != nil {
 		errs = append(errs, db.checkpointer.close())
 	}
@@ -300,7 +333,14 @@ func (db *DB) close() error {
 	if db.read != nil && db.read != db.write {
 		errs = append(errs, db.read.Close())
 	}
-	if db.write != nil {
+	if failed != nil {
+		// The last connection to close copies the log into the database
+		// file and deletes it, the log as the page cache has it: after a
+		// failed sync, maybe not as the disk has it. The writer's stays
+		// open (while it is, no other can): the process ends with the
+		// log on the disk for the next start to replay.
+		errs = append(errs, failed)
+	} else if db.write != nil {
 		errs = append(errs, db.write.Close())
 	}
 	errs = append(errs, db.closeJournal())

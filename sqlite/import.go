@@ -13,6 +13,9 @@ import (
 // MessagesAdd it checks no scope and leaves the threads' UpdatedUTC as
 // given: the caller provides consistent data.
 func (db *DB) Import(ctx context.Context, threads []mews.Thread, msgs []mews.Message) (err error) {
+	if err := db.syncer.failed(); err != nil {
+		return err
+	}
 	if db.writer.turns != nil {
 		db.writer.turns.Lock()
 		defer db.writer.turns.Unlock()
@@ -43,6 +46,11 @@ func (db *DB) Import(ctx context.Context, threads []mews.Thread, msgs []mews.Mes
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: import: commit: %w", err)
+	}
+	// Its commit, outside the writer, is not synced by the syncer's round
+	// (logsync.go): it returns once durable, as a write through do does.
+	if db.syncer != nil {
+		return db.syncer.sync()
 	}
 	return nil
 }

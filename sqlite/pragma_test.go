@@ -39,7 +39,7 @@ func checkPragmas(t *testing.T, pool *sql.DB, n int, want map[string]string) {
 func TestFilePragmasOnEveryConnection(t *testing.T) {
 	db := openClosed(t, filepath.Join(t.TempDir(), "mews.db"))
 	common := map[string]string{"journal_mode": "wal", "busy_timeout": "5000"}
-	writer := map[string]string{"synchronous": "2", "foreign_keys": "1", "query_only": "0", "temp_store": "2"} // 2 is FULL; MEMORY
+	writer := map[string]string{"synchronous": "1", "foreign_keys": "1", "query_only": "0", "temp_store": "2"} // 1 is NORMAL (logsync.go); 2 is MEMORY
 	reader := map[string]string{"query_only": "1"}
 	for k, v := range common {
 		writer[k], reader[k] = v, v

@@ -12,11 +12,14 @@ import (
 )
 
 // Group commit. Every write of this process goes to one goroutine, which
-// runs the writes that are waiting together in one transaction and so makes
-// them durable with one sync of the log instead of one each. Each write runs
-// inside its own savepoint, so a write that fails leaves no trace and does
-// not affect the others of the transaction; a write is acknowledged only
-// once the transaction that holds it is committed.
+// runs the writes that are waiting together in one transaction. Each write
+// runs inside its own savepoint, so a write that fails leaves no trace and
+// does not affect the others of the transaction. In a file, a write is
+// acknowledged only once the transaction that holds it is committed and a
+// sync of the log that began after the commit is done (logsync.go): the
+// writer hands the committed batch to the syncer and goes on with the next
+// one, and the syncer makes all the batches committed since its previous
+// sync durable with one fdatasync. In memory, the commit is the answer.
 
 // maxBatch bounds the writes of one transaction, and so the wait of the
 // first of them.
@@ -42,6 +45,7 @@ type writer struct {
 	seq     *sequences    // the blocks of seq values it hands out
 	turns   *sync.RWMutex // in memory: held for each transaction (engine.turns)
 	behind  *atomic.Bool  // set by the checkpointer after a pass (catchUp)
+	syncer  *logSyncer    // completes the jobs once the log is synced; nil in memory
 	jobs    chan *job
 	quit    chan struct{}
 	stopped chan struct{}
@@ -49,16 +53,17 @@ type writer struct {
 
 // turns is the lock that an in-memory database's readers share with the
 // writer (engine.turns); nil for a file.
-func newWriter(pool *sql.DB, seq seqStmts, turns *sync.RWMutex, behind *atomic.Bool) *writer {
-	w := &writer{pool: pool, seq: newSequences(seq, seqBlock), turns: turns, behind: behind, jobs: make(chan *job), quit: make(chan struct{}), stopped: make(chan struct{})}
+func newWriter(pool *sql.DB, seq seqStmts, turns *sync.RWMutex, behind *atomic.Bool, syncer *logSyncer) *writer {
+	w := &writer{pool: pool, seq: newSequences(seq, seqBlock), turns: turns, behind: behind, syncer: syncer,
+		jobs: make(chan *job), quit: make(chan struct{}), stopped: make(chan struct{})}
 	go w.loop()
 	return w
 }
 
-// do runs fn in the next transaction and returns once it is committed (nil)
-// or has failed. Once fn has been handed over, do waits for the outcome
-// even if ctx ends: the caller must not believe a write failed that is
-// being committed.
+// do runs fn in the next transaction and returns once it is committed and
+// durable (nil) or has failed. Once fn has been handed over, do waits for
+// the outcome even if ctx ends: the caller must not believe a write failed
+// that is being committed.
 func (w *writer) do(ctx context.Context, fn writeFunc) error {
 	return w.submit(&job{ctx: ctx, fn: fn, done: make(chan struct{})})
 }
@@ -102,13 +107,26 @@ func (w *writer) loop() {
 				break more
 			}
 		}
-		w.run(batch)
-		for _, j := range batch {
-			close(j.done)
-		}
-		if w.behind.Swap(false) {
+		var committed bool
+		batch, committed = w.run(batch)
+		w.finish(batch, committed)
+		if w.behind.Swap(false) && w.syncer.failed() == nil {
 			w.catchUp()
 		}
+	}
+}
+
+// finish completes the jobs of batch, which committed or not: in a file
+// through the syncer, once the log holding the commit is synced (and the
+// syncs before it are done), so that no outcome is answered before what
+// it saw is durable.
+func (w *writer) finish(batch []*job, committed bool) {
+	if w.syncer != nil {
+		w.syncer.add(batch, committed)
+		return
+	}
+	for _, j := range batch {
+		close(j.done)
 	}
 }
 
@@ -122,14 +140,29 @@ func (w *writer) catchUp() {
 	_, _ = w.pool.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
 }
 
-// run executes batch in one transaction and sets each job's outcome.
-func (w *writer) run(batch []*job) {
+// run executes batch in one transaction, sets each job's outcome, and
+// returns the batch (with the jobs that joined it) and whether it
+// committed. After a failed sync of the log it fails them all
+// (logsync.go).
+//
+// While the syncer syncs the batches before, the transaction stays open
+// and takes the writes that arrive, up to maxBatch, and commits when that
+// sync is done: the writer's work overlaps the sync, and a batch holds
+// what arrived during one sync, as when the writer waited for the sync
+// itself. Committing at once instead would make batches of a few writes,
+// each rewriting the same last pages of the B-trees: 3.9 writes and 8 KB
+// per messageThreadsAdd instead of 1.3 and 2.9 KB, and 60% more CPU.
+func (w *writer) run(batch []*job) ([]*job, bool) {
 	fail := func(err error) {
 		for _, j := range batch {
 			if j.err == nil {
 				j.err = err
 			}
 		}
+	}
+	if err := w.syncer.failed(); err != nil {
+		fail(err)
+		return batch, false
 	}
 	if w.turns != nil {
 		w.turns.Lock()
@@ -140,13 +173,15 @@ func (w *writer) run(batch []*job) {
 	tx, err := w.pool.BeginTx(ctx, nil)
 	if err != nil {
 		fail(fmt.Errorf("sqlite: begin: %w", err))
-		return
+		return batch, false
 	}
 	t := &txn{Tx: tx, seq: w.seq}
 	ok := 0
-	for _, j := range batch {
+	// exec runs j in the transaction and reports whether the transaction
+	// was lost with it (every job of batch then failed).
+	exec := func(j *job) (lost bool) {
 		if j.err = j.ctx.Err(); j.err != nil {
-			continue
+			return false
 		}
 		// A job's statements run without its caller's cancellation: the
 		// driver interrupts a statement whose context ends, and SQLite
@@ -169,7 +204,7 @@ func (w *writer) run(batch []*job) {
 			w.seq.txDone(false)
 			fail(fmt.Errorf("sqlite: the write transaction was lost: %w", j.err))
 			_ = tx.Rollback() // already rolled back by SQLite, or rolled back now
-			return
+			return true
 		}
 		// A single statement that failed changed nothing, and the
 		// statements before it in fn (a reservation of seq values) stay.
@@ -177,19 +212,47 @@ func (w *writer) run(batch []*job) {
 		if j.err == nil {
 			ok++
 		}
+		return false
+	}
+	for _, j := range batch {
+		if exec(j) {
+			return batch, false
+		}
+	}
+	if synced := w.syncer.busy(); synced != nil {
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case j := <-w.jobs:
+				batch = append(batch, j)
+				if exec(j) {
+					return batch, false
+				}
+			case <-synced:
+				break more
+			}
+		}
+	}
+	if err := w.syncer.failed(); err != nil {
+		// The sync waited for failed: nothing more goes to the log.
+		w.seq.txDone(false)
+		fail(errors.Join(err, rollback(tx)))
+		return batch, false
 	}
 	if ok == 0 {
 		w.seq.txDone(false)
 		if err := rollback(tx); err != nil {
 			fail(err)
 		}
-		return
+		return batch, false
 	}
 	err = tx.Commit()
 	w.seq.txDone(err == nil)
 	if err != nil {
 		fail(fmt.Errorf("sqlite: commit: %w", err))
+		return batch, false
 	}
+	return batch, true
 }
 
 // runIsolated runs fn inside a savepoint: on failure its changes are undone
@@ -211,8 +274,8 @@ func runIsolated(ctx context.Context, tx *txn, fn writeFunc) error {
 	return err
 }
 
-// close stops the loop once the batch in progress is done; later writes
-// fail with errClosed.
+// close stops the loop once the batch in progress is handed to the syncer;
+// later writes fail with errClosed.
 func (w *writer) close() {
 	select {
 	case <-w.quit:

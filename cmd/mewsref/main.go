@@ -221,6 +221,9 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("open storage %s: %s", db, maskSecrets(err.Error(), dsnSecrets(o.db)))
 	}
+	if s, ok := store.(interface{ SetLogger(*slog.Logger) }); ok {
+		s.SetLogger(log) // a failed sync of SQLite's log is logged here
+	}
 	closeStore := sync.OnceValue(store.Close)
 	defer closeStore()
 
