@@ -181,7 +181,7 @@ func (c *capture) takeTicket() {
 // maxBytes with p, drops it.
 func (r *recorder) offer(p *pending) {
 	p.bytes = p.size()
-	if r.inFlight.Add(p.bytes) <= r.maxBytes {
+	if r.reserve(p.bytes) {
 		select {
 		case r.queue <- p:
 			if len(r.queue) >= journalBatch {
@@ -193,11 +193,26 @@ func (r *recorder) offer(p *pending) {
 			return
 		default:
 		}
+		r.inFlight.Add(-p.bytes)
 	}
-	r.inFlight.Add(-p.bytes)
 	r.dropped.Add(1)
 	r.handled(p.ticket)
 	p.recycle()
+}
+
+// reserve adds n to the bytes in flight if they stay within the bound.
+// Never over it, even for a moment: an entry that does not fit, added and
+// taken back, made the entries offered meanwhile look over the bound.
+func (r *recorder) reserve(n int64) bool {
+	for {
+		cur := r.inFlight.Load()
+		if cur+n > r.maxBytes {
+			return false
+		}
+		if r.inFlight.CompareAndSwap(cur, cur+n) {
+			return true
+		}
+	}
 }
 
 // handled counts the entries of tickets as done and wakes the reads

@@ -473,3 +473,43 @@ func TestJournalCutsAtACharacter(t *testing.T) {
 		}
 	}
 }
+
+// discardJournal stores nothing, at once.
+type discardJournal struct{ mews.Journal }
+
+func (discardJournal) RequestsAdd(context.Context, []mews.Request, int) error { return nil }
+
+// An entry is dropped only if it does not fit in the bytes in flight: one
+// that cannot (larger than the bound) does not make the small entries
+// offered meanwhile look over the bound, and the count never passes it.
+func TestJournalDropsOnlyWhatDoesNotFit(t *testing.T) {
+	const bound, n = 64 << 20, 20_000
+	r := newRecorder(discardJournal{}, 100, 2*n, bound, slog.New(slog.DiscardHandler))
+	defer r.stop()
+	huge := strings.Repeat("x", bound)
+	offer := func(op string) {
+		p := pendingPool.Get().(*pending)
+		p.entry.Operation = op
+		p.ticket = r.accepted.Add(1)
+		r.offer(p)
+	}
+	var wg sync.WaitGroup
+	var over int64
+	wg.Go(func() {
+		for range n {
+			offer(huge)
+		}
+	})
+	wg.Go(func() {
+		for range n {
+			offer("messageThreads/getAll")
+			if b := r.inFlight.Load(); b > bound {
+				over = b
+			}
+		}
+	})
+	wg.Wait()
+	if d := r.dropped.Load(); d != n || over != 0 {
+		t.Errorf("%d entries dropped, want the %d larger than the bound alone; %d bytes in flight seen (bound %d)", d, n, over, bound)
+	}
+}
