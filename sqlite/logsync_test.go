@@ -335,3 +335,51 @@ func TestMemoryHasNoSyncer(t *testing.T) {
 		t.Error("an in-memory store has a syncer of the log")
 	}
 }
+
+// While a sync is in progress the writer's next transaction takes at most
+// maxBatch writes and then waits for that sync before it commits: it does
+// not commit batch after batch behind a sync that does not end, each of
+// their callers waiting for it whatever its context. A write that arrives
+// then is not handed over, and its context still ends its wait.
+func TestAFullBatchWaitsForTheSyncInProgress(t *testing.T) {
+	db := openClosed(t, filepath.Join(t.TempDir(), "sync.db"))
+	g, _, done := gatedAdd(t, db)
+	ran := make(chan struct{}, maxBatch)
+	for range maxBatch {
+		go func() {
+			_ = db.writer.do(context.Background(), func(ctx context.Context, tx *txn) error {
+				ran <- struct{}{}
+				return nil
+			})
+		}()
+	}
+	for range maxBatch {
+		<-ran // the next transaction is full, its sync not begun
+	}
+	// The next write waits to be handed over. Behind a sync that has not
+	// ended, the writer must not take it (that it did shows as its fn
+	// running); the writer is given a second to do so, then the write's
+	// context ends, which must end its wait.
+	ctx, cancel := context.WithCancel(context.Background())
+	returned := make(chan error, 1)
+	taken := make(chan struct{}, 1)
+	go func() {
+		returned <- db.writer.do(ctx, func(context.Context, *txn) error { taken <- struct{}{}; return nil })
+	}()
+	select {
+	case <-taken:
+		t.Fatal("a write was taken into a transaction committed behind a sync that has not ended")
+	case err := <-returned:
+		t.Fatalf("a write returned (%v) before its context ended, with a sync in progress", err)
+	case <-time.After(time.Second):
+	}
+	cancel()
+	if err := <-returned; !errors.Is(err, context.Canceled) {
+		t.Fatalf("a write whose context ended while it waited behind a sync: %v, want context.Canceled", err)
+	}
+	notReturned(t, "MessageThreadsAdd", done)
+	g.release <- nil
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
