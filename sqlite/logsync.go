@@ -87,6 +87,11 @@ type logSyncer struct {
 	idle chan struct{}
 
 	failure atomic.Pointer[error] // the first failed sync's: writes refused
+	// syncing serializes the syncs (the syncer's, Import's): Linux reports
+	// a failed write-back once per descriptor, so of two syncs at once on
+	// file one may succeed while the data it covers was lost; one after
+	// the other, the second sees the failure the first recorded.
+	syncing sync.Mutex
 
 	quit    chan struct{}
 	stopped chan struct{}
@@ -194,6 +199,8 @@ func (s *logSyncer) busy() <-chan struct{} {
 // sync makes everything written to the log so far durable, or fails and
 // from then on refuses writes. Safe for concurrent use (Import calls it).
 func (s *logSyncer) sync() error {
+	s.syncing.Lock()
+	defer s.syncing.Unlock()
 	if err := s.failed(); err != nil {
 		return err
 	}

@@ -383,3 +383,43 @@ func TestAFullBatchWaitsForTheSyncInProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Two syncs of the log at once (Import's and the syncer's) share one
+// descriptor, on which Linux reports a failed write-back once: the sync
+// that does not get the error must not report its data durable. Import's
+// sync that ends while the syncer's fails returns the failure.
+func TestImportDuringAFailingSyncFails(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "sync.db"))
+	db.SetLogger(slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)))
+	entered, release := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	real := db.syncer.syncFile
+	db.syncer.syncFile = func() error {
+		if calls.Add(1) == 1 {
+			close(entered)
+			<-release
+			return syscall.EIO // the write-back of every page so far failed
+		}
+		return real() // the error already reported on this descriptor
+	}
+	scope := testScope()
+	done := addAsync(db, testThread(scope))
+	<-entered
+	th := testThread(scope)
+	imported := make(chan error, 1)
+	go func() { imported <- db.Import(context.Background(), []mews.Thread{th}, nil) }()
+	waitStored(t, db, th.ID) // committed; its sync may run beside the failing one
+	select {
+	case err := <-imported:
+		imported <- err
+	case <-time.After(time.Second):
+	}
+	close(release)
+	if err := <-done; !errors.Is(err, syscall.EIO) {
+		t.Errorf("the write whose sync failed: %v, want EIO", err)
+	}
+	if err := <-imported; !errors.Is(err, syscall.EIO) {
+		t.Errorf("Import whose commit the failed sync may have lost: %v, want EIO", err)
+	}
+	_ = db.Close()
+}
