@@ -94,8 +94,16 @@ func driverHandle(dc any) (uintptr, bool) {
 
 // inTx reports whether the statements' connection is inside a transaction:
 // the transaction of the caller, who holds the write connection.
+// False once they are closed: a DB closed during an Import (which holds
+// the connection, so the pool's Close comes after) goes on through
+// database/sql, whose closed statements fail.
 func (w *writeStmts) inTx() bool {
-	return w != nil && sqlite3.Xsqlite3_get_autocommit(w.c.tls, w.c.db) == 0
+	if w == nil {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.thread != 0 && sqlite3.Xsqlite3_get_autocommit(w.c.tls, w.c.db) == 0
 }
 
 // insertThreads inserts ts with the seq values from seq on, one step of the
@@ -105,6 +113,9 @@ func (w *writeStmts) inTx() bool {
 func (w *writeStmts) insertThreads(ctx context.Context, seq int64, ts []mews.Thread) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.thread == 0 {
+		return errClosed // closed since inTx
+	}
 	for i, t := range ts {
 		if err := ctx.Err(); err != nil {
 			return err

@@ -95,7 +95,7 @@ func TestImportCanceledStoresNothing(t *testing.T) {
 		}
 		cancel()
 		// Give database/sql's rollback, if there is one, the time to run.
-		for i := 0; i < 100 && db.writeStmts.inTx(); i++ {
+		for i := 0; i < 100 && sqlite3.Xsqlite3_get_autocommit(db.writeStmts.c.tls, db.writeStmts.c.db) == 0; i++ { // inTx, under the lock insertThreads holds
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
@@ -113,5 +113,25 @@ func TestImportCanceledStoresNothing(t *testing.T) {
 	}
 	if len(page) != 0 {
 		t.Fatalf("a canceled Import stored %d of its threads", len(page))
+	}
+}
+
+// TestWriteStmtsClosedDuringImport: the statements closed while an Import
+// holds the write connection (DB.Close closes them before the pool, which
+// waits for the Import) leave the Import to database/sql, whose statements
+// are still open here: it succeeds, or fails with an error, never crashes
+// (the closed statements' TLS is gone: a nil pointer in SQLite's mutex).
+func TestWriteStmtsClosedDuringImport(t *testing.T) {
+	db := openClosed(t, filepath.Join(t.TempDir(), "closed.db"))
+	if err := db.writeStmts.close(); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 2, 7, 0, 0, 0, time.UTC)
+	th := mews.Thread{ID: uuid.New(), IntegrationID: uuid.New(), EnterpriseID: uuid.New(), OriginalSender: "a", Subject: "b", CreatedUTC: at, UpdatedUTC: at}
+	if err := db.Import(t.Context(), []mews.Thread{th}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.writeStmts.insertThreads(t.Context(), 1, []mews.Thread{th}); !errors.Is(err, errClosed) {
+		t.Fatalf("insertThreads on closed statements: %v, want errClosed", err)
 	}
 }
