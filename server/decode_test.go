@@ -74,7 +74,10 @@ func kinDecode(v *validator, path string, body []byte, out any) error {
 func kinValidateBind(v *validator, req *http.Request, path string, body []byte, out any) error {
 	route := v.routes[path]
 	req.Body = io.NopCloser(bytes.NewReader(body))
-	in := &openapi3filter.RequestValidationInput{Request: req, Route: route, Options: v.options[route.Spec]}
+	in := &openapi3filter.RequestValidationInput{Request: req, Route: route, Options: &openapi3filter.Options{
+		MultiError: true, KeepValidatedValue: true, AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+		SchemaValidationOptions: route.Spec.GetSchemaValidationOptions(),
+	}}
 	if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
 		return schemaViolation(err)
 	}

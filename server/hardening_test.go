@@ -185,12 +185,15 @@ func TestLargeBodiesAreAnsweredSmallAndCheaply(t *testing.T) {
 		{"escapes", pathThreadsAdd, fill(n, `{`+credentials+`,"OriginalSender":"a","Subject":"b","x":"`, `\u0041\n`, `"}`), 200, 96 * mib},
 		{"unknown members", pathThreadsAdd, fill(n, `{`+credentials+`,"OriginalSender":"a","Subject":"b",`, `"#":0`, `}`), 200, 160 * mib},
 		{"a huge count", pathThreadsGetAll, long(n, `{`+credentials+`,"Limitation":{"Count":1`, '0', `}}`), 400, 96 * mib},
-		{"admin: nulls for messages", "/_admin/v1/data/import", fill(n, `{"MessageThreads":[],"Messages":[`, `null`, `]}`), 400, 1024 * mib},
-		{"admin: empty messages", "/_admin/v1/data/import", fill(n, `{"MessageThreads":[],"Messages":[`, `{}`, `]}`), 400, 1024 * mib},
-		{"admin: unknown members", "/_admin/v1/clock/set", fill(n, `{`, `"#":0`, `}`), 400, 1024 * mib},
-		{"admin: deep nesting", "/_admin/v1/clock/set", []byte(`{"x":` + strings.Repeat("[", 9999) + strings.Repeat("]", 9999) + `}`), 400, 1024 * mib},
-		{"admin: deep nesting in an unknown member", "/_admin/v1/data/import", []byte(`{"MessageThreads":[],"x":` + strings.Repeat("[", 9999) + strings.Repeat("]", 9999) + `}`), 200, 1024 * mib},
-		{"admin: a huge number", "/_admin/v1/clock/advance", long(n, `{"Seconds":1`, '0', `}`), 400, 1024 * mib},
+		{"admin: nulls for messages", "/_admin/v1/data/import", fill(n, `{"MessageThreads":[],"Messages":[`, `null`, `]}`), 400, 96 * mib},
+		{"admin: empty messages", "/_admin/v1/data/import", fill(n, `{"MessageThreads":[],"Messages":[`, `{}`, `]}`), 400, 96 * mib},
+		{"admin: empty messages, the last one invalid", "/_admin/v1/data/import", fill(n, `{"MessageThreads":[],"Messages":[`, `{"MessageThreadId":"`+thread+`","Text":"t","Sender":{"Discriminator":"Enterprise"},"CreatedUtc":"2026-11-20T18:05:00Z"}`, `,{}]}`), 400, 512 * mib},
+		{"admin: unknown members", "/_admin/v1/clock/set", fill(n, `{`, `"#":0`, `}`), 413, 8 * mib},
+		{"admin: unknown members at the operation's limit", "/_admin/v1/clock/set", fill(256<<10, `{`, `"#":0`, `}`), 400, 32 * mib},
+		{"admin: deep nesting", "/_admin/v1/clock/set", []byte(`{"x":` + strings.Repeat("[", 9999) + strings.Repeat("]", 9999) + `}`), 400, 96 * mib},
+		{"admin: deep nesting in an unknown member", "/_admin/v1/data/import", []byte(`{"MessageThreads":[],"x":` + strings.Repeat("[", 9999) + strings.Repeat("]", 9999) + `}`), 200, 96 * mib},
+		{"admin: a huge number", "/_admin/v1/clock/advance", long(n, `{"Seconds":1`, '0', `}`), 413, 8 * mib},
+		{"admin: a huge number at the operation's limit", "/_admin/v1/clock/advance", long(256<<10, `{"Seconds":1`, '0', `}`), 400, 32 * mib},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if len(c.body) > n {
@@ -249,6 +252,29 @@ func TestAdminViolationsAreCapped(t *testing.T) {
 		if r.body["Message"] != c.first || len(details) != c.details {
 			t.Errorf("%d items: Message %q and %d details, want %q and %d", c.items, r.body["Message"], len(details), c.first, c.details)
 		}
+	}
+}
+
+// A valid body of more than 4,096 values, which the admin API decodes an
+// item at a time, is stored whole, the values as sent.
+func TestAdminLargeValidImportIsStoredWhole(t *testing.T) {
+	e := newEnv(t, server.Config{AdminToken: adminToken})
+	const thread = "8d02142f-31cf-4115-90bf-ae5200c7a1ba"
+	var msgs []string
+	for i := range 1000 {
+		msgs = append(msgs, `{"MessageThreadId":"`+thread+`","Text":"Message `+strconv.Itoa(i)+`","Sender":{"Discriminator":"Enterprise"},"CreatedUtc":"2026-11-20T18:05:00Z"}`)
+	}
+	body := `{"IntegrationId":"` + demoIntegrationID(t, e) + `","EnterpriseId":"` + server.DemoGrossPricingEnterprise.String() +
+		`","MessageThreads":[{"Id":"` + thread + `","OriginalSender":"Guest","Subject":"Many","CreatedUtc":"2026-11-20T18:00:00Z"}],"Messages":[` + strings.Join(msgs, ",") + `],"SendWebhooks":false}`
+	r := e.admin("data/import", body)
+	e.wantStatus(r, 200)
+	if r.body["AddedMessageThreads"] != 1.0 || r.body["AddedMessages"] != 1000.0 {
+		t.Fatalf("import: %s", r.raw)
+	}
+	r = e.admin("messages/getAll", obj{"MessageThreadId": thread, "Limitation": obj{"Count": 1}})
+	e.wantStatus(r, 200)
+	if m := r.body["Messages"].([]any)[0].(obj); m["Text"] != "Message 0" || m["Sender"].(obj)["Discriminator"] != "Enterprise" {
+		t.Errorf("the newest message (the first listed) is %v", m)
 	}
 }
 

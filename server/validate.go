@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
@@ -32,12 +33,18 @@ import (
 // that value by exact member names. Either way the handlers act on what was
 // validated, never on a second, case-insensitive decode of the raw bytes.
 type validator struct {
-	decoders  map[string]func([]byte) (any, error)    // by Echo route path: the generated ones
-	routes    map[string]*routers.Route               // by Echo route path, of every document
-	dateTimes map[string]*dateTimes                   // by Echo route path; nil: none in the body
-	options   map[*openapi3.T]*openapi3filter.Options // every violation
-	first     map[*openapi3.T]*openapi3filter.Options // the first found
+	decoders  map[string]func([]byte) (any, error) // by Echo route path: the generated ones
+	routes    map[string]*routers.Route            // by Echo route path, of every document
+	dateTimes map[string]*dateTimes                // by Echo route path; nil: none in the body
+	limits    map[string]int64                     // by Echo route path: the body limit of each operation
+	options   map[*openapi3.T]*docOptions
 	bodyLimit int64
+}
+
+// docOptions are how kin-openapi validates the operations of a document.
+type docOptions struct {
+	all, first []openapi3.SchemaValidationOption // every violation; the first found
+	params     *openapi3filter.Options           // the parameters, the body left out
 }
 
 // kinMaxValues is the most JSON values in a body (see countValues) of an
@@ -56,33 +63,63 @@ func newValidator(bodyLimit int64, docs ...*openapi3.T) *validator {
 		decoders:  make(map[string]func([]byte) (any, error)),
 		routes:    make(map[string]*routers.Route),
 		dateTimes: make(map[string]*dateTimes),
-		options:   make(map[*openapi3.T]*openapi3filter.Options),
-		first:     make(map[*openapi3.T]*openapi3filter.Options),
+		limits:    make(map[string]int64),
+		options:   make(map[*openapi3.T]*docOptions),
 		bodyLimit: bodyLimit,
 	}
 	for _, doc := range docs {
 		for path, r := range OperationRoutes(doc) {
 			v.routes[path] = r
 			v.dateTimes[path] = requestDateTimes(r.Operation)
+			v.limits[path] = min(operationBodyLimit(r.Operation), bodyLimit)
 			// The generated decoders are those of openapi/messaging.yaml,
 			// whose paths no other document has.
 			if decode := gen.RequestDecoders[path]; decode != nil {
 				v.decoders[path] = decode
 			}
 		}
-		v.options[doc] = &openapi3filter.Options{
-			MultiError:         true,
-			KeepValidatedValue: true,
-			// The admin API's bearer token is checked before validation
-			// (adminAuth); the document only describes it.
-			AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc,
-			SchemaValidationOptions: doc.GetSchemaValidationOptions(),
+		// As openapi3filter.ValidateRequestBody visits a request body.
+		first := []openapi3.SchemaValidationOption{openapi3.VisitAsRequest(), openapi3.DefaultsSet(func() {})}
+		first = append(first, doc.GetSchemaValidationOptions()...)
+		if doc.IsOpenAPI31OrLater() {
+			first = append(first, openapi3.EnableJSONSchema2020())
 		}
-		first := *v.options[doc]
-		first.MultiError = false
-		v.first[doc] = &first
+		v.options[doc] = &docOptions{
+			first: first,
+			all:   append(first[:len(first):len(first)], openapi3.MultiErrors()),
+			params: &openapi3filter.Options{
+				MultiError:         true,
+				ExcludeRequestBody: true,
+				// The admin API's bearer token is checked before validation
+				// (adminAuth); the document only describes it.
+				AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+			},
+		}
 	}
 	return v
+}
+
+// bodyLimitExtension is the largest request body of an operation in bytes,
+// where its requestBody states one; the server's limit applies to all.
+const bodyLimitExtension = "x-mewsref-body-limit"
+
+// operationBodyLimit is the limit that op states (bodyLimitExtension), or
+// none (the largest int64).
+func operationBodyLimit(op *openapi3.Operation) int64 {
+	if op.RequestBody == nil || op.RequestBody.Value == nil {
+		return math.MaxInt64
+	}
+	switch n := op.RequestBody.Value.Extensions[bodyLimitExtension].(type) {
+	case float64:
+		if n >= 1 {
+			return int64(n)
+		}
+	case json.Number:
+		if i, err := n.Int64(); err == nil && i >= 1 {
+			return i
+		}
+	}
+	return math.MaxInt64
 }
 
 // validate checks the request of c, as its route's operation says, and
@@ -96,7 +133,7 @@ func (v *validator) validate(c echo.Context, next echo.HandlerFunc) error {
 	if err := checkMediaType(req.Header.Get(echo.HeaderContentType)); err != nil {
 		return err
 	}
-	body, err := readBody(req.Body, req.ContentLength, v.bodyLimit)
+	body, err := readBody(req.Body, req.ContentLength, v.limits[c.Path()])
 	if err != nil {
 		return err
 	}
@@ -115,28 +152,210 @@ func (v *validator) validate(c echo.Context, next echo.HandlerFunc) error {
 	if err := checkJSON(body); err != nil {
 		return err
 	}
-	// A valid body takes one pass that stops at the first
-	// violation; an invalid one that is small enough a second that
-	// finds them all.
-	req.Body = io.NopCloser(bytes.NewReader(body))
-	in := &openapi3filter.RequestValidationInput{Request: req, Route: route, Options: v.first[route.Spec]}
-	if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
-		if countValues(body, kinMaxValues+1) <= kinMaxValues {
-			req.Body = io.NopCloser(bytes.NewReader(body))
-			in.Options = v.options[route.Spec]
-			if all := openapi3filter.ValidateRequest(req.Context(), in); all != nil {
+	val, err := v.kinValidate(req, route, body)
+	if err != nil {
+		return err
+	}
+	if dt := v.dateTimes[c.Path()]; dt != nil {
+		dt.canonical(val) // an object: changed in place
+	}
+	vb := &validatedBody{value: val}
+	vb.Reset(body)
+	req.Body = vb
+	return next(c)
+}
+
+// kinValidate validates the strict JSON body of req, an operation of route
+// without a generated decoder, with kin-openapi, and returns the value it
+// validated (what the binder binds). The body is decoded once, as
+// kin-openapi decodes it, and visited by its schema in a pass that stops
+// at the first violation; an invalid body of at most kinMaxValues values
+// is visited again, the same value, for every violation. A larger body
+// is decoded an item at a time in the arrays of its object's members,
+// each item visited as it is read: the first invalid item, or an item past
+// maxItems, ends the decode, so that an invalid body costs about its size
+// whatever it holds (kin-openapi's own path decoded it whole first: some
+// 50 times its size for millions of empty objects).
+func (v *validator) kinValidate(req *http.Request, route *routers.Route, body []byte) (any, error) {
+	opts := v.options[route.Spec]
+	if len(route.Operation.Parameters) > 0 || len(route.PathItem.Parameters) > 0 {
+		r := req.WithContext(req.Context())
+		r.Body = http.NoBody // the security check reads it whole otherwise
+		in := &openapi3filter.RequestValidationInput{Request: r, Route: route, Options: opts.params}
+		if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
+			return nil, schemaViolation(err)
+		}
+	}
+	schema := requestSchema(route.Operation)
+	if schema == nil {
+		return nil, nil
+	}
+	small := countValues(body, kinMaxValues+1) <= kinMaxValues
+	var val any
+	var err error
+	if small {
+		val, err = decodeJSONValue(body)
+	} else {
+		val, err = decodeByItems(body, schema, opts.first)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := schema.VisitJSON(val, opts.first...); err != nil {
+		if small {
+			if all := schema.VisitJSON(val, opts.all...); all != nil {
 				err = all
 			}
 		}
-		return schemaViolation(err)
+		return nil, schemaViolation(err)
 	}
-	if dt := v.dateTimes[c.Path()]; dt != nil {
-		if vb, ok := req.Body.(interface{ ValidatedValue() any }); ok {
-			dt.canonical(vb.ValidatedValue()) // an object: changed in place
+	return val, nil
+}
+
+// requestSchema is the schema of op's JSON request body; nil: none.
+func requestSchema(op *openapi3.Operation) *openapi3.Schema {
+	if op.RequestBody == nil || op.RequestBody.Value == nil {
+		return nil
+	}
+	mt := op.RequestBody.Value.Content.Get(echo.MIMEApplicationJSON)
+	if mt == nil || mt.Schema == nil {
+		return nil
+	}
+	return mt.Schema.Value
+}
+
+// decodeJSONValue decodes the strict JSON body as kin-openapi does (numbers
+// as json.Number).
+func decodeJSONValue(body []byte) (any, error) {
+	var val any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&val); err != nil {
+		return nil, fmt.Errorf("decode the request body: %w", err)
+	}
+	return val, nil
+}
+
+// decodeByItems decodes the strict JSON body as decodeJSONValue does, but
+// the arrays of the members of an object body an item at a time: each
+// item is visited by the items' schema of its member (opts) as it is read,
+// and the first invalid one, or the first past maxItems, is the error.
+func decodeByItems(body []byte, s *openapi3.Schema, opts []openapi3.SchemaValidationOption) (any, error) {
+	if valueStart(body, 0) != '{' {
+		return decodeJSONValue(body)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	fail := func(err error) (any, error) { return nil, fmt.Errorf("decode the request body: %w", err) }
+	if _, err := dec.Token(); err != nil { // {
+		return fail(err)
+	}
+	obj := make(map[string]any)
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return fail(err)
+		}
+		name, _ := t.(string)
+		var arr *openapi3.Schema
+		if p := s.Properties[name]; p != nil && p.Value != nil && p.Value.Items != nil && p.Value.Items.Value != nil {
+			arr = p.Value
+		}
+		if arr == nil || valueStart(body, dec.InputOffset()) != '[' {
+			var val any
+			if err := dec.Decode(&val); err != nil {
+				return fail(err)
+			}
+			obj[name] = val
+			continue
+		}
+		// As kin-openapi, the number of items before the items.
+		if arr.MaxItems != nil && countItems(body, dec.InputOffset(), *arr.MaxItems+1) > *arr.MaxItems {
+			return nil, violations([]Violation{{Property: name, Message: reqrt.Subject(name) + reqrt.ItemsText(arr.MinItems, arr.MaxItems)}})
+		}
+		if _, err := dec.Token(); err != nil { // [
+			return fail(err)
+		}
+		items := []any{}
+		for i := 0; dec.More(); i++ {
+			var item any
+			if err := dec.Decode(&item); err != nil {
+				return fail(err)
+			}
+			if err := arr.Items.Value.VisitJSON(item, opts...); err != nil {
+				return nil, schemaViolationAt([]string{name, strconv.Itoa(i)}, err)
+			}
+			items = append(items, item)
+		}
+		if _, err := dec.Token(); err != nil { // ]
+			return fail(err)
+		}
+		obj[name] = items
+	}
+	return obj, nil
+}
+
+// valueStart is the first byte of the JSON value at or after body[off],
+// past white space and a member's colon; 0 at the end.
+func valueStart(body []byte, off int64) byte {
+	for i := off; i < int64(len(body)); i++ {
+		switch c := body[i]; c {
+		case ' ', '\t', '\n', '\r', ':':
+		default:
+			return c
 		}
 	}
-	return next(c)
+	return 0
 }
+
+// countItems is the number of items of the array that starts at or after
+// body[off] (past white space and a colon), in valid JSON, counted up to
+// max: its commas, and one for the first item.
+func countItems(body []byte, off int64, max uint64) uint64 {
+	var n uint64
+	depth := 0
+	for i := off; i < int64(len(body)) && n < max; i++ {
+		c := body[i]
+		if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ':' {
+			continue
+		}
+		if depth == 1 && n == 0 && c != ']' {
+			n = 1
+		}
+		switch c {
+		case '"':
+			for i++; i < int64(len(body)) && body[i] != '"'; i++ {
+				if body[i] == '\\' {
+					i++
+				}
+			}
+		case '[', '{':
+			depth++
+		case ']', '}':
+			if depth--; depth == 0 {
+				return n
+			}
+		case ',':
+			if depth == 1 {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// validatedBody is the request body of an operation validated by
+// kin-openapi: the bytes (for whoever reads the body) and the value that
+// was validated, which the binder binds.
+type validatedBody struct {
+	bytes.Reader
+	value any
+}
+
+func (*validatedBody) Close() error { return nil }
+
+// ValidatedValue is the value that was validated.
+func (b *validatedBody) ValidatedValue() any { return b.value }
 
 // check validates body as the request body of the operation at path, as
 // the middleware validates a request that arrives over HTTP: for callers in
@@ -150,16 +369,12 @@ func (v *validator) check(ctx context.Context, path string, body any) error {
 	if err != nil {
 		return fmt.Errorf("validate %s: %w", path, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, route.Method, path, bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, route.Method, path, http.NoBody)
 	if err != nil {
 		return fmt.Errorf("validate %s: %w", path, err)
 	}
-	req.Header.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
-	in := &openapi3filter.RequestValidationInput{Request: req, Route: route, Options: v.options[route.Spec]}
-	if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
-		return schemaViolation(err)
-	}
-	return nil
+	_, err = v.kinValidate(req, route, b)
+	return err
 }
 
 func checkMediaType(contentType string) error {
@@ -259,12 +474,16 @@ type Violation = reqrt.Violation
 // schemaViolation turns kin-openapi's error tree into one client error whose
 // Message names the first broken rule by property path; Details lists all.
 // kin-openapi's own texts embed schema dumps and are never shown.
-func schemaViolation(err error) error {
+func schemaViolation(err error) error { return schemaViolationAt(nil, err) }
+
+// schemaViolationAt is schemaViolation for the error of the value at the
+// JSON pointer at in the body.
+func schemaViolationAt(at []string, err error) error {
 	var leaves []*openapi3.SchemaError
 	collectSchemaErrors(err, &leaves)
 	list := make([]Violation, 0, len(leaves))
 	for _, se := range leaves {
-		path := reqrt.PointerPath(se.JSONPointer())
+		path := reqrt.PointerPath(append(at[:len(at):len(at)], se.JSONPointer()...))
 		list = append(list, Violation{Property: path, Message: describe(path, se)})
 	}
 	return violations(list)

@@ -3329,6 +3329,11 @@ type AdminClockAdvanceResponse408Headers struct {
 	RequestId string
 }
 
+// AdminClockAdvanceResponse413Headers the declared response headers of an HTTP 413 response for AdminClockAdvance
+type AdminClockAdvanceResponse413Headers struct {
+	RequestId string
+}
+
 // AdminClockAdvanceResponse500Headers the declared response headers of an HTTP 500 response for AdminClockAdvance
 type AdminClockAdvanceResponse500Headers struct {
 	RequestId string
@@ -3347,6 +3352,8 @@ type AdminClockAdvanceResponse struct {
 	JSON404 *NotFound
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -3359,6 +3366,8 @@ type AdminClockAdvanceResponse struct {
 	Headers404 *AdminClockAdvanceResponse404Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *AdminClockAdvanceResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AdminClockAdvanceResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminClockAdvanceResponse500Headers
 }
@@ -3386,6 +3395,11 @@ func (r AdminClockAdvanceResponse) GetJSON404() *NotFound {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r AdminClockAdvanceResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminClockAdvanceResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3447,6 +3461,11 @@ type AdminClockGetResponse408Headers struct {
 	RequestId string
 }
 
+// AdminClockGetResponse413Headers the declared response headers of an HTTP 413 response for AdminClockGet
+type AdminClockGetResponse413Headers struct {
+	RequestId string
+}
+
 // AdminClockGetResponse500Headers the declared response headers of an HTTP 500 response for AdminClockGet
 type AdminClockGetResponse500Headers struct {
 	RequestId string
@@ -3465,6 +3484,8 @@ type AdminClockGetResponse struct {
 	JSON404 *NotFound
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -3477,6 +3498,8 @@ type AdminClockGetResponse struct {
 	Headers404 *AdminClockGetResponse404Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *AdminClockGetResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AdminClockGetResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminClockGetResponse500Headers
 }
@@ -3504,6 +3527,11 @@ func (r AdminClockGetResponse) GetJSON404() *NotFound {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r AdminClockGetResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminClockGetResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3565,6 +3593,11 @@ type AdminClockReleaseResponse408Headers struct {
 	RequestId string
 }
 
+// AdminClockReleaseResponse413Headers the declared response headers of an HTTP 413 response for AdminClockRelease
+type AdminClockReleaseResponse413Headers struct {
+	RequestId string
+}
+
 // AdminClockReleaseResponse500Headers the declared response headers of an HTTP 500 response for AdminClockRelease
 type AdminClockReleaseResponse500Headers struct {
 	RequestId string
@@ -3583,6 +3616,8 @@ type AdminClockReleaseResponse struct {
 	JSON404 *NotFound
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -3595,6 +3630,8 @@ type AdminClockReleaseResponse struct {
 	Headers404 *AdminClockReleaseResponse404Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *AdminClockReleaseResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AdminClockReleaseResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminClockReleaseResponse500Headers
 }
@@ -3622,6 +3659,11 @@ func (r AdminClockReleaseResponse) GetJSON404() *NotFound {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r AdminClockReleaseResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminClockReleaseResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3683,6 +3725,11 @@ type AdminClockSetResponse408Headers struct {
 	RequestId string
 }
 
+// AdminClockSetResponse413Headers the declared response headers of an HTTP 413 response for AdminClockSet
+type AdminClockSetResponse413Headers struct {
+	RequestId string
+}
+
 // AdminClockSetResponse500Headers the declared response headers of an HTTP 500 response for AdminClockSet
 type AdminClockSetResponse500Headers struct {
 	RequestId string
@@ -3701,6 +3748,8 @@ type AdminClockSetResponse struct {
 	JSON404 *NotFound
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -3713,6 +3762,8 @@ type AdminClockSetResponse struct {
 	Headers404 *AdminClockSetResponse404Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *AdminClockSetResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AdminClockSetResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminClockSetResponse500Headers
 }
@@ -3740,6 +3791,11 @@ func (r AdminClockSetResponse) GetJSON404() *NotFound {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r AdminClockSetResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminClockSetResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3801,6 +3857,11 @@ type AdminDataExportResponse408Headers struct {
 	RequestId string
 }
 
+// AdminDataExportResponse413Headers the declared response headers of an HTTP 413 response for AdminDataExport
+type AdminDataExportResponse413Headers struct {
+	RequestId string
+}
+
 // AdminDataExportResponse500Headers the declared response headers of an HTTP 500 response for AdminDataExport
 type AdminDataExportResponse500Headers struct {
 	RequestId string
@@ -3819,6 +3880,8 @@ type AdminDataExportResponse struct {
 	JSON404 *NotFound
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -3831,6 +3894,8 @@ type AdminDataExportResponse struct {
 	Headers404 *AdminDataExportResponse404Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *AdminDataExportResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AdminDataExportResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminDataExportResponse500Headers
 }
@@ -3858,6 +3923,11 @@ func (r AdminDataExportResponse) GetJSON404() *NotFound {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r AdminDataExportResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminDataExportResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3919,6 +3989,11 @@ type AdminDataImportResponse408Headers struct {
 	RequestId string
 }
 
+// AdminDataImportResponse413Headers the declared response headers of an HTTP 413 response for AdminDataImport
+type AdminDataImportResponse413Headers struct {
+	RequestId string
+}
+
 // AdminDataImportResponse500Headers the declared response headers of an HTTP 500 response for AdminDataImport
 type AdminDataImportResponse500Headers struct {
 	RequestId string
@@ -3937,6 +4012,8 @@ type AdminDataImportResponse struct {
 	JSON404 *NotFound
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -3949,6 +4026,8 @@ type AdminDataImportResponse struct {
 	Headers404 *AdminDataImportResponse404Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *AdminDataImportResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AdminDataImportResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminDataImportResponse500Headers
 }
@@ -3976,6 +4055,11 @@ func (r AdminDataImportResponse) GetJSON404() *NotFound {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r AdminDataImportResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminDataImportResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4037,6 +4121,11 @@ type AdminFaultsAddResponse408Headers struct {
 	RequestId string
 }
 
+// AdminFaultsAddResponse413Headers the declared response headers of an HTTP 413 response for AdminFaultsAdd
+type AdminFaultsAddResponse413Headers struct {
+	RequestId string
+}
+
 // AdminFaultsAddResponse500Headers the declared response headers of an HTTP 500 response for AdminFaultsAdd
 type AdminFaultsAddResponse500Headers struct {
 	RequestId string
@@ -4055,6 +4144,8 @@ type AdminFaultsAddResponse struct {
 	JSON404 *NotFound
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -4067,6 +4158,8 @@ type AdminFaultsAddResponse struct {
 	Headers404 *AdminFaultsAddResponse404Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *AdminFaultsAddResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AdminFaultsAddResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminFaultsAddResponse500Headers
 }
@@ -4094,6 +4187,11 @@ func (r AdminFaultsAddResponse) GetJSON404() *NotFound {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r AdminFaultsAddResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminFaultsAddResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4155,6 +4253,11 @@ type AdminFaultsClearResponse408Headers struct {
 	RequestId string
 }
 
+// AdminFaultsClearResponse413Headers the declared response headers of an HTTP 413 response for AdminFaultsClear
+type AdminFaultsClearResponse413Headers struct {
+	RequestId string
+}
+
 // AdminFaultsClearResponse500Headers the declared response headers of an HTTP 500 response for AdminFaultsClear
 type AdminFaultsClearResponse500Headers struct {
 	RequestId string
@@ -4173,6 +4276,8 @@ type AdminFaultsClearResponse struct {
 	JSON404 *NotFound
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -4185,6 +4290,8 @@ type AdminFaultsClearResponse struct {
 	Headers404 *AdminFaultsClearResponse404Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *AdminFaultsClearResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AdminFaultsClearResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminFaultsClearResponse500Headers
 }
@@ -4212,6 +4319,11 @@ func (r AdminFaultsClearResponse) GetJSON404() *NotFound {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r AdminFaultsClearResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminFaultsClearResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4273,6 +4385,11 @@ type AdminFaultsGetAllResponse408Headers struct {
 	RequestId string
 }
 
+// AdminFaultsGetAllResponse413Headers the declared response headers of an HTTP 413 response for AdminFaultsGetAll
+type AdminFaultsGetAllResponse413Headers struct {
+	RequestId string
+}
+
 // AdminFaultsGetAllResponse500Headers the declared response headers of an HTTP 500 response for AdminFaultsGetAll
 type AdminFaultsGetAllResponse500Headers struct {
 	RequestId string
@@ -4291,6 +4408,8 @@ type AdminFaultsGetAllResponse struct {
 	JSON404 *NotFound
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -4303,6 +4422,8 @@ type AdminFaultsGetAllResponse struct {
 	Headers404 *AdminFaultsGetAllResponse404Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *AdminFaultsGetAllResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AdminFaultsGetAllResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminFaultsGetAllResponse500Headers
 }
@@ -4330,6 +4451,11 @@ func (r AdminFaultsGetAllResponse) GetJSON404() *NotFound {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r AdminFaultsGetAllResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminFaultsGetAllResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4391,6 +4517,11 @@ type AdminIntegrationsGetAllResponse408Headers struct {
 	RequestId string
 }
 
+// AdminIntegrationsGetAllResponse413Headers the declared response headers of an HTTP 413 response for AdminIntegrationsGetAll
+type AdminIntegrationsGetAllResponse413Headers struct {
+	RequestId string
+}
+
 // AdminIntegrationsGetAllResponse500Headers the declared response headers of an HTTP 500 response for AdminIntegrationsGetAll
 type AdminIntegrationsGetAllResponse500Headers struct {
 	RequestId string
@@ -4409,6 +4540,8 @@ type AdminIntegrationsGetAllResponse struct {
 	JSON404 *NotFound
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -4421,6 +4554,8 @@ type AdminIntegrationsGetAllResponse struct {
 	Headers404 *AdminIntegrationsGetAllResponse404Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *AdminIntegrationsGetAllResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AdminIntegrationsGetAllResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminIntegrationsGetAllResponse500Headers
 }
@@ -4448,6 +4583,11 @@ func (r AdminIntegrationsGetAllResponse) GetJSON404() *NotFound {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r AdminIntegrationsGetAllResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminIntegrationsGetAllResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4509,6 +4649,11 @@ type AdminMessageThreadsGetResponse408Headers struct {
 	RequestId string
 }
 
+// AdminMessageThreadsGetResponse413Headers the declared response headers of an HTTP 413 response for AdminMessageThreadsGet
+type AdminMessageThreadsGetResponse413Headers struct {
+	RequestId string
+}
+
 // AdminMessageThreadsGetResponse500Headers the declared response headers of an HTTP 500 response for AdminMessageThreadsGet
 type AdminMessageThreadsGetResponse500Headers struct {
 	RequestId string
@@ -4527,6 +4672,8 @@ type AdminMessageThreadsGetResponse struct {
 	JSON404 *NotFound
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -4539,6 +4686,8 @@ type AdminMessageThreadsGetResponse struct {
 	Headers404 *AdminMessageThreadsGetResponse404Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *AdminMessageThreadsGetResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AdminMessageThreadsGetResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminMessageThreadsGetResponse500Headers
 }
@@ -4566,6 +4715,11 @@ func (r AdminMessageThreadsGetResponse) GetJSON404() *NotFound {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r AdminMessageThreadsGetResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminMessageThreadsGetResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4627,6 +4781,11 @@ type AdminMessageThreadsGetAllResponse408Headers struct {
 	RequestId string
 }
 
+// AdminMessageThreadsGetAllResponse413Headers the declared response headers of an HTTP 413 response for AdminMessageThreadsGetAll
+type AdminMessageThreadsGetAllResponse413Headers struct {
+	RequestId string
+}
+
 // AdminMessageThreadsGetAllResponse500Headers the declared response headers of an HTTP 500 response for AdminMessageThreadsGetAll
 type AdminMessageThreadsGetAllResponse500Headers struct {
 	RequestId string
@@ -4645,6 +4804,8 @@ type AdminMessageThreadsGetAllResponse struct {
 	JSON404 *NotFound
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -4657,6 +4818,8 @@ type AdminMessageThreadsGetAllResponse struct {
 	Headers404 *AdminMessageThreadsGetAllResponse404Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *AdminMessageThreadsGetAllResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AdminMessageThreadsGetAllResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminMessageThreadsGetAllResponse500Headers
 }
@@ -4684,6 +4847,11 @@ func (r AdminMessageThreadsGetAllResponse) GetJSON404() *NotFound {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r AdminMessageThreadsGetAllResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminMessageThreadsGetAllResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4745,6 +4913,11 @@ type AdminMessageThreadsResolveResponse408Headers struct {
 	RequestId string
 }
 
+// AdminMessageThreadsResolveResponse413Headers the declared response headers of an HTTP 413 response for AdminMessageThreadsResolve
+type AdminMessageThreadsResolveResponse413Headers struct {
+	RequestId string
+}
+
 // AdminMessageThreadsResolveResponse500Headers the declared response headers of an HTTP 500 response for AdminMessageThreadsResolve
 type AdminMessageThreadsResolveResponse500Headers struct {
 	RequestId string
@@ -4763,6 +4936,8 @@ type AdminMessageThreadsResolveResponse struct {
 	JSON404 *NotFound
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -4775,6 +4950,8 @@ type AdminMessageThreadsResolveResponse struct {
 	Headers404 *AdminMessageThreadsResolveResponse404Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *AdminMessageThreadsResolveResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AdminMessageThreadsResolveResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminMessageThreadsResolveResponse500Headers
 }
@@ -4802,6 +4979,11 @@ func (r AdminMessageThreadsResolveResponse) GetJSON404() *NotFound {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r AdminMessageThreadsResolveResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminMessageThreadsResolveResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4863,6 +5045,11 @@ type AdminMessageThreadsSearchResponse408Headers struct {
 	RequestId string
 }
 
+// AdminMessageThreadsSearchResponse413Headers the declared response headers of an HTTP 413 response for AdminMessageThreadsSearch
+type AdminMessageThreadsSearchResponse413Headers struct {
+	RequestId string
+}
+
 // AdminMessageThreadsSearchResponse500Headers the declared response headers of an HTTP 500 response for AdminMessageThreadsSearch
 type AdminMessageThreadsSearchResponse500Headers struct {
 	RequestId string
@@ -4881,6 +5068,8 @@ type AdminMessageThreadsSearchResponse struct {
 	JSON404 *NotFound
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -4893,6 +5082,8 @@ type AdminMessageThreadsSearchResponse struct {
 	Headers404 *AdminMessageThreadsSearchResponse404Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *AdminMessageThreadsSearchResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AdminMessageThreadsSearchResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminMessageThreadsSearchResponse500Headers
 }
@@ -4920,6 +5111,11 @@ func (r AdminMessageThreadsSearchResponse) GetJSON404() *NotFound {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r AdminMessageThreadsSearchResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminMessageThreadsSearchResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4981,6 +5177,11 @@ type AdminMessagesAddResponse408Headers struct {
 	RequestId string
 }
 
+// AdminMessagesAddResponse413Headers the declared response headers of an HTTP 413 response for AdminMessagesAdd
+type AdminMessagesAddResponse413Headers struct {
+	RequestId string
+}
+
 // AdminMessagesAddResponse500Headers the declared response headers of an HTTP 500 response for AdminMessagesAdd
 type AdminMessagesAddResponse500Headers struct {
 	RequestId string
@@ -4999,6 +5200,8 @@ type AdminMessagesAddResponse struct {
 	JSON404 *NotFound
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -5011,6 +5214,8 @@ type AdminMessagesAddResponse struct {
 	Headers404 *AdminMessagesAddResponse404Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *AdminMessagesAddResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AdminMessagesAddResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminMessagesAddResponse500Headers
 }
@@ -5038,6 +5243,11 @@ func (r AdminMessagesAddResponse) GetJSON404() *NotFound {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r AdminMessagesAddResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminMessagesAddResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5099,6 +5309,11 @@ type AdminMessagesGetAllResponse408Headers struct {
 	RequestId string
 }
 
+// AdminMessagesGetAllResponse413Headers the declared response headers of an HTTP 413 response for AdminMessagesGetAll
+type AdminMessagesGetAllResponse413Headers struct {
+	RequestId string
+}
+
 // AdminMessagesGetAllResponse500Headers the declared response headers of an HTTP 500 response for AdminMessagesGetAll
 type AdminMessagesGetAllResponse500Headers struct {
 	RequestId string
@@ -5117,6 +5332,8 @@ type AdminMessagesGetAllResponse struct {
 	JSON404 *NotFound
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -5129,6 +5346,8 @@ type AdminMessagesGetAllResponse struct {
 	Headers404 *AdminMessagesGetAllResponse404Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *AdminMessagesGetAllResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AdminMessagesGetAllResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminMessagesGetAllResponse500Headers
 }
@@ -5156,6 +5375,11 @@ func (r AdminMessagesGetAllResponse) GetJSON404() *NotFound {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r AdminMessagesGetAllResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminMessagesGetAllResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5217,6 +5441,11 @@ type AdminRequestsClearResponse408Headers struct {
 	RequestId string
 }
 
+// AdminRequestsClearResponse413Headers the declared response headers of an HTTP 413 response for AdminRequestsClear
+type AdminRequestsClearResponse413Headers struct {
+	RequestId string
+}
+
 // AdminRequestsClearResponse500Headers the declared response headers of an HTTP 500 response for AdminRequestsClear
 type AdminRequestsClearResponse500Headers struct {
 	RequestId string
@@ -5235,6 +5464,8 @@ type AdminRequestsClearResponse struct {
 	JSON404 *NotFound
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -5247,6 +5478,8 @@ type AdminRequestsClearResponse struct {
 	Headers404 *AdminRequestsClearResponse404Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *AdminRequestsClearResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AdminRequestsClearResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminRequestsClearResponse500Headers
 }
@@ -5274,6 +5507,11 @@ func (r AdminRequestsClearResponse) GetJSON404() *NotFound {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r AdminRequestsClearResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminRequestsClearResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5335,6 +5573,11 @@ type AdminRequestsCountResponse408Headers struct {
 	RequestId string
 }
 
+// AdminRequestsCountResponse413Headers the declared response headers of an HTTP 413 response for AdminRequestsCount
+type AdminRequestsCountResponse413Headers struct {
+	RequestId string
+}
+
 // AdminRequestsCountResponse500Headers the declared response headers of an HTTP 500 response for AdminRequestsCount
 type AdminRequestsCountResponse500Headers struct {
 	RequestId string
@@ -5353,6 +5596,8 @@ type AdminRequestsCountResponse struct {
 	JSON404 *NotFound
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -5365,6 +5610,8 @@ type AdminRequestsCountResponse struct {
 	Headers404 *AdminRequestsCountResponse404Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *AdminRequestsCountResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AdminRequestsCountResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminRequestsCountResponse500Headers
 }
@@ -5392,6 +5639,11 @@ func (r AdminRequestsCountResponse) GetJSON404() *NotFound {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r AdminRequestsCountResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminRequestsCountResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5453,6 +5705,11 @@ type AdminRequestsGetAllResponse408Headers struct {
 	RequestId string
 }
 
+// AdminRequestsGetAllResponse413Headers the declared response headers of an HTTP 413 response for AdminRequestsGetAll
+type AdminRequestsGetAllResponse413Headers struct {
+	RequestId string
+}
+
 // AdminRequestsGetAllResponse500Headers the declared response headers of an HTTP 500 response for AdminRequestsGetAll
 type AdminRequestsGetAllResponse500Headers struct {
 	RequestId string
@@ -5471,6 +5728,8 @@ type AdminRequestsGetAllResponse struct {
 	JSON404 *NotFound
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -5483,6 +5742,8 @@ type AdminRequestsGetAllResponse struct {
 	Headers404 *AdminRequestsGetAllResponse404Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *AdminRequestsGetAllResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AdminRequestsGetAllResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminRequestsGetAllResponse500Headers
 }
@@ -5510,6 +5771,11 @@ func (r AdminRequestsGetAllResponse) GetJSON404() *NotFound {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r AdminRequestsGetAllResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminRequestsGetAllResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5571,6 +5837,11 @@ type AdminResetResponse408Headers struct {
 	RequestId string
 }
 
+// AdminResetResponse413Headers the declared response headers of an HTTP 413 response for AdminReset
+type AdminResetResponse413Headers struct {
+	RequestId string
+}
+
 // AdminResetResponse500Headers the declared response headers of an HTTP 500 response for AdminReset
 type AdminResetResponse500Headers struct {
 	RequestId string
@@ -5589,6 +5860,8 @@ type AdminResetResponse struct {
 	JSON404 *NotFound
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -5601,6 +5874,8 @@ type AdminResetResponse struct {
 	Headers404 *AdminResetResponse404Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *AdminResetResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AdminResetResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminResetResponse500Headers
 }
@@ -5628,6 +5903,11 @@ func (r AdminResetResponse) GetJSON404() *NotFound {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r AdminResetResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminResetResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5689,6 +5969,11 @@ type AdminWebhookDeliveriesGetAllResponse408Headers struct {
 	RequestId string
 }
 
+// AdminWebhookDeliveriesGetAllResponse413Headers the declared response headers of an HTTP 413 response for AdminWebhookDeliveriesGetAll
+type AdminWebhookDeliveriesGetAllResponse413Headers struct {
+	RequestId string
+}
+
 // AdminWebhookDeliveriesGetAllResponse500Headers the declared response headers of an HTTP 500 response for AdminWebhookDeliveriesGetAll
 type AdminWebhookDeliveriesGetAllResponse500Headers struct {
 	RequestId string
@@ -5707,6 +5992,8 @@ type AdminWebhookDeliveriesGetAllResponse struct {
 	JSON404 *NotFound
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -5719,6 +6006,8 @@ type AdminWebhookDeliveriesGetAllResponse struct {
 	Headers404 *AdminWebhookDeliveriesGetAllResponse404Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *AdminWebhookDeliveriesGetAllResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AdminWebhookDeliveriesGetAllResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminWebhookDeliveriesGetAllResponse500Headers
 }
@@ -5746,6 +6035,11 @@ func (r AdminWebhookDeliveriesGetAllResponse) GetJSON404() *NotFound {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r AdminWebhookDeliveriesGetAllResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminWebhookDeliveriesGetAllResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5807,6 +6101,11 @@ type AdminWebhookDeliveriesRedeliverResponse408Headers struct {
 	RequestId string
 }
 
+// AdminWebhookDeliveriesRedeliverResponse413Headers the declared response headers of an HTTP 413 response for AdminWebhookDeliveriesRedeliver
+type AdminWebhookDeliveriesRedeliverResponse413Headers struct {
+	RequestId string
+}
+
 // AdminWebhookDeliveriesRedeliverResponse500Headers the declared response headers of an HTTP 500 response for AdminWebhookDeliveriesRedeliver
 type AdminWebhookDeliveriesRedeliverResponse500Headers struct {
 	RequestId string
@@ -5825,6 +6124,8 @@ type AdminWebhookDeliveriesRedeliverResponse struct {
 	JSON404 *NotFound
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -5837,6 +6138,8 @@ type AdminWebhookDeliveriesRedeliverResponse struct {
 	Headers404 *AdminWebhookDeliveriesRedeliverResponse404Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *AdminWebhookDeliveriesRedeliverResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AdminWebhookDeliveriesRedeliverResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminWebhookDeliveriesRedeliverResponse500Headers
 }
@@ -5864,6 +6167,11 @@ func (r AdminWebhookDeliveriesRedeliverResponse) GetJSON404() *NotFound {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r AdminWebhookDeliveriesRedeliverResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminWebhookDeliveriesRedeliverResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5925,6 +6233,11 @@ type AdminWebhooksGetAllResponse408Headers struct {
 	RequestId string
 }
 
+// AdminWebhooksGetAllResponse413Headers the declared response headers of an HTTP 413 response for AdminWebhooksGetAll
+type AdminWebhooksGetAllResponse413Headers struct {
+	RequestId string
+}
+
 // AdminWebhooksGetAllResponse500Headers the declared response headers of an HTTP 500 response for AdminWebhooksGetAll
 type AdminWebhooksGetAllResponse500Headers struct {
 	RequestId string
@@ -5943,6 +6256,8 @@ type AdminWebhooksGetAllResponse struct {
 	JSON404 *NotFound
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -5955,6 +6270,8 @@ type AdminWebhooksGetAllResponse struct {
 	Headers404 *AdminWebhooksGetAllResponse404Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *AdminWebhooksGetAllResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AdminWebhooksGetAllResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminWebhooksGetAllResponse500Headers
 }
@@ -5982,6 +6299,11 @@ func (r AdminWebhooksGetAllResponse) GetJSON404() *NotFound {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r AdminWebhooksGetAllResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminWebhooksGetAllResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -6043,6 +6365,11 @@ type AdminWebhooksSetResponse408Headers struct {
 	RequestId string
 }
 
+// AdminWebhooksSetResponse413Headers the declared response headers of an HTTP 413 response for AdminWebhooksSet
+type AdminWebhooksSetResponse413Headers struct {
+	RequestId string
+}
+
 // AdminWebhooksSetResponse500Headers the declared response headers of an HTTP 500 response for AdminWebhooksSet
 type AdminWebhooksSetResponse500Headers struct {
 	RequestId string
@@ -6061,6 +6388,8 @@ type AdminWebhooksSetResponse struct {
 	JSON404 *NotFound
 	// JSON408 the response for an HTTP 408 `application/json` response
 	JSON408 *RequestTimeout
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -6073,6 +6402,8 @@ type AdminWebhooksSetResponse struct {
 	Headers404 *AdminWebhooksSetResponse404Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *AdminWebhooksSetResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AdminWebhooksSetResponse413Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminWebhooksSetResponse500Headers
 }
@@ -6100,6 +6431,11 @@ func (r AdminWebhooksSetResponse) GetJSON404() *NotFound {
 // GetJSON408 returns the response for an HTTP 408 `application/json` response
 func (r AdminWebhooksSetResponse) GetJSON408() *RequestTimeout {
 	return r.JSON408
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AdminWebhooksSetResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -7049,6 +7385,13 @@ func ParseAdminClockAdvanceResponse(rsp *http.Response) (*AdminClockAdvanceRespo
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7109,6 +7452,16 @@ func ParseAdminClockAdvanceResponse(rsp *http.Response) (*AdminClockAdvanceRespo
 			headers.RequestId = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers AdminClockAdvanceResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminClockAdvanceResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -7173,6 +7526,13 @@ func ParseAdminClockGetResponse(rsp *http.Response) (*AdminClockGetResponse, err
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7233,6 +7593,16 @@ func ParseAdminClockGetResponse(rsp *http.Response) (*AdminClockGetResponse, err
 			headers.RequestId = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers AdminClockGetResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminClockGetResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -7297,6 +7667,13 @@ func ParseAdminClockReleaseResponse(rsp *http.Response) (*AdminClockReleaseRespo
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7357,6 +7734,16 @@ func ParseAdminClockReleaseResponse(rsp *http.Response) (*AdminClockReleaseRespo
 			headers.RequestId = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers AdminClockReleaseResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminClockReleaseResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -7421,6 +7808,13 @@ func ParseAdminClockSetResponse(rsp *http.Response) (*AdminClockSetResponse, err
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7481,6 +7875,16 @@ func ParseAdminClockSetResponse(rsp *http.Response) (*AdminClockSetResponse, err
 			headers.RequestId = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers AdminClockSetResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminClockSetResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -7545,6 +7949,13 @@ func ParseAdminDataExportResponse(rsp *http.Response) (*AdminDataExportResponse,
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7605,6 +8016,16 @@ func ParseAdminDataExportResponse(rsp *http.Response) (*AdminDataExportResponse,
 			headers.RequestId = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers AdminDataExportResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminDataExportResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -7669,6 +8090,13 @@ func ParseAdminDataImportResponse(rsp *http.Response) (*AdminDataImportResponse,
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7729,6 +8157,16 @@ func ParseAdminDataImportResponse(rsp *http.Response) (*AdminDataImportResponse,
 			headers.RequestId = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers AdminDataImportResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminDataImportResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -7793,6 +8231,13 @@ func ParseAdminFaultsAddResponse(rsp *http.Response) (*AdminFaultsAddResponse, e
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7853,6 +8298,16 @@ func ParseAdminFaultsAddResponse(rsp *http.Response) (*AdminFaultsAddResponse, e
 			headers.RequestId = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers AdminFaultsAddResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminFaultsAddResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -7917,6 +8372,13 @@ func ParseAdminFaultsClearResponse(rsp *http.Response) (*AdminFaultsClearRespons
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7977,6 +8439,16 @@ func ParseAdminFaultsClearResponse(rsp *http.Response) (*AdminFaultsClearRespons
 			headers.RequestId = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers AdminFaultsClearResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminFaultsClearResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -8041,6 +8513,13 @@ func ParseAdminFaultsGetAllResponse(rsp *http.Response) (*AdminFaultsGetAllRespo
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8101,6 +8580,16 @@ func ParseAdminFaultsGetAllResponse(rsp *http.Response) (*AdminFaultsGetAllRespo
 			headers.RequestId = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers AdminFaultsGetAllResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminFaultsGetAllResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -8165,6 +8654,13 @@ func ParseAdminIntegrationsGetAllResponse(rsp *http.Response) (*AdminIntegration
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8225,6 +8721,16 @@ func ParseAdminIntegrationsGetAllResponse(rsp *http.Response) (*AdminIntegration
 			headers.RequestId = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers AdminIntegrationsGetAllResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminIntegrationsGetAllResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -8289,6 +8795,13 @@ func ParseAdminMessageThreadsGetResponse(rsp *http.Response) (*AdminMessageThrea
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8349,6 +8862,16 @@ func ParseAdminMessageThreadsGetResponse(rsp *http.Response) (*AdminMessageThrea
 			headers.RequestId = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers AdminMessageThreadsGetResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminMessageThreadsGetResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -8413,6 +8936,13 @@ func ParseAdminMessageThreadsGetAllResponse(rsp *http.Response) (*AdminMessageTh
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8473,6 +9003,16 @@ func ParseAdminMessageThreadsGetAllResponse(rsp *http.Response) (*AdminMessageTh
 			headers.RequestId = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers AdminMessageThreadsGetAllResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminMessageThreadsGetAllResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -8537,6 +9077,13 @@ func ParseAdminMessageThreadsResolveResponse(rsp *http.Response) (*AdminMessageT
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8597,6 +9144,16 @@ func ParseAdminMessageThreadsResolveResponse(rsp *http.Response) (*AdminMessageT
 			headers.RequestId = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers AdminMessageThreadsResolveResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminMessageThreadsResolveResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -8661,6 +9218,13 @@ func ParseAdminMessageThreadsSearchResponse(rsp *http.Response) (*AdminMessageTh
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8721,6 +9285,16 @@ func ParseAdminMessageThreadsSearchResponse(rsp *http.Response) (*AdminMessageTh
 			headers.RequestId = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers AdminMessageThreadsSearchResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminMessageThreadsSearchResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -8785,6 +9359,13 @@ func ParseAdminMessagesAddResponse(rsp *http.Response) (*AdminMessagesAddRespons
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8845,6 +9426,16 @@ func ParseAdminMessagesAddResponse(rsp *http.Response) (*AdminMessagesAddRespons
 			headers.RequestId = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers AdminMessagesAddResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminMessagesAddResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -8909,6 +9500,13 @@ func ParseAdminMessagesGetAllResponse(rsp *http.Response) (*AdminMessagesGetAllR
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8969,6 +9567,16 @@ func ParseAdminMessagesGetAllResponse(rsp *http.Response) (*AdminMessagesGetAllR
 			headers.RequestId = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers AdminMessagesGetAllResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminMessagesGetAllResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -9033,6 +9641,13 @@ func ParseAdminRequestsClearResponse(rsp *http.Response) (*AdminRequestsClearRes
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9093,6 +9708,16 @@ func ParseAdminRequestsClearResponse(rsp *http.Response) (*AdminRequestsClearRes
 			headers.RequestId = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers AdminRequestsClearResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminRequestsClearResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -9157,6 +9782,13 @@ func ParseAdminRequestsCountResponse(rsp *http.Response) (*AdminRequestsCountRes
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9217,6 +9849,16 @@ func ParseAdminRequestsCountResponse(rsp *http.Response) (*AdminRequestsCountRes
 			headers.RequestId = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers AdminRequestsCountResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminRequestsCountResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -9281,6 +9923,13 @@ func ParseAdminRequestsGetAllResponse(rsp *http.Response) (*AdminRequestsGetAllR
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9341,6 +9990,16 @@ func ParseAdminRequestsGetAllResponse(rsp *http.Response) (*AdminRequestsGetAllR
 			headers.RequestId = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers AdminRequestsGetAllResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminRequestsGetAllResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -9405,6 +10064,13 @@ func ParseAdminResetResponse(rsp *http.Response) (*AdminResetResponse, error) {
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9465,6 +10131,16 @@ func ParseAdminResetResponse(rsp *http.Response) (*AdminResetResponse, error) {
 			headers.RequestId = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers AdminResetResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminResetResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -9529,6 +10205,13 @@ func ParseAdminWebhookDeliveriesGetAllResponse(rsp *http.Response) (*AdminWebhoo
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9589,6 +10272,16 @@ func ParseAdminWebhookDeliveriesGetAllResponse(rsp *http.Response) (*AdminWebhoo
 			headers.RequestId = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers AdminWebhookDeliveriesGetAllResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminWebhookDeliveriesGetAllResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -9653,6 +10346,13 @@ func ParseAdminWebhookDeliveriesRedeliverResponse(rsp *http.Response) (*AdminWeb
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9713,6 +10413,16 @@ func ParseAdminWebhookDeliveriesRedeliverResponse(rsp *http.Response) (*AdminWeb
 			headers.RequestId = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers AdminWebhookDeliveriesRedeliverResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminWebhookDeliveriesRedeliverResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -9777,6 +10487,13 @@ func ParseAdminWebhooksGetAllResponse(rsp *http.Response) (*AdminWebhooksGetAllR
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9837,6 +10554,16 @@ func ParseAdminWebhooksGetAllResponse(rsp *http.Response) (*AdminWebhooksGetAllR
 			headers.RequestId = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers AdminWebhooksGetAllResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminWebhooksGetAllResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -9901,6 +10628,13 @@ func ParseAdminWebhooksSetResponse(rsp *http.Response) (*AdminWebhooksSetRespons
 		}
 		response.JSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9961,6 +10695,16 @@ func ParseAdminWebhooksSetResponse(rsp *http.Response) (*AdminWebhooksSetRespons
 			headers.RequestId = value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers AdminWebhooksSetResponse413Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminWebhooksSetResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {

@@ -871,6 +871,9 @@ type InternalServerError = ConnectorApiExceptionResult
 // NotFound The body of every error.
 type NotFound = ConnectorApiExceptionResult
 
+// PayloadTooLarge The body of every error.
+type PayloadTooLarge = ConnectorApiExceptionResult
+
 // RequestTimeout The body of every error.
 type RequestTimeout = ConnectorApiExceptionResult
 

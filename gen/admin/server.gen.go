@@ -418,6 +418,15 @@ type NotFoundJSONResponse struct {
 	Headers NotFoundResponseHeaders
 }
 
+type PayloadTooLargeResponseHeaders struct {
+	RequestId string
+}
+type PayloadTooLargeJSONResponse struct {
+	Body ConnectorApiExceptionResult
+
+	Headers PayloadTooLargeResponseHeaders
+}
+
 type RequestTimeoutResponseHeaders struct {
 	RequestId string
 }
@@ -522,6 +531,21 @@ func (response AdminClockAdvance408JSONResponse) VisitAdminClockAdvanceResponse(
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClockAdvance413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AdminClockAdvance413JSONResponse) VisitAdminClockAdvanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -633,6 +657,21 @@ func (response AdminClockGet408JSONResponse) VisitAdminClockGetResponse(w http.R
 	return err
 }
 
+type AdminClockGet413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AdminClockGet413JSONResponse) VisitAdminClockGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminClockGet500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -736,6 +775,21 @@ func (response AdminClockRelease408JSONResponse) VisitAdminClockReleaseResponse(
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClockRelease413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AdminClockRelease413JSONResponse) VisitAdminClockReleaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -847,6 +901,21 @@ func (response AdminClockSet408JSONResponse) VisitAdminClockSetResponse(w http.R
 	return err
 }
 
+type AdminClockSet413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AdminClockSet413JSONResponse) VisitAdminClockSetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminClockSet500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -950,6 +1019,21 @@ func (response AdminDataExport408JSONResponse) VisitAdminDataExportResponse(w ht
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDataExport413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AdminDataExport413JSONResponse) VisitAdminDataExportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1061,6 +1145,21 @@ func (response AdminDataImport408JSONResponse) VisitAdminDataImportResponse(w ht
 	return err
 }
 
+type AdminDataImport413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AdminDataImport413JSONResponse) VisitAdminDataImportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminDataImport500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -1164,6 +1263,21 @@ func (response AdminFaultsAdd408JSONResponse) VisitAdminFaultsAddResponse(w http
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminFaultsAdd413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AdminFaultsAdd413JSONResponse) VisitAdminFaultsAddResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1275,6 +1389,21 @@ func (response AdminFaultsClear408JSONResponse) VisitAdminFaultsClearResponse(w 
 	return err
 }
 
+type AdminFaultsClear413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AdminFaultsClear413JSONResponse) VisitAdminFaultsClearResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminFaultsClear500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -1378,6 +1507,21 @@ func (response AdminFaultsGetAll408JSONResponse) VisitAdminFaultsGetAllResponse(
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminFaultsGetAll413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AdminFaultsGetAll413JSONResponse) VisitAdminFaultsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1489,6 +1633,21 @@ func (response AdminIntegrationsGetAll408JSONResponse) VisitAdminIntegrationsGet
 	return err
 }
 
+type AdminIntegrationsGetAll413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AdminIntegrationsGetAll413JSONResponse) VisitAdminIntegrationsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminIntegrationsGetAll500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -1592,6 +1751,21 @@ func (response AdminMessageThreadsGet408JSONResponse) VisitAdminMessageThreadsGe
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminMessageThreadsGet413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AdminMessageThreadsGet413JSONResponse) VisitAdminMessageThreadsGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1703,6 +1877,21 @@ func (response AdminMessageThreadsGetAll408JSONResponse) VisitAdminMessageThread
 	return err
 }
 
+type AdminMessageThreadsGetAll413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AdminMessageThreadsGetAll413JSONResponse) VisitAdminMessageThreadsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminMessageThreadsGetAll500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -1806,6 +1995,21 @@ func (response AdminMessageThreadsResolve408JSONResponse) VisitAdminMessageThrea
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminMessageThreadsResolve413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AdminMessageThreadsResolve413JSONResponse) VisitAdminMessageThreadsResolveResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1917,6 +2121,21 @@ func (response AdminMessageThreadsSearch408JSONResponse) VisitAdminMessageThread
 	return err
 }
 
+type AdminMessageThreadsSearch413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AdminMessageThreadsSearch413JSONResponse) VisitAdminMessageThreadsSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminMessageThreadsSearch500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -2020,6 +2239,21 @@ func (response AdminMessagesAdd408JSONResponse) VisitAdminMessagesAddResponse(w 
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminMessagesAdd413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AdminMessagesAdd413JSONResponse) VisitAdminMessagesAddResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2131,6 +2365,21 @@ func (response AdminMessagesGetAll408JSONResponse) VisitAdminMessagesGetAllRespo
 	return err
 }
 
+type AdminMessagesGetAll413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AdminMessagesGetAll413JSONResponse) VisitAdminMessagesGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminMessagesGetAll500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -2234,6 +2483,21 @@ func (response AdminRequestsClear408JSONResponse) VisitAdminRequestsClearRespons
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRequestsClear413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AdminRequestsClear413JSONResponse) VisitAdminRequestsClearResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2345,6 +2609,21 @@ func (response AdminRequestsCount408JSONResponse) VisitAdminRequestsCountRespons
 	return err
 }
 
+type AdminRequestsCount413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AdminRequestsCount413JSONResponse) VisitAdminRequestsCountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminRequestsCount500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -2448,6 +2727,21 @@ func (response AdminRequestsGetAll408JSONResponse) VisitAdminRequestsGetAllRespo
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRequestsGetAll413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AdminRequestsGetAll413JSONResponse) VisitAdminRequestsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2559,6 +2853,21 @@ func (response AdminReset408JSONResponse) VisitAdminResetResponse(w http.Respons
 	return err
 }
 
+type AdminReset413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AdminReset413JSONResponse) VisitAdminResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminReset500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -2662,6 +2971,21 @@ func (response AdminWebhookDeliveriesGetAll408JSONResponse) VisitAdminWebhookDel
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminWebhookDeliveriesGetAll413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AdminWebhookDeliveriesGetAll413JSONResponse) VisitAdminWebhookDeliveriesGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2773,6 +3097,21 @@ func (response AdminWebhookDeliveriesRedeliver408JSONResponse) VisitAdminWebhook
 	return err
 }
 
+type AdminWebhookDeliveriesRedeliver413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AdminWebhookDeliveriesRedeliver413JSONResponse) VisitAdminWebhookDeliveriesRedeliverResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminWebhookDeliveriesRedeliver500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -2880,6 +3219,21 @@ func (response AdminWebhooksGetAll408JSONResponse) VisitAdminWebhooksGetAllRespo
 	return err
 }
 
+type AdminWebhooksGetAll413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AdminWebhooksGetAll413JSONResponse) VisitAdminWebhooksGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminWebhooksGetAll500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -2983,6 +3337,21 @@ func (response AdminWebhooksSet408JSONResponse) VisitAdminWebhooksSetResponse(w 
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminWebhooksSet413JSONResponse struct{ PayloadTooLargeJSONResponse }
+
+func (response AdminWebhooksSet413JSONResponse) VisitAdminWebhooksSetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4201,175 +4570,178 @@ func (sh *strictHandler) AdminWebhooksSet(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rcts4muiroHS2KnIVLcuOk+7IP7Y8SXrGs0k6Ezunq6aVM4RJyEKbBDQEaFkzlap9iPMM58H2SU7h",
-	"+wASvImUL0nvjvtXxyJB4MN3v/5zFMl0JQUTWo1m/xwtGY1ZBv/7if09Z0qfxeYfMVNRxleaSzGajT4L",
-	"/vecER4zofmCs4zIBdFLRjJ854Swv+c0USQsFgnNI1QQlmUyI5cy3kxGwcg8zzMWj2Y6y1kwUtGSpdR8",
-	"MOXiHRNXejmaHQYjvVmx0WykdMbF1ejr16/mVbWSQjHY6x9obL9k/hVJoZmA/6WrVcIjavZ98Jsym/+n",
-	"95F/y9hiNBv9r4MSCAf4qzp4LYVgkZbZ6Yq/vY0YnP0TU3micQNVkJySlCYLmaUsdlAgMiOU4HrkhssE",
-	"tmGO3YTyPoK5bUP24YPyPuDzZ0KzTNDknGU3LHtrwPr9zr6geaIdEijY0YmPEITHJbYowjXhwnv2mSKJ",
-	"vHooyHyQ+ieZi/h7geNiyYheZozGBgO40Owqg8+SWDJFhNSE3XKlA/NzCQSS5UKRNddLmWtDKjRODZTk",
-	"NXswpLH/vOApk7n+ngByiKGlvCaJFFfMwILWsKJ4Cjc8F+Nw3/5t3/4t3DshlCC0K0yI/CZzQyCEJkqS",
-	"NeVakYXM5sI8w4TODCb+PWc5i8klW8iMEa4DQkVMqFBrlimil1yR9ZLBrjaEZszc3lysM641E4DEPGWT",
-	"uXig+/ksaK6XMuP/YN8VfU/tLhBtcbOEK5Jypbi4Moi7pAqgvc6kuHp4XP3qhAEscmqWf53I6LopjC58",
-	"hInMM2YHq0yuWKY5yof3MmbNN8OM0SScGcIT5lSG9vBMNElwKTJeSaX4ZbIhdGlxjOu9ExIuMvkPJsIZ",
-	"SeUNU0SKZIOoohhy/viGiojFZjNM5Olo9uvIfG8UjPDV0ZeGXDO8a/1ZR+2HhA2ZM+ZZxoRhoUpToQOD",
-	"huulTAwYIiliRRJ+zQi7YdnGPTQXRvwSJzTJWLsFyTVjK3OzUSbt+zOiJVlkjP3DkARhtzTSyWYu1ksG",
-	"REK4CkhkYBTCEgeK6bDgXCGeIdxDsjAykerRbBRTzYBoR0157msCv+JtFbAowSQvf2ORNmAq8eEUwfyR",
-	"ZjRl2uIcjWNuAEeTjx4aLGiiWB3b/yTXZEEzc2JzkaSASxOJzhE6zcuxPxRrIKaMFxmNzBOK0CSRaxaf",
-	"EKpJKpUmh9Mp2TCaqb1JBUQyv0zM0VN6y1ODM88PXzx/OTX/BUYlwj9OC4iIPL1kWQOAbqfbQXfO9J3B",
-	"ZvDRopaHLCVSUd2EXxduf5DaMWDdjeYnRKaG64JQFXmSGGaOL1QfnHQhnXmJGvhaZbOJhO3AesMSfsOM",
-	"uKiCq44ECYu0Imt2uTQyLS7eakLitcyRqTeBCuhRvmuAmzGdZyIggq2NWFvwTFUPyYV+fuRjzWEVX0oF",
-	"GpQRgzCoP1q9pE3F/9nwMwNdby8gX7nyVZrKPvKcx4Pg7OMqwuJLP/CtxGrs9JcGwJugqoK/XLP9DqpX",
-	"xzVLVZ+M9fe6GZWoRLOMbhpn9jbQd/BN29WwAssUE1aPlOSS2X9qSaRg5POnd82zn2rN0pXuODm1v5KU",
-	"xowoaVhjK6o18el1xqhmcSuF/2JVKJIypeiVEbCK0DhG6ThEQgSjNiT1LmvzTBHkhvX9vjwe3QH/kcGV",
-	"qruQYLvEbQjf2Os7qrQF9HZ4JFRpB3QAioH7XRkYfrewBOuf3DS/uKA8wSMNWvpcU52r1626lIHXny4u",
-	"PhIFDzldHD8H6vQJcm2+IMJgZ0RT1opaHVvxru4Dux0GXsFuy8NyReKc2V1IETFiSQxFyk8FLO4G+490",
-	"k0ga9zGKPzLBMppYpmVeRKg2T/GRidhopbnQPCGUHN3eWkiScbHzPWdDVu51jIfZ83VPu9woGBUvj4IR",
-	"Ptiqin7OklbQOhUQmM2kV5k7M5+pEhuuXYKsgEFQsqcKQ2lceYPEGgjqE0Mvj+0SLYbTOv7SKUY2O8qG",
-	"dlmw6d7l23SlNzvqZx8kKTfrXVJt6Z9onuifVwyvpgmAU0Gk+9WRdGFOktOPZz6GWeZ+Aa4PdXDF9Gli",
-	"rrn2dxrH5R+bj+EDbQhZ7vhTnrSwIOeGyvKEgRm/lGuS5tESjTaDsglbtOgDp1HElLowxms7Y/MecAvx",
-	"lBtdVMuApFRdG+W+UErR8jIGEkqjXt7RoQ8a2ySlYuM8Gmhww/HMu9fMqGLGuHgoEc11KZkDImvOmMIs",
-	"Giaw37CEbt53q1h0A5ZrypOEW8PzjvKgS34bSBVqwQn8U1nIOf+jzOLCe80z+6gaqEK8R4xt/3hofw0d",
-	"3ZSe75Oq/RIzwNtBmFKh1V6mUyNvcACmlAuzWDe2cQ3OnQ0D0w7hNRDDPjGdbU4XmmWdxjLABp7bhwcx",
-	"MECOj17d8fa75Cf4hVAZ4U4HUR7oKSIheG7u9Ok2QVcC21G1D/Ogwmo8secwqQ2CJSVVKPjLVp5uOOSd",
-	"jXufkYLPImFGuzBam1yQEHcdAosN7d7CHbkqmJcFW7OON658Tus0taww/Nt4azVOtAunhTPCW7ty3X7j",
-	"e4D93cke/ySTuOLHBsAkUlyR8ZomyT56WHy+uWf9J3OBaM7F1QlZUXi325sOP1qNkityPP2x5rFrHO1l",
-	"y8n6CfTubNK/eOr4JNFLqomgKStvZoK7LDDB7XIX1Lg/a70H7wNR6Ny3Y3fSw70T61g2BFIQXhevLO7p",
-	"x5fHu1/TAD6qpcWXoPSVv2drVYvqWoXQ7OF4ehgcT58Hx9MfA3PMF9Np8GL6/Mv92W0J+35O2Ok7Mmcr",
-	"eZ0KqmpB4aGoMrZy2W61Y0fPUanV9rmOvI93ntuztlpVet+vYZi4DYixbJVxBeFZRSgwYozoKBLJG2S3",
-	"VUi8LV4660J3f11Qw2tLBw1NDJx2JGXC+RcLMPb6XaqQ29XHM8i184GmLZzsTCvgSO4wcDYSSbHgV3m5",
-	"eo+lXDOS4VNBDchDLr0T3d/akFDlyNUr9ZdpN4jNdZAVy+rrDMd2Hz/78L2yn87DWyFyGsfbXPSnpf/R",
-	"BnAvNzXkbwkd+tZrFxbZcH/BHwkfhk0X7LaDK2l2WyRU2F031Z2eMFpt5/ZzfUD82CqrT8nKAE4u3G7a",
-	"whp5ptp8j+Y8Z0V4XiYxAwLHq7B/NauXHkI0slm60ps7RBgKlaMFBz7UIgODsNZpMH3IWnw2cLDoA/Y2",
-	"z5N37a0oOXjX7bvs3RsiTh86IOrfFxtcvswjIoP1Pz0sSuCiQxHDbWEweuAL25AEAdfDtnY8zLbN9255",
-	"UJDU42oKdeCuc7zjKdeD1HLvyfqlb2fbAzh1L2f1Pt4JoE/M+pK3QcgPaYH7hYmY0CvK22T10JAYGdt4",
-	"YRl4tH7XvVZX13bLtTUwcG72yTXB+IBQ2pGz9KPIZkufP70jYyoIvVQyyTUjS61XkFGk9Qp+3tvZsG+6",
-	"YrbcQpEn2qSmjEVGD4299LSmz7vQmVHW38Gf7GvANmaLTmRClVMhE3mlyDh8/fLl2//6z/93/OL5m3Bv",
-	"mDN5SCDWpRyyiPEbVvU3jI2SDk6GvR28vVbNbfdorNF/4X1ZS3m93f9bJMPUcl2CXc0O/2w00iw2nx3r",
-	"pVSszSQJiKBZJtcsNuphWPlYuHeCggjDmJrQXC+NpRIZkH9LY6X65VJYFtaHImuG+YpkvGF6j0RLFl1j",
-	"rDMX10KuxZ2kqbfNe9lCQ8X2Tm4jpEgWBwYUVGwmO+sHnRhl9ZwKNqETahzWVwiDYoPq1y+T2s8hBG0j",
-	"JNP74cx7ppcy3hKNT+GBgIQffz6/CD0PahHWm4z6fGHNpVdULwldaJaR8ICu+EHk+OPBzeFBGBA2uZqQ",
-	"0I/ohSfoxRNSL1mGK+QiblkhDDAHEzIazXOtO7Rs/A8y3nR4YewdXcp4Y9iqY3WBBQCiJbLdAJgAOh5e",
-	"HpP/4H+oaJ9rilnboKKOMeE1ZTGnxGwrMLyMJDS7YoGjLNj3MHa9pczCugtd/myB66Xc6UWYTzbhcxuc",
-	"bEqoAVQfcGqw0SDtETyCDTruNi+jnz/iKHlg4OkiywVwwpaVs5wBO7AnNBAMCwQPXQJFyVHMeaJcYwGD",
-	"SyLHLFlEDmJzaUsEC0jlhwpED4tfROW7Y+0oCX9zqEPjOGNK7YGa4S1bbNCjh0spE0ZFQwEqkaqWR2EZ",
-	"RjVQVXc81Vl8XeJ2hrE8JaBKoTVE9O/LD341OHGfFtcXOHdp/inV0TIokwLMbxBWsdpIJPMktjRuNMDd",
-	"UjbN4lxcua8NjB6/yeRq1Yawn8q4U7nDVSZBRXF0QS5zTWLub5ooLiJGuJ4LpWmmDelesojmivmo/MxW",
-	"PQCeLwwlj31EF4YDzIVK5Np8DRReh+qxwU+NxRTAzrnem5CP5faaAaTWw7emgJYQ6bv1n3iiWdZtXbpb",
-	"b68HOTGWBxPG4DfLWORAxqfNPe6o0HvXRTWJaJZxUKh5Xa284jdYM4JAXy+Z4Z9zITO4RHRz3NCEx3sn",
-	"9l/GzKWgz8C1EKWlTVdTS6PAAbh3DYFW7AOaJD8vRrNfB7htHVMxvOCGJqOvX4Iu88KBfO0J3i3iobzm",
-	"CitSW4BdUX+NfLfRab1kqqIoq900rJTenuHDhzaE5v7ZuXtPG+tTJKu4AlpyZd9WyQw8BZFwfY8T7HqE",
-	"Qiy0Of+L34jKo6UBelXF80Rat3K4VznNVn/2/W6jkIFqV81KfUOAo+xk/RoRq+pEze01osAvXr3yXTnT",
-	"aZsUujuEv/Zw6YJPdIUgzY8G8J8vXrvaDQgHRkmu+A0j1OhWekmYaHMvvxVxZ6UUE4ZjVstKQCQO92ec",
-	"m8c7P7DTYvXiHLdy4M7QJ+/6XfANIbebO75Wpu355Y0o3TyOW97xwgdyyFece33++OLb/Z5492gtm2pn",
-	"sWmVlq/BPx/Ew1070Fb/85fyLEomN6zP/yzY2hgxMsnB02T4D9vupT9Tduku+wvKmOCJgEDOGf5Frpho",
-	"M2e+uf/eO0AnJrh4WH94Qw4NzDz2wXrOcs5oFi0HRvgCklBtfaj8huuNJVASvqNKF9azUXutfg1ZWzay",
-	"56pD7xs9Tuh3jha+awXCTlzKAj9PUzqgWGzn2GH1bocE49CzaRt0FKY+OkCclRTJ9JILholfpx/ebM8G",
-	"6vPKD3JeDS1R9A5Qr08sk0g9pGRtaTC7O8K38Dyb3oo/F/sbm5XA+QtJfYb5GVahyBhY4l7rZo0KtMV0",
-	"8ljmXUOl7Ukohv6zsqdHDjgW2FQtfsUFTSA4yTLsc2IJ+5mC1BU8SuAOYoAOYRP0AW9q+ZpHRvXcLcRX",
-	"QbZh8dcq2bUc2LIVCpFM5YpIO9MwPLa3QwLJtw/MW84xNC7fxQ6+AcE/iCp0B8yw1Xgd6pCrtf386Z2D",
-	"ytAUusfNOgRdDXwISKR+eLA7+EbGResk4EPDwhSfs6Qto64zhq9coFTnmbCdQiyUiVws7uoEGJ4t6OoM",
-	"Vf+1D06XROHHvSp/c9ImBnTj08MkUBbr9+kOxYNtMNjWF6YV1yCUJhdWfkLEta0qUlPehis/5RmE/mJ4",
-	"IHBtHCbkFBcGl9hlxui1sqVaNjiPR58BDl1mgNA2W5vRaEkoCW1FyybE3AUIvmEjnzJqEmCGMUb10Udl",
-	"HvAaciAVpU1y2BaM/sXsek2V64MjYoJtUsYWLJsyFrhL7O8tNlDTdUdVEVzCrjmTnfst+KVGZZDI3Vob",
-	"nryhmr69XcmsVUtQgq7UUuoikVst6YrhbcZU0wOemldJR5Zgn7rthd6bbR0GUcy53WBPxt62pNGLWroa",
-	"5o486LZ2NwOK7W6/s0E9S8xlaUkYvLFd7w+wfF+5WMuWsMl2/aBTfd+uNOySoHJXq+FuXU1aL+Es7bsE",
-	"e6PAOgokg8JLmbEJCSvnsVV3PmTDuaCrVQLZgjZ6b7PRgQRdyzlMydGKyLUgY0oiutJ5xuK5qCe3QQI7",
-	"prYIxg3Ptq2c7q79OQ2lTKJx4Q+XOHBfY7CeHnX/Dz4+Z0LcaPClajxhOt2FU73v4lJgdS6KAKJgD7Lp",
-	"tu227PecibhbJ/oLRKPLEg4Wl6qiq5GGUqyCPALIk1xgV74ljclvudLkkjFhHywq6NCwHpAxUbvtL1vJ",
-	"uUtJgkB2EXdGwdcSTTZb7McuvDZ7YZc2X6Fcc0BSjP+hbbhyn2+8veVKc3E19DxrQMqzGHQm+2GamN82",
-	"AbRnINhXcAPpi3fbxLazPsL3a5jUdr31u+iEW8tZ2lCx1kVmq7ZOiX2a2McDe0SjkiVklVBtjgjOHGWj",
-	"zQ/G6Qdx2rc3rv1w01hi5jewliosYDC7smeGTzxA1u0ObaC2uyXqlqqFQdtlVznulqo2e61Giq8zrln7",
-	"bW7LD4ffzDk1T1lArtkK6MGWy534MVVeeI6fqft18TrTymsl7dJzAoiixCyD/PRFJlPvkwE5B9djQMrT",
-	"gGZ0wW717tK9a1fuY8gRbeIN8IxB38A9DhOo9tnemsAHKgIsNtfbU6JNSdniO21BwRO0L7gicoUdKKAX",
-	"F97sQ+LncDTcztHOtKqEQRxCgu9bsKZ871de74v2Hg8KvL35+B+Qn61fHq8W6OEc/faPoWGDSi3XAq/4",
-	"AWC0JZ7yC+bK1Yp1ywgL10NUvmBUhVBHm91caZm2dRdpEjhCtyNHpAR9zzKfV3Enxp+67ivlRVeB7TFA",
-	"6y+rxi3A0Wbtvgn5AGmEMoldu+32QMcd0lpqoC2BM5DDdF3JL0tJ1pnUzC8aPCH/myY5IyndkEuGepvM",
-	"21p9crNWygXVspcT4xaqr3wNRvCplptJ1nSj0IfZn9pY7/pW+UgbVKqxkBobhAgwWVED8fYgRF+LWVCe",
-	"yu6y9+8nuzW/qJlYBE5wF8DP2A2XuYJI/mN2lO3XoQKvAq/R6O6Ocup+2lHnrI02cn0AbecBNZtddJoB",
-	"TSTvrcr0KjFOkXZ6XwcuBGUcSK5FWwXoI+DGTkYYN2p6IsWVIfE7ayidqLcDptxFqahmPj+y4vAwisKd",
-	"VYOdlAH4qo8+A0T+3aR5u41aNWGHSfzKiXoT7XbSAv67inv3jW4ANM5RCw6WmLzA1JpEbhhTATktp4QU",
-	"vtNaYMO1ay0XGQUj773W3qsuWnWGedodOd04D6BwrEFI8PPF65JdupEI6JfCqm8yzldEy7nwR1DsBTaM",
-	"aq1J6F7nshbUUq6rEy9mREngHXNhdFpnrrvYZBGtMiYRhIGVm2rhLFaX04SRDnZL05W53NHR9Ojl/uHh",
-	"/tH04vDH2fTFbDqdHB49P37x8q8G+6jWLDPn/z+/Tvdfffnn8dd9/J+j8n8u3P/MGv8zns8n+P+Hwcuv",
-	"e//+138bbQH+MBdQ6aDYJpOGhCbdZT9pJo+tmbTHqLe6WRyJ7aaK7HjtT0rHv6LSsROS/E4Uh4qfvzuS",
-	"MEBlaELumovY5j3hCk6E+jHLVrFZ6BJDQxT4wt3Vh+ZaXVTLte19BwEWyNpv9aB0EVCZkt8IzOwWGGkt",
-	"U/gajBSL8ozrzbkBEyvHgG3rq1NOIfN7zWCoDyqigV2aPQLwgf4YzQAJ7Q6WWq9wLBoXC7m1ChL4RhFI",
-	"g0aopx/PoHm2kMQc8YYmkP68mGFMMWGaUKKZ0nOxSmi9++AzRRSPba1NJMUNy1SRs7lCZYWKQt8L5sLy",
-	"lKLOYs/oXGrFIg26TsYUwy3GVFMsgHfJoNgjf011tMSZeKGPzmEZgy+OacGJgUItq1W2czEX0E9C5pop",
-	"nHDoTUVrm3NYG3II0/3g3/vwb+ii8vaX809vf/rb6Zv3Zx/+dvHzf7z9AD14IM/F1bxhzTW2+VZzEVam",
-	"183IH+CGyTyfTp9H+CXzvyyckHf8mrXZ97D+XJSzDwx9uCYquHXy5/OfP7imGVkmM0WW1A4Qq/XEDeZi",
-	"BcFnGCDoJV1gMk/p6ZugEw2KaHTVbzYXvY4z0FwTHjGhgOwFJA2P3p9djIJRniUWudXs4ECumFAyzyI2",
-	"kdnVgX1JHZhnvwYjzTUovylbq4wtyH/95//1BZniaZ5YvMT7M2hfFCIuWMZE5K57bxSMDB4j9RxOppOp",
-	"+YTZAV3x0Wz0fDKdPEddeglUfvA3WPTg5vAAx8vZUXrmt5Vsa931HkbwldPHQtuBOcRRbCeEEpy5Z39X",
-	"2phy+KeA0LlwEwClYORKQmK0mwo4cWFzkjFsK4DqgkwZiXMGd6qYMJaHhrEySGWZMbVhSgRZcxHLtbkk",
-	"1yChwCvDXJvD7OxgXK+9Tc8cyMJc8YbUHb14dTSdfg0GDoncNlHva5Vl25TYygDeo+n0weZVesMeO8ZT",
-	"2hlzUGMOt76kAkXPQwzhPMaztL1RnPnAmzgMrxz2v1IZ7gkvHfe/VAyzhRd+7H+hNuL1azB6MeQ8beOE",
-	"QQq7chkgMn/Cn4GeEZv0SoHXHS7si3mnQcBXTHcTb3mhQFhK03SlSFhqgjbnsdQGgScKtrZBDCpioGCb",
-	"1FInvKBI1ncE7Pr32VrpGcFBoHMxtjQPNVpuwmdQFATVBw2S8yW1iVM0SYwwBpQH7mE4yUep9FXGzv/y",
-	"DsTvJVVsO/3/kel70P5utI5ThX6fpP1EyY9KyZ8wO7g+2mcgMWcsYVRtkcanVWELlAkdTInTI1eMFdZD",
-	"OWs3KNId5qJGaoaixtzLZv4tT1fkkhqmIWvLPFNzUYzGXS95tHRhYkazhLNsb0JOi5m/uEc7GgoCPsYY",
-	"2k6mnywEnkj1SQp/a9p9Z+25graQtAbSrtomiH+CIb6qMsW3mOZMxnYYy8z8tUUa7k3IhTFT8E1sV4Wj",
-	"sQ2ZrmkWqxmWTiJFe2mEbiUjM42hNRfH02ngXPrV6RCFyHejf5WxvOSCrGwqM90QZa5qOwmf30vSFqOM",
-	"R0fTox/2p4f7hy8upq9m0+lsOv3r6A5Kd3UW8xOpP5G6o8cqOZYE1EvxUHzHirq9dprHElebB+/Vv/uR",
-	"5KJTMtBndXbMgczmws9H9N0bEP9zcbZaaWDo1QaGRnWmhj/gdgOjkMNMedC8sX7wilvzQ9G0GFvlSp7m",
-	"IsR+5uGEWM+0gpaddq4fdNxbZSziikvRyRq8Ssd7MIdq0GT0fEF/fLF4ebz/4ofDH/aPX7w82r98voj2",
-	"j6JXL58vXr6kC/pyOMtoLez7xvzCA1MHv8B4q9f6wjJsnlUawDwxj0djHng/FfinZfWJ4xw/8VudZ0y1",
-	"Mw+kvG7mcW7Yhmr9htGkod/lzF57eBaHQcWqD+bCt+kDEpYhHmvyY4AorJYWF/VVkBYwh565BWRKraGs",
-	"cCy6FFYn04bE8K6wNog2LGYsQ1eT0OOi4Z7lRcq3E+biFHu2CAllsDPLJqGRJ3przVnsrzA3Gbnt+Hg6",
-	"JYKmXFzNBTRSPYtZupKGPqHz/FkcosZk1sC6JXAI83rhEuFqLir2CxhLKRbFYed9WfLOjlzyuUAihTDC",
-	"Sflh27gJPn3FbHerRoK6ZSzBXLgLQFhx1/bffHnBE0b0mkcMTwC7lSJiE/KOQ1fPDIIp8VxU5UizrEAv",
-	"WTorFcJiHJ35zlxU8MyWM2dKk4QriPEqOx7cfGNCzly+SIG9igmzB1kGQXKRMKUQJV0pI/rps5xtFSi4",
-	"+rcWKI0g+Gh6+UN0dHnI9o/i53T/OHrxYv8VNf+8/CF6Gb9gx4vn01Gz7PXXagpBPSEGNV4M5Y9+jKdH",
-	"h8dHi/3nh9Fi//jw8MX+q+nlYp+yF0fTafQDPbyk1VCuzZ6qR75Hf5ZLQd5I5gWHsfUWjjHY5wLaz5YF",
-	"fz3bfGG32Ug3GbrnMiZfCxj7eVRFPsnoF0bWPEkKHYRcs41zfwh+tdQkZup6Au0Ah4D3Efbtp3yVGz/D",
-	"fdMsgxacoPGnPIY9T7CV4HAloVH8/h0UlUrFbou6UjTwwDA2NvCwf8L+9pbLPiksj6qw4D3dWWGB2h+c",
-	"Hd/tmIzNwt7Az5kVA7eahFA1EJZDf+Wi2q1fimQzF4UtFHo9wUMYNwLqzh6IsKJJezGy1cmnuajFhsmY",
-	"ijiAXE0YA+uPh52RxkzZcC+AhuHmK0uWeAOYnYot0KsbGwXGZoddSr0M8HH3kJsU7O3RukW94fIQvQc9",
-	"Jqj22zb2GoIp8FvsluHyLBdq5kDtjVNCqW8kK7YMITDJFE4TSaHyFIfz1Eaw2kY/1pI00h3vSvMUegEk",
-	"SmKSgTLGIE1IEYhRS7gOLxIzF0Uoxh13zYUi8sa6NjIqYpnizhEL9vH/EcISuuO7QBOBQNPMmwZhdU9Y",
-	"2HaTNlqCbaRBIrNzCBnVFyHmWheUJwy6EuE2OhULGAOrTuP4PnqFrRE6rMx7GfktvVsHks+eT8s5HsdH",
-	"r3Zzd7WNJ/8e/i5v5G67DYtX6EYAP3H+x/NzUQ4GFI7jLziyz4mpKJmLLw2ACrpkQZQwmnVLgzcsYZCp",
-	"hLlEecICkisWk3xlzTnwaG9jCEpTUAs6CfQ1bOF/fpzI+3KtlbdEOrIBtidKelRKQpS2GF2qOYMpBl0g",
-	"fd7ikjHaiTNFX+bQp7ywbZp6MBeFqV4QONeQM7lhGvteGe2DjMNPLKVccHEVnpApuAkcfe71yMU/4jn+",
-	"59NdY8L9Fln25HF95MgsV2jfl4Sn+inPz6EdSH+N0gUvt/ZayLUi45il0o2BBJUf82srfWD3gtJrVh2X",
-	"aQO8lTn9JDKa7wRzfO2f9JKliiU3RWYrZAeXg4la6NMf5/4vQ6Uto/k76NTHhhr7tE7vxhzNJ4p+fIr2",
-	"r8ULZXlU4xH6mbiUtw06b4YgtvgpxKYoQQfld1P12V9ugD7Dszjs0D6rTtz7pRXe1fe4G3U2hmt8D0Jt",
-	"m7reQallNdoTAT4aAf6RaW+Wyh1obKs0vag2gTUf8jMZikbXFdqr98wcQnz3k3J3DP9U+8c4V8/0613I",
-	"Uv2e6BLG1bRQZWNgzRNxfhvp2DUwwqNXL0bWQ7S2oG1L0gED0eelCniTqYJahRyJEqmgsCez06YgBq+N",
-	"avWerdUgCrZfug8JNyOe30SoNud9/beQqk+Jht+6HgCLSAsiKejpTiSsYPLUg8pd271aCoZGKwZPWueR",
-	"kXE1qwhCYkXTHLCl9jCgZF1RLR3wSHjBbnWIk4GNdds5C2kuWoYhads9winvrjlHpZFBQPiVeVlc4WEi",
-	"ioHF0/PXZ2ckYdrQ60mV0+EQclkZLjWW2VwU86T2CuFHMA/PXAXOXqg2h7d7KQE/mwtMHUoZdcPbBOFG",
-	"0cJZmuYvMOUeipmIYlpN5mJY9Wrr2DZbvIrFsSflqDhwQECmUTFVCja1XvKE2Zxym8+0yKTQnc6GKhvH",
-	"gWjfIQ/H4/3Qm7JDNzuallkYMAZlQZEF7ayuNUa/fQ+u35gwOERlKzxSPGvpSvkkAh5NBOA9bVXnyOWm",
-	"znGHWmTD8jIcrQMO2NzPSSVrKfQnX4SGCdDSVTIXNd0Pw++g8KG2R9YyT+IJOdOOixTHfaaq2agk4des",
-	"wrypiHFuvvKmClVbJcyFa7nlFq303uphU/eN5t85RayWslZ0McikTAkmmFJNhJRisiM7KqH0+1BBtyuf",
-	"jT4mT/zmEVXOVdl77Y4m4zAPjz+3iVYdqzBdHNU2tYtn5wF8Ol3emW9kGLqD/D7Isl89eCoa+bYunQrR",
-	"7GQLuqD+btk3lTHztVH2AeEiSvIYKwlkMWKkTELEsTU2AlrkNWJi4gmRwkv/K83Lol0DWkpg03AsLtcy",
-	"j5bGtFKMuVK07pQDNyD+Xz7X56JsqVEZwf1EsI9X5YUjVptE4xGrw88tpOp6xbeT6p/kmqRGdBoq5WX9",
-	"Ve2T6C3xZgeS8Xy0pmoufCuARDRJWEyeY/buv89Hfh6CqxKCyYOuyBtLem44WxuFISy27So+ewkTjncP",
-	"YV22fDPwrNg0X1wmLNSgHE2nX3b10MKefoIjfxdytjtAIHVQtcjTS0xBgDs2nNjiwhN9Pyp9w61YYotk",
-	"ZuyT049nRebcTlTepyz7zpgWIeyrx7Nmz7yKNC5b/bGI8ZuiTS3OAdKFjJ6Qt5VGflrORXhAV/wgcmsf",
-	"TCYT8Cg6ADTVgYwtIC/QViJQ4Tfuy6ggY1eN+efznz8Edp4wueEycZk2ubiGOlJMbArmgovfsIAZMxoD",
-	"L1Gfi6u9ynkUwZft/OAT7Gk4F+amDLez2VGQT2xTsjJGUqquWeyNGEjklfXaWgY4F/XZqydYCJEYNa3w",
-	"TYuN6wIPpZBFI0Zbx4rQKvOc/TqFLXoT4dpcKV4fPihFXZvyu2hBWWp7PyzsoEWFhBII+9dnhde9QJyU",
-	"bojSPEnIJSNSgF+cZ2RNN5OtXRILXlIbMgKdCUq9stIt8YRQ2z3Eltbio1BF651qLsZcW797WTLquF9A",
-	"QEPctw+H0DdsTRUB5RcKTeciPJ5O+4XUY5qUg+XX8XQaHE8P7ybDvrcxabfRb0wWrNQh3pMQ+zZW5T1k",
-	"2NbGRVVb0jl4fMet6wAYs4Sbh5DP+kP850JpuvHbB4CnW+VcMxJRYVvpXjK9ZkzAj2oLUat/iU5+nabg",
-	"22IqOI76M/fzlCz3TYo/aJKAM8Ojqzfmn3Wassj/BimCD/WmShDYERPaEROvj5IO/CieAukCRAgxYKo1",
-	"S1ddDtZf6pu6v1j0BeEOqF1u4TuLtXIj26MX5W080dnji7OaQOGVDPBi1Hk/zWXMrtBNdn9xQUfB1oUA",
-	"K3Raukkk5lQUP2GrHehNbTtSz4Xf/+Xzp3eQpSJJ+DlLQpSFRRpLsQw2ycaOMmuqTjBNxWxCCgYFW1QU",
-	"OR52AEmAhSNI47bpPvaI+QfLJHaY4ZosZJLItSq3lDGjfK9kwqNNp1RtMIdPBfDuk5oXj2bHR7tqvPbD",
-	"vw/esNnOGXy8eeINj5xGYQzdgjvUW3P2MYYHqwDzxgJ5g3R8TdjovNuF8L9OfZY78PDarCcy+q6FVz4S",
-	"70ReW83IT2yV0MimBZmljYjEBtK1vTxTxE8AKrqEzYWbBnFiM5H0Br11Os9swSSRi8WEnGMDN+v6cy1J",
-	"rIyFb7tkURhmU6n6wzZq0NjE4D2Ly+7aIHD7BKi6Z/PbOzYW+5wlcEtLrVezg4PDox8m08l0cjh7NZ1O",
-	"iysa7eh8Ku78ezKOLpYBFynkupy582QEP7YARsbhcwibyejRbwfP8IZOQUM5f9zUr1++fjE/mw9ju7m6",
-	"ezGREU2IG5njZiV5Y6eIP9xoUpnJU6GHH6c/TqG7nd1j6zC3Sud+1+feOq1SuiELaB4cEMVwypCdoQOj",
-	"S3EukG34HLQuj+wJkiKMoo/TNr2XwaXQfPcXp4xUZloV80lJLP3KG7tWpYFeYzc0u2IYiOFJnpXR5609",
-	"YrzVbd19c2U3ya5Y0Zx25toNtzY19fwaci3motSt8EHuWg+PqY0JLbkB5QbT6eF29gLb5RilAccwh98a",
-	"2e4A0/iBl7ujuOZnHYB3+frN5H43WCyBLptjW0iuZAI2Ynhg/xHOBVfkMucJTFzQS6bY3mxgCXTg/mwO",
-	"NDiFOLA1Crb1Hoa+WFw5N+YWt2NqLU7ZEpkk2wKTODymHpfEfmzavkQ1Np3EcB+e2xMcIO8r+y382O1b",
-	"rqgOf2QCWpY5PgSrNYarlWuXIufL1/8fAAD//w==",
+	"7H3rctu2uuirYHT2TOQZWpZvaSL/2OPm0uW1kjQrdk5nVpWzCJOQhZoCVAK0rNXJzH6I8wznwfaTnMH3",
+	"ASR4Eynbad293F+NRYLAh+9+/W0QycVSCia0Gkx+G8wZjVkK//uJ/Zoxpc9i84+YqSjlS82lGEwGnwX/",
+	"NWOEx0xoPuMsJXJG9JyRFN85IezXjCaKhPkioXmECsLSVKbkUsbr0SAYmOd5yuLBRKcZCwYqmrMFNR9c",
+	"cPGOiSs9H0z2g4FeL9lgMlA65eJq8PXrV/OqWkqhGOz1exrbL5l/RVJoJuB/6XKZ8Iiafe/9oszmf/M+",
+	"8h8pmw0mg/+1VwBhD39Ve6+kECzSMj1d8je3EYOzf2IqSzRuoAySU7KgyUymCxY7KBCZEkpwPXLDZQLb",
+	"MMeuQ3kXwdy0IfvwXnEf8PkzoVkqaHLO0huWvjFg/ePOPqNZoh0SKNjRiY8QhMcFtijCNeHCe/aZIom8",
+	"eijIfJD6rcxE/EeB42LOiJ6njMYGA7jQ7CqFz5JYMkWE1ITdcqUD83MBBJJmQpEV13OZaUMqNF4YKMlr",
+	"9mBI85GuE0njCynf0fSK/ZEQcphhWAHhiiRmQwYeFDFDLpmFGo3MgmpCDo6fk7/x76diGN7uLthKpWy2",
+	"a97fTfiCa2AxXKvS0jsVKD9TUxGWXhq+IO/59+RyTWIGeLxDZjIlYUw13eOLpUx1OJqKB7oB+88LvmAy",
+	"04/hArSU1ySRogT9nC7zp3DDBva79m+79m/hzgmhBPG9JAbILzIzLIrQREmyouZuZjKdCvMMEzo1vODX",
+	"jGUsJpdsJlNGuA4IFTGhQq1Yqoiec0VWcwa7WhOaMkM/U7FKudZMABvhC/Zw9/NZ0EzPZcr/xf5QBnJq",
+	"d4EkgJs1ZLLgSnFxZZB6ThVAe5VKcfXw3OKrE8ewyKlZ/lUio+u6OnDhI0xknjE7WKaGhDVHCf1exqz+",
+	"ZpgymoQTw/qEOZXhfngmmiS4FBkupVL8MlkTOrc4xvXOCQlnqfwXE+GELOQNU0SKZI2oohjK3viGiojF",
+	"ZjNMZIvB5OeB+d4gGOCrgy81zcJIj9VnHTUfEjZkzpilKRNGiClNhQ4MGq7mMjFgiKSIFUn4NSPshqVr",
+	"99BUGAWIOLWFDLVbkFwztjQ3G6XSvj8hWpJZyti/DEkQdksjnaynYjVnQCSEq4BEBkYhLLGnmA5z2RHi",
+	"GcIdJAujlVA9mAxiqhkQ7aCuUfm62M94WzksCjDJy19YpA2YCnw4RTB/pCldMG1xjsYxN4CjyUcPDWY0",
+	"UayK7X+RKzKjqTmxuUiSw6WOROcInfrl2B/yNRBThrOURuYJRWiSyBWLTwjVZCGVJvvjMVkzmqqdUQlE",
+	"MrtMzNEX9JYvDM4c7h8fPh+b/wKjlOIfxzlERLa4ZGkNgG6nm0F3zvSdwWbw0aKWhywFUlFdh18bbn+Q",
+	"2jFg3Y7mJ0QuDNcFtUZkSQJyEl4oPzhqQzrzEjXwtep+HQmbgfWaJfyGGXFRBlcVCRIWaUVW7HJuZFqc",
+	"v1WHxCuZIVOvAxXQo3jXADdlOktFQARbGbE246kqH5ILfXjgY81+GV8KEwbUQYMwqMFbzbDJyPrR8DMD",
+	"XW8vIF+58pXK0j6yjMe94OzjKsLiSzfwrcSq7fSnGsDroCqDv1iz+Q7KV8c1W6guGevvdT0oUImmKV3X",
+	"zuxtoOvg66arYTmWKSasJi/JJbP/1JJIwcjnT+/qZz/Vmi2WuuXk1P5KFjRmREnDGhtRrY5Pr1JGNYsb",
+	"Kfwnq0KRBVOKXhkBqwiNY5SOfSREMGhCUu+y1s8UQW5Y3e/zo8Ed8B8ZXGE8CQnWY9yE8LW9vqNKW0Bv",
+	"hkdClXZAB6AYuN+VgeF3c1u8+sl1/YszyhM8Uq+lzzXVmXrVqEsZeP3l4uIjUfCQ08Xxc6BOnyDX5jMi",
+	"DHZGdMEaUatlK97VfWC3/cAr2G1xWK5InDG7CykiRiyJoUh5m8PibrC3xm0Xo/iBCZbSxDIt8yJCtX6K",
+	"j0zERivNhOYJoeTg9tZCkgzzne84+7J0r0M8zI6ve9rlBsEgf3kQDPDBRlX0c5o0gtapgMBsRp3K3Jn5",
+	"TJnYcO0CZDkMgoI9lRhK7cprJFZDUJ8YOnlsm2gxnNbxl1Yxst5SNjTLgnX7Lt8slnq9pX72QZJis94l",
+	"VZZ+S7NE/+h8HXUAnArPE2JJOjcnyenHMx/DLHO/AOeT2rti+jQx11z5O43j4o/1x/CBJoQsdvwpSxpY",
+	"kHMEplnCwIyfyxVZZNEcjTZw87BZgz5wGkVMqQtjvDYzNu8BtxBfcKOLahmQBVXXRrnPlVK0vIyBhNKo",
+	"k3e06IPGNllQsXYeDTS44Xjm3WtmVDFjXDyUiOa6kMwBkRVnTG4W9RPYr1lC1+/bVSy6Bst1wZOEW8Pz",
+	"jvKgTX4bSOVqwQn8U1nIOQ+wTOM8fsBT+6jqqUK8R4xt/nhofw0d3RSxh5Oy/WIdf70wpUSrnUynQt7g",
+	"AFxQLsxi7djGNTh31gxMO4RXTwz7xHS6Pp1plrYaywAbeG4XHsTQDDk6eHnH22+Tn+AXQmWEOx1EeaCn",
+	"iITgubnTp5sEXQFsR9U+zIMSq/HEnsOkJggWlFSi4C8bebrhkHc27n1GCj6LhBntwmhtckZC3HUILDa0",
+	"ewu35KpgXuZszTreuPI5rdPU0tzwb+Kt5UjdNpwWzghvbct1u43vHvZ3K3v8i0zikh8bAJNIcUWGK5ok",
+	"u+hh8fnmjvWfTAWiORdXJ2RJ4d12bzr8aDVKrsjR+EXFY1c72vOGk3UT6N3ZpH/x1PFJoudUE0EXrLiZ",
+	"Ee4yxwS3y21Q4/6s9R68D0Shc98O3Un3d06sY9kQSE54bbwyv6cXz4+2v6YefFRLiy9B4St/z1aqEle3",
+	"CqHZw9F4PzgaHwZH4xeBOebxeBwcjw+/3J/dFrDv5oStviNztoLXqaCsFuQeijJjK5ZtVzu29BwVWm2X",
+	"68j7eOu5PWurUaX3/RqGiduAGEuXKVcQIFcQ9lQKIzqKRPIG2W0ZEm/yl87a0N1f1wZIS0sHNU0MnHZk",
+	"wYTzL+Zg7PS7lCG3rY+nl2vnA100cLIzrYAjucPA2UgkxYxfZcXqHZZyxUiGTwUVIPe59FZ0f2NDQqUj",
+	"l6/UX6bZIDbXQZYsra7TH9t9/OzC99J+Wg9vhchpHG9y0Z8W/kcbwL1cV5C/IXToW69tWGQTLnL+SHg/",
+	"bLpgty1cSbPbPKXF7rqu7nSE0So7t5/rAuLHRll9SpYGcHLmdtMU1shS1eR7NOc5y8PzMokZEDhehf2r",
+	"Wb3wEKKRzRZLvb5DhCFXORpw4EMlMtALa50G04Ws+WcDB4suYG/yPHnX3oiSvXfdvMvOvSHidKEDov59",
+	"scFlLH1DZLD+p4dFCVy0L2K4LfRGD3xhE5Ig4DrY1paH2bT5zi33CpJ6XE2hDtx2jnd8wXUvtdx7snrp",
+	"m9l2D07dyVm9j7cC6BOzvuRNEPJDWuB+YSIm9IryJlndNyRGhjZeWAQerd91p9HVtdlybQwMnJt9ck0w",
+	"PiCUduQs/Siy2dLnT+/IkApCL5VMMs3IXOslZBRpvYSfd7Y27OuumA23kGfq1qkpZZHRQ2MvPa3u8851",
+	"ZpT1d/An+xqwjdmiE5lQ5VTIRF4pMgxfPX/+5r//6/8dHR++Dnf6OZP7BGJd0ieLGL9hZX/D0Cjp4GTY",
+	"2cLba9XcZo/GCv0X3pe1lNeb/b95Mkwl1yXY1uzwz0YjzWLz2aGeS8WaTJKACJqmcsViox6GpY+FOyco",
+	"iDCMqQnN9NxYKpEB+e9prJS/XAjL3PpQZMUwX5EM10zvkGjOomuMdWbiWsiVuJM09bZ5L1uor9jeym2E",
+	"FMniwICCivVoa/2gFaOsnlPCJnRCDcPqCmGQb1D9/GVU+TmEoG2EZHo/nHnP9FzGG6LxC3ggIOHHH88v",
+	"Qs+Dmof1RoMuX1h96SXVc0JnmqUk3KNLvhc5/rh3s78XBoSNrkYk9CN64Ql68YTUc5biCpmIG1YIA8zB",
+	"hIxG81zjDi0b/17G6xYvjJ/hTVXO6gILAERLZLsBMAF0PDw/In/j35e0zxXFvHlQUYeY8LpgMafEbCsw",
+	"vAwTyANHWbDvfux6Q6GLdRe6/Nkc1wu504kwn2zC5yY42ZRQA6gu4FRgo0HaI3gE63XcTV5GP3/EUXLP",
+	"wNNFmgnghA0rpxkDdmBPaCAY5ggeugSKgqOY80SZxhISl0SOWbKIHMTm0hYIFpDSDyWI7ue/iNJ3h9pR",
+	"Ev7mUIfGccqU2gE1w1s236BHD5dSJoyKmgJUIFUlj8IyjHKgqup4qrL4qsRtDWN5SkCZQiuI6N+XH/yq",
+	"ceIuLa4rcO7S/BdUR/OgSAowv0FYxWojkcyS2NK40QC3S9k0i3Nx5b7WM3r8OpXLZRPCfiriTsUOl6kE",
+	"FcXRBbnMNIm5v2miuIgY4XoqlKapNqR7ySKaKeaj8jNb9QB4PjOUPPQRXRgOMBUqkSvzNVB4HarHBj81",
+	"FlMAO+d6Z0Q+FturB5AaD9+YAlpApOvW3/JEs7TdunS33lwPcmIsDyaMwW+WsciBjE+be9xSofeui2oS",
+	"0TTloFDzqlp5xW+wZgSBvpozwz+nQqZwiejmuKEJj3dO7L+MmUtBn4FrIUpLm66m5kaBA3BvGwIt2Qc0",
+	"SX6cDSY/93DbOqZieMENTQZfvwRt5oUD+coTvBvEQ3HNJVakNgC7pP4a+W6j03rOVElRVttpWAt6e4YP",
+	"79sQmvtn6+49baxLkSzjCmjJpX1bJTPwFETC9T1OsO0RcrHQ5PzPfyMqi+YG6GUVzxNp7crhTuk0G/3Z",
+	"97uNXAaqbTUr9TsCHGUn69aIWFknqm+vFgU+fvnSd+WMx01S6O4Q/trBpXM+0RaCND8awH++eOVqNyAc",
+	"GCWZ4jeMUKNb6Tlhosm9/EbErZVSTBiOWS4rAZHY359xbh5v/cBWi1WLc9zKgTtDl7zrdsHXhNx27vhK",
+	"obznlzeidP1t3PKOFz6QQ77k3Ovyx+ff7vbEu0cr2VRbi02rtHwNfnsQD3flQBv9z1+KsyiZ3LAu/7Ng",
+	"K2PEyCQDT5PhP2yzl/5M2aXb7C8oY4InAgI5Z/gXuWSiyZz53f333gFaMcHFw7rDG7JvYOZbH6zjLOeM",
+	"ptG8Z4QvIAnV1ofKb7heWwIl4TuqdG49G7XX6teQtWUje6469L7R44T+wdHCd41A2IpLWeBniwXtUSy2",
+	"deywfLd9gnHo2bQtUnJTHx0gzkqK5OKSC4aJX6cfXm/OBuryyvdyXvUtUfQOUK1PLJJIPaRkTWkw2zvC",
+	"N/A8m96KP+f7G5qVwPkLSX2G+RlWocgQWOJO42aNCrTBdPJY5l1Dpc1JKIb+06KrSgY4FthULX7FBU0g",
+	"OMlS7DRjCfuZgtQVPErgDmKADmET9AGvK/maB0b13C7EV0K2fvHXMtk1HNiyFQqRTOWKSFvTMDy2t0UC",
+	"ye8fmLeco29cvo0d/A4E/yCq0B0ww1bjtahDrtb286d3Dip9U+i+bdYh6GrgQ0Ai9cOD7cE3MsybVwEf",
+	"6hem+JwmTRl1rTF85QKlOkuF7RRioUzkbHZXJ0D/bEFXZ6i6r713uiQKP+5V+ZuT1jGgHZ8eJoEyX79L",
+	"d8gfbILBpr4wjbgGoTQ5s/ITIq5NVZGa8iZceZulEPqL4YHAtXEYkVNcGFxilymj18qWatngPB59Ajh0",
+	"mQJC22xtRqM5oSS0FS3rEHMXIPiGjXyKqEmAGcYY1UcflXnAa8iBVLSok8OmYPRPZtcrqlwfHBETbJMy",
+	"tGBZF7HAbWJ/b7CFna46qvLgEnbNGW3db8EvNSqCRO7WmvDkNdX0ze1Spo1aghJ0qeZS54ncak6XDG/T",
+	"a2JFWrIEu9RtL/Reb+vQi2LO7QY7MvY2JY1eVNLVMHfkQbe1vRmQb3fznfXqWWIuS0vC4I3Nen+A5fvK",
+	"xVo2hE026wet6vtmpWGbBJW7Wg1362rSeAlni65LsDcKrCNHMii8lCkbkbB0Hlt150M2nAq6XCaQLWij",
+	"9zYbHUjQNf3DlBytiFwJMqQkokudpSyeimpyGySwY2qLYNzwbNvK6e7an9NQiiQaF/5wiQP3NQar6VH3",
+	"/+C350yIGzW+VI4njMfbcKr3bVwKrM5ZHkAU7EE23bTdhv2eMxG360R/h2h0UcLB4kJVdDXSUIqVk0cA",
+	"eZIz7Mo3pzH5JVOaXDIm7IN5BR0a1j0yJiq3/WUjObcpSRDIzuPOKPgaoslmi93YhddmL+zS5isUa/ZI",
+	"ivE/tAlX7vONN7dcaS6u+p5nBUh5FoPOZD9ME/PbOoD2DAT7Cq4hffFum9h01m/w/QomNV1v9S5a4dZw",
+	"liZUrHSR2aitU2KfJvbxwB7RqGQJWSZUmyOCM0fZaPODcfpenPbNjWsAXTeWmPkNrKUSC+jNruyZ4RMP",
+	"kHW7RRuozW6JqqVqYdB02WWOu6GqzV6rkeKrlGvWfJub8sPhN3NOzRcsINdsCfRgy+VO/Jgqzz3Hz9T9",
+	"unidaeU183bpOQFEUWKWQn76LJUL75MBOQfXY0CK04BmdMFu9fbSvW1X7mPIEW3iDfCMXt/APfYTqPbZ",
+	"zprAByoCzDfX2VOiSUnZ4DttQMETtC+4InKJHSigFxfe7EPiZ3803MzRzrQqhUEcQoLvW7C6fO9WXu+L",
+	"9h4PCry9+fgfkB+tXx6vFujhHP3230LDBpVargRe8QPAaEM85SfMlasU6xYRFq77qHzBoAyhlja7mdJy",
+	"0dRdpE7gCN2WHJEC9B3LfF7GrRh/6rqvFBddBrbHAK2/rBy3AEebtftG5AOkEcokdu22mwMdd0hrqYC2",
+	"AE5PDtN2JT/NJVmlUjO/aPCE/G+aZIws6JpcMtTbZNbU6pObtRZcUC07OTFuofzK12AAn2q4mWRF1wp9",
+	"mN2pjdWub6WPNEGlHAupsEGIAJMlNRBvDkJ0tZgF5anoLnv/frIb84vqiUXgBHcB/JTdcJkpiOR/y46y",
+	"3TpU4FXg1Rrd3VFO3U87ap120kSuD6DtPKBms41O06OJ5L1VmU4lxinSTu9rwYWgiAPJlWiqAP0GuLGV",
+	"EcaNmp5IcWVI/M4aSivqbYEpd1EqypnP31hxeBhF4c6qwVbKAHzVR58eIv9u0rzZRi2bsP0kfulEnYl2",
+	"W2kBf1Zx777RDoDaOSrBwQKTZ5hak8g1Yyogp8WUkNx3WglsuHatxSKDYOC919h71UWrzjBPuyWnG+cB",
+	"5I41CAl+vnhVsEs3EgH9Ulj1TYbZkmg5Ff4Iip3AhlGtNQnd61zWgprLVXnixYQoCbxjKoxO68x1F5vM",
+	"o1XGJIIwsHJTLZzF6nKaMNLBbuliaS53cDA+eL67v797ML7YfzEZH0/G49H+weHR8fN/GOyjWrPUnP//",
+	"/Dzeffnlt6Ovu/g/B8X/XLj/mdT+ZzidjvD/94PnX3f+8x//MdgA/H4uoMJBsUkm9QlNust+0ky+tWbS",
+	"HKPe6GZxJLadKrLltT8pHf+OSsdWSPJIFIeSn789ktBDZahD7pqL2OY94QpOhPoxy0axmesSfUMU+MLd",
+	"1Yf6Wm1Uy7XtfQcBFsjab/SgtBFQkZJfC8xsFxhpLFP4GgwUi7KU6/W5ARMrxoBt6qtTTCHze81gqA8q",
+	"ooFdmj0C8IH+GE0BCe0O5lovcSwaFzO5sQoS+EYeSINGqKcfz6B5tpDEHPGGJpD+PJtgTDFhmlCimdJT",
+	"sUxotfvgM0UUj22tTSTFDUtVnrO5RGWFilzfC6bC8pS8zmLH6FxqySINuk7KFMMtxlRTLIB3yaDYI39F",
+	"dTTHmXihj85hEYPPj2nBiYFCLctVtlMxFdBPQmaaKZwx6U1Fa5o0WRkzCdP94N+78G/oovLmp/NPb97+",
+	"8/T1+7MP/7z48W9vPkAPHshzcTVvWHONbb7VVISl6XUT8j3cMJlm4/FhhF8y/8vCEXnHr1mTfQ/rT0Ux",
+	"+8DQh2uiglsnfz3/8YNrmpGmMlVkTu0AsUpP3GAqlhB8hgGCXtIFJvMUnr4ROtGgiEaX/WZT0ek4I6e1",
+	"sZYuvbHP7EpIpvQXOHFTMaFGgaYsL0CdivBo/zDcCQiDvFEbC5iVx1YaFZ5Hc39cAuADNt2cirwvdddE",
+	"TNTJEx4xoYChCUiHHrw/uxgEgyxNLNmqyd6eXDKhZJZGbCTTqz37ktozz34NBpprUOstDMh//9f/9UW0",
+	"4osssRSHmGkIOi+xnLGUicgh8s4gGBgKRb6wPxqPxuYTZgd0yQeTweFoPDpEK2EO/Gvvn7Do3s3+Hg7O",
+	"s0MCzW9L2dSU7D0MFyzmqoW2t3SIQ+ZOCCU4TdD+rrQxUvFPAaFT4WYbSsHIlYSUbzfvcOQSAkjKsGEC",
+	"KkJywUicMbhxxYSxqTQMzEH+kVLN8K7IiotYrgz6udYPOcUYsVEf02eHLnuNezomXOaGmDd+7+D45cF4",
+	"/DXoOf5y06zAr2VhhKZ8E4UMJgfPD/aPjqqjnw/G4web0+kNuWwZy2ln60FtPeDEnAoUuQ8xfPQIz9L0",
+	"Rn7mPW/WNbyy3/1KaagpvHTU/VI+RhleeNH9QmW0rXlt/7D7tepM4q/B4LgPHJoGYIPW4sqLgHT9iYgG",
+	"6kbNoFcKohRw0V/MOzW2cMV0O0soEAHIVWm6WCoSFpqzzREttGdg74KtbNCHihj4gk0CqpJzkBc3OLbg",
+	"+h3a2vIJwcGpUzG0nARq2txE1CAvoKoOZiTnc2oTzWiSGOUFSAV4kuFPH6XSVyk7//s7UFcuqWKbucoP",
+	"TN+Do2zHQXAK05+RYTzxh0fJHz5hjnZ1wFJPFpGyhFG1QXM4LSsGQO/QR5Y4bX7JWG7DFROPgzzpZCoq",
+	"BGzodMi9nPJfssWSXFLDimRlmWdqKvIBxagH2mA9o2nCWboD+qrVTnCPdkAXhN2MSbqZ+D9ZCDwxgCeN",
+	"4X8GR3hnbfWcYpFge3IEtUlpeAsDmlVpQnM+qZsM7aCdiflrg+TeGZELY7Hhm9iKDMeeG+Jf0TRWEyyL",
+	"RT7hpYi6lYx8NwbpVByNx4EL15Qnf+TqiRvrrIxVLWdkadPU6Zooc8WbGcP5vbSCfEz14GB88N3ueH93",
+	"//hi/HIyHk/G438M7mB2lOdsPzGQJwbyrRjI2/oYdo8sO/kIOG9YXunZzEmwKNpWTngdE/zcg7y3NlB9",
+	"edrQnkynws9g9R1iEDF2kdlKMWnJt2SMB2q4Dm43MCaJYhpNH1txesWtAaboIh905orkpiLEDvjhiNhY",
+	"hoImr3YSJPRoXKYs4opL0cpwvNrYe7CccphtcDijL45nz492j7/b/2736Pj5we7l4SzaPYhePj+cPX9O",
+	"Z/R5f0bUWAr6qLiQB8QWLoTxe6+VihUSPC01FHpiSY+OJeG9lu5tUVRBOX70lt/qLGWqmSUhPbezpHPD",
+	"jFTjN4wtAX1XJxZdwrM4DErekmAqfF9JQMIi1GhdKRioDMsl7nmdH6SnTKF3cw6ZQsMpKm3zbpnlCckh",
+	"MRwxrAxEDvNZ39BdJ/R4c7hjOZzyLaWpOMXeQUJCOfbEMl9oKItRA3MW+yvM70YePjwaj4mgCy6upgIa",
+	"+p7FbLGUhq5hAsJZHKJ2Z9bA+jkITPBqAR3haipKFhyYiwsszsQJELLgyC01DVOBxA3hrJPiw7aBGHz6",
+	"itkua7VCCcuQgqlwF4Cw4m78hPnyjCeM6BWPGJ4AditFxEbkHYfusikE9eKpKEunenmLnrPFpFBe87GI",
+	"5jtTUcIzW1afKk0SriDXQNkx9eYbI3Lm8pZy7FVMmD3IIhiXiYQphSjpSmoxXpRmbKOYwtV/bzFVS8YY",
+	"jC+/iw4u99nuQXxId4+i4+Pdl9T88/K76Hl8zI5mh+NBvfz653IqSzUxC7VzTCkZvIjHB/tHB7Pdw/1o",
+	"tnu0v3+8+3J8Odul7PhgPI6+o/uXtJxSYCVgNQNj8Fc5F+S1ZF6SAraAw3Eau1xAG+Si8LRjm8d2m7W0",
+	"p757LnJDKokLfj5fntc0+ImRFU+SXLMh12ztHECCX801iZm6HkFbyj7g/Qb79lMPi42f4b5pmkIrWLA/",
+	"FjyGPY+wpWV/5aLWhKFB/fnWCk6pcrxBzckbyWA6BTaSsX/COQuWyz4pOo9S0cH7vbOiA5FuaKO9waUb",
+	"m4W9gbUTKz5uNQmh6iUshlbLWXnahBTJeipyyyz0etqHMC4H1KSdUpy/GDns5NpUVHIbyJCKOIBcYxhj",
+	"7I83npDaTORwJ4CG9+Yrc5Z4A8SdSi/QHx4bxcdmN15KPQ/wcfeQm3Tt7dE6lIsx3ZhtAPpPUO4Xb6xH",
+	"BFPgt4gu0j3STKiJA7U3Dgy1BSORseUNgUm8cJpICpUtcLhUZYSwbVRl7VqjFeBdab6AXhaJkpgko4xp",
+	"ShOSB8bUHK7Di4xNRR4ac8ddcaGIvLEOmpSKWC5w54gFu/j/CGEJ0x1c4A8TMybeNBOrs8LCthu60S5s",
+	"IxgSmZ1DCK+6CDHXOqM8YdBVC7fRqpDAGGN1Gsf30Udsjdt+aV7RwG9J3zhQf3I4LubQHB283M6l1zRe",
+	"//H59LyB0s0WNV6wG3D9JE8eny+PcjDnYubyBIHP+/ydioJl+TIGaKtNwkQJo2m7jHnNEgb5e5hhlyUs",
+	"IJliMcmW1riEWMAmNqM0BSWllexfwRb+3eN23r4q7e8lUqcNhz7R56OkTyQUSyeFStabDtHN0+VnL9i0",
+	"ne6U90APfXoOgya1Yypyd0TONriG/OQ109hjzmhKZBh+YgvKBRdX4QkZgyvEUf1Ohwz/Ac/x707NucBV",
+	"7Saek7tPvupHGn/nCj0jBTmrbnr2s+B7UnWt+MjLjr8WcqXIMGYL6Qa5gtGDGfKlTs47QeFvLA+8tWF8",
+	"f/6YIpHR/UeYpW//pOdsoVhyk+emQ35/MVqsgeo9d94T7e/VQLKZ+n1cqbBsG0yozcl94hOPl0/41+mF",
+	"JD1a9NjHmbiUtzXuUQ8JbfD/iHXemgLU/3U5hnK5BqoPz+KwRf8uO9Xvlz57V1/wdjRfG7rz+Mi/BIfN",
+	"9F/UsD6R9aMj6x+Y9iY33YFyN0r+i3LLafMhPwsmb6tfouhqh94+JH0/iXzHIF+5W5VzzI2/3oXY1Z+H",
+	"2mF0VgOt14ZnPZH845bkbUNvPC7gxVc7WIEtyt2QsMJATHtpJt50vaBS5UuiRCoo4UvtxDzI39BGfXzP",
+	"VqoXX7Bfug9jqEfLfxcFoD6z8H+ABvCUUPtnqdHB8vqc9HIqvRNjUDCT70F1BNvXXwqGzgAMyzVOaiTD",
+	"cp4bBFvzdmJghe5gqNI6Dht6g5Lwgt3qEGemM0Vo65S4qWgYE6dtXx1nvri2RaUWLwHhV+ZlcYWHiSiG",
+	"rE/PX52dkYRpwwVOyvzzmrGlDfjmbVaGMp2KfNLeTi6KCWaUmqvAqTTlsRl2LwXgJ1OByWwLRt1YS0G4",
+	"UQpxyrD5C5TKQ9kiUUyr0VT0q+tvHGhpy/qxbcBJMUQTHDuQ+5bP24NNreY8YbYiw2bYzVIpdKsTpywc",
+	"cFTkH5AZ5kkU6NrbokcejIu8IBgQNaPIurZWLWtDMR+fLKlNZu2jXuZ+QJ42dPN9EiyPTrDg/W5UPcnl",
+	"usrH+9qk/fKIHAcB3LE5zqNSdl7oTxoKDWuhhQtqKip6KqaLgHKKmilZySyJR+RMO96UH/eZKmddk4Rf",
+	"s5JIoCImv2YsAyHT3JpmKlyLQ7doqddhB/O7b/bJnVMhK6mZedeYVMoFwURqqomQUoy2ZHIFlP4M6vJm",
+	"RbnWVeqJiz1C9XhZdNC8o9Hcz3PmT9+jZTf4pdRzq2KqbTxmD+Ara/N6/U6msTvIn4HYu1WZp0KuP4er",
+	"rESKW1nDLglluxw0JnS6LnpwYZqqbUUTEC6iJIuxukfm46eKBF8caWZj63nOMCb9nhApvNTawsDOW9Og",
+	"rQhWHceWF1pm0dwYl4oxV3TaniJjb/Ep421zxttF0VzIwBkGRz+xgcdZz4lDveuk6LEAh/UbGICbTtLM",
+	"AP4iV2RhxLyhfV5UWlY+iV4ob1otGU4HK6qmwreDSESThMXkEPPt/3M68PNmXD0gzLp1rSeweO+Gs5VR",
+	"bsJ8265ivJPc4Xj3UCyKJqMGniWr7ovLXYdqs4Px+Mu2/nTY01s48iNkEnZ/CMIWXiGyxSWmzAAGGO5v",
+	"MeWJazxKrgG3aUk4kqmx7E4/nuVZqVvxji5zwXeONSgMvoEwqfd+LWkORctaFjF+k7dbx3l2OtcnRuRN",
+	"qSGtllMR7tEl34vc2nuj0Qj8vw4AddUlZTPIubUVSVT4DWhTKsjQVXP/9fzHD4Gdi09uuExcRlkmrqEO",
+	"HdP7gqng4hdsnIDZwoFXsMPF1U7pPIrgy3YO/gn25p0Kc1OGh9ocQagAsImJKSMLqq5Z7I3KSeSV9bFb",
+	"tjoV1RniJ1gQlRiVMo8kiLWbZgKl1HlDYVsHj9AqKhP8eqUNOh7h2lwpXh8+KEVV8/O7G0JZe3OfQuxs",
+	"SIWEUij712d5jCRHnAVdE6V5kpBLRqSAKAZPyYquRxu7/eY8qDIsC/qlFDpwqevvCaG2U5ItzcdHoQrf",
+	"O9VUDLm2UZKi5NxxzYCANrtrHw6hn+OKKgKKOhSqT0V4NB53i75vaVT3lopH43FwNN6/m2R83Oa03WS3",
+	"OZ0zWoeWT6LxcdvV95CMG1u/la1p5zjz3eyu32vMEm4eQu7t/vr50zs1FUrTtd/UBOISKuOakYgK22j+",
+	"kukVYwJ+VBtYhXrq29puDIMqkTdpieH2nlJGH3URGE0ScBJ51Pra/LNKqZakXiOd8b6+bwnKRcSEdiQK",
+	"MrvcmsaLACuQhEDakF1AtWaLZZs7/Kfqpu4vwn2hvQVJFFt41CK42ObmCFZxV0/U+3hFb0X48VLNhuuw",
+	"1IOSU2ZXaCfmv7twtmCrXNjmWj0e0/wz/wmblcEsBjuBYSr8DlqfP72DrCpJws9pEqLcztOu8mVwKAT2",
+	"5FpRdYJpVWYTUjAoB6Uiz0myo8QCLCBDzmHH52CXrX+xVGKPLq7JTCaJXKliSykz5sdSJjxat2oANZbz",
+	"KQfefRJU48Hk6GBbnd9++M/Acdab+Y2PVU8c55Gm/YiY0JznVNs7d7GbB6sv9cYGeoP2fFvAaP2bFYan",
+	"6s+9Ejj6V34+EeefsqzTJ42tiHajef6JLRMa2eQ4s7QR5zgwobKXZ4r4aXB5T8ipcJOaTmw+nl6jb1Vn",
+	"qS3yJnI2G5FzbNdpHbWukZTVB+DbLhEbRuiVapGxaSa0ozL0wuJimgQoB13CXt2zLfsd20h+ThO4pbnW",
+	"y8ne3v7Bd6PxaDzan7wcj8f5FQ22dBXmd/542VEbI4JrFnJVzAF8ci48VmUB2ZHPd2yWsMcVWjiRN0AT",
+	"mpL6ozN//vL1i/nZfBhblladyImMaELckDw399EboUn8QY2j0hS+EpW9GL8YQ4dUu8fGwbSl+TduWox1",
+	"MS7omsygrX1AFMOJiXZqHoxhx0mAdoRB0Lg8Mj1I4jGmDk4O914GV0393Z+c4lSaz5nPWiex9Cvw7Fql",
+	"Jqy13RgEwWAcT7K0yGvY2NnLW912IKmv7Kby5iua005cI/zGxtiev0iuxFQUeiA+yF1T/CG1ccE5N6Bc",
+	"YwEM3A4MgLSfYAvCMdTlN+23O8DCG5AQ7iiuEWYL4F2FTb0cxw1JTaBT89A2zVAyASs53LP/CKeCK3KZ",
+	"8QTmFuk5U2xn0rNtQ+D+bA7UOz0/sFVFtn0rhj9ZXDo35u03Y2olVt0QnSabgtM42K0am8benNq+RDU2",
+	"LsaQL57bEzigRZT2m0cdmrdcUkh+YALaVzo+BKvVBsUWaxei6svX/x8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
