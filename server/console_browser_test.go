@@ -44,8 +44,15 @@ type consoleSite struct {
 
 func newConsoleSite(t *testing.T) *consoleSite {
 	t.Helper()
+	return newConsoleSiteWith(t, server.Config{})
+}
+
+// newConsoleSiteWith is newConsoleSite with the rest of cfg.
+func newConsoleSiteWith(t *testing.T, cfg server.Config) *consoleSite {
+	t.Helper()
 	stopping := make(chan struct{})
-	h, closeFn, err := server.New(server.Config{AdminToken: adminToken, Stopping: stopping})
+	cfg.AdminToken, cfg.Stopping = adminToken, stopping
+	h, closeFn, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,13 +8,17 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/mewsref/mewsref/server"
 )
 
 // TestConsoleControlsInChromium makes the next call fail and moves the test
-// clock from the console's page, and checks both through the API.
+// clock from the console's page, and checks both through the API. The
+// request journal is off: its entries refresh the page too, and the rule's
+// count must follow its own strikes.
 func TestConsoleControlsInChromium(t *testing.T) {
 	exe := chromium(t)
-	site := newConsoleSite(t)
+	site := newConsoleSiteWith(t, server.Config{Journal: -1})
 	b := newBrowser(t, exe, 1280, 900)
 	b.do("open", chromedp.Navigate(site.ts.URL+"/console/signin"))
 	b.do("type the token", chromedp.SendKeys(chromedp.CSS("[data-testid=signin-token]"), adminToken))
@@ -22,29 +26,43 @@ func TestConsoleControlsInChromium(t *testing.T) {
 	b.do("controls", chromedp.Navigate(site.ts.URL+"/console/controls"))
 	b.eventually("the controls", `document.querySelector("[data-testid=fault-empty]") !== null && document.querySelector("[data-testid=clock-mode]").textContent === "real"`)
 
-	// A rule: the next messageThreads/add is answered 503.
+	// A rule: the next two messageThreads/add are answered 503. The page
+	// shows what is left of it as requests use it up, without a reload.
+	b.eventually("live", `document.querySelector("[data-testid=live-status]").textContent === "live"`)
 	b.do("choose", chromedp.SetValue(chromedp.CSS("[data-testid=fault-operation]"), "messageThreads/add"),
 		chromedp.SetValue(chromedp.CSS("[data-testid=fault-status]"), "503"),
+		chromedp.SetValue(chromedp.CSS("[data-testid=fault-count]"), "2"),
 		chromedp.SendKeys(chromedp.CSS("[data-testid=fault-message]"), `Down for "maintenance" <b>now</b>`))
 	b.submit("add the rule", "[data-testid=fault-add]")
-	b.eventually("the rule", `document.querySelectorAll("[data-testid=fault-row]").length === 1`)
+	b.eventually("the rule", `document.querySelectorAll("[data-testid=fault-row]").length === 1 && document.querySelector("[data-testid=live-status]").textContent === "live"`)
+	if got := b.eval(`document.querySelector("[data-testid=fault-remaining]").textContent`); got != "2 of 2" {
+		t.Errorf("a new rule left %q, want 2 of 2", got)
+	}
+	struck := func() {
+		t.Helper()
+		raw, _ := json.Marshal(demo("OriginalSender", "Guest", "Subject", "Struck"))
+		req, _ := http.NewRequest(http.MethodPost, site.ts.URL+pathThreadsAdd, bytes.NewReader(raw))
+		req.Header.Set("Content-Type", "application/json")
+		res, err := site.api.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 503 {
+			t.Errorf("messageThreads/add under the rule: %d, want 503", res.StatusCode)
+		}
+	}
+	struck()
+	b.eventually("one strike left, live", `document.querySelector("[data-testid=fault-remaining]").textContent === "1 of 2"`)
 	if got := b.eval(`document.querySelector("[data-testid=fault-answer]").textContent`); !strings.Contains(got, "503") || !strings.Contains(got, `Down for "maintenance" <b>now</b>`) {
-		t.Errorf("rule shown as %q", got)
+		t.Errorf("rule shown after the live update as %q", got)
 	}
-	raw, _ := json.Marshal(demo("OriginalSender", "Guest", "Subject", "Struck"))
-	req, _ := http.NewRequest(http.MethodPost, site.ts.URL+pathThreadsAdd, bytes.NewReader(raw))
-	req.Header.Set("Content-Type", "application/json")
-	res, err := site.api.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	if n := b.eval(`String(document.querySelectorAll("[data-testid=fault-answer] b").length)`); n != "0" {
+		t.Errorf("the rule's message became markup: %s <b> elements", n)
 	}
-	res.Body.Close()
-	if res.StatusCode != 503 {
-		t.Errorf("messageThreads/add after the rule: %d, want 503", res.StatusCode)
-	}
-	site.addThread("Guest", "Answered again") // the rule struck once
-	b.do("reload", chromedp.Navigate(site.ts.URL+"/console/controls"))
-	b.eventually("the rule used up", `document.querySelectorAll("[data-testid=fault-row]").length === 0 || document.querySelector("[data-testid=fault-remaining]").textContent.startsWith("0 ")`)
+	struck()
+	b.eventually("the rule used up, live", `document.querySelectorAll("[data-testid=fault-row]").length === 0 || document.querySelector("[data-testid=fault-remaining]").textContent.startsWith("0 ")`)
+	site.addThread("Guest", "Answered again") // the rule struck twice
 	b.submit("remove the rules", "[data-testid=faults-clear]")
 	b.eventually("no rules", `document.querySelector("[data-testid=fault-empty]") !== null`)
 

@@ -65,6 +65,8 @@ func (s *Server) strikeRule(ctx context.Context, op string, key tokenKey) (struc
 	if err != nil || !ok {
 		return false, err
 	}
+	// Its Remaining fell: the console's controls page shows it live.
+	s.changes.changed()
 	if r.Delay > 0 {
 		t := time.NewTimer(r.Delay)
 		select {
