@@ -17,7 +17,7 @@ package main
 //		conn:    true, // it calls a server: --url, the tokens, --json
 //		setup: func(c *cli, fs *flag.FlagSet) func(args []string) error {
 //			hard := fs.Bool("hard", false, "frobnicate harder")
-//			return func([]string) error { /* c.client(), c.admin(), c.print(...) */ }
+//			return func([]string) error { /* c.client(), adminDo(...), c.print(...) */ }
 //		},
 //	}
 //

@@ -30,18 +30,11 @@ var cmdReply = &command{
 			if err != nil {
 				return err
 			}
-			ac, err := c.admin()
+			res, err := adminDo[admin.AdminMessageResult](c.ctx, c, "reply", (*admin.Client).AdminMessagesAdd, admin.AdminMessageAddParameters{MessageThreadId: id, Text: *text})
 			if err != nil {
 				return err
 			}
-			rsp, err := ac.AdminMessagesAddWithResponse(c.ctx, admin.AdminMessageAddParameters{MessageThreadId: id, Text: *text})
-			if err != nil {
-				return fmt.Errorf("reply: %w", err)
-			}
-			if rsp.JSON200 == nil {
-				return adminError("reply", rsp.HTTPResponse, rsp.Body)
-			}
-			m := rsp.JSON200.Message
+			m := res.Message
 			return c.print(m, func(w *tabwriter.Writer) {
 				fmt.Fprintln(w, "ID\tCREATED\tSENDER\tTEXT")
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", m.Id, m.CreatedUtc.Format(time.RFC3339), m.Sender.Discriminator, oneLine(m.Text))
@@ -64,18 +57,11 @@ var cmdResolve = &command{
 			if err != nil {
 				return err
 			}
-			ac, err := c.admin()
+			res, err := adminDo[admin.AdminMessageThreadResult](c.ctx, c, "resolve", (*admin.Client).AdminMessageThreadsResolve, admin.AdminResolveParameters{MessageThreadId: id, IsResolved: !*reopen})
 			if err != nil {
 				return err
 			}
-			rsp, err := ac.AdminMessageThreadsResolveWithResponse(c.ctx, admin.AdminResolveParameters{MessageThreadId: id, IsResolved: !*reopen})
-			if err != nil {
-				return fmt.Errorf("resolve: %w", err)
-			}
-			if rsp.JSON200 == nil {
-				return adminError("resolve", rsp.HTTPResponse, rsp.Body)
-			}
-			t := rsp.JSON200.MessageThread
+			t := res.MessageThread
 			return c.print(t, func(w *tabwriter.Writer) {
 				fmt.Fprintln(w, "ID\tRESOLVED\tSUBJECT")
 				fmt.Fprintf(w, "%s\t%t\t%s\n", t.Id, t.IsResolved, oneLine(t.Subject))
@@ -93,18 +79,10 @@ var cmdDeliveries = &command{
 	setup: func(c *cli, fs *flag.FlagSet) func([]string) error {
 		count := fs.Int("count", 20, "the newest `N` deliveries")
 		return func([]string) error {
-			ac, err := c.admin()
+			res, err := adminDo[admin.AdminDeliveriesResult](c.ctx, c, "deliveries", (*admin.Client).AdminWebhookDeliveriesGetAll, admin.AdminDeliveriesParameters{Count: int32(*count)})
 			if err != nil {
 				return err
 			}
-			rsp, err := ac.AdminWebhookDeliveriesGetAllWithResponse(c.ctx, admin.AdminDeliveriesParameters{Count: int32(*count)})
-			if err != nil {
-				return fmt.Errorf("deliveries: %w", err)
-			}
-			if rsp.JSON200 == nil {
-				return adminError("deliveries", rsp.HTTPResponse, rsp.Body)
-			}
-			res := rsp.JSON200
 			return c.print(res, func(w *tabwriter.Writer) {
 				fmt.Fprintln(w, "ID\tSTATUS\tATTEMPTS\tLAST STATUS\tURL\tEVENTS\tLAST ERROR")
 				for _, d := range res.Deliveries {
@@ -135,18 +113,11 @@ var cmdReset = &command{
 			if !*yes {
 				return usagef("reset", "deletes all the server's data; add --yes to confirm")
 			}
-			ac, err := c.admin()
+			res, err := adminDo[admin.AdminEmpty](c.ctx, c, "reset", (*admin.Client).AdminReset, admin.AdminEmpty{})
 			if err != nil {
 				return err
 			}
-			rsp, err := ac.AdminResetWithResponse(c.ctx, admin.AdminEmpty{})
-			if err != nil {
-				return fmt.Errorf("reset: %w", err)
-			}
-			if rsp.JSON200 == nil {
-				return adminError("reset", rsp.HTTPResponse, rsp.Body)
-			}
-			return c.print(rsp.JSON200, func(w *tabwriter.Writer) { fmt.Fprintln(w, "reset: all data deleted") })
+			return c.print(res, func(w *tabwriter.Writer) { fmt.Fprintln(w, "reset: all data deleted") })
 		}
 	},
 }
@@ -159,18 +130,10 @@ var cmdWebhooks = &command{
 	conn:    true,
 	setup: func(c *cli, _ *flag.FlagSet) func([]string) error {
 		return func([]string) error {
-			ac, err := c.admin()
+			res, err := adminDo[admin.AdminWebhooksResult](c.ctx, c, "webhooks", (*admin.Client).AdminWebhooksGetAll, admin.AdminEmpty{})
 			if err != nil {
 				return err
 			}
-			rsp, err := ac.AdminWebhooksGetAllWithResponse(c.ctx, admin.AdminEmpty{})
-			if err != nil {
-				return fmt.Errorf("webhooks: %w", err)
-			}
-			if rsp.JSON200 == nil {
-				return adminError("webhooks", rsp.HTTPResponse, rsp.Body)
-			}
-			res := rsp.JSON200
 			return c.print(res, func(w *tabwriter.Writer) {
 				fmt.Fprintln(w, "INTEGRATION\tNAME\tURLS")
 				for _, h := range res.Webhooks {
@@ -202,22 +165,14 @@ var cmdWebhooksSet = &command{
 			case len(urls) > 0 && *none:
 				return usagef("webhooks set", "--webhook-url and --none exclude each other")
 			}
-			ac, err := c.admin()
+			id, err := c.integrationID(*integration)
 			if err != nil {
 				return err
 			}
-			id, err := c.integrationID(ac, *integration)
+			h, err := adminDo[admin.AdminWebhooks](c.ctx, c, "webhooks set", (*admin.Client).AdminWebhooksSet, admin.AdminWebhooks{IntegrationId: id, Urls: orEmpty([]string(urls))})
 			if err != nil {
 				return err
 			}
-			rsp, err := ac.AdminWebhooksSetWithResponse(c.ctx, admin.AdminWebhooks{IntegrationId: id, Urls: orEmpty([]string(urls))})
-			if err != nil {
-				return fmt.Errorf("webhooks set: %w", err)
-			}
-			if rsp.JSON200 == nil {
-				return adminError("webhooks set", rsp.HTTPResponse, rsp.Body)
-			}
-			h := rsp.JSON200
 			return c.print(h, func(w *tabwriter.Writer) {
 				fmt.Fprintln(w, "INTEGRATION\tNAME\tURLS")
 				fmt.Fprintf(w, "%s\t%s\t%s\n", h.IntegrationId, deref(h.Name, ""), urlList(h.Urls))
@@ -227,19 +182,16 @@ var cmdWebhooksSet = &command{
 }
 
 // integrationID resolves an IntegrationId or an integration's name.
-func (c *cli) integrationID(ac *admin.ClientWithResponses, s string) (uuid.UUID, error) {
+func (c *cli) integrationID(s string) (uuid.UUID, error) {
 	if id, err := uuid.Parse(s); err == nil {
 		return id, nil
 	}
-	rsp, err := ac.AdminWebhooksGetAllWithResponse(c.ctx, admin.AdminEmpty{})
+	res, err := adminDo[admin.AdminWebhooksResult](c.ctx, c, "webhooks set", (*admin.Client).AdminWebhooksGetAll, admin.AdminEmpty{})
 	if err != nil {
-		return uuid.UUID{}, fmt.Errorf("webhooks set: %w", err)
-	}
-	if rsp.JSON200 == nil {
-		return uuid.UUID{}, adminError("webhooks set", rsp.HTTPResponse, rsp.Body)
+		return uuid.UUID{}, err
 	}
 	var names []string
-	for _, h := range rsp.JSON200.Webhooks {
+	for _, h := range res.Webhooks {
 		if deref(h.Name, "") == s {
 			return h.IntegrationId, nil
 		}

@@ -51,18 +51,11 @@ var cmdClockGet = &command{
 	conn:    true,
 	setup: func(c *cli, fs *flag.FlagSet) func([]string) error {
 		return func([]string) error {
-			ac, err := c.admin()
+			res, err := adminDo[admin.AdminClock](c.ctx, c, "clock get", (*admin.Client).AdminClockGet, admin.AdminEmpty{})
 			if err != nil {
 				return err
 			}
-			rsp, err := ac.AdminClockGetWithResponse(c.ctx, admin.AdminEmpty{})
-			if err != nil {
-				return fmt.Errorf("clock get: %w", err)
-			}
-			if rsp.JSON200 == nil {
-				return adminError("clock get", rsp.HTTPResponse, rsp.Body)
-			}
-			return printClock(c, rsp.JSON200)
+			return printClock(c, res)
 		}
 	},
 }
@@ -85,18 +78,11 @@ var cmdClockSet = &command{
 				}
 				p.NowUtc = &t
 			}
-			ac, err := c.admin()
+			res, err := adminDo[admin.AdminClock](c.ctx, c, "clock set", (*admin.Client).AdminClockSet, p)
 			if err != nil {
 				return err
 			}
-			rsp, err := ac.AdminClockSetWithResponse(c.ctx, p)
-			if err != nil {
-				return fmt.Errorf("clock set: %w", err)
-			}
-			if rsp.JSON200 == nil {
-				return adminError("clock set", rsp.HTTPResponse, rsp.Body)
-			}
-			return printClock(c, rsp.JSON200)
+			return printClock(c, res)
 		}
 	},
 }
@@ -118,18 +104,11 @@ var cmdClockAdvance = &command{
 			if *duration != 0 {
 				secs = duration.Seconds()
 			}
-			ac, err := c.admin()
+			res, err := adminDo[admin.AdminClock](c.ctx, c, "clock advance", (*admin.Client).AdminClockAdvance, admin.AdminClockAdvanceParameters{Seconds: secs})
 			if err != nil {
 				return err
 			}
-			rsp, err := ac.AdminClockAdvanceWithResponse(c.ctx, admin.AdminClockAdvanceParameters{Seconds: secs})
-			if err != nil {
-				return fmt.Errorf("clock advance: %w", err)
-			}
-			if rsp.JSON200 == nil {
-				return adminError("clock advance", rsp.HTTPResponse, rsp.Body)
-			}
-			return printClock(c, rsp.JSON200)
+			return printClock(c, res)
 		}
 	},
 }
@@ -142,18 +121,11 @@ var cmdClockRelease = &command{
 	conn:    true,
 	setup: func(c *cli, fs *flag.FlagSet) func([]string) error {
 		return func([]string) error {
-			ac, err := c.admin()
+			res, err := adminDo[admin.AdminClock](c.ctx, c, "clock release", (*admin.Client).AdminClockRelease, admin.AdminEmpty{})
 			if err != nil {
 				return err
 			}
-			rsp, err := ac.AdminClockReleaseWithResponse(c.ctx, admin.AdminEmpty{})
-			if err != nil {
-				return fmt.Errorf("clock release: %w", err)
-			}
-			if rsp.JSON200 == nil {
-				return adminError("clock release", rsp.HTTPResponse, rsp.Body)
-			}
-			return printClock(c, rsp.JSON200)
+			return printClock(c, res)
 		}
 	},
 }

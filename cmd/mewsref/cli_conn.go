@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"text/tabwriter"
@@ -30,14 +31,42 @@ func (c *cli) client() (*client.Client, error) {
 }
 
 // admin is the enterprise's side, through the generated admin client.
-func (c *cli) admin() (*admin.ClientWithResponses, error) {
+func (c *cli) admin() (*admin.Client, error) {
 	if c.adminToken == "" {
 		return nil, errors.New("this command needs --admin-token (or MEWSREF_ADMIN_TOKEN), the token the server was started with")
 	}
-	return admin.NewClientWithResponses(c.url, admin.WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
+	return admin.NewClient(c.url, admin.WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
 		r.Header.Set("Authorization", "Bearer "+c.adminToken)
 		return nil
 	}))
+}
+
+// adminDo makes one call of the admin API: send (a method of
+// admin.Client, such as (*admin.Client).AdminMessagesAdd) with body, and
+// returns the 200 answer's body. Its errors begin with op: a call that
+// fails, or an answer other than 200 (adminError).
+func adminDo[T, B any](ctx context.Context, c *cli, op string, send func(*admin.Client, context.Context, B, ...admin.RequestEditorFn) (*http.Response, error), body B) (*T, error) {
+	ac, err := c.admin()
+	if err != nil {
+		return nil, err
+	}
+	rsp, err := send(ac, ctx, body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	defer rsp.Body.Close()
+	raw, err := io.ReadAll(rsp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	if rsp.StatusCode != http.StatusOK {
+		return nil, adminError(op, rsp, raw)
+	}
+	out := new(T)
+	if err := json.Unmarshal(raw, out); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return out, nil
 }
 
 // adminError is the error of an admin call answered without its 200 body:

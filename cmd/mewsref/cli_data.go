@@ -62,18 +62,10 @@ as they are, so importing a file twice stores it once.`,
 			if *webhooks {
 				p.SendWebhooks = webhooks
 			}
-			ac, err := c.admin()
+			r, err := adminDo[admin.DataImportResult](c.ctx, c, "import", (*admin.Client).AdminDataImport, *p)
 			if err != nil {
 				return err
 			}
-			rsp, err := ac.AdminDataImportWithResponse(c.ctx, *p)
-			if err != nil {
-				return fmt.Errorf("import: %w", err)
-			}
-			if rsp.JSON200 == nil {
-				return adminError("import", rsp.HTTPResponse, rsp.Body)
-			}
-			r := rsp.JSON200
 			return c.print(r, func(w *tabwriter.Writer) {
 				fmt.Fprintln(w, "\tADDED\tALREADY STORED")
 				fmt.Fprintf(w, "threads\t%d\t%d\n", r.AddedMessageThreads, r.ExistingMessageThreads)
@@ -98,13 +90,12 @@ as before.`,
 		enterprise := fs.String("enterprise", "", "only the threads of this EnterpriseId")
 		out := fs.String("out", "", "write the snapshot to this `file` (default: standard output)")
 		return func([]string) error {
-			ac, err := c.admin()
-			if err != nil {
-				return err
+			if _, err := c.admin(); err != nil {
+				return err // the missing token before the flags' errors
 			}
 			var p admin.DataExportParameters
 			if *integration != "" {
-				in, err := c.findIntegration(ac, *integration)
+				in, err := c.findIntegration(*integration)
 				if err != nil {
 					return err
 				}
@@ -117,14 +108,11 @@ as before.`,
 				}
 				p.EnterpriseId = &id
 			}
-			rsp, err := ac.AdminDataExportWithResponse(c.ctx, p)
+			res, err := adminDo[admin.DataExport](c.ctx, c, "export", (*admin.Client).AdminDataExport, p)
 			if err != nil {
-				return fmt.Errorf("export: %w", err)
+				return err
 			}
-			if rsp.JSON200 == nil {
-				return adminError("export", rsp.HTTPResponse, rsp.Body)
-			}
-			b, err := json.MarshalIndent(rsp.JSON200, "", "  ")
+			b, err := json.MarshalIndent(res, "", "  ")
 			if err != nil {
 				return err
 			}
@@ -140,17 +128,14 @@ as before.`,
 
 // findIntegration looks an integration up by IntegrationId or by name
 // (case-insensitive), among those the server lists.
-func (c *cli) findIntegration(ac *admin.ClientWithResponses, nameOrID string) (admin.AdminWebhooks, error) {
-	rsp, err := ac.AdminWebhooksGetAllWithResponse(c.ctx, admin.AdminEmpty{})
+func (c *cli) findIntegration(nameOrID string) (admin.AdminWebhooks, error) {
+	res, err := adminDo[admin.AdminWebhooksResult](c.ctx, c, "list integrations", (*admin.Client).AdminWebhooksGetAll, admin.AdminEmpty{})
 	if err != nil {
-		return admin.AdminWebhooks{}, fmt.Errorf("list integrations: %w", err)
-	}
-	if rsp.JSON200 == nil {
-		return admin.AdminWebhooks{}, adminError("list integrations", rsp.HTTPResponse, rsp.Body)
+		return admin.AdminWebhooks{}, err
 	}
 	id, idErr := uuid.Parse(nameOrID)
 	var names []string
-	for _, in := range rsp.JSON200.Webhooks {
+	for _, in := range res.Webhooks {
 		if (idErr == nil && in.IntegrationId == id) || (in.Name != nil && strings.EqualFold(*in.Name, nameOrID)) {
 			return in, nil
 		}
@@ -185,23 +170,16 @@ stays as it was.`,
 			if err != nil || id < 1 {
 				return usagef("deliveries redeliver", "%q is not a delivery ID (a number, see mewsref deliveries)", ids[0])
 			}
-			ac, err := c.admin()
-			if err != nil {
-				return err
-			}
 			p := admin.AdminRedeliverParameters{Id: id}
 			if *to != "" {
 				p.Url = to
 			}
-			rsp, err := ac.AdminWebhookDeliveriesRedeliverWithResponse(c.ctx, p)
+			res, err := adminDo[admin.AdminDeliveryResult](c.ctx, c, "redeliver", (*admin.Client).AdminWebhookDeliveriesRedeliver, p)
 			if err != nil {
-				return fmt.Errorf("redeliver: %w", err)
+				return err
 			}
-			if rsp.JSON200 == nil {
-				return adminError("redeliver", rsp.HTTPResponse, rsp.Body)
-			}
-			d := rsp.JSON200.Delivery
-			return c.print(rsp.JSON200, func(w *tabwriter.Writer) {
+			d := res.Delivery
+			return c.print(res, func(w *tabwriter.Writer) {
 				fmt.Fprintln(w, "ID\tSTATUS\tURL\tEVENTS")
 				fmt.Fprintf(w, "%d\t%s\t%s\t%d\n", d.Id, d.Status, d.Url, len(d.Payload.Events))
 			})

@@ -56,18 +56,11 @@ var cmdFaultsAdd = &command{
 			if *only != "" {
 				p.AccessToken = only
 			}
-			ac, err := c.admin()
+			res, err := adminDo[admin.AdminFaultRule](c.ctx, c, "faults add", (*admin.Client).AdminFaultsAdd, p)
 			if err != nil {
 				return err
 			}
-			rsp, err := ac.AdminFaultsAddWithResponse(c.ctx, p)
-			if err != nil {
-				return fmt.Errorf("faults add: %w", err)
-			}
-			if rsp.JSON200 == nil {
-				return adminError("faults add", rsp.HTTPResponse, rsp.Body)
-			}
-			r := *rsp.JSON200
+			r := *res
 			return c.print(r, func(w *tabwriter.Writer) { faultRulesTable(w, []admin.AdminFaultRule{r}) })
 		}
 	},
@@ -81,18 +74,10 @@ var cmdFaultsGetAll = &command{
 	conn:    true,
 	setup: func(c *cli, fs *flag.FlagSet) func([]string) error {
 		return func([]string) error {
-			ac, err := c.admin()
+			res, err := adminDo[admin.AdminFaultRulesResult](c.ctx, c, "faults getAll", (*admin.Client).AdminFaultsGetAll, admin.AdminEmpty{})
 			if err != nil {
 				return err
 			}
-			rsp, err := ac.AdminFaultsGetAllWithResponse(c.ctx, admin.AdminEmpty{})
-			if err != nil {
-				return fmt.Errorf("faults getAll: %w", err)
-			}
-			if rsp.JSON200 == nil {
-				return adminError("faults getAll", rsp.HTTPResponse, rsp.Body)
-			}
-			res := rsp.JSON200
 			return c.print(res, func(w *tabwriter.Writer) { faultRulesTable(w, res.FaultRules) })
 		}
 	},
@@ -106,18 +91,11 @@ var cmdFaultsClear = &command{
 	conn:    true,
 	setup: func(c *cli, fs *flag.FlagSet) func([]string) error {
 		return func([]string) error {
-			ac, err := c.admin()
+			res, err := adminDo[admin.AdminEmpty](c.ctx, c, "faults clear", (*admin.Client).AdminFaultsClear, admin.AdminEmpty{})
 			if err != nil {
 				return err
 			}
-			rsp, err := ac.AdminFaultsClearWithResponse(c.ctx, admin.AdminEmpty{})
-			if err != nil {
-				return fmt.Errorf("faults clear: %w", err)
-			}
-			if rsp.JSON200 == nil {
-				return adminError("faults clear", rsp.HTTPResponse, rsp.Body)
-			}
-			return c.print(rsp.JSON200, func(w *tabwriter.Writer) { fmt.Fprintln(w, "No fault rule is left.") })
+			return c.print(res, func(w *tabwriter.Writer) { fmt.Fprintln(w, "No fault rule is left.") })
 		}
 	},
 }

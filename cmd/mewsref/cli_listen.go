@@ -53,11 +53,7 @@ URLs are not restored: set them again with webhooks/set.`,
 					return usagef("listen", "--forward-to: %v", err)
 				}
 			}
-			ac, err := c.admin()
-			if err != nil {
-				return err
-			}
-			return c.listen(ac, *integration, *forward, *addr)
+			return c.listen(*integration, *forward, *addr)
 		}
 	},
 }
@@ -69,10 +65,10 @@ func checkURL(s string) error {
 	return nil
 }
 
-func (c *cli) listen(ac *admin.ClientWithResponses, integration, forward, addr string) (err error) {
+func (c *cli) listen(integration, forward, addr string) (err error) {
 	ctx, stop := signal.NotifyContext(c.ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	in, err := c.listenIntegration(ac, integration)
+	in, err := c.listenIntegration(integration)
 	if err != nil {
 		return err
 	}
@@ -91,7 +87,7 @@ func (c *cli) listen(ac *admin.ClientWithResponses, integration, forward, addr s
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
-	if err := c.setWebhooks(ac, in.IntegrationId, []string{self}); err != nil {
+	if err := c.setWebhooks(in.IntegrationId, []string{self}); err != nil {
 		_ = srv.Close()
 		return err
 	}
@@ -100,7 +96,7 @@ func (c *cli) listen(ac *admin.ClientWithResponses, integration, forward, addr s
 		// A context of its own: ctx is done when a signal stops us.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), 10*time.Second)
 		defer cancel()
-		if rerr := c.setWebhooksCtx(rctx, ac, in.IntegrationId, in.Urls); rerr != nil {
+		if rerr := c.setWebhooksCtx(rctx, in.IntegrationId, in.Urls); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("restore the webhook URLs of %s (%s): %w", name, strings.Join(in.Urls, " "), rerr))
 			return
 		}
@@ -132,36 +128,27 @@ func urlList(urls []string) string {
 }
 
 // listenIntegration finds the integration, or the first one listed.
-func (c *cli) listenIntegration(ac *admin.ClientWithResponses, nameOrID string) (admin.AdminWebhooks, error) {
+func (c *cli) listenIntegration(nameOrID string) (admin.AdminWebhooks, error) {
 	if nameOrID != "" {
-		return c.findIntegration(ac, nameOrID)
+		return c.findIntegration(nameOrID)
 	}
-	rsp, err := ac.AdminWebhooksGetAllWithResponse(c.ctx, admin.AdminEmpty{})
+	res, err := adminDo[admin.AdminWebhooksResult](c.ctx, c, "list integrations", (*admin.Client).AdminWebhooksGetAll, admin.AdminEmpty{})
 	if err != nil {
-		return admin.AdminWebhooks{}, fmt.Errorf("list integrations: %w", err)
+		return admin.AdminWebhooks{}, err
 	}
-	if rsp.JSON200 == nil {
-		return admin.AdminWebhooks{}, adminError("list integrations", rsp.HTTPResponse, rsp.Body)
-	}
-	if len(rsp.JSON200.Webhooks) == 0 {
+	if len(res.Webhooks) == 0 {
 		return admin.AdminWebhooks{}, errors.New("the server has no integration")
 	}
-	return rsp.JSON200.Webhooks[0], nil
+	return res.Webhooks[0], nil
 }
 
-func (c *cli) setWebhooks(ac *admin.ClientWithResponses, id uuid.UUID, urls []string) error {
-	return c.setWebhooksCtx(c.ctx, ac, id, urls)
+func (c *cli) setWebhooks(id uuid.UUID, urls []string) error {
+	return c.setWebhooksCtx(c.ctx, id, urls)
 }
 
-func (c *cli) setWebhooksCtx(ctx context.Context, ac *admin.ClientWithResponses, id uuid.UUID, urls []string) error {
-	rsp, err := ac.AdminWebhooksSetWithResponse(ctx, admin.AdminWebhooks{IntegrationId: id, Urls: orEmpty(urls)})
-	if err != nil {
-		return fmt.Errorf("set webhooks: %w", err)
-	}
-	if rsp.JSON200 == nil {
-		return adminError("set webhooks", rsp.HTTPResponse, rsp.Body)
-	}
-	return nil
+func (c *cli) setWebhooksCtx(ctx context.Context, id uuid.UUID, urls []string) error {
+	_, err := adminDo[admin.AdminWebhooks](ctx, c, "set webhooks", (*admin.Client).AdminWebhooksSet, admin.AdminWebhooks{IntegrationId: id, Urls: orEmpty(urls)})
+	return err
 }
 
 // forwarder receives the server's webhooks.

@@ -48,20 +48,13 @@ var cmdRequests = &command{
 			if *count < 1 || *count > 1000 {
 				return usagef("requests", "--count must be between 1 and 1000, got %d", *count)
 			}
-			ac, err := c.admin()
-			if err != nil {
-				return err
-			}
 			page := func(n int) ([]admin.AdminRequest, error) {
 				f.Limitation = admin.Limitation{Count: int32(n)}
-				rsp, err := ac.AdminRequestsGetAllWithResponse(c.ctx, f)
+				res, err := adminDo[admin.AdminRequestPage](c.ctx, c, "requests", (*admin.Client).AdminRequestsGetAll, f)
 				if err != nil {
-					return nil, fmt.Errorf("requests: %w", err)
+					return nil, err
 				}
-				if rsp.JSON200 == nil {
-					return nil, adminError("requests", rsp.HTTPResponse, rsp.Body)
-				}
-				return rsp.JSON200.Requests, nil
+				return res.Requests, nil
 			}
 			list, err := page(*count)
 			if err != nil {

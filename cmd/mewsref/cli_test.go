@@ -87,6 +87,27 @@ func TestCLIReadableOutput(t *testing.T) {
 	}
 }
 
+// An admin command answered without its 200 body fails with the
+// operation, the status and the server's Message; a 404 of a server without
+// the admin API says how to turn it on.
+func TestCLIAdminErrors(t *testing.T) {
+	run := cliEnv(t)
+	const unknown = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+	_, err := run("reply", "--thread", unknown, "--text", "hello", "--admin-token", "cli-admin")
+	if err == nil || !strings.HasPrefix(err.Error(), "reply: 404 Not Found: ") || !strings.Contains(err.Error(), unknown) || strings.Contains(err.Error(), "admin API on") {
+		t.Errorf("reply in an unknown thread: %v", err)
+	}
+	_, err = run("clock", "set", "--now-utc", "1969-01-01T00:00:00Z", "--admin-token", "cli-admin")
+	if err == nil || !strings.HasPrefix(err.Error(), "clock set: 400 Bad Request: ") {
+		t.Errorf("clock set to before 1970: %v", err)
+	}
+	off := cliEnvWith(t, server.Config{})
+	_, err = off("faults", "clear", "--admin-token", "cli-admin")
+	if err == nil || !strings.HasPrefix(err.Error(), "faults clear: 404 Not Found: No operation at") || !strings.Contains(err.Error(), "is the admin API on?") {
+		t.Errorf("faults clear without the admin API: %v", err)
+	}
+}
+
 func TestCLIWebhooksGetAndSet(t *testing.T) {
 	run := cliEnv(t)
 	out, err := run("webhooks", "--admin-token", "cli-admin", "--json")
