@@ -190,15 +190,7 @@ func TestJournalDropsWhenItsQueueIsFull(t *testing.T) {
 	wg.Wait()
 	close(blocked.open)
 	// requests/count waits for what is queued, then says what was dropped.
-	req := httptest.NewRequest("POST", "/_admin/v1/requests/count", strings.NewReader("{}"))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer admin")
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	var got struct{ Count, Dropped int }
-	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != 200 {
-		t.Fatalf("requests/count: %d %s", rec.Code, rec.Body)
-	}
+	got := journalCount(t, h)
 	if got.Dropped == 0 || got.Count == 0 || got.Count+got.Dropped != n+1 {
 		t.Errorf("recorded %d and dropped %d of %d requests, with a queue of 4", got.Count, got.Dropped, n+1)
 	}
@@ -254,15 +246,7 @@ func TestJournalCountsWhatItsStoreFailedToWrite(t *testing.T) {
 			t.Errorf("status %d with the journal's store failing", res.StatusCode)
 		}
 	}
-	req := httptest.NewRequest("POST", "/_admin/v1/requests/count", strings.NewReader("{}"))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer admin")
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	var got struct{ Count, Dropped int }
-	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != 200 {
-		t.Fatalf("requests/count: %d %s", rec.Code, rec.Body)
-	}
+	got := journalCount(t, h)
 	if got.Count != 0 || got.Dropped != n {
 		t.Errorf("count %d, dropped %d; want 0 and %d", got.Count, got.Dropped, n)
 	}
@@ -427,15 +411,7 @@ func testJournalBoundsTheBytesInFlight(t *testing.T, store mews.Store) {
 		t.Errorf("%d entries queued within %d bytes", len(rec.queue), bound)
 	}
 	close(blocked.open)
-	req := httptest.NewRequest("POST", "/_admin/v1/requests/count", strings.NewReader("{}"))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer admin")
-	rr := httptest.NewRecorder()
-	h.ServeHTTP(rr, req)
-	var got struct{ Count, Dropped int }
-	if err := json.Unmarshal(rr.Body.Bytes(), &got); err != nil || rr.Code != 200 {
-		t.Fatalf("requests/count: %d %s", rr.Code, rr.Body)
-	}
+	got := journalCount(t, h)
 	if got.Dropped == 0 || got.Count == 0 || got.Count+got.Dropped != workers*each+1 {
 		t.Errorf("recorded %d and dropped %d of %d requests, within %d bytes in flight", got.Count, got.Dropped, workers*each+1, bound)
 	}
@@ -512,4 +488,19 @@ func TestJournalDropsOnlyWhatDoesNotFit(t *testing.T) {
 	if d := r.dropped.Load(); d != n || over != 0 {
 		t.Errorf("%d entries dropped, want the %d larger than the bound alone; %d bytes in flight seen (bound %d)", d, n, over, bound)
 	}
+}
+
+// journalCount asks h's admin API for requests/count of everything, which
+// waits for what is queued, and returns its Count and Dropped.
+func journalCount(t *testing.T, h http.Handler) (got struct{ Count, Dropped int }) {
+	t.Helper()
+	req := httptest.NewRequest("POST", "/_admin/v1/requests/count", strings.NewReader("{}"))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer admin")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != 200 {
+		t.Fatalf("requests/count: %d %s", rec.Code, rec.Body)
+	}
+	return got
 }
