@@ -20,7 +20,7 @@ import (
 
 	"github.com/mewsref/mewsref/mews"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	msqlite "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 var _ mews.Store = (*DB)(nil)
@@ -52,7 +52,8 @@ type DB struct {
 	touchThreads     batchStmts // on write
 	seqStmts         seqStmts   // on write: the sequences of seq (sequences.go)
 
-	writeStmts *writeStmts // on write's handle, without database/sql (rawwrite.go)
+	writeStmts *writeStmts      // on write's handle, without database/sql (rawwrite.go)
+	writeConns *handleConnector // opens write's connections, keeps the handle of the last
 
 	journal journal // the request journal's own database (journal.go)
 
@@ -107,7 +108,7 @@ func (db *DB) open(ctx context.Context, path string) error {
 func (db *DB) openMemory(ctx context.Context) error {
 	name := "file:/mewsref-" + rand.Text() + "?vfs=memdb"
 	var err error
-	if db.write, err = openPool(ctx, dsn(name, true, busyTimeout, "foreign_keys(1)"), 1); err != nil {
+	if db.write, db.writeConns, err = openWritePool(ctx, dsn(name, true, busyTimeout, "foreign_keys(1)")); err != nil {
 		return err
 	}
 	db.read = db.write
@@ -154,9 +155,9 @@ func (db *DB) openFile(ctx context.Context, path string) error {
 	// Migrations run first, on a connection of their own (migrateFile).
 	err := migrateFile(ctx, name)
 	if err == nil {
-		db.write, err = openPool(ctx, dsn(name, true,
+		db.write, db.writeConns, err = openWritePool(ctx, dsn(name, true,
 			busyTimeout, "foreign_keys(1)", "journal_mode(WAL)", "synchronous(NORMAL)",
-			"wal_autocheckpoint(0)", "cache_size(-32768)", "temp_store(MEMORY)"), 1)
+			"wal_autocheckpoint(0)", "cache_size(-32768)", "temp_store(MEMORY)"))
 	}
 	if err != nil {
 		if !dirWritable(dir) {
@@ -240,6 +241,25 @@ func openPool(ctx context.Context, dsn string, n int) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
+	return setUpPool(ctx, p, n)
+}
+
+// openWritePool opens the pool of the one write connection through a
+// connector that keeps the handle of each connection it opens, for the
+// statements on the handle (rawwrite.go).
+func openWritePool(ctx context.Context, dsn string) (*sql.DB, *handleConnector, error) {
+	base, err := msqlite.NewConnector(dsn)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	c := &handleConnector{Connector: base}
+	p, err := setUpPool(ctx, sql.OpenDB(c), 1)
+	return p, c, err
+}
+
+// setUpPool keeps at most n connections of p open, for good, and checks
+// that the first one can be opened with its pragmas.
+func setUpPool(ctx context.Context, p *sql.DB, n int) (*sql.DB, error) {
 	p.SetMaxOpenConns(n)
 	p.SetMaxIdleConns(n)
 	p.SetConnMaxLifetime(0)
@@ -273,7 +293,7 @@ func (db *DB) prepare(ctx context.Context) error {
 	if db.seqStmts, err = prepareSeqStmts(ctx, db.write); err != nil {
 		return err
 	}
-	db.writeStmts, err = prepareWriteStmts(ctx, db.write)
+	db.writeStmts, err = prepareWriteStmts(ctx, db.write, db.writeConns)
 	return err
 }
 

@@ -3,10 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"reflect"
 	"sync"
+	"sync/atomic"
 
 	"modernc.org/libc"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -28,22 +30,48 @@ import (
 // (BEGIN IMMEDIATE ... COMMIT, from the writer or Import), while that
 // transaction holds the pool's one connection, so nothing else uses the
 // connection meanwhile; and it is used only when SQLite says that its
-// connection is inside a transaction (sqlite3_get_autocommit): were the pool
-// ever to replace the connection, the statement's would no longer be, and
-// the insert goes through database/sql as before.
+// connection is inside a transaction (sqlite3_get_autocommit).
+//
+// The pool replaces its connection when the driver reports it bad: with an
+// interrupt pending on it (ResetSession, IsValid), which a context that ends
+// just after a statement's last step leaves behind (the driver's
+// interruptOnDone). The connector of the pool keeps the handle of the
+// connection it opened last, the pool's one connection, and the statements
+// follow it: prepared again on the new handle and finalized on the old,
+// which database/sql has closed and SQLite then frees
+// (TestWriteStmtsFollowAReplacedConnection). Left on the old handle, the
+// insert would go through database/sql for good (that connection is never
+// inside a transaction again), and the old connection stay open until Close.
+
+// handleConnector opens the write pool's connections and keeps the handle
+// of the last one opened.
+type handleConnector struct {
+	driver.Connector
+	last atomic.Uintptr
+}
+
+func (c *handleConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	dc, err := c.Connector.Connect(ctx)
+	if err == nil {
+		h, _ := driverHandle(dc)
+		c.last.Store(h)
+	}
+	return dc, err
+}
 
 // writeStmts are statements prepared on the write connection's handle.
 type writeStmts struct {
 	mu     sync.Mutex // the statements are used from one goroutine at a time
 	c      rawConn    // the handle of the write connection, this TLS and scratch
 	thread uintptr    // insertThreadSQL
+	conns  *handleConnector
 }
 
-// prepareWriteStmts prepares the statements on the one connection of pool.
-// The connection stays database/sql's; only its handle is borrowed, and
-// holding a statement keeps it valid (sqlite3_close_v2 waits for the
-// statements to be finalized).
-func prepareWriteStmts(ctx context.Context, pool *sql.DB) (_ *writeStmts, err error) {
+// prepareWriteStmts prepares the statements on the one connection of pool,
+// which conns opens. The connection stays database/sql's; only its handle
+// is borrowed, and holding a statement keeps it valid (sqlite3_close_v2
+// waits for the statements to be finalized).
+func prepareWriteStmts(ctx context.Context, pool *sql.DB, conns *handleConnector) (_ *writeStmts, err error) {
 	conn, err := pool.Conn(ctx)
 	if err != nil {
 		return nil, err
@@ -60,7 +88,7 @@ func prepareWriteStmts(ctx context.Context, pool *sql.DB) (_ *writeStmts, err er
 	}); err != nil {
 		return nil, err
 	}
-	w := &writeStmts{c: rawConn{tls: libc.NewTLS(), db: handle, stmts: map[string]uintptr{}}}
+	w := &writeStmts{c: rawConn{tls: libc.NewTLS(), db: handle, stmts: map[string]uintptr{}}, conns: conns}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, w.close())
@@ -93,7 +121,9 @@ func driverHandle(dc any) (uintptr, bool) {
 }
 
 // inTx reports whether the statements' connection is inside a transaction:
-// the transaction of the caller, who holds the write connection.
+// the transaction of the caller, who holds the write connection. The
+// statements first move to that connection if the pool replaced the one
+// they were on.
 // False once they are closed: a DB closed during an Import (which holds
 // the connection, so the pool's Close comes after) goes on through
 // database/sql, whose closed statements fail.
@@ -103,7 +133,36 @@ func (w *writeStmts) inTx() bool {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.thread != 0 && sqlite3.Xsqlite3_get_autocommit(w.c.tls, w.c.db) == 0
+	if w.thread == 0 {
+		return false
+	}
+	if h := w.conns.last.Load(); h != 0 && h != w.c.db && w.follow(h) != nil {
+		return false
+	}
+	return sqlite3.Xsqlite3_get_autocommit(w.c.tls, w.c.db) == 0
+}
+
+// follow prepares the statements on handle, the pool's connection now, and
+// finalizes them on the connection they were on. On an error they are
+// closed (the inserts go through database/sql).
+func (w *writeStmts) follow(handle uintptr) (err error) {
+	_ = w.finalize() // gone whatever it answers (the error of the last step)
+	clear(w.c.stmts)
+	w.c.db = handle
+	w.thread, _, err = w.c.prepare(insertThreadSQL)
+	return err
+}
+
+// finalize finalizes the statements.
+func (w *writeStmts) finalize() error {
+	var err error
+	if w.thread != 0 {
+		if rc := sqlite3.Xsqlite3_finalize(w.c.tls, w.thread); rc != sqlite3.SQLITE_OK {
+			err = w.c.codeError(rc)
+		}
+		w.thread = 0
+	}
+	return err
 }
 
 // insertThreads inserts ts with the seq values from seq on, one step of the
@@ -191,13 +250,7 @@ func (w *writeStmts) close() error {
 	if c.tls == nil {
 		return nil // closed before
 	}
-	var err error
-	if w.thread != 0 {
-		if rc := sqlite3.Xsqlite3_finalize(c.tls, w.thread); rc != sqlite3.SQLITE_OK {
-			err = c.codeError(rc)
-		}
-		w.thread = 0
-	}
+	err := w.finalize()
 	clear(c.stmts)
 	libc.Xfree(c.tls, c.scratch)
 	c.scratch, c.size = 0, 0

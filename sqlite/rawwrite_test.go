@@ -135,3 +135,52 @@ func TestWriteStmtsClosedDuringImport(t *testing.T) {
 		t.Fatalf("insertThreads on closed statements: %v, want errClosed", err)
 	}
 }
+
+// TestWriteStmtsFollowAReplacedConnection: when database/sql replaces the
+// write connection, the threads' insert moves to the new connection's
+// handle: it neither goes through database/sql for good (its statement's
+// connection is never inside a transaction again) nor keeps the old
+// connection open until Close. Here the pool replaces it because the
+// driver finds an interrupt pending on it (its ResetSession reports it
+// bad), as a context that ends just after a statement's last step leaves
+// one (the driver's interruptOnDone).
+func TestWriteStmtsFollowAReplacedConnection(t *testing.T) {
+	db := openClosed(t, filepath.Join(t.TempDir(), "replaced.db"))
+	handle := func() (h uintptr) {
+		conn, err := db.write.Conn(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if err := conn.Raw(func(dc any) error { h, _ = driverHandle(dc); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	old := db.writeStmts.c.db
+	sqlite3.Xsqlite3_interrupt(db.writeStmts.c.tls, old)
+	raw := 0
+	testBeforeRawInsert = func() { raw++ }
+	defer func() { testBeforeRawInsert = nil }()
+	at := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+	scope := mews.Scope{IntegrationID: uuid.New(), EnterpriseIDs: []uuid.UUID{uuid.New()}}
+	th := mews.Thread{ID: uuid.New(), IntegrationID: scope.IntegrationID, EnterpriseID: scope.EnterpriseIDs[0], OriginalSender: "a", Subject: "b", CreatedUTC: at, UpdatedUTC: at}
+	if err := db.MessageThreadsAdd(t.Context(), th); err != nil {
+		t.Fatal(err)
+	}
+	if now := handle(); now == old {
+		t.Fatal("the pool kept its write connection: the test no longer replaces it")
+	} else if db.writeStmts.c.db != now {
+		t.Fatalf("the statements are on the handle %#x, the write connection is %#x", db.writeStmts.c.db, now)
+	}
+	if raw != 1 {
+		t.Fatalf("%d inserts through the write connection's handle after the pool replaced it, want 1", raw)
+	}
+	page, err := db.MessageThreadsGetAll(t.Context(), mews.ThreadFilter{Scope: scope, IDs: []uuid.UUID{th.ID}, Page: mews.Page{Count: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page) != 1 || page[0] != th {
+		t.Fatalf("threads stored: %+v, want %+v", page, th)
+	}
+}
