@@ -3334,6 +3334,11 @@ type AdminClockAdvanceResponse413Headers struct {
 	RequestId string
 }
 
+// AdminClockAdvanceResponse415Headers the declared response headers of an HTTP 415 response for AdminClockAdvance
+type AdminClockAdvanceResponse415Headers struct {
+	RequestId string
+}
+
 // AdminClockAdvanceResponse500Headers the declared response headers of an HTTP 500 response for AdminClockAdvance
 type AdminClockAdvanceResponse500Headers struct {
 	RequestId string
@@ -3354,6 +3359,8 @@ type AdminClockAdvanceResponse struct {
 	JSON408 *RequestTimeout
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -3368,6 +3375,8 @@ type AdminClockAdvanceResponse struct {
 	Headers408 *AdminClockAdvanceResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *AdminClockAdvanceResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AdminClockAdvanceResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminClockAdvanceResponse500Headers
 }
@@ -3400,6 +3409,11 @@ func (r AdminClockAdvanceResponse) GetJSON408() *RequestTimeout {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AdminClockAdvanceResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminClockAdvanceResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3466,6 +3480,11 @@ type AdminClockGetResponse413Headers struct {
 	RequestId string
 }
 
+// AdminClockGetResponse415Headers the declared response headers of an HTTP 415 response for AdminClockGet
+type AdminClockGetResponse415Headers struct {
+	RequestId string
+}
+
 // AdminClockGetResponse500Headers the declared response headers of an HTTP 500 response for AdminClockGet
 type AdminClockGetResponse500Headers struct {
 	RequestId string
@@ -3486,6 +3505,8 @@ type AdminClockGetResponse struct {
 	JSON408 *RequestTimeout
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -3500,6 +3521,8 @@ type AdminClockGetResponse struct {
 	Headers408 *AdminClockGetResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *AdminClockGetResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AdminClockGetResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminClockGetResponse500Headers
 }
@@ -3532,6 +3555,11 @@ func (r AdminClockGetResponse) GetJSON408() *RequestTimeout {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AdminClockGetResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminClockGetResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3598,6 +3626,11 @@ type AdminClockReleaseResponse413Headers struct {
 	RequestId string
 }
 
+// AdminClockReleaseResponse415Headers the declared response headers of an HTTP 415 response for AdminClockRelease
+type AdminClockReleaseResponse415Headers struct {
+	RequestId string
+}
+
 // AdminClockReleaseResponse500Headers the declared response headers of an HTTP 500 response for AdminClockRelease
 type AdminClockReleaseResponse500Headers struct {
 	RequestId string
@@ -3618,6 +3651,8 @@ type AdminClockReleaseResponse struct {
 	JSON408 *RequestTimeout
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -3632,6 +3667,8 @@ type AdminClockReleaseResponse struct {
 	Headers408 *AdminClockReleaseResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *AdminClockReleaseResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AdminClockReleaseResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminClockReleaseResponse500Headers
 }
@@ -3664,6 +3701,11 @@ func (r AdminClockReleaseResponse) GetJSON408() *RequestTimeout {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AdminClockReleaseResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminClockReleaseResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3730,6 +3772,11 @@ type AdminClockSetResponse413Headers struct {
 	RequestId string
 }
 
+// AdminClockSetResponse415Headers the declared response headers of an HTTP 415 response for AdminClockSet
+type AdminClockSetResponse415Headers struct {
+	RequestId string
+}
+
 // AdminClockSetResponse500Headers the declared response headers of an HTTP 500 response for AdminClockSet
 type AdminClockSetResponse500Headers struct {
 	RequestId string
@@ -3750,6 +3797,8 @@ type AdminClockSetResponse struct {
 	JSON408 *RequestTimeout
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -3764,6 +3813,8 @@ type AdminClockSetResponse struct {
 	Headers408 *AdminClockSetResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *AdminClockSetResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AdminClockSetResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminClockSetResponse500Headers
 }
@@ -3796,6 +3847,11 @@ func (r AdminClockSetResponse) GetJSON408() *RequestTimeout {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AdminClockSetResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminClockSetResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3862,6 +3918,11 @@ type AdminDataExportResponse413Headers struct {
 	RequestId string
 }
 
+// AdminDataExportResponse415Headers the declared response headers of an HTTP 415 response for AdminDataExport
+type AdminDataExportResponse415Headers struct {
+	RequestId string
+}
+
 // AdminDataExportResponse500Headers the declared response headers of an HTTP 500 response for AdminDataExport
 type AdminDataExportResponse500Headers struct {
 	RequestId string
@@ -3882,6 +3943,8 @@ type AdminDataExportResponse struct {
 	JSON408 *RequestTimeout
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -3896,6 +3959,8 @@ type AdminDataExportResponse struct {
 	Headers408 *AdminDataExportResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *AdminDataExportResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AdminDataExportResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminDataExportResponse500Headers
 }
@@ -3928,6 +3993,11 @@ func (r AdminDataExportResponse) GetJSON408() *RequestTimeout {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AdminDataExportResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminDataExportResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3994,6 +4064,11 @@ type AdminDataImportResponse413Headers struct {
 	RequestId string
 }
 
+// AdminDataImportResponse415Headers the declared response headers of an HTTP 415 response for AdminDataImport
+type AdminDataImportResponse415Headers struct {
+	RequestId string
+}
+
 // AdminDataImportResponse500Headers the declared response headers of an HTTP 500 response for AdminDataImport
 type AdminDataImportResponse500Headers struct {
 	RequestId string
@@ -4014,6 +4089,8 @@ type AdminDataImportResponse struct {
 	JSON408 *RequestTimeout
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -4028,6 +4105,8 @@ type AdminDataImportResponse struct {
 	Headers408 *AdminDataImportResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *AdminDataImportResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AdminDataImportResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminDataImportResponse500Headers
 }
@@ -4060,6 +4139,11 @@ func (r AdminDataImportResponse) GetJSON408() *RequestTimeout {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AdminDataImportResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminDataImportResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4126,6 +4210,11 @@ type AdminFaultsAddResponse413Headers struct {
 	RequestId string
 }
 
+// AdminFaultsAddResponse415Headers the declared response headers of an HTTP 415 response for AdminFaultsAdd
+type AdminFaultsAddResponse415Headers struct {
+	RequestId string
+}
+
 // AdminFaultsAddResponse500Headers the declared response headers of an HTTP 500 response for AdminFaultsAdd
 type AdminFaultsAddResponse500Headers struct {
 	RequestId string
@@ -4146,6 +4235,8 @@ type AdminFaultsAddResponse struct {
 	JSON408 *RequestTimeout
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -4160,6 +4251,8 @@ type AdminFaultsAddResponse struct {
 	Headers408 *AdminFaultsAddResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *AdminFaultsAddResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AdminFaultsAddResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminFaultsAddResponse500Headers
 }
@@ -4192,6 +4285,11 @@ func (r AdminFaultsAddResponse) GetJSON408() *RequestTimeout {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AdminFaultsAddResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminFaultsAddResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4258,6 +4356,11 @@ type AdminFaultsClearResponse413Headers struct {
 	RequestId string
 }
 
+// AdminFaultsClearResponse415Headers the declared response headers of an HTTP 415 response for AdminFaultsClear
+type AdminFaultsClearResponse415Headers struct {
+	RequestId string
+}
+
 // AdminFaultsClearResponse500Headers the declared response headers of an HTTP 500 response for AdminFaultsClear
 type AdminFaultsClearResponse500Headers struct {
 	RequestId string
@@ -4278,6 +4381,8 @@ type AdminFaultsClearResponse struct {
 	JSON408 *RequestTimeout
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -4292,6 +4397,8 @@ type AdminFaultsClearResponse struct {
 	Headers408 *AdminFaultsClearResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *AdminFaultsClearResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AdminFaultsClearResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminFaultsClearResponse500Headers
 }
@@ -4324,6 +4431,11 @@ func (r AdminFaultsClearResponse) GetJSON408() *RequestTimeout {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AdminFaultsClearResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminFaultsClearResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4390,6 +4502,11 @@ type AdminFaultsGetAllResponse413Headers struct {
 	RequestId string
 }
 
+// AdminFaultsGetAllResponse415Headers the declared response headers of an HTTP 415 response for AdminFaultsGetAll
+type AdminFaultsGetAllResponse415Headers struct {
+	RequestId string
+}
+
 // AdminFaultsGetAllResponse500Headers the declared response headers of an HTTP 500 response for AdminFaultsGetAll
 type AdminFaultsGetAllResponse500Headers struct {
 	RequestId string
@@ -4410,6 +4527,8 @@ type AdminFaultsGetAllResponse struct {
 	JSON408 *RequestTimeout
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -4424,6 +4543,8 @@ type AdminFaultsGetAllResponse struct {
 	Headers408 *AdminFaultsGetAllResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *AdminFaultsGetAllResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AdminFaultsGetAllResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminFaultsGetAllResponse500Headers
 }
@@ -4456,6 +4577,11 @@ func (r AdminFaultsGetAllResponse) GetJSON408() *RequestTimeout {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AdminFaultsGetAllResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminFaultsGetAllResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4522,6 +4648,11 @@ type AdminIntegrationsGetAllResponse413Headers struct {
 	RequestId string
 }
 
+// AdminIntegrationsGetAllResponse415Headers the declared response headers of an HTTP 415 response for AdminIntegrationsGetAll
+type AdminIntegrationsGetAllResponse415Headers struct {
+	RequestId string
+}
+
 // AdminIntegrationsGetAllResponse500Headers the declared response headers of an HTTP 500 response for AdminIntegrationsGetAll
 type AdminIntegrationsGetAllResponse500Headers struct {
 	RequestId string
@@ -4542,6 +4673,8 @@ type AdminIntegrationsGetAllResponse struct {
 	JSON408 *RequestTimeout
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -4556,6 +4689,8 @@ type AdminIntegrationsGetAllResponse struct {
 	Headers408 *AdminIntegrationsGetAllResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *AdminIntegrationsGetAllResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AdminIntegrationsGetAllResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminIntegrationsGetAllResponse500Headers
 }
@@ -4588,6 +4723,11 @@ func (r AdminIntegrationsGetAllResponse) GetJSON408() *RequestTimeout {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AdminIntegrationsGetAllResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminIntegrationsGetAllResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4654,6 +4794,11 @@ type AdminMessageThreadsGetResponse413Headers struct {
 	RequestId string
 }
 
+// AdminMessageThreadsGetResponse415Headers the declared response headers of an HTTP 415 response for AdminMessageThreadsGet
+type AdminMessageThreadsGetResponse415Headers struct {
+	RequestId string
+}
+
 // AdminMessageThreadsGetResponse500Headers the declared response headers of an HTTP 500 response for AdminMessageThreadsGet
 type AdminMessageThreadsGetResponse500Headers struct {
 	RequestId string
@@ -4674,6 +4819,8 @@ type AdminMessageThreadsGetResponse struct {
 	JSON408 *RequestTimeout
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -4688,6 +4835,8 @@ type AdminMessageThreadsGetResponse struct {
 	Headers408 *AdminMessageThreadsGetResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *AdminMessageThreadsGetResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AdminMessageThreadsGetResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminMessageThreadsGetResponse500Headers
 }
@@ -4720,6 +4869,11 @@ func (r AdminMessageThreadsGetResponse) GetJSON408() *RequestTimeout {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AdminMessageThreadsGetResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminMessageThreadsGetResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4786,6 +4940,11 @@ type AdminMessageThreadsGetAllResponse413Headers struct {
 	RequestId string
 }
 
+// AdminMessageThreadsGetAllResponse415Headers the declared response headers of an HTTP 415 response for AdminMessageThreadsGetAll
+type AdminMessageThreadsGetAllResponse415Headers struct {
+	RequestId string
+}
+
 // AdminMessageThreadsGetAllResponse500Headers the declared response headers of an HTTP 500 response for AdminMessageThreadsGetAll
 type AdminMessageThreadsGetAllResponse500Headers struct {
 	RequestId string
@@ -4806,6 +4965,8 @@ type AdminMessageThreadsGetAllResponse struct {
 	JSON408 *RequestTimeout
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -4820,6 +4981,8 @@ type AdminMessageThreadsGetAllResponse struct {
 	Headers408 *AdminMessageThreadsGetAllResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *AdminMessageThreadsGetAllResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AdminMessageThreadsGetAllResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminMessageThreadsGetAllResponse500Headers
 }
@@ -4852,6 +5015,11 @@ func (r AdminMessageThreadsGetAllResponse) GetJSON408() *RequestTimeout {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AdminMessageThreadsGetAllResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminMessageThreadsGetAllResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4918,6 +5086,11 @@ type AdminMessageThreadsResolveResponse413Headers struct {
 	RequestId string
 }
 
+// AdminMessageThreadsResolveResponse415Headers the declared response headers of an HTTP 415 response for AdminMessageThreadsResolve
+type AdminMessageThreadsResolveResponse415Headers struct {
+	RequestId string
+}
+
 // AdminMessageThreadsResolveResponse500Headers the declared response headers of an HTTP 500 response for AdminMessageThreadsResolve
 type AdminMessageThreadsResolveResponse500Headers struct {
 	RequestId string
@@ -4938,6 +5111,8 @@ type AdminMessageThreadsResolveResponse struct {
 	JSON408 *RequestTimeout
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -4952,6 +5127,8 @@ type AdminMessageThreadsResolveResponse struct {
 	Headers408 *AdminMessageThreadsResolveResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *AdminMessageThreadsResolveResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AdminMessageThreadsResolveResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminMessageThreadsResolveResponse500Headers
 }
@@ -4984,6 +5161,11 @@ func (r AdminMessageThreadsResolveResponse) GetJSON408() *RequestTimeout {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AdminMessageThreadsResolveResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminMessageThreadsResolveResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5050,6 +5232,11 @@ type AdminMessageThreadsSearchResponse413Headers struct {
 	RequestId string
 }
 
+// AdminMessageThreadsSearchResponse415Headers the declared response headers of an HTTP 415 response for AdminMessageThreadsSearch
+type AdminMessageThreadsSearchResponse415Headers struct {
+	RequestId string
+}
+
 // AdminMessageThreadsSearchResponse500Headers the declared response headers of an HTTP 500 response for AdminMessageThreadsSearch
 type AdminMessageThreadsSearchResponse500Headers struct {
 	RequestId string
@@ -5070,6 +5257,8 @@ type AdminMessageThreadsSearchResponse struct {
 	JSON408 *RequestTimeout
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -5084,6 +5273,8 @@ type AdminMessageThreadsSearchResponse struct {
 	Headers408 *AdminMessageThreadsSearchResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *AdminMessageThreadsSearchResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AdminMessageThreadsSearchResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminMessageThreadsSearchResponse500Headers
 }
@@ -5116,6 +5307,11 @@ func (r AdminMessageThreadsSearchResponse) GetJSON408() *RequestTimeout {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AdminMessageThreadsSearchResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminMessageThreadsSearchResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5182,6 +5378,11 @@ type AdminMessagesAddResponse413Headers struct {
 	RequestId string
 }
 
+// AdminMessagesAddResponse415Headers the declared response headers of an HTTP 415 response for AdminMessagesAdd
+type AdminMessagesAddResponse415Headers struct {
+	RequestId string
+}
+
 // AdminMessagesAddResponse500Headers the declared response headers of an HTTP 500 response for AdminMessagesAdd
 type AdminMessagesAddResponse500Headers struct {
 	RequestId string
@@ -5202,6 +5403,8 @@ type AdminMessagesAddResponse struct {
 	JSON408 *RequestTimeout
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -5216,6 +5419,8 @@ type AdminMessagesAddResponse struct {
 	Headers408 *AdminMessagesAddResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *AdminMessagesAddResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AdminMessagesAddResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminMessagesAddResponse500Headers
 }
@@ -5248,6 +5453,11 @@ func (r AdminMessagesAddResponse) GetJSON408() *RequestTimeout {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AdminMessagesAddResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminMessagesAddResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5314,6 +5524,11 @@ type AdminMessagesGetAllResponse413Headers struct {
 	RequestId string
 }
 
+// AdminMessagesGetAllResponse415Headers the declared response headers of an HTTP 415 response for AdminMessagesGetAll
+type AdminMessagesGetAllResponse415Headers struct {
+	RequestId string
+}
+
 // AdminMessagesGetAllResponse500Headers the declared response headers of an HTTP 500 response for AdminMessagesGetAll
 type AdminMessagesGetAllResponse500Headers struct {
 	RequestId string
@@ -5334,6 +5549,8 @@ type AdminMessagesGetAllResponse struct {
 	JSON408 *RequestTimeout
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -5348,6 +5565,8 @@ type AdminMessagesGetAllResponse struct {
 	Headers408 *AdminMessagesGetAllResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *AdminMessagesGetAllResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AdminMessagesGetAllResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminMessagesGetAllResponse500Headers
 }
@@ -5380,6 +5599,11 @@ func (r AdminMessagesGetAllResponse) GetJSON408() *RequestTimeout {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AdminMessagesGetAllResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminMessagesGetAllResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5446,6 +5670,11 @@ type AdminRequestsClearResponse413Headers struct {
 	RequestId string
 }
 
+// AdminRequestsClearResponse415Headers the declared response headers of an HTTP 415 response for AdminRequestsClear
+type AdminRequestsClearResponse415Headers struct {
+	RequestId string
+}
+
 // AdminRequestsClearResponse500Headers the declared response headers of an HTTP 500 response for AdminRequestsClear
 type AdminRequestsClearResponse500Headers struct {
 	RequestId string
@@ -5466,6 +5695,8 @@ type AdminRequestsClearResponse struct {
 	JSON408 *RequestTimeout
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -5480,6 +5711,8 @@ type AdminRequestsClearResponse struct {
 	Headers408 *AdminRequestsClearResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *AdminRequestsClearResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AdminRequestsClearResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminRequestsClearResponse500Headers
 }
@@ -5512,6 +5745,11 @@ func (r AdminRequestsClearResponse) GetJSON408() *RequestTimeout {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AdminRequestsClearResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminRequestsClearResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5578,6 +5816,11 @@ type AdminRequestsCountResponse413Headers struct {
 	RequestId string
 }
 
+// AdminRequestsCountResponse415Headers the declared response headers of an HTTP 415 response for AdminRequestsCount
+type AdminRequestsCountResponse415Headers struct {
+	RequestId string
+}
+
 // AdminRequestsCountResponse500Headers the declared response headers of an HTTP 500 response for AdminRequestsCount
 type AdminRequestsCountResponse500Headers struct {
 	RequestId string
@@ -5598,6 +5841,8 @@ type AdminRequestsCountResponse struct {
 	JSON408 *RequestTimeout
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -5612,6 +5857,8 @@ type AdminRequestsCountResponse struct {
 	Headers408 *AdminRequestsCountResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *AdminRequestsCountResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AdminRequestsCountResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminRequestsCountResponse500Headers
 }
@@ -5644,6 +5891,11 @@ func (r AdminRequestsCountResponse) GetJSON408() *RequestTimeout {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AdminRequestsCountResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminRequestsCountResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5710,6 +5962,11 @@ type AdminRequestsGetAllResponse413Headers struct {
 	RequestId string
 }
 
+// AdminRequestsGetAllResponse415Headers the declared response headers of an HTTP 415 response for AdminRequestsGetAll
+type AdminRequestsGetAllResponse415Headers struct {
+	RequestId string
+}
+
 // AdminRequestsGetAllResponse500Headers the declared response headers of an HTTP 500 response for AdminRequestsGetAll
 type AdminRequestsGetAllResponse500Headers struct {
 	RequestId string
@@ -5730,6 +5987,8 @@ type AdminRequestsGetAllResponse struct {
 	JSON408 *RequestTimeout
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -5744,6 +6003,8 @@ type AdminRequestsGetAllResponse struct {
 	Headers408 *AdminRequestsGetAllResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *AdminRequestsGetAllResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AdminRequestsGetAllResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminRequestsGetAllResponse500Headers
 }
@@ -5776,6 +6037,11 @@ func (r AdminRequestsGetAllResponse) GetJSON408() *RequestTimeout {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AdminRequestsGetAllResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminRequestsGetAllResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5842,6 +6108,11 @@ type AdminResetResponse413Headers struct {
 	RequestId string
 }
 
+// AdminResetResponse415Headers the declared response headers of an HTTP 415 response for AdminReset
+type AdminResetResponse415Headers struct {
+	RequestId string
+}
+
 // AdminResetResponse500Headers the declared response headers of an HTTP 500 response for AdminReset
 type AdminResetResponse500Headers struct {
 	RequestId string
@@ -5862,6 +6133,8 @@ type AdminResetResponse struct {
 	JSON408 *RequestTimeout
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -5876,6 +6149,8 @@ type AdminResetResponse struct {
 	Headers408 *AdminResetResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *AdminResetResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AdminResetResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminResetResponse500Headers
 }
@@ -5908,6 +6183,11 @@ func (r AdminResetResponse) GetJSON408() *RequestTimeout {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AdminResetResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminResetResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5974,6 +6254,11 @@ type AdminWebhookDeliveriesGetAllResponse413Headers struct {
 	RequestId string
 }
 
+// AdminWebhookDeliveriesGetAllResponse415Headers the declared response headers of an HTTP 415 response for AdminWebhookDeliveriesGetAll
+type AdminWebhookDeliveriesGetAllResponse415Headers struct {
+	RequestId string
+}
+
 // AdminWebhookDeliveriesGetAllResponse500Headers the declared response headers of an HTTP 500 response for AdminWebhookDeliveriesGetAll
 type AdminWebhookDeliveriesGetAllResponse500Headers struct {
 	RequestId string
@@ -5994,6 +6279,8 @@ type AdminWebhookDeliveriesGetAllResponse struct {
 	JSON408 *RequestTimeout
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -6008,6 +6295,8 @@ type AdminWebhookDeliveriesGetAllResponse struct {
 	Headers408 *AdminWebhookDeliveriesGetAllResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *AdminWebhookDeliveriesGetAllResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AdminWebhookDeliveriesGetAllResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminWebhookDeliveriesGetAllResponse500Headers
 }
@@ -6040,6 +6329,11 @@ func (r AdminWebhookDeliveriesGetAllResponse) GetJSON408() *RequestTimeout {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AdminWebhookDeliveriesGetAllResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminWebhookDeliveriesGetAllResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -6106,6 +6400,11 @@ type AdminWebhookDeliveriesRedeliverResponse413Headers struct {
 	RequestId string
 }
 
+// AdminWebhookDeliveriesRedeliverResponse415Headers the declared response headers of an HTTP 415 response for AdminWebhookDeliveriesRedeliver
+type AdminWebhookDeliveriesRedeliverResponse415Headers struct {
+	RequestId string
+}
+
 // AdminWebhookDeliveriesRedeliverResponse500Headers the declared response headers of an HTTP 500 response for AdminWebhookDeliveriesRedeliver
 type AdminWebhookDeliveriesRedeliverResponse500Headers struct {
 	RequestId string
@@ -6126,6 +6425,8 @@ type AdminWebhookDeliveriesRedeliverResponse struct {
 	JSON408 *RequestTimeout
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -6140,6 +6441,8 @@ type AdminWebhookDeliveriesRedeliverResponse struct {
 	Headers408 *AdminWebhookDeliveriesRedeliverResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *AdminWebhookDeliveriesRedeliverResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AdminWebhookDeliveriesRedeliverResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminWebhookDeliveriesRedeliverResponse500Headers
 }
@@ -6172,6 +6475,11 @@ func (r AdminWebhookDeliveriesRedeliverResponse) GetJSON408() *RequestTimeout {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AdminWebhookDeliveriesRedeliverResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminWebhookDeliveriesRedeliverResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -6238,6 +6546,11 @@ type AdminWebhooksGetAllResponse413Headers struct {
 	RequestId string
 }
 
+// AdminWebhooksGetAllResponse415Headers the declared response headers of an HTTP 415 response for AdminWebhooksGetAll
+type AdminWebhooksGetAllResponse415Headers struct {
+	RequestId string
+}
+
 // AdminWebhooksGetAllResponse500Headers the declared response headers of an HTTP 500 response for AdminWebhooksGetAll
 type AdminWebhooksGetAllResponse500Headers struct {
 	RequestId string
@@ -6258,6 +6571,8 @@ type AdminWebhooksGetAllResponse struct {
 	JSON408 *RequestTimeout
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -6272,6 +6587,8 @@ type AdminWebhooksGetAllResponse struct {
 	Headers408 *AdminWebhooksGetAllResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *AdminWebhooksGetAllResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AdminWebhooksGetAllResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminWebhooksGetAllResponse500Headers
 }
@@ -6304,6 +6621,11 @@ func (r AdminWebhooksGetAllResponse) GetJSON408() *RequestTimeout {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AdminWebhooksGetAllResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminWebhooksGetAllResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -6370,6 +6692,11 @@ type AdminWebhooksSetResponse413Headers struct {
 	RequestId string
 }
 
+// AdminWebhooksSetResponse415Headers the declared response headers of an HTTP 415 response for AdminWebhooksSet
+type AdminWebhooksSetResponse415Headers struct {
+	RequestId string
+}
+
 // AdminWebhooksSetResponse500Headers the declared response headers of an HTTP 500 response for AdminWebhooksSet
 type AdminWebhooksSetResponse500Headers struct {
 	RequestId string
@@ -6390,6 +6717,8 @@ type AdminWebhooksSetResponse struct {
 	JSON408 *RequestTimeout
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *PayloadTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *UnsupportedMediaType
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -6404,6 +6733,8 @@ type AdminWebhooksSetResponse struct {
 	Headers408 *AdminWebhooksSetResponse408Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *AdminWebhooksSetResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *AdminWebhooksSetResponse415Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
 	Headers500 *AdminWebhooksSetResponse500Headers
 }
@@ -6436,6 +6767,11 @@ func (r AdminWebhooksSetResponse) GetJSON408() *RequestTimeout {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AdminWebhooksSetResponse) GetJSON413() *PayloadTooLarge {
 	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r AdminWebhooksSetResponse) GetJSON415() *UnsupportedMediaType {
+	return r.JSON415
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -7392,6 +7728,13 @@ func ParseAdminClockAdvanceResponse(rsp *http.Response) (*AdminClockAdvanceRespo
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7462,6 +7805,16 @@ func ParseAdminClockAdvanceResponse(rsp *http.Response) (*AdminClockAdvanceRespo
 			headers.RequestId = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AdminClockAdvanceResponse415Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminClockAdvanceResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -7533,6 +7886,13 @@ func ParseAdminClockGetResponse(rsp *http.Response) (*AdminClockGetResponse, err
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7603,6 +7963,16 @@ func ParseAdminClockGetResponse(rsp *http.Response) (*AdminClockGetResponse, err
 			headers.RequestId = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AdminClockGetResponse415Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminClockGetResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -7674,6 +8044,13 @@ func ParseAdminClockReleaseResponse(rsp *http.Response) (*AdminClockReleaseRespo
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7744,6 +8121,16 @@ func ParseAdminClockReleaseResponse(rsp *http.Response) (*AdminClockReleaseRespo
 			headers.RequestId = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AdminClockReleaseResponse415Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminClockReleaseResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -7815,6 +8202,13 @@ func ParseAdminClockSetResponse(rsp *http.Response) (*AdminClockSetResponse, err
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7885,6 +8279,16 @@ func ParseAdminClockSetResponse(rsp *http.Response) (*AdminClockSetResponse, err
 			headers.RequestId = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AdminClockSetResponse415Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminClockSetResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -7956,6 +8360,13 @@ func ParseAdminDataExportResponse(rsp *http.Response) (*AdminDataExportResponse,
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8026,6 +8437,16 @@ func ParseAdminDataExportResponse(rsp *http.Response) (*AdminDataExportResponse,
 			headers.RequestId = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AdminDataExportResponse415Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminDataExportResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -8097,6 +8518,13 @@ func ParseAdminDataImportResponse(rsp *http.Response) (*AdminDataImportResponse,
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8167,6 +8595,16 @@ func ParseAdminDataImportResponse(rsp *http.Response) (*AdminDataImportResponse,
 			headers.RequestId = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AdminDataImportResponse415Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminDataImportResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -8238,6 +8676,13 @@ func ParseAdminFaultsAddResponse(rsp *http.Response) (*AdminFaultsAddResponse, e
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8308,6 +8753,16 @@ func ParseAdminFaultsAddResponse(rsp *http.Response) (*AdminFaultsAddResponse, e
 			headers.RequestId = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AdminFaultsAddResponse415Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminFaultsAddResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -8379,6 +8834,13 @@ func ParseAdminFaultsClearResponse(rsp *http.Response) (*AdminFaultsClearRespons
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8449,6 +8911,16 @@ func ParseAdminFaultsClearResponse(rsp *http.Response) (*AdminFaultsClearRespons
 			headers.RequestId = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AdminFaultsClearResponse415Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminFaultsClearResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -8520,6 +8992,13 @@ func ParseAdminFaultsGetAllResponse(rsp *http.Response) (*AdminFaultsGetAllRespo
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8590,6 +9069,16 @@ func ParseAdminFaultsGetAllResponse(rsp *http.Response) (*AdminFaultsGetAllRespo
 			headers.RequestId = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AdminFaultsGetAllResponse415Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminFaultsGetAllResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -8661,6 +9150,13 @@ func ParseAdminIntegrationsGetAllResponse(rsp *http.Response) (*AdminIntegration
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8731,6 +9227,16 @@ func ParseAdminIntegrationsGetAllResponse(rsp *http.Response) (*AdminIntegration
 			headers.RequestId = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AdminIntegrationsGetAllResponse415Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminIntegrationsGetAllResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -8802,6 +9308,13 @@ func ParseAdminMessageThreadsGetResponse(rsp *http.Response) (*AdminMessageThrea
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -8872,6 +9385,16 @@ func ParseAdminMessageThreadsGetResponse(rsp *http.Response) (*AdminMessageThrea
 			headers.RequestId = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AdminMessageThreadsGetResponse415Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminMessageThreadsGetResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -8943,6 +9466,13 @@ func ParseAdminMessageThreadsGetAllResponse(rsp *http.Response) (*AdminMessageTh
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9013,6 +9543,16 @@ func ParseAdminMessageThreadsGetAllResponse(rsp *http.Response) (*AdminMessageTh
 			headers.RequestId = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AdminMessageThreadsGetAllResponse415Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminMessageThreadsGetAllResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -9084,6 +9624,13 @@ func ParseAdminMessageThreadsResolveResponse(rsp *http.Response) (*AdminMessageT
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9154,6 +9701,16 @@ func ParseAdminMessageThreadsResolveResponse(rsp *http.Response) (*AdminMessageT
 			headers.RequestId = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AdminMessageThreadsResolveResponse415Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminMessageThreadsResolveResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -9225,6 +9782,13 @@ func ParseAdminMessageThreadsSearchResponse(rsp *http.Response) (*AdminMessageTh
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9295,6 +9859,16 @@ func ParseAdminMessageThreadsSearchResponse(rsp *http.Response) (*AdminMessageTh
 			headers.RequestId = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AdminMessageThreadsSearchResponse415Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminMessageThreadsSearchResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -9366,6 +9940,13 @@ func ParseAdminMessagesAddResponse(rsp *http.Response) (*AdminMessagesAddRespons
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9436,6 +10017,16 @@ func ParseAdminMessagesAddResponse(rsp *http.Response) (*AdminMessagesAddRespons
 			headers.RequestId = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AdminMessagesAddResponse415Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminMessagesAddResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -9507,6 +10098,13 @@ func ParseAdminMessagesGetAllResponse(rsp *http.Response) (*AdminMessagesGetAllR
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9577,6 +10175,16 @@ func ParseAdminMessagesGetAllResponse(rsp *http.Response) (*AdminMessagesGetAllR
 			headers.RequestId = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AdminMessagesGetAllResponse415Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminMessagesGetAllResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -9648,6 +10256,13 @@ func ParseAdminRequestsClearResponse(rsp *http.Response) (*AdminRequestsClearRes
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9718,6 +10333,16 @@ func ParseAdminRequestsClearResponse(rsp *http.Response) (*AdminRequestsClearRes
 			headers.RequestId = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AdminRequestsClearResponse415Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminRequestsClearResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -9789,6 +10414,13 @@ func ParseAdminRequestsCountResponse(rsp *http.Response) (*AdminRequestsCountRes
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9859,6 +10491,16 @@ func ParseAdminRequestsCountResponse(rsp *http.Response) (*AdminRequestsCountRes
 			headers.RequestId = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AdminRequestsCountResponse415Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminRequestsCountResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -9930,6 +10572,13 @@ func ParseAdminRequestsGetAllResponse(rsp *http.Response) (*AdminRequestsGetAllR
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10000,6 +10649,16 @@ func ParseAdminRequestsGetAllResponse(rsp *http.Response) (*AdminRequestsGetAllR
 			headers.RequestId = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AdminRequestsGetAllResponse415Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminRequestsGetAllResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -10071,6 +10730,13 @@ func ParseAdminResetResponse(rsp *http.Response) (*AdminResetResponse, error) {
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10141,6 +10807,16 @@ func ParseAdminResetResponse(rsp *http.Response) (*AdminResetResponse, error) {
 			headers.RequestId = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AdminResetResponse415Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminResetResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -10212,6 +10888,13 @@ func ParseAdminWebhookDeliveriesGetAllResponse(rsp *http.Response) (*AdminWebhoo
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10282,6 +10965,16 @@ func ParseAdminWebhookDeliveriesGetAllResponse(rsp *http.Response) (*AdminWebhoo
 			headers.RequestId = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AdminWebhookDeliveriesGetAllResponse415Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminWebhookDeliveriesGetAllResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -10353,6 +11046,13 @@ func ParseAdminWebhookDeliveriesRedeliverResponse(rsp *http.Response) (*AdminWeb
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10423,6 +11123,16 @@ func ParseAdminWebhookDeliveriesRedeliverResponse(rsp *http.Response) (*AdminWeb
 			headers.RequestId = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AdminWebhookDeliveriesRedeliverResponse415Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminWebhookDeliveriesRedeliverResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -10494,6 +11204,13 @@ func ParseAdminWebhooksGetAllResponse(rsp *http.Response) (*AdminWebhooksGetAllR
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10564,6 +11281,16 @@ func ParseAdminWebhooksGetAllResponse(rsp *http.Response) (*AdminWebhooksGetAllR
 			headers.RequestId = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AdminWebhooksGetAllResponse415Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminWebhooksGetAllResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
@@ -10635,6 +11362,13 @@ func ParseAdminWebhooksSetResponse(rsp *http.Response) (*AdminWebhooksSetRespons
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalServerError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10705,6 +11439,16 @@ func ParseAdminWebhooksSetResponse(rsp *http.Response) (*AdminWebhooksSetRespons
 			headers.RequestId = value
 		}
 		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers AdminWebhooksSetResponse415Headers
+		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RequestId = value
+		}
+		response.Headers415 = &headers
 	case rsp.StatusCode == 500:
 		var headers AdminWebhooksSetResponse500Headers
 		if values := rsp.Header.Values("Request-Id"); len(values) > 0 {

@@ -880,6 +880,9 @@ type RequestTimeout = ConnectorApiExceptionResult
 // Unauthorized The body of every error.
 type Unauthorized = ConnectorApiExceptionResult
 
+// UnsupportedMediaType The body of every error.
+type UnsupportedMediaType = ConnectorApiExceptionResult
+
 // AdminClockAdvanceJSONRequestBody defines body for AdminClockAdvance for application/json ContentType.
 type AdminClockAdvanceJSONRequestBody = AdminClockAdvanceParameters
 

@@ -445,6 +445,15 @@ type UnauthorizedJSONResponse struct {
 	Headers UnauthorizedResponseHeaders
 }
 
+type UnsupportedMediaTypeResponseHeaders struct {
+	RequestId string
+}
+type UnsupportedMediaTypeJSONResponse struct {
+	Body ConnectorApiExceptionResult
+
+	Headers UnsupportedMediaTypeResponseHeaders
+}
+
 type AdminClockAdvanceRequestObject struct {
 	Body *AdminClockAdvanceJSONRequestBody
 }
@@ -546,6 +555,23 @@ func (response AdminClockAdvance413JSONResponse) VisitAdminClockAdvanceResponse(
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClockAdvance415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminClockAdvance415JSONResponse) VisitAdminClockAdvanceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -672,6 +698,23 @@ func (response AdminClockGet413JSONResponse) VisitAdminClockGetResponse(w http.R
 	return err
 }
 
+type AdminClockGet415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminClockGet415JSONResponse) VisitAdminClockGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminClockGet500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -790,6 +833,23 @@ func (response AdminClockRelease413JSONResponse) VisitAdminClockReleaseResponse(
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminClockRelease415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminClockRelease415JSONResponse) VisitAdminClockReleaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -916,6 +976,23 @@ func (response AdminClockSet413JSONResponse) VisitAdminClockSetResponse(w http.R
 	return err
 }
 
+type AdminClockSet415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminClockSet415JSONResponse) VisitAdminClockSetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminClockSet500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -1034,6 +1111,23 @@ func (response AdminDataExport413JSONResponse) VisitAdminDataExportResponse(w ht
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminDataExport415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminDataExport415JSONResponse) VisitAdminDataExportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1160,6 +1254,23 @@ func (response AdminDataImport413JSONResponse) VisitAdminDataImportResponse(w ht
 	return err
 }
 
+type AdminDataImport415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminDataImport415JSONResponse) VisitAdminDataImportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminDataImport500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -1278,6 +1389,23 @@ func (response AdminFaultsAdd413JSONResponse) VisitAdminFaultsAddResponse(w http
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminFaultsAdd415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminFaultsAdd415JSONResponse) VisitAdminFaultsAddResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1404,6 +1532,23 @@ func (response AdminFaultsClear413JSONResponse) VisitAdminFaultsClearResponse(w 
 	return err
 }
 
+type AdminFaultsClear415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminFaultsClear415JSONResponse) VisitAdminFaultsClearResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminFaultsClear500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -1522,6 +1667,23 @@ func (response AdminFaultsGetAll413JSONResponse) VisitAdminFaultsGetAllResponse(
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminFaultsGetAll415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminFaultsGetAll415JSONResponse) VisitAdminFaultsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1648,6 +1810,23 @@ func (response AdminIntegrationsGetAll413JSONResponse) VisitAdminIntegrationsGet
 	return err
 }
 
+type AdminIntegrationsGetAll415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminIntegrationsGetAll415JSONResponse) VisitAdminIntegrationsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminIntegrationsGetAll500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -1766,6 +1945,23 @@ func (response AdminMessageThreadsGet413JSONResponse) VisitAdminMessageThreadsGe
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminMessageThreadsGet415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminMessageThreadsGet415JSONResponse) VisitAdminMessageThreadsGetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1892,6 +2088,23 @@ func (response AdminMessageThreadsGetAll413JSONResponse) VisitAdminMessageThread
 	return err
 }
 
+type AdminMessageThreadsGetAll415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminMessageThreadsGetAll415JSONResponse) VisitAdminMessageThreadsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminMessageThreadsGetAll500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -2010,6 +2223,23 @@ func (response AdminMessageThreadsResolve413JSONResponse) VisitAdminMessageThrea
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminMessageThreadsResolve415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminMessageThreadsResolve415JSONResponse) VisitAdminMessageThreadsResolveResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2136,6 +2366,23 @@ func (response AdminMessageThreadsSearch413JSONResponse) VisitAdminMessageThread
 	return err
 }
 
+type AdminMessageThreadsSearch415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminMessageThreadsSearch415JSONResponse) VisitAdminMessageThreadsSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminMessageThreadsSearch500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -2254,6 +2501,23 @@ func (response AdminMessagesAdd413JSONResponse) VisitAdminMessagesAddResponse(w 
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminMessagesAdd415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminMessagesAdd415JSONResponse) VisitAdminMessagesAddResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2380,6 +2644,23 @@ func (response AdminMessagesGetAll413JSONResponse) VisitAdminMessagesGetAllRespo
 	return err
 }
 
+type AdminMessagesGetAll415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminMessagesGetAll415JSONResponse) VisitAdminMessagesGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminMessagesGetAll500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -2498,6 +2779,23 @@ func (response AdminRequestsClear413JSONResponse) VisitAdminRequestsClearRespons
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRequestsClear415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminRequestsClear415JSONResponse) VisitAdminRequestsClearResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2624,6 +2922,23 @@ func (response AdminRequestsCount413JSONResponse) VisitAdminRequestsCountRespons
 	return err
 }
 
+type AdminRequestsCount415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminRequestsCount415JSONResponse) VisitAdminRequestsCountResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminRequestsCount500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -2742,6 +3057,23 @@ func (response AdminRequestsGetAll413JSONResponse) VisitAdminRequestsGetAllRespo
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminRequestsGetAll415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminRequestsGetAll415JSONResponse) VisitAdminRequestsGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2868,6 +3200,23 @@ func (response AdminReset413JSONResponse) VisitAdminResetResponse(w http.Respons
 	return err
 }
 
+type AdminReset415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminReset415JSONResponse) VisitAdminResetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminReset500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -2986,6 +3335,23 @@ func (response AdminWebhookDeliveriesGetAll413JSONResponse) VisitAdminWebhookDel
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminWebhookDeliveriesGetAll415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminWebhookDeliveriesGetAll415JSONResponse) VisitAdminWebhookDeliveriesGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3112,6 +3478,23 @@ func (response AdminWebhookDeliveriesRedeliver413JSONResponse) VisitAdminWebhook
 	return err
 }
 
+type AdminWebhookDeliveriesRedeliver415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminWebhookDeliveriesRedeliver415JSONResponse) VisitAdminWebhookDeliveriesRedeliverResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminWebhookDeliveriesRedeliver500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -3234,6 +3617,23 @@ func (response AdminWebhooksGetAll413JSONResponse) VisitAdminWebhooksGetAllRespo
 	return err
 }
 
+type AdminWebhooksGetAll415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminWebhooksGetAll415JSONResponse) VisitAdminWebhooksGetAllResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AdminWebhooksGetAll500JSONResponse struct {
 	InternalServerErrorJSONResponse
 }
@@ -3352,6 +3752,23 @@ func (response AdminWebhooksSet413JSONResponse) VisitAdminWebhooksSetResponse(w 
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AdminWebhooksSet415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response AdminWebhooksSet415JSONResponse) VisitAdminWebhooksSetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Request-Id", fmt.Sprint(response.Headers.RequestId))
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4570,178 +4987,179 @@ func (sh *strictHandler) AdminWebhooksSet(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rctu2uuirYHT2TOQZWpZvaSL/2OPm0uW1kjQrdk5nVpWzCJOQhZoCVAK0rNXJzH6I8wznwfaTnMH3",
-	"ASR4Eynbad293F+NRYLAh+9+/W0QycVSCia0Gkx+G8wZjVkK//uJ/Zoxpc9i84+YqSjlS82lGEwGnwX/",
-	"NWOEx0xoPuMsJXJG9JyRFN85IezXjCaKhPkioXmECsLSVKbkUsbr0SAYmOd5yuLBRKcZCwYqmrMFNR9c",
-	"cPGOiSs9H0z2g4FeL9lgMlA65eJq8PXrV/OqWkqhGOz1exrbL5l/RVJoJuB/6XKZ8Iiafe/9oszmf/M+",
-	"8h8pmw0mg/+1VwBhD39Ve6+kECzSMj1d8je3EYOzf2IqSzRuoAySU7KgyUymCxY7KBCZEkpwPXLDZQLb",
-	"MMeuQ3kXwdy0IfvwXnEf8PkzoVkqaHLO0huWvjFg/ePOPqNZoh0SKNjRiY8QhMcFtijCNeHCe/aZIom8",
-	"eijIfJD6rcxE/EeB42LOiJ6njMYGA7jQ7CqFz5JYMkWE1ITdcqUD83MBBJJmQpEV13OZaUMqNF4YKMlr",
-	"9mBI85GuE0njCynf0fSK/ZEQcphhWAHhiiRmQwYeFDFDLpmFGo3MgmpCDo6fk7/x76diGN7uLthKpWy2",
-	"a97fTfiCa2AxXKvS0jsVKD9TUxGWXhq+IO/59+RyTWIGeLxDZjIlYUw13eOLpUx1OJqKB7oB+88LvmAy",
-	"04/hArSU1ySRogT9nC7zp3DDBva79m+79m/hzgmhBPG9JAbILzIzLIrQREmyouZuZjKdCvMMEzo1vODX",
-	"jGUsJpdsJlNGuA4IFTGhQq1Yqoiec0VWcwa7WhOaMkM/U7FKudZMABvhC/Zw9/NZ0EzPZcr/xf5QBnJq",
-	"d4EkgJs1ZLLgSnFxZZB6ThVAe5VKcfXw3OKrE8ewyKlZ/lUio+u6OnDhI0xknjE7WKaGhDVHCf1exqz+",
-	"ZpgymoQTw/qEOZXhfngmmiS4FBkupVL8MlkTOrc4xvXOCQlnqfwXE+GELOQNU0SKZI2oohjK3viGiojF",
-	"ZjNMZIvB5OeB+d4gGOCrgy81zcJIj9VnHTUfEjZkzpilKRNGiClNhQ4MGq7mMjFgiKSIFUn4NSPshqVr",
-	"99BUGAWIOLWFDLVbkFwztjQ3G6XSvj8hWpJZyti/DEkQdksjnaynYjVnQCSEq4BEBkYhLLGnmA5z2RHi",
-	"GcIdJAujlVA9mAxiqhkQ7aCuUfm62M94WzksCjDJy19YpA2YCnw4RTB/pCldMG1xjsYxN4CjyUcPDWY0",
-	"UayK7X+RKzKjqTmxuUiSw6WOROcInfrl2B/yNRBThrOURuYJRWiSyBWLTwjVZCGVJvvjMVkzmqqdUQlE",
-	"MrtMzNEX9JYvDM4c7h8fPh+b/wKjlOIfxzlERLa4ZGkNgG6nm0F3zvSdwWbw0aKWhywFUlFdh18bbn+Q",
-	"2jFg3Y7mJ0QuDNcFtUZkSQJyEl4oPzhqQzrzEjXwtep+HQmbgfWaJfyGGXFRBlcVCRIWaUVW7HJuZFqc",
-	"v1WHxCuZIVOvAxXQo3jXADdlOktFQARbGbE246kqH5ILfXjgY81+GV8KEwbUQYMwqMFbzbDJyPrR8DMD",
-	"XW8vIF+58pXK0j6yjMe94OzjKsLiSzfwrcSq7fSnGsDroCqDv1iz+Q7KV8c1W6guGevvdT0oUImmKV3X",
-	"zuxtoOvg66arYTmWKSasJi/JJbP/1JJIwcjnT+/qZz/Vmi2WuuXk1P5KFjRmREnDGhtRrY5Pr1JGNYsb",
-	"Kfwnq0KRBVOKXhkBqwiNY5SOfSREMGhCUu+y1s8UQW5Y3e/zo8Ed8B8ZXGE8CQnWY9yE8LW9vqNKW0Bv",
-	"hkdClXZAB6AYuN+VgeF3c1u8+sl1/YszyhM8Uq+lzzXVmXrVqEsZeP3l4uIjUfCQ08Xxc6BOnyDX5jMi",
-	"DHZGdMEaUatlK97VfWC3/cAr2G1xWK5InDG7CykiRiyJoUh5m8PibrC3xm0Xo/iBCZbSxDIt8yJCtX6K",
-	"j0zERivNhOYJoeTg9tZCkgzzne84+7J0r0M8zI6ve9rlBsEgf3kQDPDBRlX0c5o0gtapgMBsRp3K3Jn5",
-	"TJnYcO0CZDkMgoI9lRhK7cprJFZDUJ8YOnlsm2gxnNbxl1Yxst5SNjTLgnX7Lt8slnq9pX72QZJis94l",
-	"VZZ+S7NE/+h8HXUAnArPE2JJOjcnyenHMx/DLHO/AOeT2rti+jQx11z5O43j4o/1x/CBJoQsdvwpSxpY",
-	"kHMEplnCwIyfyxVZZNEcjTZw87BZgz5wGkVMqQtjvDYzNu8BtxBfcKOLahmQBVXXRrnPlVK0vIyBhNKo",
-	"k3e06IPGNllQsXYeDTS44Xjm3WtmVDFjXDyUiOa6kMwBkRVnTG4W9RPYr1lC1+/bVSy6Bst1wZOEW8Pz",
-	"jvKgTX4bSOVqwQn8U1nIOQ+wTOM8fsBT+6jqqUK8R4xt/nhofw0d3RSxh5Oy/WIdf70wpUSrnUynQt7g",
-	"AFxQLsxi7djGNTh31gxMO4RXTwz7xHS6Pp1plrYaywAbeG4XHsTQDDk6eHnH22+Tn+AXQmWEOx1EeaCn",
-	"iITgubnTp5sEXQFsR9U+zIMSq/HEnsOkJggWlFSi4C8bebrhkHc27n1GCj6LhBntwmhtckZC3HUILDa0",
-	"ewu35KpgXuZszTreuPI5rdPU0tzwb+Kt5UjdNpwWzghvbct1u43vHvZ3K3v8i0zikh8bAJNIcUWGK5ok",
-	"u+hh8fnmjvWfTAWiORdXJ2RJ4d12bzr8aDVKrsjR+EXFY1c72vOGk3UT6N3ZpH/x1PFJoudUE0EXrLiZ",
-	"Ee4yxwS3y21Q4/6s9R68D0Shc98O3Un3d06sY9kQSE54bbwyv6cXz4+2v6YefFRLiy9B4St/z1aqEle3",
-	"CqHZw9F4PzgaHwZH4xeBOebxeBwcjw+/3J/dFrDv5oStviNztoLXqaCsFuQeijJjK5ZtVzu29BwVWm2X",
-	"68j7eOu5PWurUaX3/RqGiduAGEuXKVcQIFcQ9lQKIzqKRPIG2W0ZEm/yl87a0N1f1wZIS0sHNU0MnHZk",
-	"wYTzL+Zg7PS7lCG3rY+nl2vnA100cLIzrYAjucPA2UgkxYxfZcXqHZZyxUiGTwUVIPe59FZ0f2NDQqUj",
-	"l6/UX6bZIDbXQZYsra7TH9t9/OzC99J+Wg9vhchpHG9y0Z8W/kcbwL1cV5C/IXToW69tWGQTLnL+SHg/",
-	"bLpgty1cSbPbPKXF7rqu7nSE0So7t5/rAuLHRll9SpYGcHLmdtMU1shS1eR7NOc5y8PzMokZEDhehf2r",
-	"Wb3wEKKRzRZLvb5DhCFXORpw4EMlMtALa50G04Ws+WcDB4suYG/yPHnX3oiSvXfdvMvOvSHidKEDov59",
-	"scFlLH1DZLD+p4dFCVy0L2K4LfRGD3xhE5Ig4DrY1paH2bT5zi33CpJ6XE2hDtx2jnd8wXUvtdx7snrp",
-	"m9l2D07dyVm9j7cC6BOzvuRNEPJDWuB+YSIm9IryJlndNyRGhjZeWAQerd91p9HVtdlybQwMnJt9ck0w",
-	"PiCUduQs/Siy2dLnT+/IkApCL5VMMs3IXOslZBRpvYSfd7Y27OuumA23kGfq1qkpZZHRQ2MvPa3u8851",
-	"ZpT1d/An+xqwjdmiE5lQ5VTIRF4pMgxfPX/+5r//6/8dHR++Dnf6OZP7BGJd0ieLGL9hZX/D0Cjp4GTY",
-	"2cLba9XcZo/GCv0X3pe1lNeb/b95Mkwl1yXY1uzwz0YjzWLz2aGeS8WaTJKACJqmcsViox6GpY+FOyco",
-	"iDCMqQnN9NxYKpEB+e9prJS/XAjL3PpQZMUwX5EM10zvkGjOomuMdWbiWsiVuJM09bZ5L1uor9jeym2E",
-	"FMniwICCivVoa/2gFaOsnlPCJnRCDcPqCmGQb1D9/GVU+TmEoG2EZHo/nHnP9FzGG6LxC3ggIOHHH88v",
-	"Qs+Dmof1RoMuX1h96SXVc0JnmqUk3KNLvhc5/rh3s78XBoSNrkYk9CN64Ql68YTUc5biCpmIG1YIA8zB",
-	"hIxG81zjDi0b/17G6xYvjJ/hTVXO6gILAERLZLsBMAF0PDw/In/j35e0zxXFvHlQUYeY8LpgMafEbCsw",
-	"vAwTyANHWbDvfux6Q6GLdRe6/Nkc1wu504kwn2zC5yY42ZRQA6gu4FRgo0HaI3gE63XcTV5GP3/EUXLP",
-	"wNNFmgnghA0rpxkDdmBPaCAY5ggeugSKgqOY80SZxhISl0SOWbKIHMTm0hYIFpDSDyWI7ue/iNJ3h9pR",
-	"Ev7mUIfGccqU2gE1w1s236BHD5dSJoyKmgJUIFUlj8IyjHKgqup4qrL4qsRtDWN5SkCZQiuI6N+XH/yq",
-	"ceIuLa4rcO7S/BdUR/OgSAowv0FYxWojkcyS2NK40QC3S9k0i3Nx5b7WM3r8OpXLZRPCfiriTsUOl6kE",
-	"FcXRBbnMNIm5v2miuIgY4XoqlKapNqR7ySKaKeaj8jNb9QB4PjOUPPQRXRgOMBUqkSvzNVB4HarHBj81",
-	"FlMAO+d6Z0Q+FturB5AaD9+YAlpApOvW3/JEs7TdunS33lwPcmIsDyaMwW+WsciBjE+be9xSofeui2oS",
-	"0TTloFDzqlp5xW+wZgSBvpozwz+nQqZwiejmuKEJj3dO7L+MmUtBn4FrIUpLm66m5kaBA3BvGwIt2Qc0",
-	"SX6cDSY/93DbOqZieMENTQZfvwRt5oUD+coTvBvEQ3HNJVakNgC7pP4a+W6j03rOVElRVttpWAt6e4YP",
-	"79sQmvtn6+49baxLkSzjCmjJpX1bJTPwFETC9T1OsO0RcrHQ5PzPfyMqi+YG6GUVzxNp7crhTuk0G/3Z",
-	"97uNXAaqbTUr9TsCHGUn69aIWFknqm+vFgU+fvnSd+WMx01S6O4Q/trBpXM+0RaCND8awH++eOVqNyAc",
-	"GCWZ4jeMUKNb6Tlhosm9/EbErZVSTBiOWS4rAZHY359xbh5v/cBWi1WLc9zKgTtDl7zrdsHXhNx27vhK",
-	"obznlzeidP1t3PKOFz6QQ77k3Ovyx+ff7vbEu0cr2VRbi02rtHwNfnsQD3flQBv9z1+KsyiZ3LAu/7Ng",
-	"K2PEyCQDT5PhP2yzl/5M2aXb7C8oY4InAgI5Z/gXuWSiyZz53f333gFaMcHFw7rDG7JvYOZbH6zjLOeM",
-	"ptG8Z4QvIAnV1ofKb7heWwIl4TuqdG49G7XX6teQtWUje6469L7R44T+wdHCd41A2IpLWeBniwXtUSy2",
-	"deywfLd9gnHo2bQtUnJTHx0gzkqK5OKSC4aJX6cfXm/OBuryyvdyXvUtUfQOUK1PLJJIPaRkTWkw2zvC",
-	"N/A8m96KP+f7G5qVwPkLSX2G+RlWocgQWOJO42aNCrTBdPJY5l1Dpc1JKIb+06KrSgY4FthULX7FBU0g",
-	"OMlS7DRjCfuZgtQVPErgDmKADmET9AGvK/maB0b13C7EV0K2fvHXMtk1HNiyFQqRTOWKSFvTMDy2t0UC",
-	"ye8fmLeco29cvo0d/A4E/yCq0B0ww1bjtahDrtb286d3Dip9U+i+bdYh6GrgQ0Ai9cOD7cE3MsybVwEf",
-	"6hem+JwmTRl1rTF85QKlOkuF7RRioUzkbHZXJ0D/bEFXZ6i6r713uiQKP+5V+ZuT1jGgHZ8eJoEyX79L",
-	"d8gfbILBpr4wjbgGoTQ5s/ITIq5NVZGa8iZceZulEPqL4YHAtXEYkVNcGFxilymj18qWatngPB59Ajh0",
-	"mQJC22xtRqM5oSS0FS3rEHMXIPiGjXyKqEmAGcYY1UcflXnAa8iBVLSok8OmYPRPZtcrqlwfHBETbJMy",
-	"tGBZF7HAbWJ/b7CFna46qvLgEnbNGW3db8EvNSqCRO7WmvDkNdX0ze1Spo1aghJ0qeZS54ncak6XDG/T",
-	"a2JFWrIEu9RtL/Reb+vQi2LO7QY7MvY2JY1eVNLVMHfkQbe1vRmQb3fznfXqWWIuS0vC4I3Nen+A5fvK",
-	"xVo2hE026wet6vtmpWGbBJW7Wg1362rSeAlni65LsDcKrCNHMii8lCkbkbB0Hlt150M2nAq6XCaQLWij",
-	"9zYbHUjQNf3DlBytiFwJMqQkokudpSyeimpyGySwY2qLYNzwbNvK6e7an9NQiiQaF/5wiQP3NQar6VH3",
-	"/+C350yIGzW+VI4njMfbcKr3bVwKrM5ZHkAU7EE23bTdhv2eMxG360R/h2h0UcLB4kJVdDXSUIqVk0cA",
-	"eZIz7Mo3pzH5JVOaXDIm7IN5BR0a1j0yJiq3/WUjObcpSRDIzuPOKPgaoslmi93YhddmL+zS5isUa/ZI",
-	"ivE/tAlX7vONN7dcaS6u+p5nBUh5FoPOZD9ME/PbOoD2DAT7Cq4hffFum9h01m/w/QomNV1v9S5a4dZw",
-	"liZUrHSR2aitU2KfJvbxwB7RqGQJWSZUmyOCM0fZaPODcfpenPbNjWsAXTeWmPkNrKUSC+jNruyZ4RMP",
-	"kHW7RRuozW6JqqVqYdB02WWOu6GqzV6rkeKrlGvWfJub8sPhN3NOzRcsINdsCfRgy+VO/Jgqzz3Hz9T9",
-	"unidaeU183bpOQFEUWKWQn76LJUL75MBOQfXY0CK04BmdMFu9fbSvW1X7mPIEW3iDfCMXt/APfYTqPbZ",
-	"zprAByoCzDfX2VOiSUnZ4DttQMETtC+4InKJHSigFxfe7EPiZ3803MzRzrQqhUEcQoLvW7C6fO9WXu+L",
-	"9h4PCry9+fgfkB+tXx6vFujhHP3230LDBpVargRe8QPAaEM85SfMlasU6xYRFq77qHzBoAyhlja7mdJy",
-	"0dRdpE7gCN2WHJEC9B3LfF7GrRh/6rqvFBddBrbHAK2/rBy3AEebtftG5AOkEcokdu22mwMdd0hrqYC2",
-	"AE5PDtN2JT/NJVmlUjO/aPCE/G+aZIws6JpcMtTbZNbU6pObtRZcUC07OTFuofzK12AAn2q4mWRF1wp9",
-	"mN2pjdWub6WPNEGlHAupsEGIAJMlNRBvDkJ0tZgF5anoLnv/frIb84vqiUXgBHcB/JTdcJkpiOR/y46y",
-	"3TpU4FXg1Rrd3VFO3U87ap120kSuD6DtPKBms41O06OJ5L1VmU4lxinSTu9rwYWgiAPJlWiqAP0GuLGV",
-	"EcaNmp5IcWVI/M4aSivqbYEpd1EqypnP31hxeBhF4c6qwVbKAHzVR58eIv9u0rzZRi2bsP0kfulEnYl2",
-	"W2kBf1Zx777RDoDaOSrBwQKTZ5hak8g1Yyogp8WUkNx3WglsuHatxSKDYOC919h71UWrzjBPuyWnG+cB",
-	"5I41CAl+vnhVsEs3EgH9Ulj1TYbZkmg5Ff4Iip3AhlGtNQnd61zWgprLVXnixYQoCbxjKoxO68x1F5vM",
-	"o1XGJIIwsHJTLZzF6nKaMNLBbuliaS53cDA+eL67v797ML7YfzEZH0/G49H+weHR8fN/GOyjWrPUnP//",
-	"/Dzeffnlt6Ovu/g/B8X/XLj/mdT+ZzidjvD/94PnX3f+8x//MdgA/H4uoMJBsUkm9QlNust+0ky+tWbS",
-	"HKPe6GZxJLadKrLltT8pHf+OSsdWSPJIFIeSn789ktBDZahD7pqL2OY94QpOhPoxy0axmesSfUMU+MLd",
-	"1Yf6Wm1Uy7XtfQcBFsjab/SgtBFQkZJfC8xsFxhpLFP4GgwUi7KU6/W5ARMrxoBt6qtTTCHze81gqA8q",
-	"ooFdmj0C8IH+GE0BCe0O5lovcSwaFzO5sQoS+EYeSINGqKcfz6B5tpDEHPGGJpD+PJtgTDFhmlCimdJT",
-	"sUxotfvgM0UUj22tTSTFDUtVnrO5RGWFilzfC6bC8pS8zmLH6FxqySINuk7KFMMtxlRTLIB3yaDYI39F",
-	"dTTHmXihj85hEYPPj2nBiYFCLctVtlMxFdBPQmaaKZwx6U1Fa5o0WRkzCdP94N+78G/oovLmp/NPb97+",
-	"8/T1+7MP/7z48W9vPkAPHshzcTVvWHONbb7VVISl6XUT8j3cMJlm4/FhhF8y/8vCEXnHr1mTfQ/rT0Ux",
-	"+8DQh2uiglsnfz3/8YNrmpGmMlVkTu0AsUpP3GAqlhB8hgGCXtIFJvMUnr4ROtGgiEaX/WZT0ek4I6e1",
-	"sZYuvbHP7EpIpvQXOHFTMaFGgaYsL0CdivBo/zDcCQiDvFEbC5iVx1YaFZ5Hc39cAuADNt2cirwvdddE",
-	"TNTJEx4xoYChCUiHHrw/uxgEgyxNLNmqyd6eXDKhZJZGbCTTqz37ktozz34NBpprUOstDMh//9f/9UW0",
-	"4osssRSHmGkIOi+xnLGUicgh8s4gGBgKRb6wPxqPxuYTZgd0yQeTweFoPDpEK2EO/Gvvn7Do3s3+Hg7O",
-	"s0MCzW9L2dSU7D0MFyzmqoW2t3SIQ+ZOCCU4TdD+rrQxUvFPAaFT4WYbSsHIlYSUbzfvcOQSAkjKsGEC",
-	"KkJywUicMbhxxYSxqTQMzEH+kVLN8K7IiotYrgz6udYPOcUYsVEf02eHLnuNezomXOaGmDd+7+D45cF4",
-	"/DXoOf5y06zAr2VhhKZ8E4UMJgfPD/aPjqqjnw/G4web0+kNuWwZy2ln60FtPeDEnAoUuQ8xfPQIz9L0",
-	"Rn7mPW/WNbyy3/1KaagpvHTU/VI+RhleeNH9QmW0rXlt/7D7tepM4q/B4LgPHJoGYIPW4sqLgHT9iYgG",
-	"6kbNoFcKohRw0V/MOzW2cMV0O0soEAHIVWm6WCoSFpqzzREttGdg74KtbNCHihj4gk0CqpJzkBc3OLbg",
-	"+h3a2vIJwcGpUzG0nARq2txE1CAvoKoOZiTnc2oTzWiSGOUFSAV4kuFPH6XSVyk7//s7UFcuqWKbucoP",
-	"TN+Do2zHQXAK05+RYTzxh0fJHz5hjnZ1wFJPFpGyhFG1QXM4LSsGQO/QR5Y4bX7JWG7DFROPgzzpZCoq",
-	"BGzodMi9nPJfssWSXFLDimRlmWdqKvIBxagH2mA9o2nCWboD+qrVTnCPdkAXhN2MSbqZ+D9ZCDwxgCeN",
-	"4X8GR3hnbfWcYpFge3IEtUlpeAsDmlVpQnM+qZsM7aCdiflrg+TeGZELY7Hhm9iKDMeeG+Jf0TRWEyyL",
-	"RT7hpYi6lYx8NwbpVByNx4EL15Qnf+TqiRvrrIxVLWdkadPU6Zooc8WbGcP5vbSCfEz14GB88N3ueH93",
-	"//hi/HIyHk/G438M7mB2lOdsPzGQJwbyrRjI2/oYdo8sO/kIOG9YXunZzEmwKNpWTngdE/zcg7y3NlB9",
-	"edrQnkynws9g9R1iEDF2kdlKMWnJt2SMB2q4Dm43MCaJYhpNH1txesWtAaboIh905orkpiLEDvjhiNhY",
-	"hoImr3YSJPRoXKYs4opL0cpwvNrYe7CccphtcDijL45nz492j7/b/2736Pj5we7l4SzaPYhePj+cPX9O",
-	"Z/R5f0bUWAr6qLiQB8QWLoTxe6+VihUSPC01FHpiSY+OJeG9lu5tUVRBOX70lt/qLGWqmSUhPbezpHPD",
-	"jFTjN4wtAX1XJxZdwrM4DErekmAqfF9JQMIi1GhdKRioDMsl7nmdH6SnTKF3cw6ZQsMpKm3zbpnlCckh",
-	"MRwxrAxEDvNZ39BdJ/R4c7hjOZzyLaWpOMXeQUJCOfbEMl9oKItRA3MW+yvM70YePjwaj4mgCy6upgIa",
-	"+p7FbLGUhq5hAsJZHKJ2Z9bA+jkITPBqAR3haipKFhyYiwsszsQJELLgyC01DVOBxA3hrJPiw7aBGHz6",
-	"itkua7VCCcuQgqlwF4Cw4m78hPnyjCeM6BWPGJ4AditFxEbkHYfusikE9eKpKEunenmLnrPFpFBe87GI",
-	"5jtTUcIzW1afKk0SriDXQNkx9eYbI3Lm8pZy7FVMmD3IIhiXiYQphSjpSmoxXpRmbKOYwtV/bzFVS8YY",
-	"jC+/iw4u99nuQXxId4+i4+Pdl9T88/K76Hl8zI5mh+NBvfz653IqSzUxC7VzTCkZvIjHB/tHB7Pdw/1o",
-	"tnu0v3+8+3J8Odul7PhgPI6+o/uXtJxSYCVgNQNj8Fc5F+S1ZF6SAraAw3Eau1xAG+Si8LRjm8d2m7W0",
-	"p757LnJDKokLfj5fntc0+ImRFU+SXLMh12ztHECCX801iZm6HkFbyj7g/Qb79lMPi42f4b5pmkIrWLA/",
-	"FjyGPY+wpWV/5aLWhKFB/fnWCk6pcrxBzckbyWA6BTaSsX/COQuWyz4pOo9S0cH7vbOiA5FuaKO9waUb",
-	"m4W9gbUTKz5uNQmh6iUshlbLWXnahBTJeipyyyz0etqHMC4H1KSdUpy/GDns5NpUVHIbyJCKOIBcYxhj",
-	"7I83npDaTORwJ4CG9+Yrc5Z4A8SdSi/QHx4bxcdmN15KPQ/wcfeQm3Tt7dE6lIsx3ZhtAPpPUO4Xb6xH",
-	"BFPgt4gu0j3STKiJA7U3Dgy1BSORseUNgUm8cJpICpUtcLhUZYSwbVRl7VqjFeBdab6AXhaJkpgko4xp",
-	"ShOSB8bUHK7Di4xNRR4ac8ddcaGIvLEOmpSKWC5w54gFu/j/CGEJ0x1c4A8TMybeNBOrs8LCthu60S5s",
-	"IxgSmZ1DCK+6CDHXOqM8YdBVC7fRqpDAGGN1Gsf30Udsjdt+aV7RwG9J3zhQf3I4LubQHB283M6l1zRe",
-	"//H59LyB0s0WNV6wG3D9JE8eny+PcjDnYubyBIHP+/ydioJl+TIGaKtNwkQJo2m7jHnNEgb5e5hhlyUs",
-	"IJliMcmW1riEWMAmNqM0BSWllexfwRb+3eN23r4q7e8lUqcNhz7R56OkTyQUSyeFStabDtHN0+VnL9i0",
-	"ne6U90APfXoOgya1Yypyd0TONriG/OQ109hjzmhKZBh+YgvKBRdX4QkZgyvEUf1Ohwz/Ac/x707NucBV",
-	"7Saek7tPvupHGn/nCj0jBTmrbnr2s+B7UnWt+MjLjr8WcqXIMGYL6Qa5gtGDGfKlTs47QeFvLA+8tWF8",
-	"f/6YIpHR/UeYpW//pOdsoVhyk+emQ35/MVqsgeo9d94T7e/VQLKZ+n1cqbBsG0yozcl94hOPl0/41+mF",
-	"JD1a9NjHmbiUtzXuUQ8JbfD/iHXemgLU/3U5hnK5BqoPz+KwRf8uO9Xvlz57V1/wdjRfG7rz+Mi/BIfN",
-	"9F/UsD6R9aMj6x+Y9iY33YFyN0r+i3LLafMhPwsmb6tfouhqh94+JH0/iXzHIF+5W5VzzI2/3oXY1Z+H",
-	"2mF0VgOt14ZnPZH845bkbUNvPC7gxVc7WIEtyt2QsMJATHtpJt50vaBS5UuiRCoo4UvtxDzI39BGfXzP",
-	"VqoXX7Bfug9jqEfLfxcFoD6z8H+ABvCUUPtnqdHB8vqc9HIqvRNjUDCT70F1BNvXXwqGzgAMyzVOaiTD",
-	"cp4bBFvzdmJghe5gqNI6Dht6g5Lwgt3qEGemM0Vo65S4qWgYE6dtXx1nvri2RaUWLwHhV+ZlcYWHiSiG",
-	"rE/PX52dkYRpwwVOyvzzmrGlDfjmbVaGMp2KfNLeTi6KCWaUmqvAqTTlsRl2LwXgJ1OByWwLRt1YS0G4",
-	"UQpxyrD5C5TKQ9kiUUyr0VT0q+tvHGhpy/qxbcBJMUQTHDuQ+5bP24NNreY8YbYiw2bYzVIpdKsTpywc",
-	"cFTkH5AZ5kkU6NrbokcejIu8IBgQNaPIurZWLWtDMR+fLKlNZu2jXuZ+QJ42dPN9EiyPTrDg/W5UPcnl",
-	"usrH+9qk/fKIHAcB3LE5zqNSdl7oTxoKDWuhhQtqKip6KqaLgHKKmilZySyJR+RMO96UH/eZKmddk4Rf",
-	"s5JIoCImv2YsAyHT3JpmKlyLQ7doqddhB/O7b/bJnVMhK6mZedeYVMoFwURqqomQUoy2ZHIFlP4M6vJm",
-	"RbnWVeqJiz1C9XhZdNC8o9Hcz3PmT9+jZTf4pdRzq2KqbTxmD+Ara/N6/U6msTvIn4HYu1WZp0KuP4er",
-	"rESKW1nDLglluxw0JnS6LnpwYZqqbUUTEC6iJIuxukfm46eKBF8caWZj63nOMCb9nhApvNTawsDOW9Og",
-	"rQhWHceWF1pm0dwYl4oxV3TaniJjb/Ep421zxttF0VzIwBkGRz+xgcdZz4lDveuk6LEAh/UbGICbTtLM",
-	"AP4iV2RhxLyhfV5UWlY+iV4ob1otGU4HK6qmwreDSESThMXkEPPt/3M68PNmXD0gzLp1rSeweO+Gs5VR",
-	"bsJ8265ivJPc4Xj3UCyKJqMGniWr7ovLXYdqs4Px+Mu2/nTY01s48iNkEnZ/CMIWXiGyxSWmzAAGGO5v",
-	"MeWJazxKrgG3aUk4kqmx7E4/nuVZqVvxji5zwXeONSgMvoEwqfd+LWkORctaFjF+k7dbx3l2OtcnRuRN",
-	"qSGtllMR7tEl34vc2nuj0Qj8vw4AddUlZTPIubUVSVT4DWhTKsjQVXP/9fzHD4Gdi09uuExcRlkmrqEO",
-	"HdP7gqng4hdsnIDZwoFXsMPF1U7pPIrgy3YO/gn25p0Kc1OGh9ocQagAsImJKSMLqq5Z7I3KSeSV9bFb",
-	"tjoV1RniJ1gQlRiVMo8kiLWbZgKl1HlDYVsHj9AqKhP8eqUNOh7h2lwpXh8+KEVV8/O7G0JZe3OfQuxs",
-	"SIWEUij712d5jCRHnAVdE6V5kpBLRqSAKAZPyYquRxu7/eY8qDIsC/qlFDpwqevvCaG2U5ItzcdHoQrf",
-	"O9VUDLm2UZKi5NxxzYCANrtrHw6hn+OKKgKKOhSqT0V4NB53i75vaVT3lopH43FwNN6/m2R83Oa03WS3",
-	"OZ0zWoeWT6LxcdvV95CMG1u/la1p5zjz3eyu32vMEm4eQu7t/vr50zs1FUrTtd/UBOISKuOakYgK22j+",
-	"kukVYwJ+VBtYhXrq29puDIMqkTdpieH2nlJGH3URGE0ScBJ51Pra/LNKqZakXiOd8b6+bwnKRcSEdiQK",
-	"MrvcmsaLACuQhEDakF1AtWaLZZs7/Kfqpu4vwn2hvQVJFFt41CK42ObmCFZxV0/U+3hFb0X48VLNhuuw",
-	"1IOSU2ZXaCfmv7twtmCrXNjmWj0e0/wz/wmblcEsBjuBYSr8DlqfP72DrCpJws9pEqLcztOu8mVwKAT2",
-	"5FpRdYJpVWYTUjAoB6Uiz0myo8QCLCBDzmHH52CXrX+xVGKPLq7JTCaJXKliSykz5sdSJjxat2oANZbz",
-	"KQfefRJU48Hk6GBbnd9++M/Acdab+Y2PVU8c55Gm/YiY0JznVNs7d7GbB6sv9cYGeoP2fFvAaP2bFYan",
-	"6s+9Ejj6V34+EeefsqzTJ42tiHajef6JLRMa2eQ4s7QR5zgwobKXZ4r4aXB5T8ipcJOaTmw+nl6jb1Vn",
-	"qS3yJnI2G5FzbNdpHbWukZTVB+DbLhEbRuiVapGxaSa0ozL0wuJimgQoB13CXt2zLfsd20h+ThO4pbnW",
-	"y8ne3v7Bd6PxaDzan7wcj8f5FQ22dBXmd/542VEbI4JrFnJVzAF8ci48VmUB2ZHPd2yWsMcVWjiRN0AT",
-	"mpL6ozN//vL1i/nZfBhblladyImMaELckDw399EboUn8QY2j0hS+EpW9GL8YQ4dUu8fGwbSl+TduWox1",
-	"MS7omsygrX1AFMOJiXZqHoxhx0mAdoRB0Lg8Mj1I4jGmDk4O914GV0393Z+c4lSaz5nPWiex9Cvw7Fql",
-	"Jqy13RgEwWAcT7K0yGvY2NnLW912IKmv7Kby5iua005cI/zGxtiev0iuxFQUeiA+yF1T/CG1ccE5N6Bc",
-	"YwEM3A4MgLSfYAvCMdTlN+23O8DCG5AQ7iiuEWYL4F2FTb0cxw1JTaBT89A2zVAyASs53LP/CKeCK3KZ",
-	"8QTmFuk5U2xn0rNtQ+D+bA7UOz0/sFVFtn0rhj9ZXDo35u03Y2olVt0QnSabgtM42K0am8benNq+RDU2",
-	"LsaQL57bEzigRZT2m0cdmrdcUkh+YALaVzo+BKvVBsUWaxei6svX/x8AAP//",
+	"7H39ctu2tu+rYHTPTOQZWpa/0kT+44ybj26fnaTZsXM7s6vcTZiELNQkoBKgZe1OZs5D3Ge4D3ae5A7W",
+	"AkjwS6Jsp01T96/GIkFgYeGH9b1+G0QyXUjBhFaDyW+DOaMxy+B/P7Bfc6b0WWz+ETMVZXyhuRSDyeCj",
+	"4L/mjPCYCc1nnGVEzoieM5LhOyeE/ZrTRJGwGCQ0j1BBWJbJjFzKeDUaBAPzPM9YPJjoLGfBQEVzllLz",
+	"wZSLN0xc6flgsh8M9GrBBpOB0hkXV4PPnz+bV9VCCsVgrt/T2H7J/CuSQjMB/0sXi4RH1Mx77xdlJv+b",
+	"95H/yNhsMBn8r72SCHv4q9p7IYVgkZbZ6YK/uo0YrP0DU3micQJVkpySlCYzmaUsdlQgMiOU4HjkhssE",
+	"pmGW3aTyLpK5bUL24b1yP+DzZ0KzTNDknGU3LHtlyPrHrX1G80Q7JlAwoxOfIQiPS25RhGvChffsE0US",
+	"efVQlHkn9WuZi/iPIsfFnBE9zxiNDQdwodlVBp8lsWSKCKkJu+VKB+bnkggky4UiS67nMtfmqNA4NVSS",
+	"1+zBmOY9XSWSxhdSvqHZFfsjKeQ4w0AB4YokZkKGHhQ5Qy6YpRqNzIBqQg6On5K/8++nYhje7qZsqTI2",
+	"2zXv7yY85RoghmtVGXqnRuUnairCykvDZ+Qt/55crkjMgI93yExmJIyppns8XchMh6OpeKAdsP+84CmT",
+	"uf4aNkBLeU0SKSrUL85l8RRO2NB+1/5t1/4t3DkhlCC/V64B8ovMDUQRmihJltTszUxmU2GeYUJnBgt+",
+	"zVnOYnLJZjJjhOuAUBETKtSSZYroOVdkOWcwqxWhGTPnZyqWGdeaCYARnrKH25+PguZ6LjP+b/aHAsip",
+	"nQUeAZysOSYpV4qLK8PUc6qA2stMiqsvgRYfhcoXhv9Z/JbFnF7ALfz1QIZBUsWEJlSRsD6T8GGo8NkJ",
+	"JTDIqSHyi0RG102h6MI/NpF5xsxgkRkg0xzllLcyZs03w4zRJJyYC0CYvTV3AO4sTRIcigwXUil+mawI",
+	"nduTxvXOCQlnmfw3E+GEpPKGKSJFssIDoxhKIPENFRGLzWSYyNPB5OeB+d4gGOCrg08N+crcocuPOmpf",
+	"JEzIrDHPMkN9LpSmQgfmMC7nMjFkiKSIFUn4NSPshmUr99BUGDGQOOGNDLUbkFwztjD8HWXSvj8hWpJZ",
+	"xti/DTAQdksjnaymYjlnABWEq4BEhkYhDLGnmA6LGzTENYQ7CA5GNqN6MBnEVDOArkFTrvQl0p9xtwpa",
+	"lGSSl7+wSBsylfxwimR+TzOaMm15jsYxN4SjyXuPDWY0UazO33+TSzKjmVmx2UhS0KXJROdInebm2B+K",
+	"MZBThrOMRuYJRWiSyCWLTwjVJJVKk/3xmKwYzdTOqEIimV8mZukpveWp4ZnD/ePDp2PzX2BEc/zjuKCI",
+	"yNNLljUI6Ga6nnTnTN+ZbIYfLWt5zFIyFdVN+nXx9jup3TWku9n8hMjU3D0g3Ik8SUBagBeqD466mM68",
+	"RA19rdLTZMJ2Yr1kCb9h5tKskqvOBAmLtCJLdjk3N3tcvNWkxAuZI4w3iQrsUb5riJsxnWciIIItDQrP",
+	"eKaqi+RCHx74XLNf5ZdSkQOh2DAM6jFWPm5TNX80eGao680FpAyufNG6Mo8853EvOvu8irT4tJn49o5q",
+	"zPSnBsGbpKqSvxyzfQ+qW8c1S9WmW9Wf62pQshLNMrpqrNmbwKaFr9q2hhVcZq5hlLQluWT2n1oSKRj5",
+	"+OFNc+2nWrN0oTtWTu2vJKUxI0oaaGxltSY/vcgY1SxuPeE/WUGSpEwpemUuWEVoHOPt2OeGCAZtTOpt",
+	"1uqJIoiG9fk+PRrcgf8R4EoVUkjQoeM2hm/M9Q1V2hJ6PT0SqrQjOhDF0P2uAIbfLSwS9U+uml+cUZ7g",
+	"knoNfa6pztWLVlnK0OtvFxfviYKHnEaCnwOl4gRRm8+IMNwZ0ZS1slbHVLyte8du+5FXsNtysVyROGd2",
+	"FlJEjNgjhlfK64IWd6O9VfE3AcUPTLCMJha0zItI1eYq3jMRG6k0F5onhJKD21tLSTIsZr7jtOzKvg5x",
+	"MTu+7GmHGwSD4uVBMMAHW0XRj1nSSlonAgLYjDYKc2fmM9XDhmOXJCtoEJTwVAGUxpY3jliDQf3DsBFj",
+	"u64Wg7QOXzqvkdWWd0P7XbDqnuWrdKFXW8pn7yQpJ+ttUm3o1zRP9I/O4tMkwKnw7EH2SBcKJDl9f+Zz",
+	"mAX3CzDBqb0rpk8Ts821v9M4Lv/YfAwfaGPIcsYf8qQFgpw5NMsTBsaMuVySNI/mqLSBsYvNWuSB0yhi",
+	"Sl0YFb4d2LwH3EA85UYW1TIgKVXXRrgvhFLUvIyChLfRRuzokAeNbpJSsXIKOJodYHnm3WtmRDGjXDzU",
+	"Fc11eTMHRNZMUoVa1O/CfskSunrbLWLRFWiuKU8SbhXPO94HXfe3oVQhFpzAP5WlnLODyywuvCg8s4+q",
+	"niLEW+TY9o+H9tfQnZvSA3NS1V+s+bMXp1TO6kbQqR1vMIOmlAszWDe3cQ0mrhUD1Q7p1ZPDPjCdrU5n",
+	"mmWdyjLQBp7bhQfRQUWODp7fcfe77k+wC6Ewwp0MojzSU2RCsNzc6dNtF11JbHeqfZoHFajxrj3HSW0U",
+	"LE9S5QR/WovpBiHvrNz7QAo2i4QZ6cJIbXJGQpx1CBAb2rmFW6IqqJcFrFnDG1c+0jpJLSsU/zZsrfor",
+	"t0FaWCO8tS3qbla+e+jfnfD4N5nEFWs+ECaR4ooMlzRJdtHC4uPmjrWfTAWyORdXJ2RB4d1unwL8aCVK",
+	"rsjR+FnNYtdY2tOWlW0+oHeHSX/jqcNJoudUE0FTVu7MCGdZcIKb5TascX9ovQf2wVXozLdDt9L9nRNr",
+	"WDYHpDh4XVhZ7NOzp0fbb1MPHNXS8ktQ2srfsqWqRRdYgdDM4Wi8HxyND4Oj8bPALPN4PA6Ox4ef7g+3",
+	"Je03I2Gn7cisrcQ6FVTFgsJCUQW2cthusWNLy1Ep1W4yHXkf71y3p221ivS+XcOAuHULsmyRcQVhAgqc",
+	"v0qhX0uRSN4g3FYp8ap46ayL3f1xrZu4MnTQkMTAaEdSJpx9sSDjRrtLlXLb2nh6mXbe0bQFyc60AkRy",
+	"i4G1kUiKGb/Ky9E3aMo1JRk+FdSI3GfTO9n9lXUJVZZc3VJ/mHaF2GwHWbCsPk5/bvf5cxO/V+bTuXh7",
+	"iZzG8ToT/Wlpf7Ru7MtVjflbXIe+9trFRTbspMBHwvtx0wW77UAlzW6LwB4766a4s8GNVpu5/dwmIr5v",
+	"vatPycIQTs7cbNrcGnmm2myPZj1nRZCCTGIGBxy3wv7VjF5aCFHJZulCr+7gYShEjhYeeFfzDPTiWifB",
+	"bGLW4rOBo8UmYq+zPHnb3sqSvWfdPsuNc0PG2cQOyPr35QYXt/UFmcHanx6WJXDQvozhptCbPfCFdUyC",
+	"hNsAW1suZt3kN065l5PUQzWFMnDXOt7wlOteYrn3ZH3T18N2D6TeiKzexzsJ9IFZW/I6CvkuLTC/MBET",
+	"ekV5213d1yVGhtZfWDoerd11p9XUtV5zbXUMnJt5ck3QPyCUdsdZ+l5kM6WPH96QIRWEXiqZ5JqRudYL",
+	"iKvSegE/72yt2DdNMWt2oYhXbp6mjEVGDo29IL2mzbuQmfGuv4M92ZeArc8WjciEKidCJvJKkWH44unT",
+	"V//z3//v6PjwZbjTz5jcxxHrQl9ZxPgNq9obhkZIByPDzhbWXivmtls0lmi/8L6spbxeb/8tgmFqsS7B",
+	"tmqHvzYaaRabzw71XCrWppIERNAsk0sWG/EwrHws3DnBiwjdmJrQXM+NphIZkv+eykr1y+VlWWgfiiwZ",
+	"Rm2S4YrpHRLNWXSNvs5cXAu5FHe6Tb1p3ksX6nttb2U2whPJ4sCQgorVaGv5oJOjrJxT4SY0Qg3D+ghh",
+	"UExQ/fxpVPs5BKdthMf0fjzzlum5jNd441N4ICDh+x/PL0LPglq49UaDTbaw5tALqueEzjTLSLhHF3wv",
+	"cvi4d7O/FwaEja5GJPQ9euEJWvGE1HOW4Qi5iFtGCAOMwYSIRvNc6wwtjH8v41WHFcYPWqWqgLrAEgDZ",
+	"EmE3ABBAw8PTI/J3/n1F+lxSjHkFEXWIYb8pizklZlqBwTIMow/cyYJ594PrNek+1lzo4mcLXi/vnY0M",
+	"88EGfK6jkw0JNYTaRJwabTTc9kgewXotd52V0Y8fcSe5p+PpIssFIGHLyFnOAA7sCg0Fw4LBQxdAUSKK",
+	"WU+Ua0ykcaH0GCWLzEFsLG3JYAGp/FCh6H7xi6h8d6jdScLfHOvQOM6YUjsgZnjDFhP0zsOllAmjoiEA",
+	"lUxVi6OwgFF1VNUNT3WIr9+4nW4sTwiontAaI/r75Tu/Gki8SYrb5Dh3yQ4p1dE8KIMCzG/gVrHSSCTz",
+	"JLZn3EiA24VsmsG5uHJf6+k9fpnJxaKNYT+UfqdyhotMgojizgW5zDWJuT9poriIGOF6KpSmmTZH95JF",
+	"NFfMZ+UnNvcD+HxmTvLQZ3RhEGAqVCKX5msg8DpWjw1/akwpATjnemdE3pfTazqQWhffGgJaUmTTrr/m",
+	"iWZZt3bpdr09K+bEaB5MGIXfDGOZA4FPm33cUqD3totqEtEs4yBQ87pYecVvMHMGib6cM4OfUyEz2EQ0",
+	"c9zQhMc7J/ZfRs2lIM/AthClpQ1XU3MjwAG5t3WBVvQDmiQ/zgaTn3uYbR2oGCy4ocng86egS71wJF96",
+	"F++a66Hc5goUqTXEroi/5n633mk9Z6oiKKvtJKyU3p7hw/vWheb+2Tl7TxrbJEhWeQWk5Mq8rZAZeAIi",
+	"4foeK9h2CcW10Gb8L34jKo/mkP1TEfG8K61bONyprGatPft+u1HcgWpbyUr9jgTHu5NtlohYVSZqTq/h",
+	"BT5+/tw35YzHbbfQ3Sn8eQNKFzjR5YI0PxrCf7x44XI3wB0YJbniN4xQI1vpOWGizbz8SsSdmVJMGMSs",
+	"ppXAldjfnnFuHu/8wFaD1ZNz3MiBW8Om+26zCb5xyW1njq+VC/Ds8uYqXX0Zs7zDwgcyyFeMe5vs8cW3",
+	"N1vi3aO1aKqtr00rtHwOfnsQC3dtQWvtz5/KtSiZ3LBN9mfBlkaJkUkOliaDP2y9lf5M2aG79C9IY4In",
+	"AgIxZ/gXuWCiTZ353e333gI6OcH5wza7N2Rfx8yXXtiGtZwzmkXznh6+gCRUWxsqv+F6ZQ8oCd9QpQvt",
+	"2Yi9Vr6GqC3r2XPZoff1Hif0D/YWvmklwlYoZYmfpyntkSy2te+wurd9nHFo2bSFYgpVHw0gTkuKZHrJ",
+	"BcPAr9N3L9dHA22yyvcyXvVNUfQWUM9PLINIPaZkbWEw2xvC12CeDW/Fn4v5Dc1IYPyFoD4DfgYqFBkC",
+	"JO60TtaIQGtUJw8y7+oqbQ9CMec/K2vL5MBjgQ3V4ldc0ASckyzDejv2YD9RELqCSwncQgzRwW2CNuBV",
+	"LV7zwIie27n4KszWz/9aPXYtC7awQsGTqVwSaWcYhgd7WwSQ/P6OeYscff3yXXDwOxz4BxGF7sAZNhuv",
+	"QxxyubYfP7xxVOkbQvdlow5BVgMbAh5S3z3Y7Xwjw6KEF+BQPzfFxyxpi6jr9OEr5yjVeSZsvRRLZSJn",
+	"s7saAfpHC7o8Q7V523uHS+Llx70sf7PSJgd089PDBFAW42+SHYoH22iwrhJMK6+BK03O7P0JHte2rEhN",
+	"eRuvvM4zcP3F8EDgyjiMyCkODCaxy4zRa2VTtaxzHpc+AR66zIChbbQ2o9GcUBLajJZViLEL4HzDckal",
+	"1yTACGP06qONyjzgFeTAU5Q2j8M6Z/RPZtZLqlw1IBETLJMytGRZlb7AbXx/r7CQn64bqgrnElbNGW1d",
+	"b8FPNSqdRG7X2vjkJdX01e1CZq1SghJ0oeZSF4Hcak4XDHfTK+VFOqIEN4nbnuu9Wdah14k5txPcELG3",
+	"Lmj0ohauhrEjDzqt7dWAYrrr96xXzRKzWVoSBm+sl/sDTN9Xzteyxm2yXj7oFN/XCw3bBKjcVWu4W1WT",
+	"1k04Szdtgt1RgI6CySDxUmZsRMLKemzWnU/ZcCroYpFAtKD13ttodDiCrvQhhuRoReRSkCElEV3oPGPx",
+	"VNSD2yCAHUNbBOMGs20pp7tLf05CKYNonPvDBQ7cVxmsh0fd/4NfHpmQNxq4VPUnjMfbINXbLpQCrXNW",
+	"OBAFe5BJt023Zb7nTMTdMtE/wBtdpnCwuBQVXY40pGIVxyOAOMkZ1iac05j8kitNLhkT9sEigw4V6x4R",
+	"E7Xd/rT2OHcJSeDILvzOePG1eJPNFDdzF26b3bBLG69QjtkjKMb/0Dpeuc83Xt1ypbm46rueJTDlWQwy",
+	"k/0wTcxvqwDKMxCsrriC8MW7TWLdWr/A92uc1La99b3opFvLWtpYsVZFZq20Tol9mtjHA7tEI5IlZJFQ",
+	"bZYIxhxlvc0PhvS9kPbVjSuD3VSWmPkNtKUKBPSGK7tm+MQDRN1uUQZqvVmirqlaGrRtdhVx12S12W01",
+	"t/gy45q17+a6+HD4zaxT85QF5Jot4DzYdLkT36fKC8vxE3W/Kl5nWnklzV14TgBelJhlEJ8+y2TqfTIg",
+	"52B6DEi5GpCMLtit3v5275qV+xgiog28Aczo9Q2cY78L1T67MSfwgZIAi8ltrCnRJqSssZ22sOAJ6hdc",
+	"EbnAChRQiwt39iH5sz8brke0M60qbhDHkGD7Fqx5v28WXu/L9h4GBd7cfP4PyI/WLo9bC+fhHO32X0LC",
+	"BpFaLgVu8QPQaI0/5SeMlasl65YeFq77iHzBoEqhjjK7udIybasu0jzgSN2OGJGS9BuG+biIOzn+1FVf",
+	"KTe6SmwPAK29rOq3AEOb1ftG5B2EEcokdkXH2x0ddwhrqZG2JE5PhOnakp/mkiwzqZmfNHhC/jdNckZS",
+	"uiKXDOU2mbeV+uRmrJQLquVGJMYpVF/5HAzgUy07kyzpSqENc3NoY73qW+UjbVSp+kJqMAgeYLKghuLt",
+	"TohNJWZBeCqry96/nuza+KJmYBEYwZ0DP2M3XOYKPPlfsqLsZhkq8DLwGoXu7nhP3U866uz50nZcH0Da",
+	"eUDJZhuZpkcRyXuLMhuFGCdIO7mvgxeC0g8kl6ItA/QL8MZWShg3YnoixZU54neWUDpZbwtOuYtQUY18",
+	"/sKCw8MICncWDbYSBuCrPvv0uPLvdpu366hVFbbfjV9Z0cZAu62kgD/rde++0U2AxjpqzsGSk2cYWpPI",
+	"FWMqIKdlN47CdlpzbLhyreUgg2Dgvddae9V5q84wTrsjphv7ARSGNXAJfrx4UcKla4mAdinM+ibDfEG0",
+	"nAq/BcVOYN2oVpuE6nUuakHN5bLa8WJClATsmAoj0zp13fkmC2+VUYnADaxcVwunsbqYJvR0sFuaLszm",
+	"Dg7GB0939/d3D8YX+88m4+PJeDzaPzg8On76T8N9VGuWmfX/n5/Hu88//Xb0eRf/56D8nwv3P5PG/wyn",
+	"0xH+/37w9PPOf/7zPwZriN/PBFQaKNbdSX1ck26zHyWTLy2ZtPuo15pZ3BHbThTZctsfhY6/otCxFZN8",
+	"JYJDxc7f7UnoITI0KXfNRWzjnnAEd4X6PsvWa7OQJfq6KPCFu4sPzbG6Ti3XtvYdOFggar/VgtJ1gMqQ",
+	"/IZjZjvHSGuawudgoFiUZ1yvzg2ZWNkGbF1dnbIXm19rBl19kBENcGnmCMSH88doBkxoZzDXeoGN0LiY",
+	"ybVZkIAbhSMNCqGevj+D4tlCErPEG5pA+PNsgj7FhGlCiWZKT8UiofXqg08UUTy2uTaRFDcsU0XM5gKF",
+	"FSoKeS+YCospRZ7FjpG51IJFGmSdjCmGU4ypppgA74JBsUb+kupojp0BQ5+dw9IHXyzTkhMdhVpWs2yn",
+	"YiqgnoTMNVPYadPritbWb7PWbBN6HMK/d+HfUEXl1U/nH169/tfpy7dn7/518ePfX72DGjwQ5+Jy3jDn",
+	"Gst8q6kIKz38JuR72GEyzcfjwwi/ZP6XhSPyhl+zNv0exp+KsveBOR+uiApOnfzX+Y/vXNGMLJOZInNq",
+	"G4jVauIGU7EA5zO0UfSCLjCYp7T0jdCIBkk0umo3m4qNhjNy2ujU58Ib+3TwhGBKf4AT1xsUchRoxooE",
+	"1KkIj/YPw52AMIgbtb6AWbV5pxHheTT32yUAP2DRzako6lJv6guKMnnCIyYUAJqAcOjB27OLQTDIs8Qe",
+	"WzXZ25MLJpTMs4iNZHa1Z19Se+bZz8FAcw1ivaUB+Z///r/+Fa14mif2xCFnmgNdpFjOWMZE5Bh5ZxAM",
+	"zAlFXNgfjUdj8wkzA7rgg8ngcDQeHaKWMAf82vsXDLp3s7+HjfNsk0Dz20K2FSV7C80Fy75qoa0tHWKT",
+	"uRNCCXYTtL8rbZRU/FNA6FS43oZSMHIlIeTb9TscuYAAkjEsmICCkEwZiXMGO66YMDqVhoY5iB8Z1Qz3",
+	"iiy5iOXSsJ8r/VCcGHNtNNv02dbTXuGeDT0tC0XMa793cPz8YDz+HPRseLmuV+Dn6mWEqnzbCRlMDp4e",
+	"7B8d1RtgH4zHD9aZ02ty2dGI0/bWg9x64Ik5FXjlPkTb0SNcS9sbxZr3vI7f8Mr+5lcqrV3hpaPNLxXN",
+	"pOGFZ5tfqDX4Na/tH25+rd6ZGd477rOolh6tn4PBcR8itvUQB5HH5SbBuffbKZotMzIKvVLg4gAu+WTe",
+	"aWDKFdPdeFJyEZx1pWm6UCQsxW4bYFqK3nA3CLa0HiMqYgAVG0FUx4KgyIxwmOKKJdrE9AnBrqtTMbQw",
+	"BAlxrp1qUGRf1bs6kvM5tVFqNEmM5APnDADNgNt7qfRVxs7/8QZknUuq2HpI+oHpe8DRdvCDLZz+jGjz",
+	"CC7fHrh8wOjwemunnviSsYRRtUZmOa2KJAAWUMGWOD1iwVihPZa9loMi3GUqaqffHPIh96LZf8nTBbmk",
+	"BsdkbZgnaiqK1sgogdowAUazhLNsByRlKxfhHG1rMHD4GWV4PXJ8sBR4RI9HWeURTgZvrImhOO542nvC",
+	"iVonrryGvtKq0li6aDBOhrY/0MT8tUVm2BmRC6No4ptYQQ27tRvkWNIsVhPM5kWQ8SJb3UhGsjB69FQc",
+	"jceB8zJVG5YUgpHrRq1kBkkACxtdT1dEGf5Yjyrn95JHiu7ag4PxwXe74/3d/eOL8fPJeDwZj/85uIO2",
+	"VG0P/og+j+jzVaLP62bree9MbwQhMFixIru1HYYwEdxmi3hVIvx4i6KeOEBGtcPSnsymwo/a9Y2A4CV3",
+	"3uhaAm3FnmZ0HmogC6cbGE1KMY0am82yveJWb1Q0LZq7ucTAqQix6n84ItZ/o6Cwre1+CXUpFxmLuOJS",
+	"dKKVlw98D7yquhYHhzP67Hj29Gj3+Lv973aPjp8e7F4ezqLdg+j508PZ06d0Rp/2R7HW9NevCsI8InZA",
+	"GMYseOVj7A3Ds0oRpUc8+7bwDJmisulpmTbmwOw1v9V5xlQ7niEYdOPZuUEy1foNowJBodqJ5bXwLA6D",
+	"ioUomArfPhSQsPTNWvMRenbDak2AIjES4nmmUOy6oEwpW5WpyUV50WpL6ZAYOA1rHaTDojk6lCMKPWAP",
+	"dyw8Kl/Bm4pTLLYkJOSvTyxyQwVedLOYtdhfoeE5XgDDo/GYCJpycTUVUAH5LGbpQhpQgJYRZ3GIcqUZ",
+	"AxMOwZPD6xmHhKupqCieoOWmmM2KLTNkCecdSSBTgcgA/r+T8sO24hp8+orZsnSNzBKLZsFUuA1AWnHX",
+	"r8N8ecYTRvSSRwxXALOVImIj8oZDOd4MvKDxVFSvtmY+kJ6zdFKKzUUfSfOdqajwma1DkClNEq4gOEPZ",
+	"vv7mGyNy5gK9Cu5VTJg5yNJ7mYuEKYUs6XKQ0cGW5WztHYej/953XCN6ZTC+/C46uNxnuwfxId09io6P",
+	"d59T88/L76Kn8TE7mh2OB8189Z+rsT/1SDbUCzAGZ/AsHh/sHx3Mdg/3o9nu0f7+8e7z8eVsl7Ljg/E4",
+	"+o7uX9JqDIa9PushK4P/knNBXkrmRXVgzTzsP7LLBdSNLjN1N0zz2E6zESfWd85lME0t0sMPgCwCwQY/",
+	"MbLkSVKIReSarZzdSvCruSYxU9cjqOPZh7xfYN5+rGY58TOcN80yqJ0Lmk/KY5jzCGuA9pdMGlUrWmSn",
+	"Ly0dVVLtW2SkovIOxp9g5R37J2xMYVH2UUr69qQkZI47S0kQVwBFy9eYsWMzsNceeGLvnltNQsgxCssW",
+	"4XJW7e0hRbKaikInDL0OAiE0JwIZa6cSVVE2eHaX4lTUIknIkIo4gMhuaBrtN5OekEYH6nAngPYC5itz",
+	"lnjt2p0yIdAHEBupycaSXko9D/Bx95DrK+7N0RrRy6boGNsBwlNQrc5v9FYkU+AX5C6Da7JcqIkjtdd8",
+	"DUUNc51jgSECfY9hNZEUKk+xlVetYbMtC2Y1aiNS4F5pnkLlkERJDElSRimmCSk8iWoO2+G5Eqei8CW6",
+	"5S65UETeWLtSRkUsU5w5csEu/j9SWEIvDecpxTCYidc7xgq8MLCtPW9EE1t2h0Rm5uDzrA9CzLbOKE8Y",
+	"1DDDaXRKM9A0Wp3G8X2EGZtRuF/pDjXwGwAMWpugH47Lrj9HB8+3s0QW7a6/alOk1767XZfHDXbtxB8v",
+	"o2/MBEk5KJIxcyGdcEn4lwMVJd75FxQczK7rKUoYzbovqJcsYRBqicGQecICkisWk3xh1Vrwf6zDKKUp",
+	"iEedmPECpvBXd3R686p1KpB4tK3/+PFwf3uHG0+ZPWSlMNj7EKN1apNvobwgbBevotZ96INBaVHzBZ6p",
+	"KKwoBeZwDXHoK6axlqCR0cgw/MBSygUXV+EJGYMFx0HGzgbp4Qdcx18dCoqrXnVrpu7Gf7TPf4vRDlyh",
+	"NajEArUZDPxUiZ6Q0MhQ81IoroVcKjKMWSpdt1/Q1TCNolLueycobazVrsg2aMJvUqdIZFSWEaZy2D/p",
+	"OUsVS26KBAZIAin7z7VAhmfCfASOvQZJ1kOHzys1vLcOlEYz5UeQ+UZBxucFzwHsHWQPe87EpbxtQE/T",
+	"h7bG5iVWRfET0FpWVafT5QogIzyLww61oeqFuF+M9V2N59sBRqOt09eHHRU6rAePMkv6ERO+LUz4gWmv",
+	"sdgdjv1ameOiWhHdfMgPWCq6PlTgoF5Aug8e3E8WuKNLtVpMzVkyx5/vghTqzwMV0NmtBSgavd0e8eIb",
+	"liG6Gjp5EOK5wjfgiE04XxNbxEBA8CKCvM6RQS2DnUSJVJCemtlukBBqo43U+5YtVS9QsV+6D6o0Axt+",
+	"F9Gj2Y/zG5A9HqOu/xIpZFh3oji3xRG/E6ooaFb5oNKJbXghBUMDCHpQW1uYkmE1nhH84kWdPdC8d9Cr",
+	"bC2tLUVzSXjBbnVIUqqjOVOEdrZPnIqW/onaFpxyWper51WpfRQQfmVeFle4mIhidMHp+YuzM5IwbSDk",
+	"pAq+14wtrG++qD80lNlUFC0odwohgGDYsdkKbNdU7Sdj51ISfjIVGLSYMur6vQrCjTiK7bfNX6CGBKTk",
+	"EsW0Gk1Fv4IXrZ1ebb0LrKdxUnaXBWMWxDgWjShhUss5T5jN+bGRlLNMCt1puKreLNhD9Q+IAPSuIyhn",
+	"3SHBHozL+C/onDajiHtbC7WNbrFf30XUaFncR7AtbJ88aylz/XgrfVu3EjLHWqGXXK7ql0BfVbpfvJiD",
+	"H2A8Gwg/qoRwhn7/rtDgEi3NblNRk5AxLAjEYpSJyVLmSTwiZ9oBW7HcJ6oamk8Sfs0q9wkVMfk1Zznc",
+	"UO0Fn6bCFQ51g1YqiG5AzvtGGd05XrYWv1vUYsqkTAlG21NNhJRitCVCllT6Mwjq60X0Rq22Rwj81gTz",
+	"RVnU9o66fj9rod8Qk1b9BpdSz61wq7axEj6AfbDL0vc7afRuIX8GpNgsRD3mGf4FzIOVc7yVEu+CjbYL",
+	"VGRCZ6uyph4GQtvqUAHhIkryGJPPZNFOrgwhxxaFNgyiiErHsPITIoUXvF3aBYpqUajigjLKsZCMlnk0",
+	"NzqxYswlVHeHQlkWeAyLXB8WeVHW+zJ0hkbwjxjyDeYqY4f/5jn28MMdmTXo4VoVtaPH3+SSpEbAMMDB",
+	"yyzi2ifR8ua1ribD6WBJ1VT46huJaJKwmBxiOsh/Tgd+fJTLdYXG166gCyam3nC2NGJVWEzblVLYiBWw",
+	"vHuINGXFYUPPijL6yaVWQCblwXj8aVsHBMzpNSz5K0QYOz8kYQfQiDy9xNAo4ABzdVhOeYScbw9ygBXs",
+	"+Y9kZrTZ0/dnRdzzVsCzScvxrYktooqv10yaVaQrMktZ/JpFjN8UjRuwM6YuJJkReVUpba3lVIR7dMH3",
+	"Ijf23mg0AoO5I0BTaMrYDKK6bbYdFX4p64wKMnRlDv7r/Md3AcEzR264TFzYYS6uoUADxoAGU8HFL1iO",
+	"BOPRAy8ZjYurncp6FMGXkXLpCVb5ngqzUwaAbSApJKjY6NWMkZSqaxZ7TbcSeWWdEhaTpyKS6SUX1rp2",
+	"+u7lCSb7JUaYLVwvYuX6IkGNgaI0uS0QgdQqE2f8XLw10iXh2mwpbh8+KEVd5vRLnUK9h/aipVjmlAoJ",
+	"aX72r08Kp1LBOCldEaV5kpBLRqQAtw/PyJKuRmvrhhcAVmu7B1WISum7Uj/8hFBbvMzWrMBHoTyFt6qp",
+	"GHJt3UplLQYHuQEBOXrXPhxCcdclVQRUBKjgMBXh0Xi8+d78kraA3lfq0XgcHI3373atft1WADvJzVaA",
+	"AmgdWz7eq9+wOeAe1+raUo5VI4AzFvp+CVc5OmYJNw8h9Lu/fvzwRk2F0nTllwoCR47KuWYkosL2u7hk",
+	"esmYgB/VGpxRjxWgu3V4kEOK0kcx7N5jXPG3m+BIkwQMY95Rf2n+WT/m9jy+xEPK+zoLJIg1ERPanW+Q",
+	"FqrVojxnvYI7GHABAkGo1ixddPkPfqpP6v7Cgy8ubHGeyil81Zd/Oc31/sJyrx6P/jd66deuXV5JKXIV",
+	"03rAQMbsCN1I8A8XeSDYsrjmC2UEaWT+WfyExQehGY1tQTMVfkW8jx/eQPScJOHHLAlRYijC64phsCsO",
+	"1thbUnWC4XNmElIwyJOmoog9s70UA0yORNix/cOwat6/WSax5h7XZCaTRC5VOaWMGa1pIRMerTpljwZe",
+	"fSiId58o5ngwOTrYVlWxH/4zwNVqPVj5XPUIV99ieJeICS0Aq15lfhNWPVjitdd01WtT6qswRllZL6o8",
+	"pkXvVcjRPyX68WT/9fKd/XO11Ylfa5L4wBYJjWwEpRnaCBLYMaY2lyeK+LGSRXXZqXBN8k5s0KZeoTFa",
+	"55ktnUDkbDYi51j411q2XVU5K4nAt12oP3QvrWT4Y/ldqE1nDhuLy3Y6IJZsEjPUPVtL3LEg7ccsgV2a",
+	"a72Y7O3tH3w3Go/Go/3J8/F4XGzRYEvbarHnXy+WdaEYbLOQy7IF66NB5ZsUUxDLfNCycegepHTAmNf4",
+	"GGoj+y2Pf/70+ZP52XwYKyfXTfaJjGhCXHNT16/Xa31M/Aa7o0r31MoRfTZ+NoZCzXaOrQ3FK93DXK8t",
+	"a5NN6YrMoDVHQBTDTre226n5rO3ganu4BK3DI2JCsJbR0MhyLhP/ZTBPNd/9yYlslb7KLp5ekVj62aV2",
+	"rEot6MZsDHeh65MneVaGoKwt8+eNbosCNUd23dSLEc1qJ66ZR2t9fs9GJpdiKkoJFB/krrHHkFov7Jwb",
+	"Uq4wPwt2Bxr32k+wlHB0LPqNR+wMMC8Mrhe3FFdSt4PwLgGsmS3mmlsnUDB+aOvYKJmAch/u2X+EU8EV",
+	"ucx5Al3f9JwptjPpWQwlcH82C+qdABLYpDdbRRqdzSyurBszQ9o5tRYZ0BILQNaFAmBPzXokAFb51fYl",
+	"qrF+OjrYcd3ebQUiSGW+hZumfcoVaeYHJqAQrsMhGK3R4Lscu7znPn3+/wEAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
