@@ -23,6 +23,9 @@ func (db *DB) addMessages(ctx context.Context, tx *txn, msgs []mews.Message) err
 	if err != nil {
 		return err
 	}
+	if db.writeStmts.inTx() {
+		return db.writeStmts.insertMessages(ctx, first, msgs)
+	}
 	return db.insertMessages.each(len(msgs), func(s *sql.Stmt, lo, hi int) error {
 		args := make([]any, 0, 6*(hi-lo))
 		for i, m := range msgs[lo:hi] {
@@ -40,7 +43,8 @@ func (db *DB) addMessages(ctx context.Context, tx *txn, msgs []mews.Message) err
 // updates the threads and tells which of them are there. max, not a plain
 // assignment: a thread's UpdatedUTC is the time of its newest message,
 // whatever the order the messages arrive in. "+": look the threads up by
-// id, not through the scope index.
+// id, not through the scope index. Through database/sql only; the write
+// connection's own handle runs touchThreadSQL per thread (rawwrite.go).
 func touchThreadsSQL(n int) string {
 	return `UPDATE threads SET updated_utc = max(updated_utc, ?)
 		WHERE id IN (` + list(n) + `) AND +integration_id = ?
@@ -54,23 +58,79 @@ func (db *DB) MessagesAdd(ctx context.Context, scope mews.Scope, msgs []mews.Mes
 	if len(msgs) == 0 {
 		return nil
 	}
-	// The threads in order of first mention, each with its newest message.
-	var threads []uuid.UUID
-	newest := make(map[uuid.UUID]int64)
-	for _, m := range msgs {
-		c, seen := newest[m.ThreadID]
-		if !seen {
-			threads = append(threads, m.ThreadID)
-		}
-		if created := micros(m.CreatedUTC); !seen || created > c {
-			newest[m.ThreadID] = created
-		}
-	}
-
+	threads, newest := messageThreads(msgs)
 	return db.writer.do(ctx, func(ctx context.Context, tx *txn) error {
 		// Touch the threads first: what the update finds is the scope
 		// check. A thread that is not there, or in another enterprise, fails
 		// the write, and the writer rolls back what it touched.
+		enterprises, err := db.touchInScope(ctx, tx, scope, threads, newest)
+		if err != nil {
+			return err
+		}
+		if err := db.addMessages(ctx, tx, msgs); err != nil {
+			return err
+		}
+		// The webhooks are queued in the same transaction: acknowledged
+		// messages always have their deliveries.
+		if db.writeStmts.inTx() {
+			has, err := db.writeStmts.hasWebhooks(scope.IntegrationID)
+			if err != nil || !has {
+				return err
+			}
+		}
+		found := make(map[uuid.UUID]uuid.UUID, len(threads)) // thread: enterprise
+		for i, id := range threads {
+			found[id] = enterprises[i]
+		}
+		return db.queueWebhooks(ctx, tx.Tx, scope.IntegrationID, msgs, found, msgs[0].CreatedUTC)
+	})
+}
+
+// messageThreads returns the threads of msgs in order of first mention,
+// each with the instant of its newest message (Unix microseconds).
+func messageThreads(msgs []mews.Message) ([]uuid.UUID, []int64) {
+	threads := make([]uuid.UUID, 0, len(msgs))
+	newest := make([]int64, 0, len(msgs))
+	var index map[uuid.UUID]int // of threads, once a linear search costs more
+	for _, m := range msgs {
+		created := micros(m.CreatedUTC)
+		i := -1
+		if index != nil {
+			if j, ok := index[m.ThreadID]; ok {
+				i = j
+			}
+		} else {
+			i = slices.Index(threads, m.ThreadID)
+		}
+		if i >= 0 {
+			newest[i] = max(newest[i], created)
+			continue
+		}
+		threads, newest = append(threads, m.ThreadID), append(newest, created)
+		if index == nil && len(threads) > 16 {
+			index = make(map[uuid.UUID]int, len(msgs))
+			for j, id := range threads {
+				index[id] = j
+			}
+		} else if index != nil {
+			index[m.ThreadID] = len(threads) - 1
+		}
+	}
+	return threads, newest
+}
+
+// touchInScope moves the UpdatedUTC of threads to the instants of newest
+// (of the same index) and returns the enterprise of each: an error if one
+// is not a thread of scope, the first of them in order.
+func (db *DB) touchInScope(ctx context.Context, tx *txn, scope mews.Scope, threads []uuid.UUID, newest []int64) ([]uuid.UUID, error) {
+	enterprises := make([]uuid.UUID, len(threads))
+	n := len(threads)
+	if db.writeStmts.inTx() {
+		var err error
+		if n, err = db.writeStmts.touchThreads(ctx, scope.IntegrationID, threads, newest, enterprises); err != nil {
+			return nil, err
+		}
+	} else {
 		found := make(map[uuid.UUID]uuid.UUID, len(threads)) // thread: enterprise
 		for at, ids := range byTime(threads, newest) {
 			err := db.touchThreads.each(len(ids), func(s *sql.Stmt, lo, hi int) error {
@@ -83,29 +143,34 @@ func (db *DB) MessagesAdd(ctx context.Context, scope mews.Scope, msgs []mews.Mes
 				return collectThreads(tx.StmtContext(ctx, s).QueryContext(ctx, args...))(found)
 			})
 			if err != nil {
-				return err
+				return nil, err
 			}
 		}
-		for _, id := range threads {
-			if e, ok := found[id]; !ok || !slices.Contains(scope.EnterpriseIDs, e) {
-				return mews.Errorf(mews.EINVALID,
-					"Invalid MessageThreadId: %s is not a message thread of this client.", id)
+		for i, id := range threads {
+			e, ok := found[id]
+			if !ok {
+				n = i
+				break
 			}
+			enterprises[i] = e
 		}
-		if err := db.addMessages(ctx, tx, msgs); err != nil {
-			return err
+	}
+	// The threads found come first, up to the first that is not there.
+	for i, id := range threads {
+		if i == n || !slices.Contains(scope.EnterpriseIDs, enterprises[i]) {
+			return nil, mews.Errorf(mews.EINVALID,
+				"Invalid MessageThreadId: %s is not a message thread of this client.", id)
 		}
-		// The webhooks are queued in the same transaction: acknowledged
-		// messages always have their deliveries.
-		return db.queueWebhooks(ctx, tx.Tx, scope.IntegrationID, msgs, found, msgs[0].CreatedUTC)
-	})
+	}
+	return enterprises, nil
 }
 
-// byTime groups threads (in order) by the time their UpdatedUTC moves to.
-func byTime(threads []uuid.UUID, newest map[uuid.UUID]int64) map[int64][]uuid.UUID {
+// byTime groups threads (in order) by the time their UpdatedUTC moves to
+// (newest, of the same index).
+func byTime(threads []uuid.UUID, newest []int64) map[int64][]uuid.UUID {
 	groups := make(map[int64][]uuid.UUID, 1)
-	for _, id := range threads {
-		groups[newest[id]] = append(groups[newest[id]], id)
+	for i, id := range threads {
+		groups[newest[i]] = append(groups[newest[i]], id)
 	}
 	return groups
 }

@@ -3,7 +3,10 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -182,5 +185,151 @@ func TestWriteStmtsFollowAReplacedConnection(t *testing.T) {
 	}
 	if len(page) != 1 || page[0] != th {
 		t.Fatalf("threads stored: %+v, want %+v", page, th)
+	}
+}
+
+// TestMessagesAddRawAgreesWithDatabaseSQL: messages/add through the write
+// connection's own handle (rawwrite.go: the threads' update and scope
+// check, the messages' insert, the look for webhooks) and through
+// database/sql (the path taken when the statements are closed) give the
+// same answers, errors word for word, and leave the same threads,
+// messages and webhook deliveries: an add to several threads, one of them
+// twice and its later message first; more threads than messageThreads
+// searches linearly; a thread that is not there, of another enterprise of
+// the integration, of another integration, both kinds of failure in either
+// order; a message id stored before; a failed add changes nothing.
+func TestMessagesAddRawAgreesWithDatabaseSQL(t *testing.T) {
+	for _, path := range []string{Memory, "file"} {
+		t.Run(path, func(t *testing.T) {
+			dbPath := func(name string) string {
+				if path == Memory {
+					return Memory
+				}
+				return filepath.Join(t.TempDir(), name)
+			}
+			raw, viaSQL := openClosed(t, dbPath("raw.db")), openClosed(t, dbPath("sql.db"))
+			if err := viaSQL.writeStmts.close(); err != nil {
+				t.Fatal(err)
+			}
+			ctx := t.Context()
+			e1, e2, e3 := uuid.New(), uuid.New(), uuid.New()
+			scope := mews.Scope{IntegrationID: uuid.New(), EnterpriseIDs: []uuid.UUID{e1, e2}}
+			other := uuid.New() // another integration
+			at := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+			var threads []mews.Thread
+			thread := func(integration, enterprise uuid.UUID) uuid.UUID {
+				th := mews.Thread{ID: uuid.New(), IntegrationID: integration, EnterpriseID: enterprise,
+					OriginalSender: "s", Subject: "t", CreatedUTC: at, UpdatedUTC: at}
+				threads = append(threads, th)
+				return th.ID
+			}
+			tA, tB, tC := thread(scope.IntegrationID, e1), thread(scope.IntegrationID, e1), thread(scope.IntegrationID, e2)
+			tD, tE := thread(scope.IntegrationID, e3), thread(other, e1)
+			var many []uuid.UUID
+			for range 20 {
+				many = append(many, thread(scope.IntegrationID, e2))
+			}
+			unknown := uuid.New()
+			stored := uuid.New() // the id of a message added by the first add
+			msg := func(id, th uuid.UUID, s time.Duration) mews.Message {
+				if id == uuid.Nil {
+					id = uuid.New()
+				}
+				return mews.Message{ID: id, ThreadID: th, Text: "x \x00 é", Sender: mews.SenderApplication, CreatedUTC: at.Add(s)}
+			}
+			var manyMsgs []mews.Message
+			for i, th := range append(slices.Clone(many), many[3], many[17]) {
+				manyMsgs = append(manyMsgs, msg(uuid.Nil, th, time.Duration(i)*time.Millisecond))
+			}
+			adds := [][]mews.Message{
+				{msg(stored, tA, 3*time.Second), msg(uuid.Nil, tB, time.Second), msg(uuid.Nil, tA, 2*time.Second), msg(uuid.Nil, tC, time.Second)},
+				manyMsgs,
+				{msg(uuid.Nil, tA, 9*time.Second), msg(uuid.Nil, unknown, 9*time.Second), msg(uuid.Nil, tB, 9*time.Second)},
+				{msg(uuid.Nil, tA, 9*time.Second), msg(uuid.Nil, tD, 9*time.Second)},
+				{msg(uuid.Nil, tE, 9*time.Second)},
+				{msg(uuid.Nil, tD, 9*time.Second), msg(uuid.Nil, unknown, 9*time.Second)},
+				{msg(uuid.Nil, unknown, 9*time.Second), msg(uuid.Nil, tD, 9*time.Second)},
+				{msg(uuid.Nil, tB, 9*time.Second), msg(stored, tC, 9*time.Second)},
+				{msg(uuid.Nil, tC, 4*time.Second), msg(uuid.Nil, tA, time.Second)}, // tA's UpdatedUTC stays at +3s
+			}
+			wantFail := []bool{false, false, true, true, true, true, true, true, false}
+			var outcomes [2][]string
+			for k, db := range []*DB{raw, viaSQL} {
+				if err := db.Import(ctx, threads, nil); err != nil {
+					t.Fatal(err)
+				}
+				for i, msgs := range adds {
+					if i == len(adds)-1 {
+						// The last add with webhooks: both queue the same.
+						if err := db.WebhooksSet(ctx, scope.IntegrationID, []string{"http://a.test/h"}); err != nil {
+							t.Fatal(err)
+						}
+					}
+					var usedRaw bool
+					err := db.writer.do(ctx, func(context.Context, *txn) error { usedRaw = db.writeStmts.inTx(); return nil })
+					if err != nil || usedRaw != (k == 0) {
+						t.Fatalf("store %d takes the raw statements: %v (%v)", k, usedRaw, err)
+					}
+					err = db.MessagesAdd(ctx, scope, msgs)
+					if (err != nil) != wantFail[i] {
+						t.Fatalf("store %d, add %d: %v, want failure %v", k, i, err, wantFail[i])
+					}
+					outcomes[k] = append(outcomes[k], fmt.Sprint(err))
+				}
+			}
+			for i := range adds {
+				if outcomes[0][i] != outcomes[1][i] {
+					t.Errorf("add %d: raw %q, database/sql %q", i, outcomes[0][i], outcomes[1][i])
+				}
+			}
+			for i, want := range map[int]uuid.UUID{2: unknown, 3: tD, 4: tE, 5: tD, 6: unknown} {
+				if w := fmt.Sprintf("Invalid MessageThreadId: %s is not a message thread of this client.", want); !strings.Contains(outcomes[0][i], w) {
+					t.Errorf("add %d: %s, want %q", i, outcomes[0][i], w)
+				}
+			}
+			var states [2]string
+			for k, db := range []*DB{raw, viaSQL} {
+				var b strings.Builder
+				for _, th := range threads {
+					got, err := db.ThreadGet(ctx, th.ID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					fmt.Fprintf(&b, "thread %s updated %s\n", got.ID, got.UpdatedUTC.Sub(at))
+					s := mews.Scope{IntegrationID: th.IntegrationID, EnterpriseIDs: []uuid.UUID{th.EnterpriseID}}
+					ms, err := db.MessagesGetAll(ctx, mews.MessageFilter{Scope: s, ThreadIDs: []uuid.UUID{th.ID}, Page: mews.Page{Count: 100}})
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, m := range ms {
+						fmt.Fprintf(&b, "  message %s %q %s %s\n", m.ID, m.Text, m.Sender, m.CreatedUTC.Sub(at))
+					}
+				}
+				ds, err := db.Deliveries(ctx, nil, 10)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, d := range ds {
+					fmt.Fprintf(&b, "delivery %s %s %s %s\n", d.IntegrationID, d.URL, d.Payload, d.CreatedUTC.Sub(at))
+				}
+				if len(ds) != 2 { // one per enterprise of the last add
+					t.Errorf("store %d: %d deliveries, want 2", k, len(ds))
+				}
+				states[k] = b.String()
+			}
+			if states[0] != states[1] {
+				t.Errorf("raw:\n%s\ndatabase/sql:\n%s", states[0], states[1])
+			}
+			for _, want := range []string{
+				fmt.Sprintf("thread %s updated 3s\n", tA), fmt.Sprintf("thread %s updated 1s\n", tB),
+				fmt.Sprintf("thread %s updated 4s\n", tC), fmt.Sprintf("thread %s updated 0s\n", tD),
+				fmt.Sprintf("thread %s updated 20ms\n", many[3]), fmt.Sprintf("thread %s updated 21ms\n", many[17]),
+				fmt.Sprintf("thread %s updated 19ms\n", many[19]),
+			} {
+				if !strings.Contains(states[0], want) {
+					t.Errorf("raw store lacks %q:\n%s", want, states[0])
+				}
+			}
+		})
 	}
 }
