@@ -23,6 +23,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -109,6 +110,11 @@ func run(conc int, dur time.Duration, nThreads, nMessages int, dbPath, only, cpu
 		return err
 	}
 	defer stopProfile()
+	stopTrace, err := startTrace(*traceFile)
+	if err != nil {
+		return err
+	}
+	defer stopTrace()
 	if abRounds > 0 {
 		return runAB(ctx, store, bodies, conc, dur, abRounds, journal, selected)
 	}
@@ -256,6 +262,26 @@ func (b *bodies) next(o op, worker, i int) []byte {
 
 // startProfile starts a CPU profile into path, if any; the returned
 // function stops it.
+// traceFile is -trace: a runtime/trace of the measurements (go tool trace,
+// or golang.org/x/exp/trace to account for the goroutines' time).
+var traceFile = flag.String("trace", "", "write a runtime/trace of the server runs to this file")
+
+// startTrace starts the execution trace to path, if not empty.
+func startTrace(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { trace.Stop(); f.Close() }, nil
+}
+
 func startProfile(path string) (func(), error) {
 	if path == "" {
 		return func() {}, nil

@@ -199,7 +199,9 @@ func (db *DB) openFile(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	db.checkpointer = newCheckpointer(cp, &db.logBehind, db.syncer)
+	if db.checkpointer, err = newCheckpointer(cp, file, &db.logBehind, db.syncer); err != nil {
+		return errors.Join(err, cp.Close())
+	}
 	return nil
 }
 

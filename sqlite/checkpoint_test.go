@@ -1,0 +1,297 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/mewsref/mewsref/mews"
+)
+
+// logState reads from the -shm file of the database at path the frames of
+// its log (mxFrame of the wal-index header) and those copied into the
+// database file (nBackfill of the checkpoint info that follows the header's
+// two copies), without checkpointing: https://sqlite.org/walformat.html.
+func logState(t *testing.T, path string) (frames, copied uint32) {
+	t.Helper()
+	b, err := os.ReadFile(path + "-shm")
+	if err != nil || len(b) < 100 {
+		t.Fatalf("the wal-index of %s: %v (%d bytes)", path, err, len(b))
+	}
+	return binary.NativeEndian.Uint32(b[16:]), binary.NativeEndian.Uint32(b[96:])
+}
+
+func checkpointScope() (mews.Scope, func() mews.Thread) {
+	scope := mews.Scope{IntegrationID: uuid.New(), EnterpriseIDs: []uuid.UUID{uuid.New()}}
+	return scope, func() mews.Thread {
+		at := time.Date(2022, 3, 7, 16, 9, 45, 0, time.UTC)
+		return mews.Thread{ID: uuid.New(), IntegrationID: scope.IntegrationID, EnterpriseID: scope.EnterpriseIDs[0],
+			OriginalSender: "a", Subject: "s", CreatedUTC: at, UpdatedUTC: at}
+	}
+}
+
+// writeDuringCopies makes the checkpointer's next pass find the log grown
+// during each of its first n copies, as the writer's steady commits make
+// it grow: a write's transaction is open when each of those copies begins
+// (so that its commit appends to the log, not starts it again) and commits
+// (and is synced) right after the copy, which saw less than there is. It
+// returns the count of copies and a func, to call after the pass, that
+// commits a write still waiting for a copy.
+func writeDuringCopies(t *testing.T, db *DB, thread func() mews.Thread, n int32) (*atomic.Int32, func()) {
+	t.Helper()
+	start := func() (chan struct{}, chan error) {
+		began, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+		go func() {
+			done <- db.writer.do(context.Background(), func(ctx context.Context, tx *txn) error {
+				err := db.addThreads(ctx, tx, thread())
+				close(began)
+				<-release
+				return err
+			})
+		}()
+		<-began
+		return release, done
+	}
+	release, done := start()
+	var copies atomic.Int32
+	db.checkpointer.copied = func(log, backfilled int) {
+		k := copies.Add(1)
+		if k > n {
+			return
+		}
+		close(release)
+		if err := <-done; err != nil {
+			t.Errorf("the write during copy %d: %v", k, err)
+		}
+		release = nil
+		if k < n {
+			release, done = start()
+		}
+	}
+	return &copies, func() {
+		db.checkpointer.copied = nil
+		if release != nil {
+			close(release)
+			<-done
+		}
+	}
+}
+
+// A pass copies, beside the writer, what the writer committed during its
+// first copy too, after syncing the database file, so that the writer's own
+// copy between two transactions (catchUp), which holds up every write, has
+// only the last frames to copy and the last pages to sync. It copied
+// everything committed during a pass of ~85 ms, ~860 pages, and synced
+// the database file with all the pass's pages dirty: 80 ms on average.
+func TestAPassCopiesWhatWasCommittedDuringIt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pass.db")
+	db := openClosed(t, path)
+	db.checkpointer.stop() // the test runs its passes
+	_, thread := checkpointScope()
+	for range 20 {
+		if err := db.MessageThreadsAdd(t.Context(), thread()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var syncs atomic.Int32
+	var syncedAt uint32
+	db.checkpointer.syncFile = func() error {
+		syncs.Add(1)
+		_, syncedAt = logState(t, path)
+		return datasync(db.checkpointer.file)
+	}
+	copies, finish := writeDuringCopies(t, db, thread, 1)
+	frames0, _ := logState(t, path)
+	db.checkpointer.pass()
+	finish()
+	frames, copied := logState(t, path)
+	if frames <= frames0 {
+		t.Fatalf("the write during the pass added no frame (%d, then %d)", frames0, frames)
+	}
+	if copied != frames {
+		t.Errorf("after the pass %d of the log's %d frames are copied: the frames committed during its first copy were left to the writer", copied, frames)
+	}
+	// The second copy found more than the first, so the third: it copied
+	// what the first saw and what came after, then the third found
+	// nothing new. Its sync after the second copy (needless here: the
+	// second copied the whole log, and SQLite synced the database file)
+	// is made because a copy cannot tell whether it saw the whole log.
+	if n := copies.Load(); n != 3 {
+		t.Errorf("%d copies in the pass, want 3", n)
+	}
+	if syncs.Load() != 1 || syncedAt == 0 {
+		t.Errorf("the database file synced %d times during the pass (after %d frames copied), want once after the second copy", syncs.Load(), syncedAt)
+	}
+	if !db.logBehind.Load() {
+		t.Error("the pass did not leave the rest to the writer")
+	}
+	// The writer's next transaction starts the log again.
+	if err := db.MessageThreadsAdd(t.Context(), thread()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.MessageThreadsAdd(t.Context(), thread()); err != nil {
+		t.Fatal(err)
+	}
+	if frames, _ := logState(t, path); frames > 10 {
+		t.Errorf("the log holds %d frames after two writes: it was not started again", frames)
+	}
+}
+
+// A pass that finds nothing new after its first copy syncs nothing itself:
+// SQLite synced the database file at the end of a copy of the whole log.
+func TestAQuietPassSyncsNothingMore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "quiet.db")
+	db := openClosed(t, path)
+	db.checkpointer.stop()
+	_, thread := checkpointScope()
+	for range 5 {
+		if err := db.MessageThreadsAdd(t.Context(), thread()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var syncs, copies atomic.Int32
+	db.checkpointer.syncFile = func() error { syncs.Add(1); return nil }
+	db.checkpointer.copied = func(int, int) { copies.Add(1) }
+	db.checkpointer.pass()
+	if frames, copied := logState(t, path); copied != frames {
+		t.Errorf("%d of %d frames copied", copied, frames)
+	}
+	if syncs.Load() != 0 || copies.Load() != 2 {
+		t.Errorf("a pass with no write beside it: %d syncs of its own and %d copies, want 0 and 2", syncs.Load(), copies.Load())
+	}
+}
+
+// A failed sync of the database file after a partial copy is a failed sync
+// of the store: the pages it did not make durable may be gone from the page
+// cache, and readers read the copied pages from the file, no longer from
+// the log. Writes are refused, nothing more is copied, and the log, which
+// still holds every frame, is left for the next start to replay.
+func TestAFailedSyncOfTheDatabaseFileFailsTheStore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dbsync.db")
+	db := open(t, path)
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	db.SetLogger(slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil)))
+	db.checkpointer.stop()
+	_, thread := checkpointScope()
+	for range 20 {
+		if err := db.MessageThreadsAdd(t.Context(), thread()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eio := errors.New("input/output error")
+	db.checkpointer.syncFile = func() error { return eio }
+	copies, finish := writeDuringCopies(t, db, thread, 2)
+	db.checkpointer.pass()
+	finish()
+	if n := copies.Load(); n != 2 {
+		t.Errorf("%d copies in the pass whose sync after the second copy failed, want 2 (none after it)", n)
+	}
+	err := db.MessageThreadsAdd(t.Context(), thread())
+	if !errors.Is(err, eio) {
+		t.Errorf("a write after the failed sync of the database file: %v, want it refused with the failure", err)
+	}
+	frames, copied := logState(t, path)
+	db.checkpointer.pass()
+	if f, c := logState(t, path); f != frames || c != copied {
+		t.Errorf("a pass after the failure changed the log: %d/%d frames copied, then %d/%d", copied, frames, c, f)
+	}
+	if copied == frames {
+		t.Errorf("all %d frames copied although the last copy was not synced", frames)
+	}
+	if err := db.Close(); err == nil {
+		t.Log("Close after the failure returned nil")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := bytes.Count(logs.Bytes(), []byte("level=ERROR")); n != 1 {
+		t.Errorf("%d errors logged, want 1:\n%s", n, logs.String())
+	}
+	if fi, err := os.Stat(path + "-wal"); err != nil || fi.Size() == 0 {
+		t.Errorf("the log after Close: %v, want it left for the next start", err)
+	}
+}
+
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// Under writes from many callers at once, with the checkpointer at its own
+// pace, the log keeps starting again from its beginning: its frames stay
+// few and its file small, whatever the number of writes.
+func TestTheLogStaysBoundedUnderSteadyWrites(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes for 2 s")
+	}
+	path := filepath.Join(t.TempDir(), "steady.db")
+	db := openClosed(t, path)
+	scope, thread := checkpointScope()
+	threads := make([]mews.Thread, 50)
+	for i := range threads {
+		threads[i] = thread()
+		if err := db.MessageThreadsAdd(t.Context(), threads[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop := time.Now().Add(2 * time.Second)
+	var wg sync.WaitGroup
+	var writes atomic.Int64
+	for w := range 16 {
+		wg.Go(func() {
+			for i := 0; time.Now().Before(stop); i++ {
+				msgs := make([]mews.Message, 10)
+				for k := range msgs {
+					msgs[k] = mews.Message{ID: uuid.Must(uuid.NewV7()), ThreadID: threads[(w*7+i+k)%len(threads)].ID,
+						Text: "Could we check out at 2 pm?", Sender: mews.SenderApplication, CreatedUTC: time.Now().UTC()}
+				}
+				if err := db.MessagesAdd(t.Context(), scope, msgs); err != nil {
+					t.Error(err)
+					return
+				}
+				writes.Add(1)
+			}
+		})
+	}
+	var most, restarts, total, last uint32
+	for time.Now().Before(stop) {
+		frames, _ := logState(t, path)
+		most = max(most, frames)
+		if frames < last {
+			restarts++
+			total += last
+		}
+		last = frames
+		time.Sleep(5 * time.Millisecond)
+	}
+	wg.Wait()
+	total += last
+	fi, err := os.Stat(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d writes of 10 messages; the log started again %d times, at most %d frames of some %d seen, its file %.1f MiB", writes.Load(), restarts, most, total, float64(fi.Size())/(1<<20))
+	if restarts < 2 {
+		t.Errorf("the log started again %d times in 2 s of writes (passes every %s)", restarts, checkpointEvery)
+	}
+	// A log never started again would hold every frame written.
+	if 2*most > total {
+		t.Errorf("the log held up to %d frames of some %d written: it grows with the writes", most, total)
+	}
+}
