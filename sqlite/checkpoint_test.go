@@ -290,8 +290,10 @@ func TestTheLogStaysBoundedUnderSteadyWrites(t *testing.T) {
 	if restarts < 2 {
 		t.Errorf("the log started again %d times in 2 s of writes (passes every %s)", restarts, checkpointEvery)
 	}
-	// A log never started again would hold every frame written.
-	if 2*most > total {
+	// A log never started again would hold every frame written. (Not
+	// half of them: with few writes, on a slow machine, one interval
+	// between two restarts can hold most of them; seen in CI at 65 writes.)
+	if most >= total {
 		t.Errorf("the log held up to %d frames of some %d written: it grows with the writes", most, total)
 	}
 }
