@@ -258,7 +258,7 @@ func (w *writeStmts) insertThread(t *mews.Thread, seq int64) error {
 		resolved = 1
 	}
 	tls := c.tls
-	for _, rc := range [...]int32{
+	return c.stepOnce(s,
 		sqlite3.Xsqlite3_bind_blob(tls, s, 1, p, 16, sqlite3.SQLITE_STATIC),
 		sqlite3.Xsqlite3_bind_blob(tls, s, 2, p+16, 16, sqlite3.SQLITE_STATIC),
 		sqlite3.Xsqlite3_bind_int64(tls, s, 3, micros(t.CreatedUTC)),
@@ -268,20 +268,7 @@ func (w *writeStmts) insertThread(t *mews.Thread, seq int64) error {
 		sqlite3.Xsqlite3_bind_text(tls, s, 7, p+ids+uintptr(n), int32(len(t.Subject)), sqlite3.SQLITE_STATIC),
 		sqlite3.Xsqlite3_bind_int64(tls, s, 8, micros(t.UpdatedUTC)),
 		sqlite3.Xsqlite3_bind_int64(tls, s, 9, resolved),
-	} {
-		if rc != sqlite3.SQLITE_OK {
-			err := c.codeError(rc)
-			sqlite3.Xsqlite3_clear_bindings(tls, s)
-			return err
-		}
-	}
-	var err error
-	if rc := sqlite3.Xsqlite3_step(tls, s); rc != sqlite3.SQLITE_DONE {
-		err = c.codeError(rc)
-	}
-	sqlite3.Xsqlite3_reset(tls, s)
-	sqlite3.Xsqlite3_clear_bindings(tls, s)
-	return err
+	)
 }
 
 // insertMessages inserts msgs with the seq values from seq on, one step of
@@ -316,27 +303,14 @@ func (w *writeStmts) insertMessage(m *mews.Message, seq int64) error {
 	n := copy(b[ids:], m.Text)
 	copy(b[ids+n:], m.Sender)
 	p, tls := c.scratch, c.tls
-	for _, rc := range [...]int32{
+	return c.stepOnce(s,
 		sqlite3.Xsqlite3_bind_blob(tls, s, 1, p, 16, sqlite3.SQLITE_STATIC),
 		sqlite3.Xsqlite3_bind_int64(tls, s, 2, micros(m.CreatedUTC)),
 		sqlite3.Xsqlite3_bind_int64(tls, s, 3, seq),
 		sqlite3.Xsqlite3_bind_blob(tls, s, 4, p+16, 16, sqlite3.SQLITE_STATIC),
 		sqlite3.Xsqlite3_bind_text(tls, s, 5, p+ids, int32(n), sqlite3.SQLITE_STATIC),
 		sqlite3.Xsqlite3_bind_text(tls, s, 6, p+ids+uintptr(n), int32(len(m.Sender)), sqlite3.SQLITE_STATIC),
-	} {
-		if rc != sqlite3.SQLITE_OK {
-			err := c.codeError(rc)
-			sqlite3.Xsqlite3_clear_bindings(tls, s)
-			return err
-		}
-	}
-	var err error
-	if rc := sqlite3.Xsqlite3_step(tls, s); rc != sqlite3.SQLITE_DONE {
-		err = c.codeError(rc)
-	}
-	sqlite3.Xsqlite3_reset(tls, s)
-	sqlite3.Xsqlite3_clear_bindings(tls, s)
-	return err
+	)
 }
 
 // touchThreads moves the UpdatedUTC of each of threads of integration to
@@ -470,3 +444,24 @@ func (e *codeError) Error() string { return e.err.Error() }
 
 // Code returns SQLite's (extended) result code, as sqlite.Error's Code.
 func (e *codeError) Code() int { return e.code }
+
+// stepOnce steps s once to its end, after the results of binding its
+// parameters (binds): the first that failed is the error, and s is left
+// without bindings either way.
+func (c *rawConn) stepOnce(s uintptr, binds ...int32) error {
+	tls := c.tls
+	for _, rc := range binds {
+		if rc != sqlite3.SQLITE_OK {
+			err := c.codeError(rc)
+			sqlite3.Xsqlite3_clear_bindings(tls, s)
+			return err
+		}
+	}
+	var err error
+	if rc := sqlite3.Xsqlite3_step(tls, s); rc != sqlite3.SQLITE_DONE {
+		err = c.codeError(rc)
+	}
+	sqlite3.Xsqlite3_reset(tls, s)
+	sqlite3.Xsqlite3_clear_bindings(tls, s)
+	return err
+}
