@@ -30,6 +30,9 @@ var cmdReply = &command{
 			if err != nil {
 				return err
 			}
+			if *text == "" {
+				return usagef("reply", "--text is required")
+			}
 			res, err := adminDo[admin.AdminMessageResult](c.ctx, c, "reply", (*admin.Client).AdminMessagesAdd, admin.AdminMessageAddParameters{MessageThreadId: id, Text: *text})
 			if err != nil {
 				return err

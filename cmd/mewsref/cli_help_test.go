@@ -133,12 +133,16 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{[]string{"messages"}, "--thread is required"},
 		{[]string{"messages", "--thread", "nope"}, `"nope" is not a UUID`},
 		{[]string{"thread", "add", "--subject", "s"}, "needs --subject and --sender"},
+		{[]string{"message", "post", "--thread", "3fa85f64-5717-4562-b3fc-2c963f66afa6"}, "--text is required"},
+		{[]string{"reply", "--thread", "3fa85f64-5717-4562-b3fc-2c963f66afa6", "--admin-token", "t"}, "--text is required"},
 		{[]string{"help", "frobnicate"}, `unknown command "frobnicate"`},
 		{[]string{"-bogus"}, "flag provided but not defined"},
 		{[]string{"serve", "stray"}, "unexpected arguments: stray"},
 		{[]string{"-body-limit", "0"}, "-body-limit must be a positive number of bytes, got 0"},
 		{[]string{"-body-limit", "-5"}, "got -5"},
 		{[]string{"-request-timeout", "0s"}, "-request-timeout must be positive"},
+		{[]string{"-log-level", "loud"}, `-log-level must be debug, info, warn or error, got "loud"`},
+		{[]string{"-log-format", "xml"}, `-log-format must be text or json, got "xml"`},
 	} {
 		_, errOut, code := invoke(t, tc.args...)
 		if code != 2 || !strings.Contains(errOut, tc.want) || !strings.Contains(errOut, "Run 'mewsref help") {

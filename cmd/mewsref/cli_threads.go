@@ -58,6 +58,9 @@ var cmdMessagePost = &command{
 			if err != nil {
 				return err
 			}
+			if *text == "" {
+				return usagef("message post", "--text is required")
+			}
 			cl, err := c.client()
 			if err != nil {
 				return err

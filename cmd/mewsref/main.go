@@ -118,8 +118,23 @@ func (o *options) validate() error {
 		return usagef("serve", "-webhook-profile must be %s or %s, got %q", server.WebhookProfileFast, server.WebhookProfileMews, o.webhookProfile)
 	case o.webhookLag < 0:
 		return usagef("serve", "-webhook-lag must not be negative, got %s", o.webhookLag)
+	case o.logFormat != "text" && o.logFormat != "json":
+		return usagef("serve", "-log-format must be text or json, got %q", o.logFormat)
+	}
+	if _, err := logLevel(o.logLevel); err != nil {
+		return usagef("serve", "%v", err)
 	}
 	return nil
+}
+
+// logLevel parses -log-level as log/slog does (debug, info, warn, error,
+// in any case, with an optional offset such as warn+2).
+func logLevel(s string) (slog.Level, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("-log-level must be debug, info, warn or error, got %q", s)
+	}
+	return level, nil
 }
 
 // parseFlags reads the server's flags, taking their defaults from the
@@ -141,9 +156,9 @@ func parseFlags(args []string, getenv func(string) string) (*options, error) {
 }
 
 func newLogger(o *options, w io.Writer) (*slog.Logger, error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
-		return nil, fmt.Errorf("-log-level: %w", err)
+	level, err := logLevel(o.logLevel)
+	if err != nil {
+		return nil, err
 	}
 	ho := &slog.HandlerOptions{Level: level}
 	switch o.logFormat {
