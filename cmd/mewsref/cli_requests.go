@@ -56,12 +56,18 @@ var cmdRequests = &command{
 				}
 				return res.Requests, nil
 			}
-			list, err := page(*count)
+			n := *count
+			if *follow {
+				// What follow compares with is the page it polls: the entries
+				// behind the newest --count are not new either.
+				n = followPage
+			}
+			list, err := page(n)
 			if err != nil {
 				return err
 			}
 			p := &requestPrinter{c: c}
-			if err := p.print(list, true); err != nil || !*follow {
+			if err := p.print(list[:min(len(list), *count)], true); err != nil || !*follow {
 				return err
 			}
 			seen := ids(list)
@@ -73,7 +79,7 @@ var cmdRequests = &command{
 					return nil
 				case <-tick.C:
 				}
-				list, err := page(1000)
+				list, err := page(followPage)
 				if err != nil {
 					if c.ctx.Err() != nil {
 						return nil
@@ -95,6 +101,10 @@ var cmdRequests = &command{
 		}
 	},
 }
+
+// followPage is the page that --follow polls: the newest entries, as many
+// as the admin API gives at once.
+const followPage = 1000
 
 func ids(list []admin.AdminRequest) map[uuid.UUID]bool {
 	m := make(map[uuid.UUID]bool, len(list))

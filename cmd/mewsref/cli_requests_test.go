@@ -136,6 +136,45 @@ func TestCLIRequestsFollow(t *testing.T) {
 	}
 }
 
+// --follow with --count prints the newest entries and then only new ones,
+// not the older entries that --count left out.
+func TestCLIRequestsFollowPrintsOnlyNewEntries(t *testing.T) {
+	run := requestsEnv(t)
+	for _, subject := range []string{"old", "newest"} {
+		if err := run(t.Context(), &syncBuffer{}, "thread", "add", "--subject", subject, "--sender", "A"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	out := &syncBuffer{wrote: make(chan struct{}, 1)}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, out, "requests", "--follow", "--json", "--count", "1", "--interval", "10ms") }()
+	for !strings.Contains(out.String(), "newest") {
+		<-out.wrote
+	}
+	if err := run(t.Context(), &syncBuffer{}, "thread", "add", "--subject", "arrived", "--sender", "A"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(30 * time.Second)
+	for !strings.Contains(out.String(), "arrived") {
+		select {
+		case err := <-done:
+			t.Fatalf("follow ended: %v\n%s", err, out)
+		case <-deadline:
+			t.Fatalf("follow printed, in 30 s:\n%s", out)
+		case <-out.wrote:
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("follow, interrupted: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "newest") || !strings.Contains(lines[1], "arrived") {
+		t.Errorf("follow --count 1 printed the newest entry, then the new one only:\n%s", out)
+	}
+}
+
 func allDemoTokens() []string {
 	var out []string
 	for _, in := range server.DemoIntegrations() {
