@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // checkpointEvery is how often the log is copied into the database file.
@@ -61,6 +64,25 @@ const checkpointEvery = 250 * time.Millisecond
 // refused and nothing more is copied, and the next start replays the log,
 // which still holds every frame (it starts again only after a copy that
 // synced).
+//
+// A checkpoint that fails is retried, unless it failed to sync. SQLite
+// raises its count of copied frames only after a copy that succeeded
+// (walCheckpoint: "if( rc==SQLITE_OK ) ... nBackfill = mxSafeFrame"), so
+// after a failed read of the log, a failed write into the database file or
+// a full disk the log still holds every frame not yet counted as copied,
+// the next checkpoint copies them again, and the log cannot start again
+// over them: nothing is lost, the log only grows. The failures are logged
+// (checked) at the first, when the error changes, every
+// checkpointLogEvery failures in a row and once when a checkpoint succeeds
+// again. SQLITE_BUSY is no failure: a passive checkpoint answers it (as a
+// row, busy=1) when another checkpoint runs. A failed sync
+// (SQLITE_IOERR_FSYNC: of the log, which a checkpoint syncs before it
+// copies, or of the database file, after it copied the whole log) is a
+// failed sync of the store, as the checkpointer's own: Linux may have
+// dropped the dirty pages, among them those of the partial copies before,
+// whose frames SQLite already counts as copied, and reports it once per
+// descriptor, so the next checkpoint's sync would succeed and the log
+// start again over the only durable copy of those pages.
 type checkpointer struct {
 	conn   *sql.DB
 	behind *atomic.Bool // set after a pass that found frames in the log
@@ -70,10 +92,26 @@ type checkpointer struct {
 	// replace it).
 	file     *os.File
 	syncFile func() error
+	// checkpoint runs a checkpoint of mode on conn (runCheckpoint; tests
+	// replace it before the first pass).
+	checkpoint func(conn queryer, mode string) (busy, log, backfilled int, err error)
 	// copied is called after each copy of a pass (tests).
 	copied  func(log, backfilled int)
 	quit    chan struct{}
 	stopped chan struct{}
+
+	mu       sync.Mutex // for the writer's catchUp and the pass
+	failures int        // checkpoints failed in a row
+	logged   string     // the error last logged of those
+}
+
+// checkpointLogEvery is how many checkpoints failed in a row with the same
+// error are logged once: about a minute of passes.
+const checkpointLogEvery = int(time.Minute / checkpointEvery)
+
+// queryer is a pool or a connection.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // newCheckpointer starts the checkpointer of the database file path, read
@@ -84,7 +122,8 @@ func newCheckpointer(conn *sql.DB, path string, behind *atomic.Bool, syncer *log
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open the database file to sync it: %w", err)
 	}
-	c := &checkpointer{conn: conn, behind: behind, syncer: syncer, file: f, quit: make(chan struct{}), stopped: make(chan struct{})}
+	c := &checkpointer{conn: conn, behind: behind, syncer: syncer, file: f, checkpoint: runCheckpoint,
+		quit: make(chan struct{}), stopped: make(chan struct{})}
 	c.syncFile = func() error { return datasync(f) }
 	go c.loop()
 	return c, nil
@@ -112,8 +151,8 @@ const passCopies = 4
 // pass copies what it can of the log. While the writer commits beside it,
 // it copies again what was committed meanwhile, syncing the database file
 // before each further copy (up to passCopies copies), then leaves the rest
-// to the writer (behind). A failure (the database busy with another
-// process's checkpoint) is retried at the next tick.
+// to the writer (behind). A copy that failed, or found the database busy
+// with another checkpoint, is retried at the next tick.
 func (c *checkpointer) pass() {
 	prev := -1
 	// The writer copies once the pass is done, not beside its copies:
@@ -152,10 +191,10 @@ func (c *checkpointer) pass() {
 }
 
 // copy runs one passive checkpoint and returns the frames in the log and
-// those of them copied (SQLite's nBackfill), log -1 on an error.
+// those of them copied (SQLite's nBackfill), log -1 on an error or if
+// another checkpoint was running.
 func (c *checkpointer) copy() (log, backfilled int, err error) {
-	var busy int
-	err = c.conn.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &backfilled)
+	log, backfilled, err = c.copyOn(c.conn, "PASSIVE")
 	if err != nil {
 		return -1, 0, err
 	}
@@ -163,6 +202,72 @@ func (c *checkpointer) copy() (log, backfilled int, err error) {
 		c.copied(log, backfilled)
 	}
 	return log, backfilled, nil
+}
+
+// copyOn runs a checkpoint of mode on conn (the checkpointer's, or the
+// writer's in catchUp) and tells its outcome (checked).
+func (c *checkpointer) copyOn(conn queryer, mode string) (log, backfilled int, err error) {
+	busy, log, backfilled, err := c.checkpoint(conn, mode)
+	if err == nil && busy != 0 {
+		return -1, 0, nil // another checkpoint runs: neither success nor failure
+	}
+	c.checked(err)
+	return log, backfilled, err
+}
+
+func runCheckpoint(conn queryer, mode string) (busy, log, backfilled int, err error) {
+	err = conn.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &log, &backfilled)
+	return busy, log, backfilled, err
+}
+
+// checked tells the outcome of a checkpoint: a failed sync fails the store,
+// another failure is logged (see checkpointer), a success after failures
+// too.
+func (c *checkpointer) checked(err error) {
+	log := c.syncer.logger()
+	if err != nil && isSyncError(err) {
+		_ = c.syncer.fail(fmt.Errorf("a checkpoint's sync (of the log before it copies, or of the database file %s after) failed: %w", c.file.Name(), err))
+		return
+	}
+	c.mu.Lock()
+	n := c.failures
+	if err == nil {
+		c.failures, c.logged = 0, ""
+		c.mu.Unlock()
+		if n > 0 {
+			log.Warn("sqlite: the checkpoints of the write-ahead log into the database file succeed again",
+				"database", c.file.Name(), "failed", n)
+		}
+		return
+	}
+	n++
+	c.failures = n
+	msg := err.Error()
+	show := msg != c.logged || n%checkpointLogEvery == 0
+	if show {
+		c.logged = msg
+	}
+	c.mu.Unlock()
+	if show {
+		log.Error("sqlite: a checkpoint of the write-ahead log into the database file failed: the log grows until one succeeds",
+			"database", c.file.Name(), "error", msg, "failures_in_a_row", n,
+			"action", "check the disk and its file system (dmesg, free space): every write stays in the log, "+
+				"and the checkpoints are retried every "+checkpointEvery.String()+"; this is logged again when the error changes, "+
+				fmt.Sprintf("every %d failures, and when a checkpoint succeeds", checkpointLogEvery))
+	}
+}
+
+// isSyncError reports whether err is SQLite's for a failed sync of a file.
+func isSyncError(err error) bool {
+	var se interface{ Code() int } // *sqlite.Error, or codeError (rawwrite.go)
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() {
+	case sqlite3.SQLITE_IOERR_FSYNC, sqlite3.SQLITE_IOERR_DIR_FSYNC:
+		return true
+	}
+	return false
 }
 
 // stop stops the loop; tests then call pass themselves.
@@ -175,12 +280,12 @@ func (c *checkpointer) stop() {
 	<-c.stopped
 }
 
-// close stops the loop, checkpoints what is left (not after a failed sync)
-// and closes the connection.
+// close stops the loop, checkpoints what is left (not after a failed sync,
+// which that checkpoint may be) and closes the connection.
 func (c *checkpointer) close() error {
 	c.stop()
 	if c.syncer.failed() == nil {
-		_, _ = c.conn.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
+		_, _, _ = c.copyOn(c.conn, "TRUNCATE")
 	}
 	return errors.Join(c.conn.Close(), c.file.Close())
 }

@@ -4,16 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/mewsref/mewsref/mews"
 )
@@ -295,5 +298,178 @@ func TestTheLogStaysBoundedUnderSteadyWrites(t *testing.T) {
 	// between two restarts can hold most of them; seen in CI at 65 writes.)
 	if most >= total {
 		t.Errorf("the log held up to %d frames of some %d written: it grows with the writes", most, total)
+	}
+}
+
+// logged returns the records logged as JSON into b, under mu.
+func logged(t *testing.T, b *bytes.Buffer, mu *sync.Mutex) []map[string]any {
+	t.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	var recs []map[string]any
+	for _, line := range bytes.Split(bytes.TrimSpace(b.Bytes()), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var r map[string]any
+		if err := json.Unmarshal(line, &r); err != nil {
+			t.Fatalf("a log line that is not JSON: %q", line)
+		}
+		recs = append(recs, r)
+	}
+	return recs
+}
+
+// jsonLogs sets db's logger to one that writes JSON into a buffer, and
+// returns a func that reads the records logged so far.
+func jsonLogs(t *testing.T, db *DB) func() []map[string]any {
+	var b bytes.Buffer
+	var mu sync.Mutex
+	db.SetLogger(slog.New(slog.NewJSONHandler(&lockedWriter{w: &b, mu: &mu}, nil)))
+	return func() []map[string]any { return logged(t, &b, &mu) }
+}
+
+// A checkpoint that fails (here a failed write into the database file,
+// then a full disk) leaves the log as it was, with every frame not yet
+// copied, for the next one: the store goes on, and the failures are
+// logged at the first, when the error changes and every
+// checkpointLogEvery in a row, not at every pass; a checkpoint that
+// succeeds again is logged once. One that finds another checkpoint running
+// (busy) is not a failure.
+func TestAFailedCheckpointIsRetriedAndLogged(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ckfail.db")
+	db := openClosed(t, path)
+	db.checkpointer.stop()
+	logs := jsonLogs(t, db)
+	var fail atomic.Pointer[codeError]
+	var busy atomic.Bool
+	db.checkpointer.checkpoint = func(conn queryer, mode string) (int, int, int, error) {
+		if busy.Load() {
+			return 1, -1, -1, nil
+		}
+		if e := fail.Load(); e != nil {
+			return 0, -1, -1, e
+		}
+		return runCheckpoint(conn, mode)
+	}
+	_, thread := checkpointScope()
+	for range 5 {
+		if err := db.MessageThreadsAdd(t.Context(), thread()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eio := &codeError{code: sqlite3.SQLITE_IOERR_WRITE, err: errors.New("disk I/O error")}
+	full := &codeError{code: sqlite3.SQLITE_FULL, err: errors.New("database or disk is full")}
+	errorsLogged := func() (n int, last map[string]any) {
+		for _, r := range logs() {
+			if r["level"] == "ERROR" {
+				n, last = n+1, r
+			}
+		}
+		return n, last
+	}
+	fail.Store(eio)
+	passes := 0
+	pass := func(k int) {
+		for range k {
+			db.checkpointer.pass()
+			passes++
+		}
+	}
+	pass(3)
+	busy.Store(true)
+	pass(2) // not failures
+	busy.Store(false)
+	passes -= 2
+	if n, last := errorsLogged(); n != 1 || last["error"] != eio.Error() || last["database"] != db.checkpointer.file.Name() || last["failures_in_a_row"] != 1.0 {
+		t.Errorf("after 3 failed checkpoints: %d errors logged, the last %v; want one, of the first, with the file and the error", n, last)
+	}
+	if err := db.MessageThreadsAdd(t.Context(), thread()); err != nil {
+		t.Errorf("a write after failed checkpoints: %v", err)
+	}
+	if err := db.Ping(t.Context()); err != nil {
+		t.Errorf("Ping after failed checkpoints, which lose nothing: %v", err)
+	}
+	fail.Store(full)
+	pass(1)
+	if n, last := errorsLogged(); n != 2 || last["error"] != full.Error() || last["failures_in_a_row"] != 4.0 {
+		t.Errorf("after the error changed: %d errors logged, the last %v; want 2, the last of failure 4 with the new error", n, last)
+	}
+	pass(checkpointLogEvery - passes)
+	if n, last := errorsLogged(); n != 3 || last["failures_in_a_row"] != float64(checkpointLogEvery) {
+		t.Errorf("after %d failures in a row: %d errors logged, the last %v; want 3", checkpointLogEvery, n, last)
+	}
+	fail.Store(nil)
+	pass(1)
+	if frames, copied := logState(t, path); frames == 0 || copied != frames {
+		t.Errorf("the pass after the failures copied %d of %d frames", copied, frames)
+	}
+	recs := logs()
+	if last := recs[len(recs)-1]; last["level"] != "WARN" || last["failed"] != float64(checkpointLogEvery) {
+		t.Errorf("the checkpoint that succeeded after %d failures logged %v", checkpointLogEvery, last)
+	}
+	pass(1)
+	if n := len(logs()); n != len(recs) {
+		t.Errorf("a pass that succeeded after one that succeeded logged %d records", n-len(recs))
+	}
+}
+
+// A checkpoint whose sync fails (SQLITE_IOERR_FSYNC: of the log, which it
+// syncs before it copies, or of the database file after) is a failed sync
+// of the store, as the checkpointer's own sync: writes are refused, the
+// store is not ready, and the log is left for the next start.
+func TestAFailedSyncInACheckpointFailsTheStore(t *testing.T) {
+	for _, who := range []string{"pass", "catchUp"} {
+		t.Run(who, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "cksync.db")
+			db := open(t, path)
+			db.checkpointer.stop()
+			logs := jsonLogs(t, db)
+			fsync := &codeError{code: sqlite3.SQLITE_IOERR_FSYNC, err: errors.New("disk I/O error")}
+			var armed atomic.Bool
+			db.checkpointer.checkpoint = func(conn queryer, mode string) (int, int, int, error) {
+				if armed.Load() && (who == "pass") == (conn == queryer(db.checkpointer.conn)) {
+					return 0, -1, -1, fsync
+				}
+				return runCheckpoint(conn, mode)
+			}
+			_, thread := checkpointScope()
+			for range 5 {
+				if err := db.MessageThreadsAdd(t.Context(), thread()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			armed.Store(true)
+			if who == "pass" {
+				db.checkpointer.pass()
+			} else {
+				// The writer copies after its next batch, before or
+				// after that batch's sync: the batch may be refused.
+				db.logBehind.Store(true)
+				_ = db.MessageThreadsAdd(t.Context(), thread())
+			}
+			err := db.MessageThreadsAdd(t.Context(), thread())
+			if !errors.As(err, new(*codeError)) || !strings.Contains(err.Error(), "refuses writes") {
+				t.Errorf("a write after the failed sync of a checkpoint: %v, want it refused with the failure", err)
+			}
+			if err := db.Ping(t.Context()); err == nil || !strings.Contains(err.Error(), "checkpoint's sync") {
+				t.Errorf("Ping after the failed sync of a checkpoint: %v, want the failure", err)
+			}
+			n := 0
+			for _, r := range logs() {
+				if r["level"] == "ERROR" {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("%d errors logged, want 1: %v", n, logs())
+			}
+			if err := db.Close(); err == nil {
+				t.Error("Close after the failure returned nil")
+			}
+			if fi, err := os.Stat(path + "-wal"); err != nil || fi.Size() == 0 {
+				t.Errorf("the log after Close: %v, want it left for the next start", err)
+			}
+		})
 	}
 }

@@ -94,7 +94,7 @@ func (db *DB) open(ctx context.Context, path string) error {
 	if err := db.openJournal(ctx, path); err != nil {
 		return err
 	}
-	db.writer = newWriter(db.write, db.seqStmts, db.engine.turns, &db.logBehind, db.syncer)
+	db.writer = newWriter(db.write, db.seqStmts, db.engine.turns, &db.logBehind, db.syncer, db.checkpointer)
 	db.reads = newStmts(db.read)
 	return db.loadControls(ctx)
 }
@@ -300,7 +300,8 @@ func (db *DB) prepare(ctx context.Context) error {
 }
 
 // SetLogger sets where the store logs what a person must act on (a failed
-// sync of the log, logsync.go); until then, slog.Default().
+// sync of the log, logsync.go; failed checkpoints, checkpoint.go); until
+// then, slog.Default().
 func (db *DB) SetLogger(l *slog.Logger) {
 	if db.syncer != nil {
 		db.syncer.log.Store(l)
@@ -308,8 +309,12 @@ func (db *DB) SetLogger(l *slog.Logger) {
 }
 
 // Ping reports whether the database answers a query (for readiness
-// checks).
+// checks), and fails after a failed sync of the store, which then
+// refuses writes until it is opened again (logsync.go).
 func (db *DB) Ping(ctx context.Context) error {
+	if err := db.syncer.failed(); err != nil {
+		return err
+	}
 	var n int
 	if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
 		return fmt.Errorf("sqlite: ping: %w", err)
@@ -333,10 +338,10 @@ func (db *DB) close() error {
 	if db.syncer != nil {
 		errs = append(errs, db.syncer.close())
 	}
-	failed := db.syncer.failed()
 	if db.checkpointer != nil {
 		errs = append(errs, db.checkpointer.close())
 	}
+	failed := db.syncer.failed() // also of the checkpoint at close
 	if db.reads != nil {
 		errs = append(errs, db.reads.close())
 	}

@@ -223,17 +223,21 @@ func (s *logSyncer) fail(cause error) error {
 	err := fmt.Errorf("sqlite: the sync of the write-ahead log %s failed, so writes may have been lost; "+
 		"this store refuses writes until the server is restarted: %w", s.path, cause)
 	if s.failure.CompareAndSwap(nil, &err) {
-		log := s.log.Load()
-		if log == nil {
-			log = slog.Default()
-		}
-		log.Error("sqlite: the sync of the write-ahead log failed: every write is refused from now on",
+		s.logger().Error("sqlite: the sync of the write-ahead log failed: every write is refused from now on",
 			"log", s.path, "error", cause.Error(),
 			"action", "check the disk and its file system (dmesg, free space), then restart the server: "+
 				"at start SQLite replays the log as the disk holds it, which has every write answered 200 before the failure; "+
 				"the writes since were answered with an error and may or may not be there")
 	}
 	return *s.failure.Load()
+}
+
+// logger is where the store logs what a person must act on (SetLogger).
+func (s *logSyncer) logger() *slog.Logger {
+	if l := s.log.Load(); l != nil {
+		return l
+	}
+	return slog.Default()
 }
 
 // failed returns the error of the failed sync, or nil; nil for a nil

@@ -46,6 +46,7 @@ type writer struct {
 	turns   *sync.RWMutex // in memory: held for each transaction (engine.turns)
 	behind  *atomic.Bool  // set by the checkpointer after a pass (catchUp)
 	syncer  *logSyncer    // completes the jobs once the log is synced; nil in memory
+	cp      *checkpointer // runs catchUp's checkpoint and tells its outcome; nil in memory
 	jobs    chan *job
 	quit    chan struct{}
 	stopped chan struct{}
@@ -53,8 +54,8 @@ type writer struct {
 
 // turns is the lock that an in-memory database's readers share with the
 // writer (engine.turns); nil for a file.
-func newWriter(pool *sql.DB, seq seqStmts, turns *sync.RWMutex, behind *atomic.Bool, syncer *logSyncer) *writer {
-	w := &writer{pool: pool, seq: newSequences(seq, seqBlock), turns: turns, behind: behind, syncer: syncer,
+func newWriter(pool *sql.DB, seq seqStmts, turns *sync.RWMutex, behind *atomic.Bool, syncer *logSyncer, cp *checkpointer) *writer {
+	w := &writer{pool: pool, seq: newSequences(seq, seqBlock), turns: turns, behind: behind, syncer: syncer, cp: cp,
 		jobs: make(chan *job), quit: make(chan struct{}), stopped: make(chan struct{})}
 	go w.loop()
 	return w
@@ -135,9 +136,10 @@ func (w *writer) finish(batch []*job, committed bool) {
 // it copied, a small part of what it copied. With no commit in between,
 // the next transaction finds the whole log copied and SQLite starts the
 // log again from its beginning (unless a reader still reads from it: then
-// at a later pass). A failure only leaves the log longer.
+// at a later pass). A failure leaves the log longer, or, a failed sync,
+// fails the store (checkpointer.checked).
 func (w *writer) catchUp() {
-	_, _ = w.pool.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
+	_, _, _ = w.cp.copyOn(w.pool, "PASSIVE")
 }
 
 // run executes batch in one transaction, sets each job's outcome, and
