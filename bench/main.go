@@ -1,9 +1,9 @@
 // Command bench measures the reference server against the ceiling of its
-// stack. In one run it loads a SQLite file through the store, starts the
-// real server and a bare Echo baseline on loopback, and sends the same
-// requests of each operation to both from concurrent keep-alive
-// connections. It prints, per operation, requests/s, p50 and p99 latency and
-// the ratio server/baseline.
+// stack. In one run it loads a SQLite file through the store (or opens one
+// that it loaded earlier, -db), starts the real server and a bare Echo
+// baseline on loopback, and sends the same requests of each operation to
+// both from concurrent keep-alive connections. It prints, per operation,
+// requests/s, p50 and p99 latency and the ratio server/baseline.
 //
 //	go run ./bench -c 32 -d 10s -threads 1000000 -messages 5000000
 package main
@@ -34,7 +34,6 @@ import (
 	"github.com/mewsref/mewsref/internal/benchdata"
 	"github.com/mewsref/mewsref/internal/cputime"
 	"github.com/mewsref/mewsref/server"
-	"github.com/mewsref/mewsref/sqlite"
 )
 
 type op struct{ name, path string }
@@ -57,7 +56,7 @@ func main() {
 	dur := flag.Duration("d", 5*time.Second, "duration of each measurement")
 	threads := flag.Int("threads", 100_000, "threads loaded before measuring")
 	messages := flag.Int("messages", 500_000, "messages loaded before measuring, spread over the threads")
-	dbPath := flag.String("db", "", "SQLite file to create (default: in a temporary folder)")
+	dbPath := flag.String("db", "", "SQLite file: a new one is loaded and kept; one that the harness loaded earlier is measured as it is, and the adds add to it (default: a new one in a temporary folder)")
 	only := flag.String("ops", "", "comma-separated operation names to measure (default: all)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the server runs to this file")
 	journal := flag.Int("journal", server.DefaultJournal, "entries of the server's request journal, as mewsref -journal; 0: no journal")
@@ -78,22 +77,12 @@ func run(conc int, dur time.Duration, nThreads, nMessages int, dbPath, only, cpu
 		defer os.RemoveAll(dir)
 		dbPath = filepath.Join(dir, "bench.db")
 	}
-	if _, err := os.Stat(dbPath); err == nil {
-		return fmt.Errorf("%s exists; the harness loads a new database", dbPath)
-	}
-	store, err := sqlite.Open(ctx, dbPath)
+	fmt.Printf("machine: %d CPUs, %s %s/%s\n", runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	store, data, err := openData(ctx, dbPath, nThreads, nMessages)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-
-	fmt.Printf("machine: %d CPUs, %s %s/%s\n", runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	t0 := time.Now()
-	data, err := benchdata.Load(ctx, store, benchScope, nThreads, nMessages)
-	if err != nil {
-		return err
-	}
-	fmt.Printf("loaded %d threads and %d messages in %s\n", nThreads, nMessages, time.Since(t0).Round(time.Millisecond))
 	// The loading is done by the harness, not the server: start the
 	// measurement of memory from a collected heap.
 	runtime.GC()

@@ -23,6 +23,7 @@ type Set struct {
 	Scope   mews.Scope
 	Start   time.Time   // creation time of the oldest thread
 	End     time.Time   // creation time of the newest item
+	Count   int         // threads in Scope
 	Threads []uuid.UUID // a sample of thread ids, from all of history
 	Long    []Long
 }
@@ -39,6 +40,9 @@ const (
 	LongMessages = 1000
 	batch        = 50_000
 	sample       = 100_000
+	// Span is the time over which the threads are created, ending when
+	// Load runs.
+	Span = 30 * 24 * time.Hour
 )
 
 // Load imports nThreads threads in scope and nMessages messages:
@@ -48,8 +52,8 @@ func Load(ctx context.Context, db Importer, scope mews.Scope, nThreads, nMessage
 		return nil, fmt.Errorf("benchdata: at least %d threads", LongThreads)
 	}
 	now := time.Now().UTC().Truncate(time.Second)
-	s := &Set{Scope: scope, Start: now.Add(-30 * 24 * time.Hour), End: now}
-	step := 30 * 24 * time.Hour / time.Duration(nThreads)
+	s := &Set{Scope: scope, Start: now.Add(-Span), End: now, Count: nThreads}
+	step := Span / time.Duration(nThreads)
 	rest := max(0, nMessages-LongThreads*LongMessages)
 	var threads []mews.Thread
 	var msgs []mews.Message
@@ -85,13 +89,7 @@ func Load(ctx context.Context, db Importer, scope mews.Scope, nThreads, nMessage
 		if i < LongThreads {
 			s.Long = append(s.Long, long)
 		}
-		// Keep a sample from all of history: the first ones, then every
-		// seventh replaces one.
-		if len(s.Threads) < sample {
-			s.Threads = append(s.Threads, t.ID)
-		} else if i%7 == 0 {
-			s.Threads[i%sample] = t.ID
-		}
+		s.keep(i, t.ID)
 		if len(threads)+len(msgs) >= batch {
 			if err := flush(); err != nil {
 				return nil, err
@@ -99,4 +97,14 @@ func Load(ctx context.Context, db Importer, scope mews.Scope, nThreads, nMessage
 		}
 	}
 	return s, flush()
+}
+
+// keep keeps the i-th thread seen, id, in a sample from all of history:
+// the first ones, then every seventh replaces one.
+func (s *Set) keep(i int, id uuid.UUID) {
+	if len(s.Threads) < sample {
+		s.Threads = append(s.Threads, id)
+	} else if i%7 == 0 {
+		s.Threads[i%sample] = id
+	}
 }
