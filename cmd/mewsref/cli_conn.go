@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/mewsref/mewsref/client"
 	"github.com/mewsref/mewsref/gen/admin"
@@ -25,9 +26,25 @@ func demoCredentials() client.Credentials {
 	return client.Credentials{ClientToken: demo.ClientToken, AccessToken: demo.AccessTokens[0].Token}
 }
 
-// client is the integration's side, through the client package.
+// client is the integration's side, through the client package. It sends
+// every request once: the CLI shows what the server answered, a 429 or an
+// injected fault included, where the client's retries would wait for
+// Retry-After in silence and use up a fault rule's strikes.
 func (c *cli) client() (*client.Client, error) {
-	return client.New(c.url, client.Credentials{ClientToken: c.clientToken, AccessToken: c.accessToken, Client: "mewsref CLI"})
+	return client.New(c.url, client.Credentials{ClientToken: c.clientToken, AccessToken: c.accessToken, Client: "mewsref CLI"},
+		client.WithoutRetries())
+}
+
+// now is the server's clock when the command has the admin token (a test
+// may have frozen or advanced it, see clock/*), else this machine's: the
+// instant that "the last N days" and "10m ago" count back from.
+func (c *cli) now() time.Time {
+	if c.adminToken != "" {
+		if res, err := adminDo[admin.AdminClock](c.ctx, c, "clock get", (*admin.Client).AdminClockGet, admin.AdminEmpty{}); err == nil {
+			return res.NowUtc
+		}
+	}
+	return time.Now()
 }
 
 // admin is the enterprise's side, through the generated admin client.

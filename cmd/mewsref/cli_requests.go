@@ -36,12 +36,12 @@ var cmdRequests = &command{
 		threads := fs.String("thread", "", "only requests that name or created these thread `IDs`")
 		requests := fs.String("request", "", "only these Request-Id `values`")
 		token := fs.String("token", "", "only requests that carried this full access `token` (compared by the server, never shown)")
-		since := fs.String("since", "", "only requests received since `WHEN`: an RFC 3339 instant, or a duration back from now such as 10m")
+		since := fs.String("since", "", "only requests received since `WHEN`: an RFC 3339 instant, or a duration back from the server's clock such as 10m")
 		count := fs.Int("count", 20, "the newest `N` entries (at most 1000)")
 		follow := fs.Bool("follow", false, "then print new entries as they arrive, until interrupted")
 		interval := fs.Duration("interval", time.Second, "with --follow, how often to ask the server")
 		return func([]string) error {
-			f, err := requestsFilter(*ops, *statuses, *integrations, *threads, *requests, *token, *since)
+			f, err := requestsFilter(*ops, *statuses, *integrations, *threads, *requests, *token, *since, c.now)
 			if err != nil {
 				return err
 			}
@@ -160,8 +160,9 @@ func deref(s *string, none string) string {
 	return *s
 }
 
-// requestsFilter builds the filter of requests/getAll from the flags.
-func requestsFilter(ops, statuses, integrations, threads, requests, token, since string) (admin.AdminRequestsParameters, error) {
+// requestsFilter builds the filter of requests/getAll from the flags; a
+// --since duration counts back from now(), the server's clock.
+func requestsFilter(ops, statuses, integrations, threads, requests, token, since string, now func() time.Time) (admin.AdminRequestsParameters, error) {
 	var f admin.AdminRequestsParameters
 	if list := split(ops); list != nil {
 		f.Operations = &list
@@ -206,7 +207,7 @@ func requestsFilter(ops, statuses, integrations, threads, requests, token, since
 			if derr != nil || d < 0 {
 				return f, usagef("requests", "--since: %q is neither an RFC 3339 instant nor a duration such as 10m", since)
 			}
-			start = time.Now().Add(-d)
+			start = now().Add(-d)
 		}
 		// The end is far enough ahead for any clock the server may run on.
 		f.CreatedUtc = &admin.AdminRequestInterval{StartUtc: start.UTC(), EndUtc: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)}

@@ -8,7 +8,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/mewsref/mewsref/clock"
 	"github.com/mewsref/mewsref/gen/admin"
 	"github.com/mewsref/mewsref/internal/apitest"
 	"github.com/mewsref/mewsref/server"
@@ -204,5 +206,41 @@ func TestCLIMoreOnlyAfterAFullPage(t *testing.T) {
 	}
 	if out, err = run("threads", "--count", "5"); err != nil || strings.Contains(out, "more:") || !strings.Contains(out, "two") {
 		t.Errorf("a short page: %v\n%s", err, out)
+	}
+}
+
+// The CLI sends each request once and shows the answer: a fault rule's 500
+// is printed, not retried in silence until the rule is used up.
+func TestCLISendsEachRequestOnce(t *testing.T) {
+	run := cliEnv(t)
+	if _, err := run("faults", "add", "--operation", "messageThreads/getAll", "--status", "500", "--count", "2", "--admin-token", "cli-admin"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run("threads"); err == nil || !strings.Contains(err.Error(), "500") || !strings.Contains(err.Error(), "Injected fault") {
+		t.Errorf("threads under a fault rule: %v, want its 500", err)
+	}
+	out, err := run("faults", "getAll", "--admin-token", "cli-admin", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res admin.AdminFaultRulesResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.FaultRules) != 1 || res.FaultRules[0].Remaining != 1 {
+		t.Errorf("the rule after one threads command, want 1 strike left:\n%s", out)
+	}
+}
+
+// threads (with the admin token) and requests --since count back from the
+// server's clock, not this machine's: a test's frozen clock is elsewhere.
+func TestCLIListsOnTheServersClock(t *testing.T) {
+	past := time.Now().AddDate(-1, 0, 0)
+	run := cliEnvWith(t, server.Config{AdminToken: "cli-admin", Clock: clock.Frozen(past)})
+	if _, err := run("thread", "add", "--subject", "a year ago", "--sender", "John Doe"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run("threads", "--admin-token", "cli-admin"); err != nil || !strings.Contains(out, "a year ago") {
+		t.Errorf("threads on a clock frozen a year ago: %v\n%s", err, out)
+	}
+	if out, err := run("requests", "--since", "10m", "--op", "messageThreads/add", "--admin-token", "cli-admin"); err != nil || !strings.Contains(out, "messageThreads/add") {
+		t.Errorf("requests --since 10m on a clock frozen a year ago: %v\n%s", err, out)
 	}
 }

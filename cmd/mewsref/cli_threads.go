@@ -77,7 +77,7 @@ var cmdMessagePost = &command{
 
 var cmdThreads = &command{
 	name:    "threads",
-	summary: "list the enterprise's message threads, newest update first (messageThreads/getAll)",
+	summary: "list the enterprise's message threads updated lately, newest first (messageThreads/getAll)",
 	args:    "[--count N] [--cursor ID] [--all-pages] [--days N]",
 	example: "mewsref threads --count 10\nmewsref threads --all-pages --json",
 	conn:    true,
@@ -85,7 +85,7 @@ var cmdThreads = &command{
 		count := fs.Int("count", 20, "threads per page")
 		cursor := fs.String("cursor", "", "the `ID` of the last thread of the previous page")
 		all := fs.Bool("all-pages", false, "follow the cursor to the last page")
-		days := fs.Int("days", 90, "threads updated in the last `N` days (at most 3 months)")
+		days := fs.Int("days", 90, "threads updated in the last `N` days (at most 3 months), on the server's clock with --admin-token, else this machine's")
 		return func([]string) error {
 			cur, err := optionalCursor("threads", *cursor)
 			if err != nil {
@@ -95,7 +95,7 @@ var cmdThreads = &command{
 			if err != nil {
 				return err
 			}
-			end := time.Now().UTC().Add(time.Minute)
+			end := c.now().UTC().Add(time.Minute)
 			q := client.ThreadsQuery{Count: *count, Cursor: cur,
 				UpdatedUtc: &gen.TimeInterval{StartUtc: end.AddDate(0, 0, -*days), EndUtc: end}}
 			var page client.ThreadsPage
