@@ -6,7 +6,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -184,23 +183,14 @@ var cmdWebhooksSet = &command{
 	},
 }
 
-// integrationID resolves an IntegrationId or an integration's name.
+// integrationID resolves an IntegrationId (the server answers for an
+// unknown one) or an integration's name, as export and listen do.
 func (c *cli) integrationID(s string) (uuid.UUID, error) {
 	if id, err := uuid.Parse(s); err == nil {
 		return id, nil
 	}
-	res, err := adminDo[admin.AdminWebhooksResult](c.ctx, c, "webhooks set", (*admin.Client).AdminWebhooksGetAll, admin.AdminEmpty{})
-	if err != nil {
-		return uuid.UUID{}, err
-	}
-	var names []string
-	for _, h := range res.Webhooks {
-		if deref(h.Name, "") == s {
-			return h.IntegrationId, nil
-		}
-		names = append(names, strconv.Quote(deref(h.Name, "")))
-	}
-	return uuid.UUID{}, fmt.Errorf("webhooks set: no integration is named %q; the server has %s", s, strings.Join(names, ", "))
+	in, err := c.findIntegration(s)
+	return in.IntegrationId, err
 }
 
 // stringList is a flag that may be repeated.

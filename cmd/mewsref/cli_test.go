@@ -133,8 +133,12 @@ func TestCLIWebhooksGetAndSet(t *testing.T) {
 	} else if err := json.Unmarshal([]byte(out), &first); err != nil || len(first.Urls) != 0 {
 		t.Errorf("webhooks set --none: %v\n%s", err, out)
 	}
-	if _, err := run("webhooks", "set", "--integration", "Nobody", "--none", "--admin-token", "cli-admin"); err == nil || !strings.Contains(err.Error(), `no integration is named "Nobody"`) {
+	if _, err := run("webhooks", "set", "--integration", "Nobody", "--none", "--admin-token", "cli-admin"); err == nil || !strings.Contains(err.Error(), `no integration "Nobody"`) {
 		t.Errorf("unknown integration: %v", err)
+	}
+	// A name in another case, as export and listen take it.
+	if out, err = run("webhooks", "set", "--integration", strings.ToUpper(*first.Name), "--none", "--admin-token", "cli-admin"); err != nil || !strings.Contains(out, first.IntegrationId.String()) {
+		t.Errorf("webhooks set by a name in capitals: %v\n%s", err, out)
 	}
 	for _, args := range [][]string{
 		{"webhooks", "set", "--none"},
