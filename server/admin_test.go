@@ -1,6 +1,9 @@
 package server_test
 
 import (
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +28,31 @@ func TestAdminRoutesAbsentWithoutToken(t *testing.T) {
 	e := newEnv(t, server.Config{})
 	r := e.admin("reset", obj{})
 	e.wantStatus(r, 404)
+	if msg, _ := r.body["Message"].(string); !strings.Contains(msg, "the admin API and the console are off") || !strings.Contains(msg, "-admin-token") {
+		t.Errorf("the 404 of an admin operation with the admin API off does not say so: %s", r.raw)
+	}
+	for _, p := range []string{"/console/", "/docs/admin", "/openapi/admin.yaml"} {
+		res, err := http.Get(e.ts.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 404 || !strings.Contains(string(body), "the admin API and the console are off") {
+			t.Errorf("GET %s with the admin API off: %d %s", p, res.StatusCode, body)
+		}
+	}
+}
+
+// An unknown admin address points at the admin API's operations, not the
+// Connector API's.
+func TestAdminUnknownOperationPointsAtTheAdminAPI(t *testing.T) {
+	e := newEnv(t, server.Config{AdminToken: adminToken})
+	r := e.admin("nope", obj{})
+	e.wantStatus(r, 404)
+	if msg, _ := r.body["Message"].(string); !strings.Contains(msg, "Admin operations are POST /_admin/v1/") {
+		t.Errorf("unknown admin operation: %s", r.raw)
+	}
 }
 
 func TestAdminNeedsTheTokenBeforeAnythingElse(t *testing.T) {

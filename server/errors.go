@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/mewsref/mewsref/console"
 	"github.com/mewsref/mewsref/gen"
 	"github.com/mewsref/mewsref/mews"
 )
@@ -84,7 +86,7 @@ func (s *Server) clientError(err error, c echo.Context) *mews.Error {
 	case errors.As(err, &me):
 		return me
 	case errors.As(err, &he):
-		return fromEcho(he, c.Request(), s.tokens)
+		return fromEcho(he, c.Request(), s.tokens, s.admin)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return mews.Errorf(mews.ETIMEOUT, "The request took too long to process; request less data at once.")
 	}
@@ -99,12 +101,10 @@ func (s *Server) clientError(err error, c echo.Context) *mews.Error {
 // parameter binding produce. The path of an unknown address is shown with
 // the configured tokens in it masked (tokens.maskPath): the message goes
 // to the log and the journal too.
-func fromEcho(he *echo.HTTPError, r *http.Request, t *tokens) *mews.Error {
+func fromEcho(he *echo.HTTPError, r *http.Request, t *tokens, admin bool) *mews.Error {
 	switch he.Code {
 	case http.StatusNotFound:
-		return mews.Errorf(mews.ENOTFOUND,
-			"No operation at %s %s. Operations are POST /api/connector/v1/{resource}/{action}, case-sensitive, without a trailing slash.",
-			r.Method, t.maskPath(r.URL.Path, http.StatusNotFound))
+		return notFound(r, t, admin)
 	case http.StatusMethodNotAllowed:
 		// Echo's router has set the Allow header of the address.
 		return mews.Errorf(mews.EMETHOD, "Method %s is not allowed at %s; API operations are called with POST.", r.Method, r.URL.Path)
@@ -117,4 +117,25 @@ func fromEcho(he *echo.HTTPError, r *http.Request, t *tokens) *mews.Error {
 		return mews.Errorf(mews.EINVALID, "%s", fmt.Sprint(he.Message))
 	}
 	return mews.Errorf(mews.EINTERNAL, "Internal server error; the request id identifies it in the server's log.")
+}
+
+// notFound is the 404 of an address that no route answers. It says where
+// the operations are: an address of the admin API, of the console or of the
+// admin API's documents, while they are off, says how to turn them on
+// rather than pointing at the Connector API.
+func notFound(r *http.Request, t *tokens, admin bool) *mews.Error {
+	p := r.URL.Path
+	at := r.Method + " " + t.maskPath(p, http.StatusNotFound)
+	adminPath := strings.HasPrefix(p, AdminPrefix) || p == console.Prefix || strings.HasPrefix(p, console.Prefix+"/") ||
+		p == pathAdminDocs || p == pathAdminSpecYAML || p == pathAdminSpecJSON
+	switch {
+	case adminPath && !admin:
+		return mews.Errorf(mews.ENOTFOUND,
+			"No operation at %s: the admin API and the console are off; they are on when the server is started with -admin-token TOKEN (server.Config.AdminToken).", at)
+	case strings.HasPrefix(p, AdminPrefix):
+		return mews.Errorf(mews.ENOTFOUND,
+			"No operation at %s. Admin operations are POST %sv1/{resource}/{action}, case-sensitive, as listed by %s.", at, AdminPrefix, pathAdminSpecYAML)
+	}
+	return mews.Errorf(mews.ENOTFOUND,
+		"No operation at %s. Operations are POST /api/connector/v1/{resource}/{action}, case-sensitive, without a trailing slash.", at)
 }

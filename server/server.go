@@ -116,6 +116,7 @@ type Server struct {
 	webhooks       *dispatcher    // nil: webhooks are queued, not sent
 	changes        *changes       // nil: no live views (no admin token)
 	journal        *recorder      // nil: no request journal
+	admin          bool           // the admin API and the console are on (Config.AdminToken)
 	lastID         atomic.Int64   // of newID: milliseconds<<12 | sequence (handlers.go)
 }
 
@@ -161,6 +162,7 @@ func New(cfg Config) (http.Handler, func() error, error) {
 		exposeErrors:   cfg.ExposeInternalErrors,
 		limiter:        limiter,
 		faults:         faults,
+		admin:          cfg.AdminToken != "",
 	}
 	var clockInit *clock.State
 	if s.clk == nil {

@@ -488,8 +488,9 @@ var cmdVersion = &command{
 	},
 }
 
-// versionLine describes a build: the module version ("(devel)" for a build
-// in a checkout, v1.2.3 for go install ...@v1.2.3), the VCS revision, its
+// versionLine describes a build: the module version (v1.2.3 for go install
+// ...@v1.2.3, a pseudo-version of the commit for a build in a checkout,
+// "(devel)" when no revision was recorded), the VCS revision, its
 // time and whether the tree was modified, and the Go version.
 func versionLine(bi *debug.BuildInfo, ok bool) string {
 	if !ok {

@@ -92,7 +92,8 @@ func adminError(op string, rsp *http.Response, raw []byte) error {
 	var e struct{ Message string }
 	_ = json.Unmarshal(raw, &e)
 	err := fmt.Errorf("%s: %s: %s", op, rsp.Status, e.Message)
-	if rsp.StatusCode == http.StatusNotFound && strings.HasPrefix(e.Message, "No operation at") {
+	if rsp.StatusCode == http.StatusNotFound && strings.HasPrefix(e.Message, "No operation at") && !strings.Contains(e.Message, "-admin-token") {
+		// A server older than the one that says so itself.
 		err = fmt.Errorf("%w (is the admin API on? the server must be started with -admin-token TOKEN, and this command given the same --admin-token)", err)
 	}
 	return err

@@ -105,7 +105,7 @@ func TestCLIAdminErrors(t *testing.T) {
 	}
 	off := cliEnvWith(t, server.Config{})
 	_, err = off("faults", "clear", "--admin-token", "cli-admin")
-	if err == nil || !strings.HasPrefix(err.Error(), "faults clear: 404 Not Found: No operation at") || !strings.Contains(err.Error(), "is the admin API on?") {
+	if err == nil || !strings.HasPrefix(err.Error(), "faults clear: 404 Not Found: No operation at") || !strings.Contains(err.Error(), "started with -admin-token") {
 		t.Errorf("faults clear without the admin API: %v", err)
 	}
 }
