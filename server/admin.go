@@ -40,9 +40,11 @@ func adminAuth(token string) func(echo.Context) error {
 			return nil
 		}
 		got, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
-		sum := sha256.Sum256([]byte(got))
-		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+		if !ok {
 			return mews.Errorf(mews.EUNAUTHORIZED, "The admin API needs the header Authorization: Bearer <admin token>.")
+		}
+		if sum := sha256.Sum256([]byte(got)); subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			return mews.Errorf(mews.EUNAUTHORIZED, "The bearer token of the Authorization header is not the admin token this server was started with (-admin-token).")
 		}
 		requestInfoFrom(c.Request().Context()).integration = "admin"
 		return nil

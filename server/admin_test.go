@@ -57,10 +57,20 @@ func TestAdminUnknownOperationPointsAtTheAdminAPI(t *testing.T) {
 
 func TestAdminNeedsTheTokenBeforeAnythingElse(t *testing.T) {
 	e := newEnv(t, server.Config{AdminToken: adminToken})
-	for _, h := range [][]string{nil, {"Authorization", "Bearer wrong"}, {"Authorization", adminToken}} {
+	for _, tc := range []struct {
+		header []string
+		want   string
+	}{
+		{nil, "needs the header Authorization: Bearer <admin token>"},
+		{[]string{"Authorization", adminToken}, "needs the header Authorization: Bearer <admin token>"},
+		{[]string{"Authorization", "Bearer wrong"}, "is not the admin token this server was started with"},
+	} {
 		// An invalid body too: without the token nothing is validated.
-		r := e.post("/_admin/v1/messages/add", obj{"Text": ""}, h...)
+		r := e.post("/_admin/v1/messages/add", obj{"Text": ""}, tc.header...)
 		e.wantStatus(r, 401)
+		if msg, _ := r.body["Message"].(string); !strings.Contains(msg, tc.want) {
+			t.Errorf("%v: %q, want it to say %q", tc.header, msg, tc.want)
+		}
 	}
 	e.wantStatus(e.admin("messages/add", obj{"Text": ""}), 400)
 }
