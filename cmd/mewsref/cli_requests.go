@@ -21,7 +21,7 @@ import (
 var cmdRequests = &command{
 	name:    "requests",
 	summary: "list the API requests the server received and its answers, or follow them (admin)",
-	args:    "[--op OPS] [--status CODES] [--integration IDS] [--thread IDS] [--request IDS] [--token TOKEN] [--since WHEN] [--count N] [--follow] --admin-token T",
+	args:    "[--op OPS] [--status CODES] [--integration NAMES|IDS] [--thread IDS] [--request IDS] [--token TOKEN] [--since WHEN] [--count N] [--follow] --admin-token T",
 	example: "mewsref requests --admin-token secret\n" +
 		"mewsref requests --op messages/add --status 400,401 --count 5 --admin-token secret\n" +
 		"mewsref requests --follow --json --admin-token secret",
@@ -32,7 +32,7 @@ var cmdRequests = &command{
 	setup: func(c *cli, fs *flag.FlagSet) func([]string) error {
 		ops := fs.String("op", "", "only these `operations`, e.g. messages/add,messages/getAll")
 		statuses := fs.String("status", "", "only these HTTP status `codes`, e.g. 400,401")
-		integrations := fs.String("integration", "", "only requests of these integration `IDs`")
+		integrations := fs.String("integration", "", "only requests of these integrations: their `names` or IntegrationIds")
 		threads := fs.String("thread", "", "only requests that name or created these thread `IDs`")
 		requests := fs.String("request", "", "only these Request-Id `values`")
 		token := fs.String("token", "", "only requests that carried this full access `token` (compared by the server, never shown)")
@@ -41,7 +41,11 @@ var cmdRequests = &command{
 		follow := fs.Bool("follow", false, "then print new entries as they arrive, until interrupted")
 		interval := fs.Duration("interval", time.Second, "with --follow, how often to ask the server")
 		return func([]string) error {
-			f, err := requestsFilter(*ops, *statuses, *integrations, *threads, *requests, *token, *since, c.now)
+			ins, err := c.integrationIDs(*integrations)
+			if err != nil {
+				return err
+			}
+			f, err := requestsFilter(*ops, *statuses, ins, *threads, *requests, *token, *since, c.now)
 			if err != nil {
 				return err
 			}
@@ -100,6 +104,23 @@ var cmdRequests = &command{
 			}
 		}
 	},
+}
+
+// integrationIDs turns a comma-separated list of integration names or
+// IntegrationIds into IntegrationIds, as export and listen take them.
+func (c *cli) integrationIDs(list string) (string, error) {
+	items := split(list)
+	for i, s := range items {
+		if _, err := uuid.Parse(s); err == nil {
+			continue
+		}
+		in, err := c.findIntegration(s)
+		if err != nil {
+			return "", err
+		}
+		items[i] = in.IntegrationId.String()
+	}
+	return strings.Join(items, ","), nil
 }
 
 // followPage is the page that --follow polls: the newest entries, as many

@@ -97,6 +97,17 @@ func TestCLIRequests(t *testing.T) {
 		t.Errorf("requests --json --count 1: %v\n%s", err, out)
 	}
 
+	// --integration takes names as well as IntegrationIds.
+	out = &syncBuffer{}
+	if err := run(ctx, out, "requests", "--integration", "are you ready to integrate with mews?", "--op", "messageThreads/add"); err != nil ||
+		strings.Count(out.String(), "messageThreads/add") != 2 {
+		t.Errorf("requests --integration NAME: %v\n%s", err, out)
+	}
+	out = &syncBuffer{}
+	if err := run(ctx, out, "requests", "--integration", "Connector API Test Client 2"); err != nil || !strings.Contains(out.String(), "no requests recorded") {
+		t.Errorf("requests --integration of another integration: %v\n%s", err, out)
+	}
+
 	if err := run(ctx, &syncBuffer{}, "requests", "--status", "600"); exitCode(err, &bytes.Buffer{}) != 2 {
 		t.Errorf("--status 600: %v", err)
 	}
