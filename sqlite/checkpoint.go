@@ -84,7 +84,11 @@ const checkpointEvery = 250 * time.Millisecond
 // descriptor, so the next checkpoint's sync would succeed and the log
 // start again over the only durable copy of those pages.
 type checkpointer struct {
-	conn   *sql.DB
+	pool *sql.DB
+	// conn is pool's one connection, held from newCheckpointer to close:
+	// it holds the database, so the log stays the file that the syncer
+	// syncs (logsync.go).
+	conn   *sql.Conn
 	behind *atomic.Bool // set after a pass that found frames in the log
 	syncer *logSyncer   // its failure stops the copying
 	// file is a descriptor of the database file, for the sync of its
@@ -115,14 +119,27 @@ type queryer interface {
 }
 
 // newCheckpointer starts the checkpointer of the database file path, read
-// through conn.
-func newCheckpointer(conn *sql.DB, path string, behind *atomic.Bool, syncer *logSyncer) (*checkpointer, error) {
+// through the one connection of pool, which it takes from pool for good
+// and reads the database with at once: a connection in WAL mode holds a
+// shared lock on the database file from its first read to its close, and
+// while one does, no connection deletes the log (logsync.go).
+func newCheckpointer(ctx context.Context, pool *sql.DB, path string, behind *atomic.Bool, syncer *logSyncer) (*checkpointer, error) {
+	conn, err := pool.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: the checkpointer's connection: %w", err)
+	}
+	// Without cancellation: an interrupt that an ended ctx left pending
+	// would have the driver report the connection bad.
+	var n int
+	if err := conn.QueryRowContext(context.WithoutCancel(ctx), `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
+		return nil, errors.Join(fmt.Errorf("sqlite: the checkpointer's first read: %w", err), conn.Close())
+	}
 	// Writable: some systems sync only a descriptor open for writing.
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: open the database file to sync it: %w", err)
+		return nil, errors.Join(fmt.Errorf("sqlite: open the database file to sync it: %w", err), conn.Close())
 	}
-	c := &checkpointer{conn: conn, behind: behind, syncer: syncer, file: f, checkpoint: runCheckpoint,
+	c := &checkpointer{pool: pool, conn: conn, behind: behind, syncer: syncer, file: f, checkpoint: runCheckpoint,
 		quit: make(chan struct{}), stopped: make(chan struct{})}
 	c.syncFile = func() error { return datasync(f) }
 	go c.loop()
@@ -280,12 +297,18 @@ func (c *checkpointer) stop() {
 	<-c.stopped
 }
 
-// close stops the loop, checkpoints what is left (not after a failed sync,
-// which that checkpoint may be) and closes the connection.
+// close stops the loop, checkpoints what is left and closes the
+// connection. After a failed sync (which that checkpoint may be) it does
+// neither: the connection stays open, and holds the log on the disk as it
+// is for the next start (the last connection to close would copy it, as
+// the page cache has it, and delete it).
 func (c *checkpointer) close() error {
 	c.stop()
 	if c.syncer.failed() == nil {
 		_, _, _ = c.copyOn(c.conn, "TRUNCATE")
 	}
-	return errors.Join(c.conn.Close(), c.file.Close())
+	if c.syncer.failed() != nil {
+		return c.file.Close()
+	}
+	return errors.Join(c.conn.Close(), c.pool.Close(), c.file.Close())
 }

@@ -173,9 +173,10 @@ func (db *DB) openFile(ctx context.Context, path string) error {
 		return fmt.Errorf("sqlite: the database file %s is not writable: %w", path, err)
 	}
 	// The writer's connection has opened the log (creating it if need
-	// be), and holds it open until Close: the syncer's descriptor names
-	// the same file from now on. SQLite names it from the full path of the
-	// database file, symbolic links resolved.
+	// be), and holds it until the checkpointer's connection, opened below
+	// before the writer's is used again, does (newCheckpointer): the
+	// syncer's descriptor names the same file from now on. SQLite names it
+	// from the full path of the database file, symbolic links resolved.
 	var file string
 	if err := db.write.QueryRowContext(ctx, `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&file); err != nil {
 		return fmt.Errorf("sqlite: the path of the database file %s: %w", path, err)
@@ -199,7 +200,7 @@ func (db *DB) openFile(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	if db.checkpointer, err = newCheckpointer(cp, file, &db.logBehind, db.syncer); err != nil {
+	if db.checkpointer, err = newCheckpointer(ctx, cp, file, &db.logBehind, db.syncer); err != nil {
 		return errors.Join(err, cp.Close())
 	}
 	return nil
@@ -363,9 +364,10 @@ func (db *DB) close() error {
 	if failed != nil {
 		// The last connection to close copies the log into the database
 		// file and deletes it, the log as the page cache has it: after a
-		// failed sync, maybe not as the disk has it. The writer's stays
-		// open (while it is, no other can): the process ends with the
-		// log on the disk for the next start to replay.
+		// failed sync, maybe not as the disk has it. The writer's and the
+		// checkpointer's stay open (while one is, no other can): the
+		// process ends with the log on the disk for the next start to
+		// replay.
 		errs = append(errs, failed)
 	} else if db.write != nil {
 		errs = append(errs, db.write.Close())

@@ -52,12 +52,22 @@ import (
 // synced by SQLite itself before any frame follows it (walFrames,
 // syncHeader), directory included the first time. The -wal file stays the
 // same inode while the store is open: SQLite deletes it only when the last
-// connection to the database closes, and a connection in WAL mode holds a
-// shared lock on the database file from its first read to its close
-// (pager_unlock keeps it), so while the writer's connection is open no
-// connection of any process can delete it; a checkpoint(TRUNCATE) or
-// journal_size_limit truncates it in place. The syncer still checks after
-// each sync that the path names the file it synced, and fails if not.
+// connection to the database closes (after copying it, if it can), and a
+// connection in WAL mode holds a shared lock on the database file from its
+// first read to its close (pager_unlock keeps it), so while one connection
+// of the store holds it no connection of any process can delete it; a
+// checkpoint(TRUNCATE) or journal_size_limit truncates it in place. That
+// connection is the checkpointer's: it reads the database at open and is
+// never given back to its pool (newCheckpointer). Not the writer's:
+// database/sql replaces a write connection that the driver reports bad (an
+// interrupt left pending, rawwrite.go) and closes the old one before it
+// opens the new; with no other connection holding the database and the
+// log all copied, the old one deleted the log at its close and the new one
+// created another, and the syncer failed the store
+// (TestTheLogOutlivesAReplacedWriteConnection). The syncer still checks
+// after each sync that the path names the file it synced, and fails if
+// not: a write whose frames went to another file is never answered 200
+// (its descriptor keeps the old inode, which no new file can reuse).
 //
 // A failed sync fails the jobs waiting for it, and every write after it:
 // after a failed fsync Linux may have dropped the dirty pages and reports

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/mewsref/mewsref/mews"
 )
@@ -422,4 +423,92 @@ func TestImportDuringAFailingSyncFails(t *testing.T) {
 		t.Errorf("Import whose commit the failed sync may have lost: %v, want EIO", err)
 	}
 	_ = db.Close()
+}
+
+// The log stays the file that the syncer syncs, whatever happens to the
+// write connection: database/sql replaces it when the driver reports it
+// bad (an interrupt left pending), and closes the old one before it opens
+// the new. A connection that closes last of those that hold the database
+// (a shared lock, which a connection in WAL mode keeps from its first read
+// to its close) copies the log into the database file and deletes it; the
+// next connection creates another, a file the syncer does not sync. Here
+// nothing else of the store holds the database when the write connection
+// is replaced: the readers' idle connections closed (database/sql closes
+// one that an ended context left interrupted), the raw statements closed
+// (on a replaced handle they keep it open until they move), the engine's
+// readers not yet used. The checkpointer's connection holds it from Open
+// to Close (newCheckpointer). Without that, the write after the
+// replacement failed ("the file was removed or replaced while the store
+// had it open") and the store refused writes until restarted; no write
+// was answered 200 with its frames in a file the syncer did not sync.
+func TestTheLogOutlivesAReplacedWriteConnection(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "replaced.db")
+	db := openClosed(t, path)
+	db.checkpointer.stop()
+	scope := testScope()
+	var acked []mews.Thread
+	add := func(what string) {
+		t.Helper()
+		th := testThread(scope)
+		if err := db.MessageThreadsAdd(t.Context(), th); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		acked = append(acked, th)
+	}
+	add("a write before the replacement")
+	add("another write before the replacement")
+	// The log all copied: a connection that closes last deletes it (with
+	// frames to copy, the interrupt pending on the old write connection
+	// fails the copy at its close, which then keeps the log).
+	db.checkpointer.pass()
+	if frames, copied := logState(t, path); copied != frames {
+		t.Fatalf("%d of the log's %d frames copied, want all", copied, frames)
+	}
+	db.read.SetMaxIdleConns(0)
+	db.read.SetMaxIdleConns(readers())
+	db.checkpointer.pool.SetMaxIdleConns(0)
+	db.checkpointer.pool.SetMaxIdleConns(1)
+	// A setting of the connection's own tells a new one (its handle may
+	// be at the freed old one's address).
+	cacheSize := func() (n int) {
+		t.Helper()
+		if err := db.write.QueryRowContext(t.Context(), "PRAGMA cache_size").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if _, err := db.write.ExecContext(t.Context(), "PRAGMA cache_size = -32767"); err != nil {
+		t.Fatal(err)
+	}
+	sqlite3.Xsqlite3_interrupt(db.writeStmts.c.tls, db.writeStmts.c.db)
+	if err := db.writeStmts.close(); err != nil {
+		t.Fatal(err)
+	}
+	add("the write that replaces the write connection")
+	if n := cacheSize(); n == -32767 {
+		t.Fatal("the pool kept its write connection: the test no longer replaces it")
+	}
+	add("a write on the new write connection")
+	fi, err := os.Stat(path + "-wal")
+	if err != nil || !os.SameFile(fi, db.syncer.id) {
+		t.Fatalf("the log %s is not the file the syncer syncs (%v)", path+"-wal", err)
+	}
+	// What a restart would read: the database file and the log under
+	// their names (a copy, as they are now).
+	dir := t.TempDir()
+	for _, suffix := range []string{"", "-wal"} {
+		b, err := os.ReadFile(path + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "copy.db"+suffix), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again := openClosed(t, filepath.Join(dir, "copy.db"))
+	for _, th := range acked {
+		if _, err := again.ThreadGet(t.Context(), th.ID); err != nil {
+			t.Errorf("thread %s, answered as stored, after a restart from the files: %v", th.ID, err)
+		}
+	}
 }
