@@ -3,8 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -56,59 +58,94 @@ func (db *DB) DataImport(ctx context.Context, threads []mews.Thread, msgs []mews
 
 // importLookups returns the threads of the import (and the threads its
 // messages name) that are stored, and the stored messages of the import
-// with their threads.
+// with their threads: one query per table, whatever the number of items,
+// each joining the ids it is given (jsonIDs) to the table's index of ids.
+// CROSS JOIN keeps the list the outer loop: a search of the index per id.
 func importLookups(ctx context.Context, tx *sql.Tx, threads []mews.Thread, msgs []mews.Message) (map[uuid.UUID]mews.StoredThread, map[uuid.UUID]uuid.UUID, error) {
-	getThread, err := tx.PrepareContext(ctx, "SELECT integration_id, enterprise_id, created_utc, updated_utc FROM threads WHERE id = ?")
-	if err != nil {
-		return nil, nil, fmt.Errorf("sqlite: import: %w", err)
-	}
-	defer getThread.Close()
-	stored := make(map[uuid.UUID]mews.StoredThread)
-	looked := make(map[uuid.UUID]bool)
-	lookup := func(id uuid.UUID) error {
-		if looked[id] {
-			return nil
+	threadIDs := make([]uuid.UUID, 0, len(threads)+1)
+	listed := make(map[uuid.UUID]bool, len(threads)+1)
+	add := func(id uuid.UUID) {
+		if !listed[id] {
+			listed[id] = true
+			threadIDs = append(threadIDs, id)
 		}
-		looked[id] = true
-		var st mews.StoredThread
-		var created, updated int64
-		err := getThread.QueryRowContext(ctx, blob(id)).Scan(&st.IntegrationID, &st.EnterpriseID, &created, &updated)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("sqlite: import: look up thread %s: %w", id, err)
-		}
-		st.CreatedUTC, st.UpdatedUTC = utc(created), utc(updated)
-		stored[id] = st
-		return nil
 	}
 	for _, t := range threads {
-		if err := lookup(t.ID); err != nil {
-			return nil, nil, err
-		}
+		add(t.ID)
 	}
-	getMessage, err := tx.PrepareContext(ctx, "SELECT thread_id FROM messages WHERE id = ?")
-	if err != nil {
-		return nil, nil, fmt.Errorf("sqlite: import: %w", err)
+	msgIDs := make([]uuid.UUID, len(msgs))
+	for i, m := range msgs {
+		add(m.ThreadID)
+		msgIDs[i] = m.ID
 	}
-	defer getMessage.Close()
+	stored := make(map[uuid.UUID]mews.StoredThread)
+	var id uuid.UUID
+	var st mews.StoredThread
+	var created, updated int64
+	if err := eachRow(ctx, tx, lookUpThreadsSQL, threadIDs, []any{&id, &st.IntegrationID, &st.EnterpriseID, &created, &updated}, func() {
+		st.CreatedUTC, st.UpdatedUTC = utc(created), utc(updated)
+		stored[id] = st
+	}); err != nil {
+		return nil, nil, fmt.Errorf("sqlite: import: look up threads: %w", err)
+	}
 	storedMsgs := make(map[uuid.UUID]uuid.UUID)
-	for _, m := range msgs {
-		if err := lookup(m.ThreadID); err != nil {
-			return nil, nil, err
-		}
-		var thread uuid.UUID
-		err := getMessage.QueryRowContext(ctx, blob(m.ID)).Scan(&thread)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("sqlite: import: look up message %s: %w", m.ID, err)
-		}
-		storedMsgs[m.ID] = thread
+	var thread uuid.UUID
+	if err := eachRow(ctx, tx, lookUpMessagesSQL, msgIDs, []any{&id, &thread}, func() {
+		storedMsgs[id] = thread
+	}); err != nil {
+		return nil, nil, fmt.Errorf("sqlite: import: look up messages: %w", err)
 	}
 	return stored, storedMsgs, nil
+}
+
+// The look-ups of importLookups: the rows of the ids listed in ?1 (jsonIDs).
+const (
+	lookUpThreadsSQL = `SELECT t.id, t.integration_id, t.enterprise_id, t.created_utc, t.updated_utc
+		FROM json_each(?1) j CROSS JOIN threads t ON t.id = unhex(j.value)`
+	lookUpMessagesSQL = `SELECT m.id, m.thread_id
+		FROM json_each(?1) j CROSS JOIN messages m ON m.id = unhex(j.value)`
+)
+
+// eachRow runs query, a look-up of ids, scanning each row into dest and
+// then calling f; with no ids it runs nothing.
+func eachRow(ctx context.Context, tx *sql.Tx, query string, ids []uuid.UUID, dest []any, f func()) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := tx.QueryContext(ctx, query, jsonIDs(ids))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		f()
+	}
+	return rows.Err()
+}
+
+// jsonIDs writes ids as a JSON array of their bytes in hex, one argument
+// however many there are (SQLite limits a statement's parameters), which a
+// query reads with json_each and unhex. Text, not a blob: json_each reads
+// a blob as JSONB.
+func jsonIDs(ids []uuid.UUID) string {
+	var b strings.Builder
+	b.Grow(2 + 35*len(ids))
+	b.WriteByte('[')
+	var h [32]byte
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		hex.Encode(h[:], id[:])
+		b.WriteByte('"')
+		b.Write(h[:])
+		b.WriteByte('"')
+	}
+	b.WriteByte(']')
+	return b.String()
 }
 
 // DataExport reads the threads and messages that f selects in one read
