@@ -1,6 +1,17 @@
 package server
 
-import "testing"
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/mewsref/mewsref/mews"
+)
 
 func TestCountItems(t *testing.T) {
 	for _, c := range []struct {
@@ -20,4 +31,132 @@ func TestCountItems(t *testing.T) {
 			t.Errorf("countItems(%s, %d) = %d, want %d", c.body, c.max, got, c.want)
 		}
 	}
+}
+
+// chunks reads what it holds at most n bytes at a time, as a connection
+// delivers a large body.
+type chunks struct {
+	b []byte
+	n int
+}
+
+func (c *chunks) Read(p []byte) (int, error) {
+	if len(c.b) == 0 {
+		return 0, io.EOF
+	}
+	k := copy(p[:min(len(p), c.n)], c.b)
+	c.b = c.b[k:]
+	return k, nil
+}
+
+func TestReadBody(t *testing.T) {
+	const limit = 1 << 20
+	for _, c := range []struct {
+		name     string
+		sent     int
+		declared int64 // -1: unknown
+		tooLarge bool
+	}{
+		{"empty", 0, 0, false},
+		{"small, declared", 100, 100, false},
+		{"small, unknown", 100, -1, false},
+		{"at presizeLimit", presizeLimit, presizeLimit, false},
+		{"large, declared", 700_000, 700_000, false},
+		{"large, unknown", 700_000, -1, false},
+		{"less than declared", 300_000, 900_000, false},
+		{"more than declared", 300_000, 1000, false},
+		{"at the limit", limit, limit, false},
+		{"over the limit, declared", limit + 1, limit + 1, true},
+		{"over the limit, unknown", limit + 1, -1, true},
+		{"over the limit, declared less", 2 * limit, 10, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sent := make([]byte, c.sent)
+			for i := range sent {
+				sent[i] = byte('a' + i%26)
+			}
+			body, err := readBody(&chunks{sent, 32 << 10}, c.declared, limit)
+			if c.tooLarge {
+				if e := mewsError(err); e == nil || e.Code != mews.ETOOLARGE {
+					t.Fatalf("err %v, want ETOOLARGE", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(body, sent) {
+				t.Fatalf("read %d bytes, not the %d sent", len(body), len(sent))
+			}
+			// Doubling: never more than twice what arrived, whatever was
+			// declared (and the first 512 bytes, or the read of the end).
+			if cap(body) > 2*len(body)+512 {
+				t.Errorf("a buffer of %d bytes for %d", cap(body), len(body))
+			}
+		})
+	}
+}
+
+func mewsError(err error) *mews.Error {
+	var e *mews.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
+}
+
+// A body that decodeByItems decodes, its items all valid, is refused for a
+// rule outside them as the visit of the whole value with every item
+// refuses it: the visit that leaves the items out (withoutItems) finds the
+// same first violation.
+func TestLargeBodyOutsideItemsAsAWholeVisit(t *testing.T) {
+	doc, err := LoadAdminSpec(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := newValidator(DefaultBodyLimit, doc)
+	const path = "/_admin/v1/data/import"
+	route := v.routes[path]
+	schema := requestSchema(route.Operation)
+	if v.itemless[schema] == nil {
+		t.Fatal("data/import's schema has no arrays to leave out")
+	}
+	msg := `{"MessageThreadId":"8d02142f-31cf-4115-90bf-ae5200c7a1ba","Text":"t","Sender":{"Discriminator":"Enterprise"},"CreatedUtc":"2026-11-20T18:05:00Z"}`
+	thread := `{"OriginalSender":"a","Subject":"b","CreatedUtc":"2026-11-20T18:00:00Z"}`
+	msgs := `"Messages":[` + strings.TrimSuffix(strings.Repeat(msg+",", 1200), ",") + `]`
+	for _, body := range []string{
+		`{"IntegrationId":"x","MessageThreads":[],` + msgs + `}`,
+		`{"MessageThreads":[],` + msgs + `,"EnterpriseId":1}`,
+		`{` + msgs + `}`,
+		`{"MessageThreads":null,` + msgs + `}`,
+		`{"MessageThreads":{},` + msgs + `}`,
+		`{"MessageThreads":[` + thread + `],` + msgs + `,"SendWebhooks":"yes"}`,
+		`{"MessageThreads":[` + thread + `],` + msgs + `,"Messages":"later"}`,
+		`{"MessageThreads":[` + thread + `],` + msgs + `,"x":[1,2]}`,
+	} {
+		if countValues([]byte(body), kinMaxValues+1) <= kinMaxValues {
+			t.Fatalf("a body of %d values or fewer: not decoded by items", kinMaxValues)
+		}
+		req := httptest.NewRequest(http.MethodPost, path, nil)
+		_, got := v.kinValidate(req, route, []byte(body))
+		val, err := decodeJSONValue([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want error
+		if err := schema.VisitJSON(val, v.options[doc].first...); err != nil {
+			want = schemaViolation(err)
+		}
+		if fmt.Sprint(errorText(got)) != fmt.Sprint(errorText(want)) {
+			t.Errorf("%.60s…: %v, want %v", body, errorText(got), errorText(want))
+		}
+	}
+}
+
+// errorText is the Message and Details of a client error, or the error.
+func errorText(err error) any {
+	if e := mewsError(err); e != nil {
+		return []any{e.Code, e.Message, e.Details}
+	}
+	return err
 }
