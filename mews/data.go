@@ -73,7 +73,10 @@ type ImportPlan struct {
 //
 // Errors are EINVALID and name the item.
 func PlanImport(threads []Thread, msgs []Message, storedThreads map[uuid.UUID]StoredThread, storedMessages map[uuid.UUID]uuid.UUID) (ImportPlan, error) {
-	p := ImportPlan{Touch: map[uuid.UUID]time.Time{}, Owner: map[uuid.UUID]StoredThread{}}
+	p := ImportPlan{Touch: map[uuid.UUID]time.Time{}, Owner: map[uuid.UUID]StoredThread{},
+		// At most all of them: append grew a long list by a quarter at a
+		// time, copying it some five times over.
+		Threads: make([]Thread, 0, len(threads)), Messages: make([]Message, 0, len(msgs))}
 	known := make(map[uuid.UUID]StoredThread, len(threads)) // every thread a message may name
 	for id, st := range storedThreads {
 		known[id] = st
