@@ -2,9 +2,12 @@ package server
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"os"
 	"slices"
 	"strings"
@@ -106,9 +109,10 @@ func (s *Server) importItems(p admin.DataImportParameters) ([]mews.Thread, []mew
 			return nil, nil, mews.Errorf(mews.EINVALID, "IntegrationId: no integration %s; see webhooks/getAll for the known ones.", *p.IntegrationId)
 		}
 	}
+	var d derivedIDs
 	threads := make([]mews.Thread, len(p.MessageThreads))
 	for i, it := range p.MessageThreads {
-		at := fmt.Sprintf("MessageThreads[%d]", i)
+		at := threadAt(i)
 		in, en := it.IntegrationId, it.EnterpriseId
 		if in == nil {
 			in = p.IntegrationId
@@ -146,8 +150,7 @@ func (s *Server) importItems(p admin.DataImportParameters) ([]mews.Thread, []mew
 		if it.Id != nil {
 			t.ID = *it.Id
 		} else {
-			t.ID = uuid.NewSHA1(importNamespace, fmt.Appendf(nil, "thread\x00%s\x00%s\x00%s\x00%s\x00%s",
-				t.IntegrationID, t.EnterpriseID, t.CreatedUTC.Format(time.RFC3339Nano), t.OriginalSender, t.Subject))
+			t.ID = d.thread(t)
 		}
 		threads[i] = t
 	}
@@ -161,13 +164,65 @@ func (s *Server) importItems(p admin.DataImportParameters) ([]mews.Thread, []mew
 		if it.Id != nil {
 			m.ID = *it.Id
 		} else {
-			m.ID = uuid.NewSHA1(importNamespace, fmt.Appendf(nil, "message\x00%s\x00%s\x00%s\x00%s",
-				m.ThreadID, m.Sender, m.CreatedUTC.Format(time.RFC3339Nano), m.Text))
+			m.ID = d.message(m)
 		}
 		msgs[i] = m
 	}
 	return oldestFirst(threads, func(t mews.Thread) time.Time { return t.CreatedUTC }),
 		oldestFirst(msgs, func(m mews.Message) time.Time { return m.CreatedUTC }), nil
+}
+
+// threadAt is where the error of the thread at i of an import is: a
+// fmt.Stringer, so that the many threads of an import that has no error
+// allocate no text.
+type threadAt int
+
+func (i threadAt) String() string { return fmt.Sprintf("MessageThreads[%d]", int(i)) }
+
+// derivedIDs derives the Id of an imported item that has none: a name-based
+// UUID (SHA-1, importNamespace) of its content, NUL-separated, each id as
+// uuid.UUID.String writes it and each instant as time.RFC3339Nano. Its
+// buffer and hash serve every item of an import.
+type derivedIDs struct {
+	b []byte
+	h hash.Hash
+}
+
+func (d *derivedIDs) thread(t mews.Thread) uuid.UUID {
+	d.b = append(d.b[:0], "thread\x00"...)
+	d.b = append(appendID(d.b, t.IntegrationID), 0)
+	d.b = append(appendID(d.b, t.EnterpriseID), 0)
+	d.b = append(t.CreatedUTC.AppendFormat(d.b, time.RFC3339Nano), 0)
+	d.b = append(append(append(d.b, t.OriginalSender...), 0), t.Subject...)
+	return d.sum()
+}
+
+func (d *derivedIDs) message(m mews.Message) uuid.UUID {
+	d.b = append(d.b[:0], "message\x00"...)
+	d.b = append(appendID(d.b, m.ThreadID), 0)
+	d.b = append(append(d.b, m.Sender...), 0)
+	d.b = append(m.CreatedUTC.AppendFormat(d.b, time.RFC3339Nano), 0)
+	d.b = append(d.b, m.Text...)
+	return d.sum()
+}
+
+func (d *derivedIDs) sum() uuid.UUID {
+	if d.h == nil {
+		d.h = sha1.New()
+	}
+	return uuid.NewHash(d.h, importNamespace, d.b, 5) // as uuid.NewSHA1
+}
+
+// appendID appends id as uuid.UUID.String writes it.
+func appendID(b []byte, id uuid.UUID) []byte {
+	var s [36]byte
+	hex.Encode(s[:8], id[:4])
+	hex.Encode(s[9:13], id[4:6])
+	hex.Encode(s[14:18], id[6:8])
+	hex.Encode(s[19:23], id[8:10])
+	hex.Encode(s[24:], id[10:])
+	s[8], s[13], s[18], s[23] = '-', '-', '-', '-'
+	return append(b, s[:]...)
 }
 
 func (s *Server) integrationOf(id uuid.UUID) (integration, bool) {
