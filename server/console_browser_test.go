@@ -33,8 +33,7 @@ const (
 )
 
 // consoleSite is a server with the admin API (and so the console) enabled,
-// its API called through a client that validates every response against
-// the specs, and a webhook receiver.
+// every response of which is validated (apitest), and a webhook receiver.
 type consoleSite struct {
 	t        *testing.T
 	ts       *httptest.Server
@@ -56,8 +55,8 @@ func newConsoleSiteWith(t *testing.T, cfg server.Config) *consoleSite {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(h)
-	site := &consoleSite{t: t, ts: ts, api: &http.Client{Transport: apitest.NewValidator(t).Transport(t, nil)},
+	ts := httptest.NewServer(apitest.NewValidator(t).Handler(t, h)) // the pages too, by their header
+	site := &consoleSite{t: t, ts: ts, api: http.DefaultClient,
 		webhooks: make(chan []byte, 100)}
 	t.Cleanup(func() {
 		close(stopping) // ends the event streams, or ts.Close would wait for them

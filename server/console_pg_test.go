@@ -17,6 +17,7 @@ import (
 func TestConsoleEventsFollowWritesOfAnotherReplica(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	var urls []string
+	v := apitest.NewValidator(t)
 	for range 2 {
 		db, err := postgres.Open(t.Context(), dsn)
 		if err != nil {
@@ -28,7 +29,7 @@ func TestConsoleEventsFollowWritesOfAnotherReplica(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ts := httptest.NewServer(h)
+		ts := httptest.NewServer(v.Handler(t, h))
 		t.Cleanup(func() {
 			close(stopping)
 			ts.Close()
@@ -39,7 +40,7 @@ func TestConsoleEventsFollowWritesOfAnotherReplica(t *testing.T) {
 	sc := openEvents(t, urls[0])
 	// Replica 2 is reached by URL only; postgres/changes_test.go checks the
 	// feed itself between two connections, event by event.
-	other := &consoleSite{t: t, ts: &httptest.Server{URL: urls[1]}, api: &http.Client{Transport: apitest.NewValidator(t).Transport(t, nil)}}
+	other := &consoleSite{t: t, ts: &httptest.Server{URL: urls[1]}, api: http.DefaultClient}
 	id := other.addThread("Grace Hopper", "Through replica 2")
 	readEvent(t, sc, "change")
 	other.call("/_admin/v1/messageThreads/resolve", obj{"MessageThreadId": id, "IsResolved": true}, true)

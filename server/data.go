@@ -19,6 +19,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/mewsref/mewsref/gen/admin"
+	"github.com/mewsref/mewsref/internal/spec"
 	"github.com/mewsref/mewsref/mews"
 )
 
@@ -282,12 +283,12 @@ func ParseFixture(b []byte) (*admin.DataImportParameters, error) {
 	if err != nil {
 		return nil, err
 	}
-	spec, err := LoadAdminSpec(false)
+	adminDoc, err := spec.LoadAdmin(false)
 	if err != nil {
 		return nil, err
 	}
-	schema := spec.Components.Schemas["DataImportParameters"].Value
-	if err := schema.VisitJSON(doc, append(spec.GetSchemaValidationOptions(), openapi3.MultiErrors())...); err != nil {
+	schema := adminDoc.Components.Schemas["DataImportParameters"].Value
+	if err := schema.VisitJSON(doc, append(adminDoc.GetSchemaValidationOptions(), openapi3.MultiErrors())...); err != nil {
 		return nil, plainError(schemaViolation(err))
 	}
 	raw, err := json.Marshal(doc)

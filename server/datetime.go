@@ -113,3 +113,9 @@ func (n *dateTimes) canonical(v any) any {
 	}
 	return v
 }
+
+// responseTime is an instant as responses show it: in UTC, truncated to
+// the second, so that the generated models marshal it in
+// spec.ResponseTimeLayout, the only form in which the server writes
+// datetimes. The stores keep finer instants (mews.Resolution).
+func responseTime(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }

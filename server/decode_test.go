@@ -18,6 +18,7 @@ import (
 
 	"github.com/mewsref/mewsref/gen"
 	"github.com/mewsref/mewsref/internal/reqrt"
+	"github.com/mewsref/mewsref/internal/spec"
 	"github.com/mewsref/mewsref/mews"
 )
 
@@ -40,7 +41,7 @@ var decodeOps = []struct {
 
 func testValidator(tb testing.TB) *validator {
 	tb.Helper()
-	doc, err := LoadSpec(false)
+	doc, err := spec.Load(false)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -14,12 +14,13 @@ import (
 
 	"github.com/mewsref/mewsref/gen"
 	"github.com/mewsref/mewsref/gen/admin"
+	"github.com/mewsref/mewsref/internal/apitest"
 	"github.com/mewsref/mewsref/openapi"
 	"github.com/mewsref/mewsref/server"
 )
 
-// docsServer serves the whole server without the response validator, which
-// knows only the API's own paths.
+// docsServer serves the whole server, every response validated (the pages
+// outside the documents for their Request-Id, apitest.Page).
 func docsServer(t *testing.T) *httptest.Server {
 	t.Helper()
 	h, closeFn, err := server.New(server.Config{})
@@ -27,9 +28,7 @@ func docsServer(t *testing.T) *httptest.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = closeFn() })
-	ts := httptest.NewServer(h)
-	t.Cleanup(ts.Close)
-	return ts
+	return apitest.Server(t, h)
 }
 
 // adminDocsServer is docsServer with the admin API on.
@@ -40,9 +39,7 @@ func adminDocsServer(t *testing.T) *httptest.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = closeFn() })
-	ts := httptest.NewServer(h)
-	t.Cleanup(ts.Close)
-	return ts
+	return apitest.Server(t, h)
 }
 
 func get(t *testing.T, url string, header http.Header) (*http.Response, []byte) {

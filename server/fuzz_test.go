@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/mewsref/mewsref/internal/apitest"
+	"github.com/mewsref/mewsref/internal/spec"
 	"github.com/mewsref/mewsref/mews"
 	"github.com/mewsref/mewsref/server"
 	"github.com/mewsref/mewsref/sqlite"
@@ -162,7 +163,7 @@ var commonSeeds = []string{
 }
 
 func addSeeds(f *testing.F, op string, specific []string) {
-	doc, err := server.LoadSpec(false)
+	doc, err := spec.Load(false)
 	if err != nil {
 		f.Fatal(err)
 	}

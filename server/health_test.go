@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mewsref/mewsref/internal/apitest"
 	"github.com/mewsref/mewsref/server"
 	"github.com/mewsref/mewsref/sqlite"
 )
@@ -34,8 +35,7 @@ func TestHealthAndReadiness(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = closeFn() })
-	ts := httptest.NewServer(h)
-	t.Cleanup(ts.Close)
+	ts := apitest.Server(t, h)
 
 	for _, path := range []string{server.PathHealthz, server.PathReadyz} {
 		if status, body := healthGet(t, ts, path); status != 200 || body.Status != "ok" {
@@ -70,8 +70,7 @@ func TestHealthIsNotRateLimitedFaultedOrLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = closeFn() })
-	ts := httptest.NewServer(h)
-	t.Cleanup(ts.Close)
+	ts := apitest.Server(t, h)
 	for range 5 {
 		for _, path := range []string{server.PathHealthz, server.PathReadyz} {
 			if status, body := healthGet(t, ts, path); status != 200 {

@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/mewsref/mewsref/internal/apitest"
 	"github.com/mewsref/mewsref/internal/pgtest"
 	"github.com/mewsref/mewsref/mews"
 	"github.com/mewsref/mewsref/postgres"
@@ -162,8 +163,7 @@ func TestJournalDropsWhenItsQueueIsFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(h)
-	defer ts.Close()
+	ts := apitest.Server(t, h)
 	post := func() {
 		res, err := http.Post(ts.URL+"/api/connector/v1/messageThreads/add", "application/json", strings.NewReader(
 			`{"ClientToken":"E0D439EE522F44368DC78E1BFB03710C-D24FB11DBE31D4621C4817E028D9E1D",
@@ -230,8 +230,7 @@ func TestJournalCountsWhatItsStoreFailedToWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(h)
-	defer ts.Close()
+	ts := apitest.Server(t, h)
 	const n = 3
 	for range n {
 		res, err := http.Post(ts.URL+"/api/connector/v1/messageThreads/add", "application/json", strings.NewReader(
@@ -352,7 +351,7 @@ func testJournalBoundsTheBytesInFlight(t *testing.T, store mews.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts0 := httptest.NewServer(setup)
+	ts0 := apitest.Server(t, setup)
 	subject := strings.Repeat("Late check-out, please? ", 10)
 	for range 100 {
 		if s := post(ts0.URL+"/api/connector/v1/messageThreads/add", `{`+creds+`,"OriginalSender":"A","Subject":"`+subject+`"}`); s != 200 {
@@ -371,8 +370,7 @@ func testJournalBoundsTheBytesInFlight(t *testing.T, store mews.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(h)
-	defer ts.Close()
+	ts := apitest.Server(t, h)
 	now := time.Now().UTC()
 	page := `{` + creds + `,"CreatedUtc":{"StartUtc":"` + now.Add(-time.Hour).Format(time.RFC3339) + `","EndUtc":"` +
 		now.Add(time.Hour).Format(time.RFC3339) + `"},"Limitation":{"Count":100}}`
@@ -498,7 +496,7 @@ func journalCount(t *testing.T, h http.Handler) (got struct{ Count, Dropped int 
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer admin")
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
+	apitest.NewValidator(t).Handler(t, h).ServeHTTP(rec, req)
 	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != 200 {
 		t.Fatalf("requests/count: %d %s", rec.Code, rec.Body)
 	}

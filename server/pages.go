@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/mewsref/mewsref/internal/spec"
 	"github.com/mewsref/mewsref/mews"
 )
 
@@ -202,8 +203,8 @@ func writeJSON(w http.ResponseWriter, requestID string, body []byte) error {
 	return err
 }
 
-// appendTime appends t as a JSON string in ResponseTimeLayout, which is
-// what t.UTC().AppendFormat(b, ResponseTimeLayout) writes, without
+// appendTime appends t as a JSON string in spec.ResponseTimeLayout, which is
+// what t.UTC().AppendFormat(b, spec.ResponseTimeLayout) writes, without
 // interpreting the layout for every instant (a tenth of the cost of a page
 // was there), and the date from the Unix second in one computation
 // (civilDate) rather than through Date and Clock. Years outside 1-9999,
@@ -212,7 +213,7 @@ func appendTime(b []byte, t time.Time) []byte {
 	sec := t.Unix()
 	if sec < minTimeSec || sec > maxTimeSec {
 		b = append(b, '"')
-		return append(t.UTC().AppendFormat(b, ResponseTimeLayout), '"')
+		return append(t.UTC().AppendFormat(b, spec.ResponseTimeLayout), '"')
 	}
 	u := uint64(sec - minTimeSec) // seconds since 0001-01-01
 	year, month, day := civilDate(u / 86400)

@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/mewsref/mewsref/internal/spec"
 )
 
 // The encoders of pages.go byte for byte against the standard library:
@@ -50,7 +52,7 @@ func TestAppendTimeEveryRange(t *testing.T) {
 		instants = append(instants, time.Unix(sec, rng.Int64N(1e9)).In(zones[rng.IntN(len(zones))]))
 	}
 	for _, at := range instants {
-		want := `"` + at.UTC().Format(ResponseTimeLayout) + `"`
+		want := `"` + at.UTC().Format(spec.ResponseTimeLayout) + `"`
 		if got := string(appendTime([]byte("x"), at)); got != "x"+want {
 			t.Fatalf("appendTime(%v) = %s, want %s", at, got, want)
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/mewsref/mewsref/clock"
 	"github.com/mewsref/mewsref/gen"
 	"github.com/mewsref/mewsref/gen/admin"
+	"github.com/mewsref/mewsref/internal/spec"
 	"github.com/mewsref/mewsref/mews"
 	"github.com/mewsref/mewsref/sqlite"
 )
@@ -127,7 +128,7 @@ func New(cfg Config) (http.Handler, func() error, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	doc, err := LoadSpec(false)
+	doc, err := spec.Load(false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -232,7 +233,7 @@ func New(cfg Config) (http.Handler, func() error, error) {
 	docs := []*openapi3.T{doc}
 	var adminCheck func(echo.Context) error
 	if cfg.AdminToken != "" {
-		adminDoc, err := LoadAdminSpec(false)
+		adminDoc, err := spec.LoadAdmin(false)
 		if err != nil {
 			return nil, nil, errors.Join(err, closeFn())
 		}

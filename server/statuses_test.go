@@ -7,6 +7,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/mewsref/mewsref/internal/spec"
 	"github.com/mewsref/mewsref/server"
 )
 
@@ -28,13 +29,13 @@ func TestEveryOperationDeclaresTheErrorsItAnswers(t *testing.T) {
 		pathMessagesAdd:    demo("Messages", []any{obj{"MessageThreadId": th["Id"], "Text": "a"}}),
 	}
 	auth := []string{"Authorization", "Bearer " + adminToken}
-	for _, doc := range []func(bool) (*openapi3.T, error){server.LoadSpec, server.LoadAdminSpec} {
+	for _, doc := range []func(bool) (*openapi3.T, error){spec.Load, spec.LoadAdmin} {
 		d, err := doc(false)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var paths []string
-		for p := range server.OperationRoutes(d) {
+		for p := range spec.OperationRoutes(d) {
 			paths = append(paths, p)
 		}
 		sort.Strings(paths)

@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/uuid"
 	"gopkg.in/yaml.v3"
+
+	"github.com/mewsref/mewsref/internal/spec"
 )
 
 // The token configuration file: read as a YAML node tree rather than
@@ -197,7 +199,7 @@ func (d *configDecoder) id(field string, n *yaml.Node) (uuid.UUID, error) {
 	if err != nil {
 		return uuid.UUID{}, err
 	}
-	if !uuidPattern.MatchString(s) {
+	if !spec.IsUUID(s) {
 		return uuid.UUID{}, &FieldError{Line: n.Line, Field: field, Msg: fmt.Sprintf("%q is not a UUID (like 8f9b1c2e-0d3a-4c55-9a1e-2b7c6d5e4f30)", s)}
 	}
 	return uuid.MustParse(s), nil

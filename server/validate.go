@@ -20,6 +20,7 @@ import (
 
 	"github.com/mewsref/mewsref/gen"
 	"github.com/mewsref/mewsref/internal/reqrt"
+	"github.com/mewsref/mewsref/internal/spec"
 	"github.com/mewsref/mewsref/mews"
 )
 
@@ -71,7 +72,7 @@ func newValidator(bodyLimit int64, docs ...*openapi3.T) *validator {
 		bodyLimit: bodyLimit,
 	}
 	for _, doc := range docs {
-		for path, r := range OperationRoutes(doc) {
+		for path, r := range spec.OperationRoutes(doc) {
 			v.routes[path] = r
 			v.dateTimes[path] = requestDateTimes(r.Operation)
 			v.limits[path] = min(operationBodyLimit(r.Operation), bodyLimit)

@@ -1,6 +1,9 @@
 // Package apitest checks, in tests, that every response the server sends
-// conforms to the embedded OpenAPI document, with datetimes in the exact
-// form 2006-01-02T15:04:05Z.
+// conforms to the embedded OpenAPI documents, with datetimes in the exact
+// form 2006-01-02T15:04:05Z, and that those of its pages outside them
+// (pages.go) carry a Request-Id. It loads the documents through
+// internal/spec, not package server, so that server's internal tests use
+// it too.
 package apitest
 
 import (
@@ -17,7 +20,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 
-	"github.com/mewsref/mewsref/server"
+	"github.com/mewsref/mewsref/internal/spec"
 )
 
 // Validator validates responses against the spec of the messaging API and
@@ -34,16 +37,16 @@ type Validator struct {
 // NewValidator loads the embedded specs with the strict response formats.
 func NewValidator(t testing.TB) *Validator {
 	t.Helper()
-	doc, err := server.LoadSpec(true)
+	doc, err := spec.Load(true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	adminDoc, err := server.LoadAdminSpec(true)
+	adminDoc, err := spec.LoadAdmin(true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := &Validator{doc: doc, routes: server.OperationRoutes(doc), opts: map[*openapi3.T]*openapi3filter.Options{}}
-	for path, r := range server.OperationRoutes(adminDoc) {
+	v := &Validator{doc: doc, routes: spec.OperationRoutes(doc), opts: map[*openapi3.T]*openapi3filter.Options{}}
+	for path, r := range spec.OperationRoutes(adminDoc) {
 		v.routes[path] = r
 	}
 	for _, d := range []*openapi3.T{doc, adminDoc} {
@@ -64,14 +67,21 @@ func (v *Validator) Count() int {
 	return v.count
 }
 
-// Check validates one response to req. Responses to addresses outside the
-// spec (404, 405) must still be the Mews error body with a Request-Id.
+// Check validates one response to req. Responses to the server's pages
+// outside the documents are checked as pages.go says; to any other address
+// outside the documents (404, 405), they must be the Mews error body with
+// a Request-Id.
 func (v *Validator) Check(req *http.Request, status int, header http.Header, body []byte) error {
 	v.mu.Lock()
 	v.count++
 	v.mu.Unlock()
 	route, ok := v.routes[req.URL.Path]
 	if !ok || req.Method != route.Method {
+		if !ok {
+			if page, _ := Page(req.URL.Path); page {
+				return checkPage(req.URL.Path, status, header, body)
+			}
+		}
 		return v.checkErrorBody(header, body)
 	}
 	in := &openapi3filter.ResponseValidationInput{
@@ -126,8 +136,19 @@ type Violation struct{ What string }
 func (v *Violation) Error() string { return v.What }
 
 // Handler wraps h so that every response is validated; a violation fails t.
+// The responses of the operations are buffered to be validated whole; those
+// of the server's pages pass through as they are written (the console's
+// event stream does not end), their header checked when it is sent.
 func (v *Validator) Handler(t testing.TB, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if streamed(r.URL.Path) {
+			h.ServeHTTP(&pageWriter{ResponseWriter: w, check: func(status int, header http.Header) {
+				if err := v.Check(r, status, header, nil); err != nil {
+					t.Errorf("response to %s %s (status %d) violates the contract: %v", r.Method, r.URL.Path, status, err)
+				}
+			}}, r)
+			return
+		}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, r)
 		res := rec.Result()
@@ -175,6 +196,13 @@ func (vt *validatingTransport) RoundTrip(req *http.Request) (*http.Response, err
 	res, err := vt.next.RoundTrip(req)
 	if err != nil {
 		return nil, err
+	}
+	if streamed(req.URL.Path) {
+		// Left unread: a page of the console may be an endless stream.
+		if err := vt.v.Check(req, res.StatusCode, res.Header, nil); err != nil {
+			vt.t.Errorf("response to %s %s (status %d) violates the contract: %v", req.Method, req.URL.Path, res.StatusCode, err)
+		}
+		return res, nil
 	}
 	body, err := io.ReadAll(res.Body)
 	_ = res.Body.Close()

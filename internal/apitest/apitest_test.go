@@ -93,3 +93,59 @@ func TestTransportValidatesEveryResponseAndKeepsTheBody(t *testing.T) {
 		t.Fatalf("non-conforming response: body %q, errors %v", got, rec.errs)
 	}
 }
+
+func TestCheckHoldsThePagesToTheirContract(t *testing.T) {
+	v := NewValidator(t)
+	get := func(path string) *http.Request {
+		req, _ := http.NewRequest(http.MethodGet, "http://x"+path, nil)
+		return req
+	}
+	rid := http.Header{"Request-Id": {"r1"}}
+	for _, tc := range []struct {
+		path   string
+		status int
+		header http.Header
+		body   string
+		ok     bool
+	}{
+		{"/healthz", 200, rid, `{"Status":"ok"}`, true},
+		{"/readyz", 503, rid, `{"Status":"unavailable","Reason":"the store does not answer: closed"}`, true},
+		{"/readyz", 503, rid, `{"Status":"unavailable"}`, false},
+		{"/healthz", 200, rid, `{"Status":"ok","Extra":1}`, false},
+		{"/healthz", 200, rid, `ok`, false},
+		{"/healthz", 500, rid, `{"Status":"ok"}`, false},
+		{"/healthz", 200, http.Header{}, `{"Status":"ok"}`, false},
+		{"/docs", 200, rid, `<html>`, true},
+		{"/docs", 200, http.Header{}, `<html>`, false},
+		{"/console/threads/x", 404, rid, `<html>`, true},
+		{"/consoles", 200, rid, `<html>`, false}, // not a page: the Mews error body
+	} {
+		if err := v.Check(get(tc.path), tc.status, tc.header, []byte(tc.body)); (err == nil) != tc.ok {
+			t.Errorf("%s %d %v %q: error %v, want ok %v", tc.path, tc.status, tc.header, tc.body, err, tc.ok)
+		}
+	}
+}
+
+// A page of the console passes through Handler as it is written: the
+// first event of a stream that does not end reaches the client.
+func TestHandlerStreamsThePages(t *testing.T) {
+	release := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Request-Id", "r1")
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, "event: change\n\n")
+		w.(http.Flusher).Flush()
+		<-release
+	})
+	ts := Server(t, h)
+	defer close(release)
+	res, err := http.Get(ts.URL + "/console/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	buf := make([]byte, len("event: change\n\n"))
+	if _, err := io.ReadFull(res.Body, buf); err != nil || string(buf) != "event: change\n\n" {
+		t.Fatalf("read %q, %v", buf, err)
+	}
+}

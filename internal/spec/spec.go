@@ -1,4 +1,9 @@
-package server
+// Package spec loads the embedded OpenAPI documents (gen/, gen/admin) with
+// the string formats that the server enforces. The server validates
+// requests with them; internal/apitest validates, in tests, the responses
+// with the same documents. It is a package of its own so that apitest
+// does not import package server, whose internal tests use apitest too.
+package spec
 
 import (
 	"errors"
@@ -11,19 +16,19 @@ import (
 
 	"github.com/mewsref/mewsref/gen"
 	"github.com/mewsref/mewsref/gen/admin"
+	"github.com/mewsref/mewsref/internal/reqrt"
 )
 
 // uuidPattern is the canonical textual form of a UUID, any version: Mews
 // identifiers are not all RFC 4122 version 4.
 var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
+// IsUUID reports whether s is a UUID in its canonical textual form, as the
+// documents' "uuid" format demands.
+func IsUUID(s string) bool { return uuidPattern.MatchString(s) }
+
 // ResponseTimeLayout is the only form in which the server writes datetimes.
 const ResponseTimeLayout = "2006-01-02T15:04:05Z"
-
-// responseTime is an instant as responses show it: in UTC, truncated to
-// the second, so that the generated models marshal it in
-// ResponseTimeLayout. The stores keep finer instants (mews.Resolution).
-func responseTime(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
 
 var (
 	errNotUUID     = errors.New("not a UUID")
@@ -32,24 +37,25 @@ var (
 	errNoSpecPaths = errors.New("embedded spec has no paths")
 )
 
-// LoadSpec returns the embedded OpenAPI document with the string formats
-// that the server enforces: "uuid" (kin-openapi skips it by default) and
-// "date-time". Requests may carry any RFC 3339 instant (parseDateTime); with strictTimes the
-// document instead demands the exact UTC form the server writes, which is
-// what response validation in tests uses.
+// Load returns the embedded OpenAPI document of the messaging API with the
+// string formats that the server enforces: "uuid" (kin-openapi skips it by
+// default) and "date-time". Requests may carry any RFC 3339 instant
+// (reqrt.ParseDateTime); with strictTimes the document instead demands the
+// exact UTC form the server writes (ResponseTimeLayout), which is what
+// response validation in tests uses.
 //
 // The validators are scoped to the returned document, not registered
 // globally, so a request document and a response document can coexist.
-func LoadSpec(strictTimes bool) (*openapi3.T, error) {
-	return prepareSpec(gen.GetSwagger, strictTimes)
+func Load(strictTimes bool) (*openapi3.T, error) {
+	return prepare(gen.GetSwagger, strictTimes)
 }
 
-// LoadAdminSpec is LoadSpec for the admin API (openapi/admin.yaml).
-func LoadAdminSpec(strictTimes bool) (*openapi3.T, error) {
-	return prepareSpec(admin.GetSwagger, strictTimes)
+// LoadAdmin is Load for the admin API (openapi/admin.yaml).
+func LoadAdmin(strictTimes bool) (*openapi3.T, error) {
+	return prepare(admin.GetSwagger, strictTimes)
 }
 
-func prepareSpec(load func() (*openapi3.T, error), strictTimes bool) (*openapi3.T, error) {
+func prepare(load func() (*openapi3.T, error), strictTimes bool) (*openapi3.T, error) {
 	doc, err := load()
 	if err != nil {
 		return nil, fmt.Errorf("load embedded spec: %w", err)
@@ -61,7 +67,7 @@ func prepareSpec(load func() (*openapi3.T, error), strictTimes bool) (*openapi3.
 	// on any address, so route matching must not depend on them.
 	doc.Servers = nil
 	doc.SetStringFormatValidator("uuid", openapi3.NewCallbackValidator(func(s string) error {
-		if !uuidPattern.MatchString(s) {
+		if !IsUUID(s) {
 			return errNotUUID
 		}
 		return nil
@@ -73,7 +79,7 @@ func prepareSpec(load func() (*openapi3.T, error), strictTimes bool) (*openapi3.
 			}
 			return nil
 		}
-		if _, err := parseDateTime(s); err != nil {
+		if _, err := reqrt.ParseDateTime(s); err != nil {
 			return errNotRFC3339
 		}
 		return nil
