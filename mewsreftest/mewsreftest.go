@@ -39,6 +39,7 @@ import (
 
 	"github.com/mewsref/mewsref/client"
 	"github.com/mewsref/mewsref/gen/admin"
+	"github.com/mewsref/mewsref/internal/apitest"
 	"github.com/mewsref/mewsref/mews"
 	"github.com/mewsref/mewsref/server"
 )
@@ -115,7 +116,9 @@ func WithRequestTimeout(d time.Duration) Option {
 
 // New starts a server and registers its stop with tb.Cleanup. Without
 // options it runs on a fresh in-memory store, accepts the public demo
-// tokens, and enables the admin API with a token of its own.
+// tokens, and enables the admin API with a token of its own. Every answer
+// of the server is validated against its OpenAPI documents; a violation
+// (a bug of mewsref) fails tb.
 func New(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
 	st := settings{cfg: server.Config{AdminToken: rand.Text()}}
@@ -129,7 +132,10 @@ func New(tb testing.TB, opts ...Option) *Server {
 	if err != nil {
 		tb.Fatalf("mewsreftest: start the server: %v", err)
 	}
-	ts := httptest.NewServer(h)
+	// Every answer is checked against the server's own documents, as in
+	// mewsref's tests (internal/apitest): one that breaks them is a bug of
+	// mewsref, and fails tb.
+	ts := httptest.NewServer(apitest.NewValidator(tb).Handler(tb, h))
 	tb.Cleanup(func() {
 		ts.Close() // waits for the requests in flight
 		if err := closeServer(); err != nil {

@@ -26,7 +26,7 @@ type listener struct {
 func startListen(t *testing.T, bin, addr string, args ...string) *listener {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"listen"}, args...)...)
-	cmd.Env = append(os.Environ(), "MEWSREF_URL=http://"+addr, "MEWSREF_ADMIN_TOKEN="+e2eAdmin)
+	cmd.Env = append(os.Environ(), "MEWSREF_URL="+validated(t, addr), "MEWSREF_ADMIN_TOKEN="+e2eAdmin)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -68,7 +68,7 @@ func TestFaultRulesAndClockOnTheBinary(t *testing.T) {
 	const tok = "e2e-admin"
 	p := start(t, bin, "-db", filepath.Join(t.TempDir(), "data.db"), "-admin-token", tok,
 		"-clock", "frozen=2027-01-15T09:00:00Z", "-rate-limit", "2/30s")
-	env := []string{"MEWSREF_URL=http://" + p.addr, "MEWSREF_ADMIN_TOKEN=" + tok}
+	env := []string{"MEWSREF_URL=" + validated(t, p.addr), "MEWSREF_ADMIN_TOKEN=" + tok}
 
 	var rule admin.AdminFaultRule
 	cliJSON(t, bin, env, &rule, "faults", "add", "--operation", "messageThreads/add", "--status", "503")
@@ -154,7 +154,7 @@ func TestClockAdvanceSendsWebhookRetryOnTheBinary(t *testing.T) {
 	defer rc.Close()
 	const tok = "e2e-admin"
 	p := start(t, bin, "-db", ":memory:", "-admin-token", tok, "-clock", "frozen=2027-01-15T09:00:00Z")
-	env := []string{"MEWSREF_URL=http://" + p.addr, "MEWSREF_ADMIN_TOKEN=" + tok}
+	env := []string{"MEWSREF_URL=" + validated(t, p.addr), "MEWSREF_ADMIN_TOKEN=" + tok}
 	_, hooks := adminCall(t, p.addr, tok, "webhooks/getAll", `{}`)
 	integration := hooks["Webhooks"].([]any)[0].(map[string]any)["IntegrationId"].(string)
 	if status, _ := adminCall(t, p.addr, tok, "webhooks/set", `{"IntegrationId":"`+integration+`","Urls":["`+rc.URL+`"]}`); status != 200 {
@@ -218,7 +218,7 @@ func TestFaultRulesAndClockAcrossTwoBinaries(t *testing.T) {
 	const tok = "e2e-admin"
 	a := start(t, bin, "-db", dsn, "-admin-token", tok)
 	b := start(t, bin, "-db", dsn, "-admin-token", tok)
-	envA := []string{"MEWSREF_URL=http://" + a.addr, "MEWSREF_ADMIN_TOKEN=" + tok}
+	envA := []string{"MEWSREF_URL=" + validated(t, a.addr), "MEWSREF_ADMIN_TOKEN=" + tok}
 	var rule admin.AdminFaultRule
 	cliJSON(t, bin, envA, &rule, "faults", "add", "--operation", "messageThreads/add", "--status", "500", "--count", "2")
 	var clk admin.AdminClock

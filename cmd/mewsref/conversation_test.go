@@ -138,7 +138,7 @@ func TestConversationWithWebhooksOnTheBinary(t *testing.T) {
 	const adminTok = "e2e-admin-secret"
 	p := start(t, bin, "-db", db, "-config", cfg, "-admin-token", adminTok)
 	url := "http://" + p.addr
-	env := []string{"MEWSREF_URL=" + url, "MEWSREF_CLIENT_TOKEN=guest-app-client", "MEWSREF_ACCESS_TOKEN=guest-app-hotel", "MEWSREF_ADMIN_TOKEN=" + adminTok}
+	env := []string{"MEWSREF_URL=" + validated(t, p.addr), "MEWSREF_CLIENT_TOKEN=guest-app-client", "MEWSREF_ACCESS_TOKEN=guest-app-hotel", "MEWSREF_ADMIN_TOKEN=" + adminTok}
 
 	app, err := client.New(url, client.Credentials{ClientToken: "guest-app-client", AccessToken: "guest-app-hotel", Client: "e2e"},
 		client.WithHTTPClient(&http.Client{Transport: apitest.NewValidator(t).Transport(t, nil), Timeout: 10 * time.Second}))
@@ -214,7 +214,7 @@ func TestConversationWithWebhooksOnTheBinary(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", example, "../../examples/conversation").CombinedOutput(); err != nil {
 		t.Fatalf("build the example: %v\n%s", err, out)
 	}
-	out, err := exec.Command(example, "-url", "http://"+p.addr, "-admin-token", adminTok).CombinedOutput()
+	out, err := exec.Command(example, "-url", validated(t, p.addr), "-admin-token", adminTok).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "conversation complete") {
 		t.Fatalf("example: %v\n%s", err, out)
 	}

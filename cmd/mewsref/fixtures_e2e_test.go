@@ -54,7 +54,7 @@ func adminPost(t *testing.T, addr, op string, body any) map[string]any {
 func runCLI(t *testing.T, bin, addr string, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "MEWSREF_URL=http://"+addr, "MEWSREF_ADMIN_TOKEN="+e2eAdmin)
+	cmd.Env = append(os.Environ(), "MEWSREF_URL="+validated(t, addr), "MEWSREF_ADMIN_TOKEN="+e2eAdmin)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -133,6 +135,14 @@ func (p *proc) stop(t *testing.T) {
 }
 
 const demoCreds = `"ClientToken":"E0D439EE522F44368DC78E1BFB03710C-D24FB11DBE31D4621C4817E028D9E1D","AccessToken":"C66EF7B239D24632943D115EDE9CB810-EA00F8FD8294692C940F6B5A8F9453D","Client":"e2e"`
+
+// validated is the URL of a proxy to the binary at addr that validates
+// every answer against the spec (apitest): the server to give a child
+// process (the CLI, the example), whose answers are then validated too.
+func validated(t *testing.T, addr string) string {
+	t.Helper()
+	return apitest.Server(t, httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: addr})).URL
+}
 
 // post sends one operation to the binary and validates the response
 // against the spec.

@@ -16,6 +16,7 @@ import (
 	"github.com/mewsref/mewsref/client"
 	"github.com/mewsref/mewsref/gen"
 	"github.com/mewsref/mewsref/gen/admin"
+	"github.com/mewsref/mewsref/internal/apitest"
 	"github.com/mewsref/mewsref/server"
 )
 
@@ -51,12 +52,13 @@ func TestTwoServersShareOneSQLiteFile(t *testing.T) {
 	demo.Client = "shared-sqlite"
 	clients := make([]*client.Client, 2)
 	admins := make([]*admin.ClientWithResponses, 2)
+	validated := &http.Client{Transport: apitest.NewValidator(t).Transport(t, nil), Timeout: 30 * time.Second}
 	for i, p := range procs {
 		var err error
-		if clients[i], err = client.New("http://"+p.addr, demo, client.WithoutRetries()); err != nil {
+		if clients[i], err = client.New("http://"+p.addr, demo, client.WithoutRetries(), client.WithHTTPClient(validated)); err != nil {
 			t.Fatal(err)
 		}
-		if admins[i], err = admin.NewClientWithResponses("http://"+p.addr, admin.WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
+		if admins[i], err = admin.NewClientWithResponses("http://"+p.addr, admin.WithHTTPClient(validated), admin.WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
 			r.Header.Set("Authorization", "Bearer shared")
 			return nil
 		})); err != nil {

@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/mewsref/mewsref/gen/admin"
+	"github.com/mewsref/mewsref/internal/apitest"
 	"github.com/mewsref/mewsref/server"
 )
 
@@ -37,8 +37,7 @@ func setup(t *testing.T, cfg server.Config) (string, *admin.ClientWithResponses,
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = closeFn() })
-	ts := httptest.NewServer(h)
-	t.Cleanup(ts.Close)
+	ts := apitest.Server(t, h)
 	ac, err := admin.NewClientWithResponses(ts.URL, admin.WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
 		r.Header.Set("Authorization", "Bearer secret")
 		return nil
