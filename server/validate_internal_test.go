@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mewsref/mewsref/internal/spec"
 	"github.com/mewsref/mewsref/mews"
 )
 
@@ -110,7 +111,7 @@ func mewsError(err error) *mews.Error {
 // refuses it: the visit that leaves the items out (withoutItems) finds the
 // same first violation.
 func TestLargeBodyOutsideItemsAsAWholeVisit(t *testing.T) {
-	doc, err := LoadAdminSpec(false)
+	doc, err := spec.LoadAdmin(false)
 	if err != nil {
 		t.Fatal(err)
 	}
