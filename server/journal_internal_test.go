@@ -29,6 +29,7 @@ func TestMaskTokenProperties(t *testing.T) {
 			`{"ClientToken":"01…ef","AccessToken":"fe…0x","Text":"token"}`, "fedcba9876543210x"},
 		{`{ "clienttoken" : "0123456789abcdef" , "MyTOKENs": "abc"}`, `{ "clienttoken" : "01…ef" , "MyTOKENs": "****"}`, ""},
 		{`{"AccessToken":"with \" quote 0123"}`, `{"AccessToken":"****"}`, ""},
+		{`{"AccessToken":"0123456789abcdef\\","Text":"x"}`, `{"AccessToken":"****","Text":"x"}`, ""}, // an escaped backslash ends it
 		// Where a token's place cannot be told, every string is masked.
 		{`{"AccessToken":12, "Text":"AccessToken"}`, `{"****":12, "****":"****"}`, ""},
 		{`{"AccessToken":["0123456789abcdef"]}`, `{"****":["****"]}`, ""},
@@ -45,7 +46,7 @@ func TestMaskTokenProperties(t *testing.T) {
 		{`{"accesstoKEN":"0123456789abcdef","Tokyo":"x"}`, `{"accesstoKEN":"01…ef","Tokyo":"x"}`, ""},
 	} {
 		got, access := maskTokenProperties([]byte(tc.in))
-		if string(got) != tc.want || access != tc.access {
+		if string(got) != tc.want || string(access) != tc.access {
 			t.Errorf("mask %s\n got %s (access %q)\nwant %s (access %q)", tc.in, got, access, tc.want, tc.access)
 		}
 	}
