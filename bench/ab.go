@@ -28,8 +28,9 @@ import (
 // and their spread are printed per operation.
 //
 // Besides req/s, each measurement reads the CPU time of the process
-// (getrusage) from its start until the journal has written its last entry
-// (the recorder's work after the measurement is the on side's), divided by
+// (getrusage) from its start until abSettle after its load, on both sides,
+// and at least until the journal has written its last entry (the
+// recorder's work after the measurement is the on side's), divided by
 // its requests: the load generator's share is the same on both sides, so
 // CPU on − off per request is the journal's, and, make bench being bound
 // by the two cores, off/on of CPU per request is what its on/off ratio of
@@ -66,7 +67,7 @@ type abSide struct {
 // abMeasure is one measurement of an operation on a side.
 type abMeasure struct {
 	res      result
-	cpu      time.Duration // the process's, until the journal had written
+	cpu      time.Duration // the process's, until abSettle after the load and the journal had written
 	unlogged int64         // requests sent whose entries were not written (dropped)
 }
 
@@ -156,10 +157,16 @@ func runAB(ctx context.Context, store *sqlite.DB, b *bodies, conc int, dur time.
 		return err
 	}
 	fmt.Println("\nreq/s and CPU/req: medians of the rounds; the ratios are per round (on and off measured one after the other), their median and the 95% confidence interval of the median;")
-	fmt.Println("CPU/req: the process's CPU time (load generator included) per request, until the journal had written the measurement's entries.")
+	fmt.Printf("CPU/req: the process's CPU time (load generator included) per request, until %s after the load on both sides and the journal had written the measurement's entries.\n", abSettle)
 	fmt.Printf("resident memory after the runs (both servers and load generator): %.0f MiB\n", rssMB())
 	return nil
 }
+
+// abSettle is how long after its load a measurement's CPU time is read:
+// more than the period of the store's checkpointer (250 ms), whose pass
+// after an add's load copies its last frames, and than the recorder's
+// linger (50 ms).
+const abSettle = 300 * time.Millisecond
 
 // measure loads side with o for dur and waits for the journal to write
 // the entries of the requests sent.
@@ -173,6 +180,7 @@ func (side *abSide) measure(ctx context.Context, o op, conc int, dur time.Durati
 	pprof.Do(ctx, pprof.Labels("journal", side.name), func(ctx context.Context) {
 		m.res = load(ctx, side.url+o.path, conc, dur, func(w, i int) []byte { return b.next(o, w, i) })
 	})
+	end := time.Now()
 	if side.journal != nil {
 		// Every request answered has its entry queued, or dropped. Wait
 		// for the recorder to write them; a second without progress ends
@@ -189,6 +197,12 @@ func (side *abSide) measure(ctx context.Context, o op, conc int, dur time.Durati
 		}
 		m.unlogged = max(0, sent-(last-written0))
 	}
+	// Both sides' windows end abSettle after the load, so that the work
+	// a load leaves behind (the store's checkpoint pass, the requests cut
+	// at its end) falls in each side's own window alike; ending the off
+	// side's at the load's end and the on side's after its recorder's
+	// wait charged the on side with more of it.
+	time.Sleep(time.Until(end.Add(abSettle)))
 	m.cpu = cputime.Process() - cpu0
 	return m
 }
