@@ -44,8 +44,8 @@ func (s *Server) registerHealth(e *echo.Echo) {
 			ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
 			defer cancel()
 			if err := p.Ping(ctx); err != nil {
-				s.log.Warn("not ready: the store does not answer", "request_id", RequestID(ctx), "error", err.Error())
-				return c.JSON(http.StatusServiceUnavailable, Health{Status: "unavailable", Reason: "the store does not answer: " + err.Error()})
+				s.log.Warn("not ready: the store failed its check (a query, or a failed sync before)", "request_id", RequestID(ctx), "error", err.Error())
+				return c.JSON(http.StatusServiceUnavailable, Health{Status: "unavailable", Reason: "the store failed its check: " + err.Error()})
 			}
 		}
 		return c.JSON(http.StatusOK, Health{Status: "ok"})

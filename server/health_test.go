@@ -45,7 +45,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	if err := store.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if status, body := healthGet(t, ts, server.PathReadyz); status != http.StatusServiceUnavailable || body.Status != "unavailable" || !strings.Contains(body.Reason, "the store does not answer") {
+	if status, body := healthGet(t, ts, server.PathReadyz); status != http.StatusServiceUnavailable || body.Status != "unavailable" || !strings.Contains(body.Reason, "the store failed its check") {
 		t.Errorf("readyz on a closed store: %d %+v", status, body)
 	}
 	if status, _ := healthGet(t, ts, server.PathHealthz); status != 200 {

@@ -222,18 +222,18 @@ func (s *logSyncer) sync() error {
 		}
 	}
 	if err != nil {
-		return s.fail(err)
+		return s.fail(fmt.Errorf("the sync of the write-ahead log %s failed: %w", s.path, err))
 	}
 	return nil
 }
 
-// fail records the failure of a sync and logs it once; it returns the
-// error that every write gets from then on.
+// fail records the failure of a sync of the store (cause says which: the
+// log's, or the database file's, checkpoint.go) and logs it once; it
+// returns the error that every write gets from then on.
 func (s *logSyncer) fail(cause error) error {
-	err := fmt.Errorf("sqlite: the sync of the write-ahead log %s failed, so writes may have been lost; "+
-		"this store refuses writes until the server is restarted: %w", s.path, cause)
+	err := fmt.Errorf("sqlite: %w; writes may have been lost, so this store refuses writes until the server is restarted", cause)
 	if s.failure.CompareAndSwap(nil, &err) {
-		s.logger().Error("sqlite: the sync of the write-ahead log failed: every write is refused from now on",
+		s.logger().Error("sqlite: a sync of the store failed: every write is refused from now on",
 			"log", s.path, "error", cause.Error(),
 			"action", "check the disk and its file system (dmesg, free space), then restart the server: "+
 				"at start SQLite replays the log as the disk holds it, which has every write answered 200 before the failure; "+

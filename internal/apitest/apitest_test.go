@@ -109,7 +109,7 @@ func TestCheckHoldsThePagesToTheirContract(t *testing.T) {
 		ok     bool
 	}{
 		{"/healthz", 200, rid, `{"Status":"ok"}`, true},
-		{"/readyz", 503, rid, `{"Status":"unavailable","Reason":"the store does not answer: closed"}`, true},
+		{"/readyz", 503, rid, `{"Status":"unavailable","Reason":"the store failed its check: closed"}`, true},
 		{"/readyz", 503, rid, `{"Status":"unavailable"}`, false},
 		{"/healthz", 200, rid, `{"Status":"ok","Extra":1}`, false},
 		{"/healthz", 200, rid, `ok`, false},
