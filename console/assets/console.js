@@ -22,9 +22,9 @@
   function remember() {
     for (const r of rows()) seen.set(r.dataset.threadId, r.dataset.updated);
   }
-  function markUnread() {
-    for (const r of rows()) {
-      if (seen.get(r.dataset.threadId) !== r.dataset.updated) {
+  function markUnread(root, also) {
+    for (const r of root.querySelectorAll("[data-testid=thread-row]")) {
+      if (seen.get(r.dataset.threadId) !== r.dataset.updated || (also && also.has(r.dataset.threadId))) {
         r.classList.add("unread");
         const b = r.querySelector("[data-testid=thread-unread]");
         if (b) b.hidden = false;
@@ -38,8 +38,12 @@
   }
 
   let busy = false, again = false;
-  // refresh fetches this page again and swaps its live regions; forms
-  // outside them (the reply box) keep what was typed.
+  // refresh fetches this page again and swaps those of its live regions
+  // that changed; forms outside them (the reply box) keep what was typed.
+  // A region that did not change (most refreshes: every change of the data
+  // refreshes every page) stays as it is, so that a click on it is not
+  // lost: a press and a release on nodes that a swap took apart click
+  // nothing.
   async function refresh() {
     if (busy) { again = true; return; }
     busy = true;
@@ -52,20 +56,15 @@
       const chatCount = document.querySelectorAll(".chat .msg").length;
       for (const region of document.querySelectorAll("[data-live]")) {
         const fresh = doc.querySelector('[data-live="' + CSS.escape(region.dataset.live) + '"]');
-        if (fresh) region.replaceWith(document.adoptNode(fresh));
-      }
-      for (const r of rows()) {
-        if (unread.has(r.dataset.threadId)) {
-          r.classList.add("unread");
-          const b = r.querySelector("[data-testid=thread-unread]");
-          if (b) b.hidden = false;
+        if (!fresh) continue;
+        // The fresh region as it would be shown, to compare.
+        localTimes(fresh);
+        markUnread(fresh, unread);
+        for (const d of fresh.querySelectorAll("details[data-keep-open]")) {
+          if (open.has(d.dataset.keepOpen)) d.open = true;
         }
+        if (!fresh.isEqualNode(region)) region.replaceWith(document.adoptNode(fresh));
       }
-      for (const d of document.querySelectorAll("details[data-keep-open]")) {
-        if (open.has(d.dataset.keepOpen)) d.open = true;
-      }
-      localTimes(document);
-      markUnread();
       if (document.querySelectorAll(".chat .msg").length !== chatCount) scrollChat();
     } catch (e) {
       // The next change tries again.
