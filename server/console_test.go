@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -249,7 +248,7 @@ func readEvent(t *testing.T, sc *bufio.Scanner, name string) {
 // header; the test's deadline bounds the wait for events.
 func openEvents(t *testing.T, base string) *bufio.Scanner {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	ctx, cancel := context.WithDeadline(t.Context(), waitDeadline(t))
 	t.Cleanup(cancel)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/console/events", nil)
 	req.Header.Set("Authorization", "Bearer "+adminToken)

@@ -42,6 +42,53 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
+// waitDeadline is when the waits of a test give up: the test's own
+// deadline (go test -timeout), less the time to say what it waited for and
+// to close the browser. A loaded machine makes a test slow, not failed;
+// a broken page still fails, with its text rather than the test binary's
+// panic. Without a deadline (-timeout 0), go test's default of 10 minutes.
+func waitDeadline(t *testing.T) time.Time {
+	d, ok := t.Deadline()
+	if !ok {
+		return time.Now().Add(10 * time.Minute)
+	}
+	return d.Add(-min(30*time.Second, time.Until(d)/4))
+}
+
+// startChromium starts a headless Chromium tab of the given window size,
+// closed when the test ends. Its context ends a little after the test's
+// waits (waitDeadline), so that a wait that failed can still read the
+// page. The flags keep Chromium off the network on its own account
+// (updates, sync, QUIC probes): on a closed network those fail noisily and
+// slowly.
+func startChromium(t *testing.T, exe string, width, height int) context.Context {
+	t.Helper()
+	waits := waitDeadline(t)
+	end := waits.Add(10 * time.Second)
+	if d, ok := t.Deadline(); ok && d.Before(end) {
+		end = d
+	}
+	ctx, cancel := context.WithDeadline(t.Context(), end)
+	t.Cleanup(cancel)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		chromedp.NoSandbox, // CI runs as root
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.WindowSize(width, height),
+		// The start of Chromium is a wait like the others (chromedp's
+		// default: 20 s).
+		chromedp.WSURLReadTimeout(time.Until(waits)),
+	)
+	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancelTab := chromedp.NewContext(ctx)
+	t.Cleanup(cancelTab)
+	return ctx
+}
+
 // pageLog collects what the page did, from the browser's event loop.
 type pageLog struct {
 	mu         sync.Mutex
@@ -109,24 +156,7 @@ func TestAdminDocsRenderInChromium(t *testing.T) {
 func renderInChromium(t *testing.T, exe, base, path, specPath string, summaries []string) string {
 	t.Helper()
 
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	// The flags keep Chromium off the network on its own account (updates,
-	// sync, QUIC probes): on a closed network those fail noisily and slowly.
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe),
-		chromedp.NoSandbox, // CI runs as root
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.WindowSize(1280, 1000),
-	)
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	ctx, cancelTab := chromedp.NewContext(ctx)
-	defer cancelTab()
-
+	ctx := startChromium(t, exe, 1280, 1000)
 	log := &pageLog{requests: map[network.RequestID]string{}, blocked: map[network.RequestID]string{}}
 	if err := chromedp.Listen(ctx, log.listen); err != nil {
 		t.Fatalf("starting Chromium (%s): %v", exe, err)
@@ -141,7 +171,7 @@ func renderInChromium(t *testing.T, exe, base, path, specPath string, summaries 
 	want := `["` + strings.Join(summaries, `", "`) + `"]`
 	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](
 		`(() => { const h = `+headings+`; return `+want+`.every(s => h.includes(s)); })()`,
-		chromedp.WithPollingTimeout(time.Minute)))
+		chromedp.WithPollingTimeout(time.Until(waitDeadline(t)))))
 	if err != nil {
 		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
 		t.Fatalf("the operations were not rendered: %v\npage text:\n%.2000s", err, text)
