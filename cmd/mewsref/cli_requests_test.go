@@ -127,16 +127,7 @@ func TestCLIRequestsFollow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.After(30 * time.Second)
-	for strings.Count(out.String(), "\n") < 2 {
-		select {
-		case err := <-done:
-			t.Fatalf("follow ended: %v\n%s", err, out)
-		case <-deadline:
-			t.Fatalf("follow printed, in 30 s:\n%s", out)
-		case <-out.wrote:
-		}
-	}
+	waitFollow(t, out, done, func(s string) bool { return strings.Count(s, "\n") >= 2 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("follow, interrupted: %v", err)
@@ -160,22 +151,11 @@ func TestCLIRequestsFollowPrintsOnlyNewEntries(t *testing.T) {
 	out := &syncBuffer{wrote: make(chan struct{}, 1)}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, out, "requests", "--follow", "--json", "--count", "1", "--interval", "10ms") }()
-	for !strings.Contains(out.String(), "newest") {
-		<-out.wrote
-	}
+	waitFollow(t, out, done, func(s string) bool { return strings.Contains(s, "newest") })
 	if err := run(t.Context(), &syncBuffer{}, "thread", "add", "--subject", "arrived", "--sender", "A"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.After(30 * time.Second)
-	for !strings.Contains(out.String(), "arrived") {
-		select {
-		case err := <-done:
-			t.Fatalf("follow ended: %v\n%s", err, out)
-		case <-deadline:
-			t.Fatalf("follow printed, in 30 s:\n%s", out)
-		case <-out.wrote:
-		}
-	}
+	waitFollow(t, out, done, func(s string) bool { return strings.Contains(s, "arrived") })
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("follow, interrupted: %v", err)
@@ -183,6 +163,22 @@ func TestCLIRequestsFollowPrintsOnlyNewEntries(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 2 || !strings.Contains(lines[0], "newest") || !strings.Contains(lines[1], "arrived") {
 		t.Errorf("follow --count 1 printed the newest entry, then the new one only:\n%s", out)
+	}
+}
+
+// waitFollow waits until what requests --follow printed to out satisfies
+// printed, failing t if the command ends first or 30 s pass.
+func waitFollow(t *testing.T, out *syncBuffer, done <-chan error, printed func(string) bool) {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for !printed(out.String()) {
+		select {
+		case err := <-done:
+			t.Fatalf("follow ended: %v\n%s", err, out)
+		case <-deadline:
+			t.Fatalf("follow printed, in 30 s:\n%s", out)
+		case <-out.wrote:
+		}
 	}
 }
 
