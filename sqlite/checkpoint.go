@@ -225,8 +225,10 @@ func (c *checkpointer) copy() (log, backfilled int, err error) {
 // writer's in catchUp) and tells its outcome (checked).
 func (c *checkpointer) copyOn(conn queryer, mode string) (log, backfilled int, err error) {
 	busy, log, backfilled, err := c.checkpoint(conn, mode)
-	if err == nil && busy != 0 {
-		return -1, 0, nil // another checkpoint runs: neither success nor failure
+	if (err == nil && busy != 0) || isBusyError(err) {
+		// Another checkpoint runs, or another process sharing the file
+		// recovers its log: neither success nor failure.
+		return -1, 0, nil
 	}
 	c.checked(err)
 	return log, backfilled, err
@@ -272,6 +274,22 @@ func (c *checkpointer) checked(err error) {
 				"and the checkpoints are retried every "+checkpointEvery.String()+"; this is logged again when the error changes, "+
 				fmt.Sprintf("every %d failures, and when a checkpoint succeeds", checkpointLogEvery))
 	}
+}
+
+// isBusyError reports whether err is SQLite's BUSY or LOCKED, with any
+// extended code (SQLITE_BUSY_RECOVERY: another process sharing the file
+// recovers the log; SQLITE_BUSY_SNAPSHOT): the checkpoint waits for its
+// next turn, the disk is not at fault.
+func isBusyError(err error) bool {
+	var se interface{ Code() int }
+	if err == nil || !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return true
+	}
+	return false
 }
 
 // isSyncError reports whether err is SQLite's for a failed sync of a file.

@@ -347,10 +347,13 @@ func TestAFailedCheckpointIsRetriedAndLogged(t *testing.T) {
 	db.checkpointer.stop()
 	logs := jsonLogs(t, db)
 	var fail atomic.Pointer[codeError]
-	var busy atomic.Bool
+	var busy, busyRecovering atomic.Bool
 	db.checkpointer.checkpoint = func(conn queryer, mode string) (int, int, int, error) {
 		if busy.Load() {
 			return 1, -1, -1, nil
+		}
+		if busyRecovering.Load() { // another process sharing the file recovers its log
+			return 0, -1, -1, &codeError{code: sqlite3.SQLITE_BUSY_RECOVERY, err: errors.New("database is locked")}
 		}
 		if e := fail.Load(); e != nil {
 			return 0, -1, -1, e
@@ -385,7 +388,10 @@ func TestAFailedCheckpointIsRetriedAndLogged(t *testing.T) {
 	busy.Store(true)
 	pass(2) // not failures
 	busy.Store(false)
-	passes -= 2
+	busyRecovering.Store(true)
+	pass(2) // nor these
+	busyRecovering.Store(false)
+	passes -= 4
 	if n, last := errorsLogged(); n != 1 || last["error"] != eio.Error() || last["database"] != db.checkpointer.file.Name() || last["failures_in_a_row"] != 1.0 {
 		t.Errorf("after 3 failed checkpoints: %d errors logged, the last %v; want one, of the first, with the file and the error", n, last)
 	}

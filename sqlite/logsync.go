@@ -234,7 +234,7 @@ func (s *logSyncer) fail(cause error) error {
 	err := fmt.Errorf("sqlite: %w; writes may have been lost, so this store refuses writes until the server is restarted", cause)
 	if s.failure.CompareAndSwap(nil, &err) {
 		s.logger().Error("sqlite: a sync of the store failed: every write is refused from now on",
-			"log", s.path, "error", cause.Error(),
+			"error", cause.Error(), // names the file whose sync failed
 			"action", "check the disk and its file system (dmesg, free space), then restart the server: "+
 				"at start SQLite replays the log as the disk holds it, which has every write answered 200 before the failure; "+
 				"the writes since were answered with an error and may or may not be there")

@@ -37,12 +37,16 @@ func (c *cli) client() (*client.Client, error) {
 
 // now is the server's clock when the command has the admin token (a test
 // may have frozen or advanced it, see clock/*), else this machine's: the
-// instant that "the last N days" and "10m ago" count back from.
+// instant that "the last N days" and "10m ago" count back from. When the
+// server's clock cannot be read, it says so on stderr and counts back from
+// this machine's.
 func (c *cli) now() time.Time {
 	if c.adminToken != "" {
-		if res, err := adminDo[admin.AdminClock](c.ctx, c, "clock get", (*admin.Client).AdminClockGet, admin.AdminEmpty{}); err == nil {
+		res, err := adminDo[admin.AdminClock](c.ctx, c, "clock get", (*admin.Client).AdminClockGet, admin.AdminEmpty{})
+		if err == nil {
 			return res.NowUtc
 		}
+		fmt.Fprintf(c.errOut, "mewsref: warning: counting back from this machine's clock, not the server's: %v\n", err)
 	}
 	return time.Now()
 }

@@ -41,6 +41,9 @@ var cmdRequests = &command{
 		follow := fs.Bool("follow", false, "then print new entries as they arrive, until interrupted")
 		interval := fs.Duration("interval", time.Second, "with --follow, how often to ask the server")
 		return func([]string) error {
+			if *count < 1 || *count > 1000 {
+				return usagef("requests", "--count must be between 1 and 1000, got %d", *count)
+			}
 			ins, err := c.integrationIDs(*integrations)
 			if err != nil {
 				return err
@@ -48,9 +51,6 @@ var cmdRequests = &command{
 			f, err := requestsFilter(*ops, *statuses, ins, *threads, *requests, *token, *since, c.now)
 			if err != nil {
 				return err
-			}
-			if *count < 1 || *count > 1000 {
-				return usagef("requests", "--count must be between 1 and 1000, got %d", *count)
 			}
 			page := func(n int) ([]admin.AdminRequest, error) {
 				f.Limitation = admin.Limitation{Count: int32(n)}

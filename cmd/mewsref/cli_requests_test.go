@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -191,4 +192,22 @@ func allDemoTokens() []string {
 		}
 	}
 	return out
+}
+
+// A --count out of range is a usage error before anything is asked of the
+// server (here none answers), and --since without the server's clock says
+// that it counts back from this machine's.
+func TestCLIRequestsChecksItsFlagsFirst(t *testing.T) {
+	env := map[string]string{"MEWSREF_URL": "http://127.0.0.1:9", "MEWSREF_ADMIN_TOKEN": "cli-admin"}
+	getenv := func(k string) string { return env[k] }
+	var out, errOut bytes.Buffer
+	err := dispatch(t.Context(), []string{"requests", "--count", "0", "--integration", "Somebody", "--since", "10m"}, getenv, &out, &errOut)
+	var ue *usageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--count") {
+		t.Errorf("requests --count 0 with no server: %v, want the usage error of --count", err)
+	}
+	c := &cli{ctx: t.Context(), getenv: getenv, out: &out, errOut: &errOut, url: env["MEWSREF_URL"], adminToken: "cli-admin"}
+	if now := c.now(); time.Since(now).Abs() > time.Minute || !strings.Contains(errOut.String(), "this machine's clock") {
+		t.Errorf("now without the server: %v; stderr %q, want this machine's clock and a warning", now, errOut.String())
+	}
 }
