@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/sha1"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -191,8 +190,8 @@ type derivedIDs struct {
 
 func (d *derivedIDs) thread(t mews.Thread) uuid.UUID {
 	d.b = append(d.b[:0], "thread\x00"...)
-	d.b = append(appendID(d.b, t.IntegrationID), 0)
-	d.b = append(appendID(d.b, t.EnterpriseID), 0)
+	d.b = append(appendUUIDText(d.b, t.IntegrationID), 0)
+	d.b = append(appendUUIDText(d.b, t.EnterpriseID), 0)
 	d.b = append(t.CreatedUTC.AppendFormat(d.b, time.RFC3339Nano), 0)
 	d.b = append(append(append(d.b, t.OriginalSender...), 0), t.Subject...)
 	return d.sum()
@@ -200,7 +199,7 @@ func (d *derivedIDs) thread(t mews.Thread) uuid.UUID {
 
 func (d *derivedIDs) message(m mews.Message) uuid.UUID {
 	d.b = append(d.b[:0], "message\x00"...)
-	d.b = append(appendID(d.b, m.ThreadID), 0)
+	d.b = append(appendUUIDText(d.b, m.ThreadID), 0)
 	d.b = append(append(d.b, m.Sender...), 0)
 	d.b = append(m.CreatedUTC.AppendFormat(d.b, time.RFC3339Nano), 0)
 	d.b = append(d.b, m.Text...)
@@ -212,18 +211,6 @@ func (d *derivedIDs) sum() uuid.UUID {
 		d.h = sha1.New()
 	}
 	return uuid.NewHash(d.h, importNamespace, d.b, 5) // as uuid.NewSHA1
-}
-
-// appendID appends id as uuid.UUID.String writes it.
-func appendID(b []byte, id uuid.UUID) []byte {
-	var s [36]byte
-	hex.Encode(s[:8], id[:4])
-	hex.Encode(s[9:13], id[4:6])
-	hex.Encode(s[14:18], id[6:8])
-	hex.Encode(s[19:23], id[8:10])
-	hex.Encode(s[24:], id[10:])
-	s[8], s[13], s[18], s[23] = '-', '-', '-', '-'
-	return append(b, s[:]...)
 }
 
 func (s *Server) integrationOf(id uuid.UUID) (integration, bool) {

@@ -40,8 +40,8 @@ func TestDerivedIDsAsBefore(t *testing.T) {
 	}
 	for range 100 {
 		id := uuid.New()
-		if got := string(appendID([]byte("x"), id)); got != "x"+id.String() {
-			t.Errorf("appendID: %s, want x%s", got, id)
+		if got := string(appendUUIDText([]byte("x"), id)); got != "x"+id.String() {
+			t.Errorf("appendUUIDText: %s, want x%s", got, id)
 		}
 	}
 }

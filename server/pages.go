@@ -299,6 +299,14 @@ func appendUUID(b []byte, id uuid.UUID) []byte {
 	return append(b, s[:]...)
 }
 
+// appendUUIDText appends id in the canonical lower-case form, as
+// uuid.UUID.String writes it: appendUUID's, without the quotes.
+func appendUUIDText(b []byte, id uuid.UUID) []byte {
+	var q [38]byte
+	appendUUID(q[:0], id)
+	return append(b, q[1:37]...)
+}
+
 // hexPairs holds the two lower-case hex digits of each byte.
 var hexPairs = func() (t [256][2]byte) {
 	const hexDigits = "0123456789abcdef"
