@@ -14,8 +14,8 @@
 // webhooks, a clock, a store); the returned Server plays the enterprise's
 // side (Reply, Resolve, Reopen, Reset), hands out ready Go clients,
 // receives the MessageAdded webhooks of an integration (Webhooks), tells
-// what the code under test sent (Requests, AssertCalled: the request
-// journal). Fixtures and snapshots: WithSeed starts it with a known history
+// what the code under test sent (Requests, CountRequests, AssertCalled,
+// ClearRequests: the request journal). Fixtures and snapshots: WithSeed starts it with a known history
 // (a JSON or YAML file, as the binary's -seed), Import and ImportFile store
 // threads and messages with their own identifiers and instants, Export
 // returns them in the shape Import reads, and Redeliver sends a webhook

@@ -111,8 +111,24 @@ func TestRequestsFilterAndClear(t *testing.T) {
 	if got := srv.Requests(t, mewsreftest.Filter{MessageThreadIds: []uuid.UUID{th.Id}}); got.Len() != 1 || got.Last().Operation != "messageThreads/add" {
 		t.Errorf("requests of the thread:\n%s", got)
 	}
+	for _, tc := range []struct {
+		f    mewsreftest.Filter
+		want int64
+	}{
+		{mewsreftest.Filter{}, 2},
+		{mewsreftest.Filter{Operations: []string{"messages/add"}, Statuses: []int{400}}, 1},
+		{mewsreftest.Filter{Operations: []string{"messages/add"}, Statuses: []int{200}}, 0},
+		{mewsreftest.Filter{MessageThreadIds: []uuid.UUID{th.Id}}, 1},
+	} {
+		if got := srv.CountRequests(t, tc.f); got.Count != tc.want || got.Dropped != 0 {
+			t.Errorf("CountRequests(%+v) = %+v, want Count %d, Dropped 0", tc.f, got, tc.want)
+		}
+	}
 	srv.ClearRequests(t)
 	srv.AssertCalled(t, "messages/add", 0)
+	if got := srv.CountRequests(t, mewsreftest.Filter{}); got.Count != 0 {
+		t.Errorf("CountRequests after ClearRequests: %+v", got)
+	}
 	if got := mewsreftest.New(t, mewsreftest.WithJournal(0)); got == nil {
 		t.Fatal("no server without a journal")
 	}

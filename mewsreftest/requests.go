@@ -128,6 +128,20 @@ func (s *Server) Requests(tb testing.TB, f Filter) Requests {
 	return all
 }
 
+// CountRequests returns how many recorded requests match f (requests/count,
+// mewsref requests count), counting every one that the server answered
+// before the call, and how many requests the server could not record
+// (Dropped: its journal's queue was full), which a count may be short of.
+func (s *Server) CountRequests(tb testing.TB, f Filter) admin.AdminRequestCount {
+	tb.Helper()
+	res, err := s.admin.AdminRequestsCountWithResponse(context.Background(), f.admin())
+	if err == nil {
+		err = answer(res.StatusCode(), res.Body)
+	}
+	check(tb, "requests/count", err)
+	return *res.JSON200
+}
+
 // ClearRequests empties the request journal (requests/clear).
 func (s *Server) ClearRequests(tb testing.TB) {
 	tb.Helper()
