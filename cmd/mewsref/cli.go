@@ -48,6 +48,8 @@ var commands = []*command{
 	cmdResolve,
 	cmdDeliveries,
 	cmdRequests,
+	cmdRequestsCount,
+	cmdRequestsClear,
 	cmdRedeliver,
 	cmdListen,
 	cmdImport,

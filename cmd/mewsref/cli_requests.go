@@ -1,7 +1,8 @@
 package main
 
 // mewsref requests: the request journal (admin API requests/getAll), as a
-// table, as JSON lines, or followed as requests arrive.
+// table, as JSON lines, or followed as requests arrive; mewsref requests
+// count and mewsref requests clear are requests/count and requests/clear.
 
 import (
 	"encoding/json"
@@ -30,13 +31,7 @@ var cmdRequests = &command{
 		"Lists take comma-separated values. --follow keeps printing new entries until interrupted.",
 	conn: true,
 	setup: func(c *cli, fs *flag.FlagSet) func([]string) error {
-		ops := fs.String("op", "", "only these `operations`, e.g. messages/add,messages/getAll")
-		statuses := fs.String("status", "", "only these HTTP status `codes`, e.g. 400,401")
-		integrations := fs.String("integration", "", "only requests of these integrations: their `names` or IntegrationIds")
-		threads := fs.String("thread", "", "only requests that name or created these thread `IDs`")
-		requests := fs.String("request", "", "only these Request-Id `values`")
-		token := fs.String("token", "", "only requests that carried this full access `token` (compared by the server, never shown)")
-		since := fs.String("since", "", "only requests received since `WHEN`: an RFC 3339 instant, or a duration back from the server's clock such as 10m")
+		filter := requestFilterFlags(c, "requests", fs)
 		count := fs.Int("count", 20, "the newest `N` entries (at most 1000)")
 		follow := fs.Bool("follow", false, "then print new entries as they arrive, until interrupted")
 		interval := fs.Duration("interval", time.Second, "with --follow, how often to ask the server")
@@ -44,14 +39,12 @@ var cmdRequests = &command{
 			if *count < 1 || *count > 1000 {
 				return usagef("requests", "--count must be between 1 and 1000, got %d", *count)
 			}
-			ins, err := c.integrationIDs(*integrations)
+			rf, err := filter()
 			if err != nil {
 				return err
 			}
-			f, err := requestsFilter(*ops, *statuses, ins, *threads, *requests, *token, *since, c.now)
-			if err != nil {
-				return err
-			}
+			f := admin.AdminRequestsParameters{Operations: rf.Operations, IntegrationIds: rf.IntegrationIds, AccessToken: rf.AccessToken,
+				Statuses: rf.Statuses, CreatedUtc: rf.CreatedUtc, RequestIds: rf.RequestIds, MessageThreadIds: rf.MessageThreadIds}
 			page := func(n int) ([]admin.AdminRequest, error) {
 				f.Limitation = admin.Limitation{Count: int32(n)}
 				res, err := adminDo[admin.AdminRequestPage](c.ctx, c, "requests", (*admin.Client).AdminRequestsGetAll, f)
@@ -104,6 +97,75 @@ var cmdRequests = &command{
 			}
 		}
 	},
+}
+
+var cmdRequestsCount = &command{
+	name:    "requests count",
+	summary: "count the journal's requests that match the filters (admin)",
+	args:    "[--op OPS] [--status CODES] [--integration NAMES|IDS] [--thread IDS] [--request IDS] [--token TOKEN] [--since WHEN] --admin-token T",
+	example: "mewsref requests count --op messages/add --status 200 --admin-token secret\n" +
+		"mewsref requests count --since 10m --json --admin-token secret",
+	details: "Prints how many entries of the request journal match (requests/count), with the filters of\n" +
+		"mewsref requests, and how many requests this server process could not record (Dropped).\n" +
+		"--json prints the admin API's answer, {\"Count\":N,\"Dropped\":M}.",
+	conn: true,
+	setup: func(c *cli, fs *flag.FlagSet) func([]string) error {
+		filter := requestFilterFlags(c, "requests count", fs)
+		return func([]string) error {
+			f, err := filter()
+			if err != nil {
+				return err
+			}
+			res, err := adminDo[admin.AdminRequestCount](c.ctx, c, "requests count", (*admin.Client).AdminRequestsCount, f)
+			if err != nil {
+				return err
+			}
+			return c.print(res, func(w *tabwriter.Writer) {
+				fmt.Fprintln(w, "COUNT\tDROPPED")
+				fmt.Fprintf(w, "%d\t%d\n", res.Count, res.Dropped)
+			})
+		}
+	},
+}
+
+var cmdRequestsClear = &command{
+	name:    "requests clear",
+	summary: "empty the request journal; the data stays (admin)",
+	args:    "--admin-token T",
+	example: "mewsref requests clear --admin-token secret",
+	details: "Deletes every entry of the request journal (requests/clear); on PostgreSQL, of every\n" +
+		"replica. Threads and messages are not touched (see mewsref reset).",
+	conn: true,
+	setup: func(c *cli, _ *flag.FlagSet) func([]string) error {
+		return func([]string) error {
+			res, err := adminDo[admin.AdminEmpty](c.ctx, c, "requests clear", (*admin.Client).AdminRequestsClear, admin.AdminEmpty{})
+			if err != nil {
+				return err
+			}
+			return c.print(res, func(w *tabwriter.Writer) { fmt.Fprintln(w, "The request journal is empty.") })
+		}
+	},
+}
+
+// requestFilterFlags defines the filters of the journal's commands
+// (requests, requests count) on fs, with the names of requests/getAll's
+// filter; the function it returns builds the filter once they are parsed
+// (it asks the server for integration names and the clock of --since).
+func requestFilterFlags(c *cli, cmd string, fs *flag.FlagSet) func() (admin.AdminRequestFilter, error) {
+	ops := fs.String("op", "", "only these `operations`, e.g. messages/add,messages/getAll")
+	statuses := fs.String("status", "", "only these HTTP status `codes`, e.g. 400,401")
+	integrations := fs.String("integration", "", "only requests of these integrations: their `names` or IntegrationIds")
+	threads := fs.String("thread", "", "only requests that name or created these thread `IDs`")
+	requests := fs.String("request", "", "only these Request-Id `values`")
+	token := fs.String("token", "", "only requests that carried this full access `token` (compared by the server, never shown)")
+	since := fs.String("since", "", "only requests received since `WHEN`: an RFC 3339 instant, or a duration back from the server's clock such as 10m")
+	return func() (admin.AdminRequestFilter, error) {
+		ins, err := c.integrationIDs(*integrations)
+		if err != nil {
+			return admin.AdminRequestFilter{}, err
+		}
+		return requestsFilter(cmd, *ops, *statuses, ins, *threads, *requests, *token, *since, c.now)
+	}
 }
 
 // integrationIDs turns a comma-separated list of integration names or
@@ -181,10 +243,11 @@ func deref(s *string, none string) string {
 	return *s
 }
 
-// requestsFilter builds the filter of requests/getAll from the flags; a
-// --since duration counts back from now(), the server's clock.
-func requestsFilter(ops, statuses, integrations, threads, requests, token, since string, now func() time.Time) (admin.AdminRequestsParameters, error) {
-	var f admin.AdminRequestsParameters
+// requestsFilter builds the filter of requests/getAll and requests/count
+// from the flags of cmd; a --since duration counts back from now(), the
+// server's clock.
+func requestsFilter(cmd, ops, statuses, integrations, threads, requests, token, since string, now func() time.Time) (admin.AdminRequestFilter, error) {
+	var f admin.AdminRequestFilter
 	if list := split(ops); list != nil {
 		f.Operations = &list
 	}
@@ -193,7 +256,7 @@ func requestsFilter(ops, statuses, integrations, threads, requests, token, since
 		for i, s := range list {
 			n, err := strconv.Atoi(s)
 			if err != nil || n < 100 || n > 599 {
-				return f, usagef("requests", "--status: %q is not an HTTP status code", s)
+				return f, usagef(cmd, "--status: %q is not an HTTP status code", s)
 			}
 			codes[i] = int32(n)
 		}
@@ -212,7 +275,7 @@ func requestsFilter(ops, statuses, integrations, threads, requests, token, since
 		for i, s := range list {
 			id, err := uuid.Parse(s)
 			if err != nil {
-				return f, usagef("requests", "--%s: %q is not a UUID", l.flag, s)
+				return f, usagef(cmd, "--%s: %q is not a UUID", l.flag, s)
 			}
 			parsed[i] = id
 		}
@@ -226,7 +289,7 @@ func requestsFilter(ops, statuses, integrations, threads, requests, token, since
 		if err != nil {
 			d, derr := time.ParseDuration(since)
 			if derr != nil || d < 0 {
-				return f, usagef("requests", "--since: %q is neither an RFC 3339 instant nor a duration such as 10m", since)
+				return f, usagef(cmd, "--since: %q is neither an RFC 3339 instant nor a duration such as 10m", since)
 			}
 			start = now().Add(-d)
 		}

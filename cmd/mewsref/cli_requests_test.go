@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -209,5 +210,61 @@ func TestCLIRequestsChecksItsFlagsFirst(t *testing.T) {
 	c := &cli{ctx: t.Context(), getenv: getenv, out: &out, errOut: &errOut, url: env["MEWSREF_URL"], adminToken: "cli-admin"}
 	if now := c.now(); time.Since(now).Abs() > time.Minute || !strings.Contains(errOut.String(), "this machine's clock") {
 		t.Errorf("now without the server: %v; stderr %q, want this machine's clock and a warning", now, errOut.String())
+	}
+}
+
+// requests count and requests clear are requests/count and requests/clear,
+// with the filters of requests.
+func TestCLIRequestsCountAndClear(t *testing.T) {
+	run := requestsEnv(t)
+	ctx := t.Context()
+	for _, subject := range []string{"one", "two"} {
+		if err := run(ctx, &syncBuffer{}, "thread", "add", "--subject", subject, "--sender", "John Doe"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := run(ctx, &syncBuffer{}, "message", "post", "--thread", "3fa85f64-5717-4562-b3fc-2c963f66afa6", "--text", "x"); err == nil {
+		t.Fatal("a message to an unknown thread was accepted")
+	}
+	count := func(args ...string) (n, dropped int64) {
+		t.Helper()
+		out := &syncBuffer{}
+		if err := run(ctx, out, append([]string{"requests", "count", "--json"}, args...)...); err != nil {
+			t.Fatalf("requests count %v: %v", args, err)
+		}
+		var res struct{ Count, Dropped *int64 }
+		if err := json.Unmarshal([]byte(out.String()), &res); err != nil || res.Count == nil || res.Dropped == nil {
+			t.Fatalf("requests count %v: %v\n%s", args, err, out)
+		}
+		return *res.Count, *res.Dropped
+	}
+	if n, dropped := count(); n != 3 || dropped != 0 {
+		t.Errorf("requests count: %d (dropped %d), want 3 (0)", n, dropped)
+	}
+	if n, _ := count("--op", "messageThreads/add", "--status", "200"); n != 2 {
+		t.Errorf("requests count --op messageThreads/add --status 200: %d, want 2", n)
+	}
+	if n, _ := count("--status", "400", "--integration", "are you ready to integrate with mews?"); n != 1 {
+		t.Errorf("requests count --status 400 --integration NAME: %d, want 1", n)
+	}
+	out := &syncBuffer{}
+	if err := run(ctx, out, "requests", "count", "--op", "messages/add"); err != nil ||
+		!regexp.MustCompile(`(?m)^COUNT\s+DROPPED\n1\s+0$`).MatchString(strings.TrimSpace(out.String())) {
+		t.Errorf("requests count, the table: %v\n%s", err, out)
+	}
+	if err := run(ctx, &syncBuffer{}, "requests", "count", "--status", "600"); exitCode(err, &bytes.Buffer{}) != 2 ||
+		!strings.Contains(err.Error(), "--status") {
+		t.Errorf("requests count --status 600: %v, want a usage error", err)
+	}
+
+	out = &syncBuffer{}
+	if err := run(ctx, out, "requests", "clear"); err != nil || !strings.Contains(out.String(), "empty") {
+		t.Fatalf("requests clear: %v\n%s", err, out)
+	}
+	if n, _ := count(); n != 0 {
+		t.Errorf("requests count after requests clear: %d, want 0", n)
+	}
+	if err := run(ctx, &syncBuffer{}, "requests", "clear", "--op", "messages/add"); exitCode(err, &bytes.Buffer{}) != 2 {
+		t.Errorf("requests clear takes no filter: %v", err)
 	}
 }
