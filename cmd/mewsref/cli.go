@@ -54,6 +54,7 @@ var commands = []*command{
 	cmdListen,
 	cmdImport,
 	cmdExport,
+	cmdIntegrations,
 	cmdWebhooks,
 	cmdWebhooksSet,
 	cmdReset,

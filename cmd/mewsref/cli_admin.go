@@ -75,13 +75,23 @@ var cmdResolve = &command{
 var cmdDeliveries = &command{
 	name:    "deliveries",
 	summary: "list the newest webhook deliveries and their state (admin)",
-	args:    "[--count N] --admin-token T",
-	example: "mewsref deliveries --count 5 --admin-token secret",
-	conn:    true,
+	args:    "[--count N] [--integration NAME|ID] --admin-token T",
+	example: "mewsref deliveries --count 5 --admin-token secret\n" +
+		`mewsref deliveries --integration "Connector API Test Client 2" --admin-token secret`,
+	conn: true,
 	setup: func(c *cli, fs *flag.FlagSet) func([]string) error {
 		count := fs.Int("count", 20, "the newest `N` deliveries")
+		integration := fs.String("integration", "", "only the deliveries of this integration: its `name` or IntegrationId (the IntegrationId of webhookDeliveries/getAll)")
 		return func([]string) error {
-			res, err := adminDo[admin.AdminDeliveriesResult](c.ctx, c, "deliveries", (*admin.Client).AdminWebhookDeliveriesGetAll, admin.AdminDeliveriesParameters{Count: int32(*count)})
+			p := admin.AdminDeliveriesParameters{Count: int32(*count)}
+			if *integration != "" {
+				id, err := c.integrationID(*integration)
+				if err != nil {
+					return err
+				}
+				p.IntegrationId = &id
+			}
+			res, err := adminDo[admin.AdminDeliveriesResult](c.ctx, c, "deliveries", (*admin.Client).AdminWebhookDeliveriesGetAll, p)
 			if err != nil {
 				return err
 			}
@@ -120,6 +130,35 @@ var cmdReset = &command{
 				return err
 			}
 			return c.print(res, func(w *tabwriter.Writer) { fmt.Fprintln(w, "reset: all data deleted") })
+		}
+	},
+}
+
+var cmdIntegrations = &command{
+	name:    "integrations",
+	summary: "list the integrations and the enterprises of their access tokens (admin)",
+	args:    "--admin-token T",
+	example: "mewsref integrations --admin-token secret",
+	details: "The integrations the server knows (demo tokens and -config), with their IntegrationId\n" +
+		"and the EnterpriseIds their access tokens cover (integrations/getAll); never the tokens.\n" +
+		"The ids are what --integration and --enterprise of the other commands take.",
+	conn: true,
+	setup: func(c *cli, _ *flag.FlagSet) func([]string) error {
+		return func([]string) error {
+			res, err := adminDo[admin.AdminIntegrationsResult](c.ctx, c, "integrations", (*admin.Client).AdminIntegrationsGetAll, admin.AdminEmpty{})
+			if err != nil {
+				return err
+			}
+			return c.print(res, func(w *tabwriter.Writer) {
+				fmt.Fprintln(w, "INTEGRATION\tNAME\tENTERPRISES")
+				for _, in := range res.Integrations {
+					ids := make([]string, len(in.EnterpriseIds))
+					for i, id := range in.EnterpriseIds {
+						ids[i] = id.String()
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\n", in.IntegrationId, in.Name, strings.Join(ids, " "))
+				}
+			})
 		}
 	},
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"regexp"
 	"strings"
@@ -246,5 +247,80 @@ func TestCLIListsOnTheServersClock(t *testing.T) {
 	}
 	if out, err := run("requests", "--since", "10m", "--op", "messageThreads/add", "--admin-token", "cli-admin"); err != nil || !strings.Contains(out, "messageThreads/add") {
 		t.Errorf("requests --since 10m on a clock frozen a year ago: %v\n%s", err, out)
+	}
+}
+
+// deliveries --integration lists the deliveries of one integration only
+// (the IntegrationId of webhookDeliveries/getAll), named or by id.
+func TestCLIDeliveriesOfOneIntegration(t *testing.T) {
+	run := cliEnvWith(t, server.Config{AdminToken: "cli-admin", Webhooks: server.WebhookOptions{Disabled: true}})
+	demos := server.DemoIntegrations()
+	for i, in := range demos[:2] {
+		id := server.IntegrationID(in.ClientToken).String()
+		if _, err := run("webhooks", "set", "--integration", id, "--webhook-url", "http://127.0.0.1:9/hooks", "--admin-token", "cli-admin"); err != nil {
+			t.Fatal(err)
+		}
+		out, err := run("thread", "add", "--subject", fmt.Sprint("thread ", i), "--sender", "A",
+			"--client-token", in.ClientToken, "--access-token", in.AccessTokens[0].Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := run("message", "post", "--thread", uuidRE.FindString(out), "--text", "x",
+			"--client-token", in.ClientToken, "--access-token", in.AccessTokens[0].Token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	second := server.IntegrationID(demos[1].ClientToken)
+	for _, name := range []string{second.String(), demos[1].Name} {
+		out, err := run("deliveries", "--integration", name, "--json", "--admin-token", "cli-admin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res admin.AdminDeliveriesResult
+		if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Deliveries) != 1 || res.Deliveries[0].IntegrationId != second {
+			t.Errorf("deliveries --integration %q: %v, want the one delivery of %s:\n%s", name, err, second, out)
+		}
+	}
+	if out, err := run("deliveries", "--json", "--admin-token", "cli-admin"); err != nil || strings.Count(out, `"IntegrationId"`) < 4 {
+		t.Errorf("deliveries of every integration: %v\n%s", err, out)
+	}
+	if _, err := run("deliveries", "--integration", "Nobody", "--admin-token", "cli-admin"); err == nil || !strings.Contains(err.Error(), `no integration "Nobody"`) {
+		t.Errorf("deliveries of an unknown integration: %v", err)
+	}
+}
+
+// integrations lists every integration with the enterprises of its access
+// tokens (integrations/getAll), never a token.
+func TestCLIIntegrations(t *testing.T) {
+	run := cliEnv(t)
+	out, err := run("integrations", "--admin-token", "cli-admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	demos := server.DemoIntegrations()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != len(demos)+1 || !strings.HasPrefix(lines[0], "INTEGRATION") {
+		t.Fatalf("integrations, a header and one line per demo integration:\n%s", out)
+	}
+	for i, in := range demos {
+		want := []string{server.IntegrationID(in.ClientToken).String(), in.Name}
+		for _, at := range in.AccessTokens {
+			want = append(want, at.EnterpriseIDs[0].String())
+		}
+		for _, w := range want {
+			if !strings.Contains(lines[i+1], w) {
+				t.Errorf("integrations, line %d lacks %s:\n%s", i+1, w, out)
+			}
+		}
+	}
+	for _, tok := range allDemoTokens() {
+		if strings.Contains(out, tok) {
+			t.Errorf("integrations shows a token:\n%s", out)
+		}
+	}
+	out, err = run("integrations", "--json", "--admin-token", "cli-admin")
+	var res admin.AdminIntegrationsResult
+	if err != nil || json.Unmarshal([]byte(out), &res) != nil || len(res.Integrations) != len(demos) || len(res.Integrations[0].EnterpriseIds) != 2 {
+		t.Errorf("integrations --json: %v\n%s", err, out)
 	}
 }
