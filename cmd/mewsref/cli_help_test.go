@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"errors"
+	"flag"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -253,5 +255,141 @@ func TestEveryVariableInTheCodeIsKnown(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// readmeCommandLines returns the command lines of mewsref (or go run
+// ./cmd/mewsref) in the shell blocks of the README, by line number, as
+// words: without a trailing comment, a pipe, a redirection or a final &.
+func readmeCommandLines(t *testing.T) map[int][]string {
+	t.Helper()
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := map[int][]string{}
+	inShell := false
+	for n, line := range strings.Split(string(b), "\n") {
+		if fence, ok := strings.CutPrefix(line, "```"); ok {
+			inShell = !inShell && fence == "sh"
+			continue
+		}
+		if !inShell {
+			continue
+		}
+		words := readmeWords(line)
+		if len(words) >= 3 && words[0] == "go" && words[1] == "run" && words[2] == "./cmd/mewsref" {
+			words = append([]string{"mewsref"}, words[3:]...)
+		}
+		if len(words) > 0 && words[0] == "mewsref" {
+			lines[n+1] = words[1:]
+		}
+	}
+	if len(lines) == 0 {
+		t.Fatal("no mewsref command line in the README: is this the right file?")
+	}
+	return lines
+}
+
+// readmeWords splits a shell line into words, keeping 'single' and "double"
+// quoted ones, up to a comment, a pipe, a redirection or a final &.
+func readmeWords(line string) []string {
+	var words []string
+	var word strings.Builder
+	inWord := false
+	var quote rune
+	for _, r := range line {
+		switch {
+		case quote != 0 && r == quote:
+			quote = 0
+		case quote != 0:
+			word.WriteRune(r)
+		case r == '\'' || r == '"':
+			quote, inWord = r, true
+		case r == ' ' || r == '\t':
+			if inWord {
+				words, inWord = append(words, word.String()), false
+				word.Reset()
+			}
+		case !inWord && (r == '#' || r == '|' || r == '>' || r == '&'):
+			return words
+		default:
+			word.WriteRune(r)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, word.String())
+	}
+	return words
+}
+
+// Every mewsref command line that the README shows is one that the CLI
+// takes: its command exists, and so does every flag it gives, with a value
+// of the flag's type.
+func TestREADMECommandLinesParse(t *testing.T) {
+	for n, args := range readmeCommandLines(t) {
+		cmd, rest := cmdServe, args // no command: the server
+		if len(args) > 0 {
+			cmd, rest = (&cli{commands: commands}).findCommand(args)
+		}
+		if cmd == nil {
+			if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+				t.Errorf("README.md:%d: mewsref %s: no command %q", n, strings.Join(args, " "), args[0])
+				continue
+			}
+			cmd, rest = cmdServe, args
+		}
+		fs, _ := (&cli{getenv: func(string) string { return "" }}).flagSet(cmd)
+		err := fs.Parse(rest)
+		if err == nil && cmd.positional {
+			_, err = positionals(cmd.name, fs, fs.Args())
+		} else if err == nil && fs.NArg() > 0 {
+			err = fmt.Errorf("unexpected arguments %q", fs.Args())
+		}
+		if err != nil {
+			t.Errorf("README.md:%d: mewsref %s: %v", n, strings.Join(args, " "), err)
+		}
+	}
+}
+
+// Every command of the CLI appears in a command line of the README, and
+// every flag of the server in its table of flags, and the other way round.
+func TestREADMEShowsEveryCommandAndServerFlag(t *testing.T) {
+	shown := map[*command]bool{}
+	for _, args := range readmeCommandLines(t) {
+		if len(args) == 0 {
+			continue
+		}
+		if cmd, _ := (&cli{commands: commands}).findCommand(args); cmd != nil {
+			shown[cmd] = true
+		}
+	}
+	for _, cmd := range commands {
+		if !shown[cmd] && cmd != cmdServe {
+			t.Errorf("the README shows no command line of mewsref %s", cmd.name)
+		}
+	}
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| `-([a-z-]+)` \\| `(MEWSREF_[A-Z_]+)` \\|")
+	inTable := map[string]bool{}
+	for _, m := range row.FindAllStringSubmatch(string(b), -1) {
+		inTable[m[1]] = true
+		if envName(m[1]) != m[2] {
+			t.Errorf("the README's flag table gives -%s the variable %s, want %s", m[1], m[2], envName(m[1]))
+		}
+	}
+	fs, _ := (&cli{getenv: func(string) string { return "" }}).flagSet(cmdServe)
+	fs.VisitAll(func(f *flag.Flag) {
+		if !inTable[f.Name] {
+			t.Errorf("the README's flag table has no row for -%s", f.Name)
+		}
+		delete(inTable, f.Name)
+	})
+	for name := range inTable {
+		t.Errorf("the README's flag table has -%s, which mewsref serve does not take", name)
 	}
 }
