@@ -43,6 +43,7 @@ var commands = []*command{
 	cmdThreadAdd,
 	cmdMessagePost,
 	cmdThreads,
+	cmdThreadsSearch,
 	cmdMessages,
 	cmdReply,
 	cmdResolve,

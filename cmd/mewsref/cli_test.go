@@ -324,3 +324,73 @@ func TestCLIIntegrations(t *testing.T) {
 		t.Errorf("integrations --json: %v\n%s", err, out)
 	}
 }
+
+// threads search is messageThreads/search: the enterprise's threads of
+// every integration by latest activity, filtered as the console's inbox.
+func TestCLIThreadsSearch(t *testing.T) {
+	run := cliEnv(t)
+	demos := server.DemoIntegrations()
+	enterprise := demos[0].AccessTokens[0].EnterpriseIDs[0].String()
+	var ids []string
+	for i, subject := range []string{"Breakfast hours", "Late check-in"} {
+		in := demos[i]
+		out, err := run("thread", "add", "--subject", subject, "--sender", "John Doe",
+			"--client-token", in.ClientToken, "--access-token", in.AccessTokens[0].Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, uuidRE.FindString(out))
+	}
+	if _, err := run("reply", "--thread", ids[0], "--text", "From 7 to 10.", "--admin-token", "cli-admin"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run("resolve", "--thread", ids[1], "--admin-token", "cli-admin"); err != nil {
+		t.Fatal(err)
+	}
+	search := func(args ...string) []string {
+		t.Helper()
+		out, err := run(append([]string{"threads", "search", "--enterprise", enterprise, "--json", "--admin-token", "cli-admin"}, args...)...)
+		if err != nil {
+			t.Fatalf("threads search %v: %v", args, err)
+		}
+		var res admin.AdminThreadSearchPage
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("threads search %v: %v\n%s", args, err, out)
+		}
+		var got []string
+		for _, s := range res.MessageThreads {
+			got = append(got, s.MessageThread.Id.String())
+		}
+		return got
+	}
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{nil, []string{ids[0], ids[1]}}, // the reply moved the first thread ahead
+		{[]string{"--text", "BREAKFAST"}, ids[:1]},
+		{[]string{"--text", "from 7"}, ids[:1]},
+		{[]string{"--resolved"}, ids[1:]},
+		{[]string{"--open"}, ids[:1]},
+		{[]string{"--integration", demos[1].Name}, ids[1:]},
+		{[]string{"--count", "1", "--all-pages"}, []string{ids[0], ids[1]}},
+	} {
+		if got := search(tc.args...); strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("threads search %v: %v, want %v", tc.args, got, tc.want)
+		}
+	}
+	out, err := run("threads", "search", "--enterprise", enterprise, "--count", "1", "--admin-token", "cli-admin")
+	if err != nil || !strings.Contains(out, "Breakfast hours") || !strings.Contains(out, "Enterprise: From 7 to 10.") ||
+		!strings.Contains(out, "more: add --cursor "+ids[0]) {
+		t.Errorf("threads search --count 1, the table: %v\n%s", err, out)
+	}
+	for _, args := range [][]string{
+		{"threads", "search", "--admin-token", "cli-admin"},
+		{"threads", "search", "--enterprise", enterprise, "--resolved", "--open", "--admin-token", "cli-admin"},
+	} {
+		var ue *usageError
+		if _, err := run(args...); !errors.As(err, &ue) {
+			t.Errorf("%v: %v, want a usage error", args, err)
+		}
+	}
+}
