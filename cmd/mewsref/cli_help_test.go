@@ -5,6 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -13,6 +16,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/mewsref/mewsref/openapi"
 )
 
 // invoke runs a command line in process with an empty environment and
@@ -391,5 +396,92 @@ func TestREADMEShowsEveryCommandAndServerFlag(t *testing.T) {
 	})
 	for name := range inTable {
 		t.Errorf("the README's flag table has -%s, which mewsref serve does not take", name)
+	}
+}
+
+// The README's table "Every capability, every surface" is true: every
+// operation of openapi/admin.yaml has a row, and every operation, command,
+// mewsreftest name, console page and server flag that it names exists.
+func TestREADMEParityTable(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "\n## Every capability, every surface\n")
+	if !ok {
+		t.Fatal(`README.md has no section "Every capability, every surface"`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+
+	ops := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^  /_admin/v1/(\S+):$`).FindAllStringSubmatch(openapi.AdminYAML, -1) {
+		ops[m[1]] = false
+	}
+	helper := map[string]bool{} // the exported functions and Server methods of mewsreftest
+	fset := token.NewFileSet()
+	pkgs, err := filepath.Glob("../../mewsreftest/*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range pkgs {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || !fn.Name.IsExported() {
+				continue
+			}
+			if fn.Recv != nil {
+				if star, ok := fn.Recv.List[0].Type.(*ast.StarExpr); !ok || star.X.(*ast.Ident).Name != "Server" {
+					continue
+				}
+			}
+			helper[fn.Name.Name] = true
+		}
+	}
+	serve, _ := (&cli{getenv: func(string) string { return "" }}).flagSet(cmdServe)
+	pages := map[string]bool{"inbox": true, "conversation": true, "webhooks": true, "requests": true, "faults and clock": true}
+	names := regexp.MustCompile("`([^`]+)`")
+	rows := 0
+	for line := range strings.SplitSeq(section, "\n") {
+		cells := strings.Split(strings.Trim(line, "|"), " | ")
+		if !strings.HasPrefix(line, "| ") || len(cells) != 6 || strings.HasPrefix(line, "| Capability") || strings.HasPrefix(line, "| ---") {
+			continue
+		}
+		rows++
+		row := strings.TrimSpace(cells[0])
+		each := func(cell string, check func(string) bool, what string) {
+			for _, m := range names.FindAllStringSubmatch(cell, -1) {
+				if !check(m[1]) {
+					t.Errorf("README parity table, %q: %s %q does not exist", row, what, m[1])
+				}
+			}
+		}
+		each(cells[1], func(op string) bool {
+			_, ok := ops[op]
+			ops[op] = true
+			return ok
+		}, "admin operation")
+		each(cells[2], func(name string) bool { return (&cli{commands: commands}).lookup(name) != nil }, "command")
+		each(cells[3], func(name string) bool { return helper[name] }, "mewsreftest function or method")
+		for page := range strings.SplitSeq(strings.TrimSpace(cells[4]), ", ") {
+			if !pages[page] && page != "—" {
+				t.Errorf("README parity table, %q: console page %q does not exist", row, page)
+			}
+		}
+		each(cells[5], func(flag string) bool { return serve.Lookup(strings.TrimPrefix(flag, "-")) != nil }, "server flag")
+	}
+	if rows == 0 {
+		t.Fatal("the README's parity table has no rows")
+	}
+	for op, listed := range ops {
+		if !listed {
+			t.Errorf("the README's parity table has no row for the admin operation %s", op)
+		}
 	}
 }
