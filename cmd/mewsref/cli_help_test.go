@@ -417,33 +417,7 @@ func TestREADMEParityTable(t *testing.T) {
 	for _, m := range regexp.MustCompile(`(?m)^  /_admin/v1/(\S+):$`).FindAllStringSubmatch(openapi.AdminYAML, -1) {
 		ops[m[1]] = false
 	}
-	helper := map[string]bool{} // the exported functions and Server methods of mewsreftest
-	fset := token.NewFileSet()
-	pkgs, err := filepath.Glob("../../mewsreftest/*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range pkgs {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, name, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, d := range f.Decls {
-			fn, ok := d.(*ast.FuncDecl)
-			if !ok || !fn.Name.IsExported() {
-				continue
-			}
-			if fn.Recv != nil {
-				if star, ok := fn.Recv.List[0].Type.(*ast.StarExpr); !ok || star.X.(*ast.Ident).Name != "Server" {
-					continue
-				}
-			}
-			helper[fn.Name.Name] = true
-		}
-	}
+	helper := mewsreftestNames(t)
 	serve, _ := (&cli{getenv: func(string) string { return "" }}).flagSet(cmdServe)
 	pages := map[string]bool{"inbox": true, "conversation": true, "webhooks": true, "requests": true, "faults and clock": true}
 	names := regexp.MustCompile("`([^`]+)`")
@@ -468,7 +442,7 @@ func TestREADMEParityTable(t *testing.T) {
 			return ok
 		}, "admin operation")
 		each(cells[2], func(name string) bool { return (&cli{commands: commands}).lookup(name) != nil }, "command")
-		each(cells[3], func(name string) bool { return helper[name] }, "mewsreftest function or method")
+		each(cells[3], func(name string) bool { return helper[name] != "" }, "mewsreftest function or method")
 		for page := range strings.SplitSeq(strings.TrimSpace(cells[4]), ", ") {
 			if !pages[page] && page != "—" {
 				t.Errorf("README parity table, %q: console page %q does not exist", row, page)
@@ -482,6 +456,66 @@ func TestREADMEParityTable(t *testing.T) {
 	for op, listed := range ops {
 		if !listed {
 			t.Errorf("the README's parity table has no row for the admin operation %s", op)
+		}
+	}
+}
+
+// mewsreftestNames returns the exported functions and methods of Server of
+// package mewsreftest, each name with "func" or "method".
+func mewsreftestNames(t *testing.T) map[string]string {
+	t.Helper()
+	files, err := filepath.Glob("../../mewsreftest/*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			switch {
+			case !ok || !fn.Name.IsExported():
+			case fn.Recv == nil:
+				names[fn.Name.Name] = "func"
+			default:
+				if star, ok := fn.Recv.List[0].Type.(*ast.StarExpr); ok && star.X.(*ast.Ident).Name == "Server" {
+					names[fn.Name.Name] = "method"
+				}
+			}
+		}
+	}
+	if len(names) == 0 {
+		t.Fatal("no exported name in ../../mewsreftest: is this the right directory?")
+	}
+	return names
+}
+
+// The README's "Embedding in your Go tests" names every method of
+// mewsreftest's Server and every option: what the package offers is what
+// the manual says.
+func TestREADMENamesEveryMewsreftestMethodAndOption(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "\n## Embedding in your Go tests\n")
+	if !ok {
+		t.Fatal(`README.md has no section "Embedding in your Go tests"`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	for name, kind := range mewsreftestNames(t) {
+		if kind == "func" && !strings.HasPrefix(name, "With") {
+			continue
+		}
+		if !strings.Contains(section, "`"+name+"(") && !strings.Contains(section, "`"+name+"`") {
+			t.Errorf("the README's \"Embedding in your Go tests\" does not name mewsreftest's %s", name)
 		}
 	}
 }

@@ -57,17 +57,24 @@ func requestsEnv(t *testing.T) (run func(ctx context.Context, out *syncBuffer, a
 	}
 }
 
-func TestCLIRequests(t *testing.T) {
-	run := requestsEnv(t)
-	ctx := t.Context()
+// journalTraffic makes three requests through the CLI: two threads added
+// (200) and a message to an unknown thread (400).
+func journalTraffic(t *testing.T, run func(ctx context.Context, out *syncBuffer, args ...string) error) {
+	t.Helper()
 	for _, subject := range []string{"one", "two"} {
-		if err := run(ctx, &syncBuffer{}, "thread", "add", "--subject", subject, "--sender", "John Doe"); err != nil {
+		if err := run(t.Context(), &syncBuffer{}, "thread", "add", "--subject", subject, "--sender", "John Doe"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := run(ctx, &syncBuffer{}, "message", "post", "--thread", "3fa85f64-5717-4562-b3fc-2c963f66afa6", "--text", "x"); err == nil {
+	if err := run(t.Context(), &syncBuffer{}, "message", "post", "--thread", "3fa85f64-5717-4562-b3fc-2c963f66afa6", "--text", "x"); err == nil {
 		t.Fatal("a message to an unknown thread was accepted")
 	}
+}
+
+func TestCLIRequests(t *testing.T) {
+	run := requestsEnv(t)
+	ctx := t.Context()
+	journalTraffic(t, run)
 
 	out := &syncBuffer{}
 	if err := run(ctx, out, "requests"); err != nil {
@@ -218,14 +225,7 @@ func TestCLIRequestsChecksItsFlagsFirst(t *testing.T) {
 func TestCLIRequestsCountAndClear(t *testing.T) {
 	run := requestsEnv(t)
 	ctx := t.Context()
-	for _, subject := range []string{"one", "two"} {
-		if err := run(ctx, &syncBuffer{}, "thread", "add", "--subject", subject, "--sender", "John Doe"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := run(ctx, &syncBuffer{}, "message", "post", "--thread", "3fa85f64-5717-4562-b3fc-2c963f66afa6", "--text", "x"); err == nil {
-		t.Fatal("a message to an unknown thread was accepted")
-	}
+	journalTraffic(t, run)
 	count := func(args ...string) (n, dropped int64) {
 		t.Helper()
 		out := &syncBuffer{}
