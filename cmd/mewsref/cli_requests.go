@@ -22,7 +22,7 @@ import (
 var cmdRequests = &command{
 	name:    "requests",
 	summary: "list the API requests the server received and its answers, or follow them (admin)",
-	args:    "[--op OPS] [--status CODES] [--integration NAMES|IDS] [--thread IDS] [--request IDS] [--token TOKEN] [--since WHEN] [--count N] [--follow] --admin-token T",
+	args:    "[--operation OPS] [--status CODES] [--integration NAMES|IDS] [--thread IDS] [--request IDS] [--token TOKEN] [--since WHEN] [--count N] [--follow] --admin-token T",
 	example: "mewsref requests --admin-token secret\n" +
 		"mewsref requests --op messages/add --status 400,401 --count 5 --admin-token secret\n" +
 		"mewsref requests --follow --json --admin-token secret",
@@ -102,8 +102,8 @@ var cmdRequests = &command{
 var cmdRequestsCount = &command{
 	name:    "requests count",
 	summary: "count the journal's requests that match the filters (admin)",
-	args:    "[--op OPS] [--status CODES] [--integration NAMES|IDS] [--thread IDS] [--request IDS] [--token TOKEN] [--since WHEN] --admin-token T",
-	example: "mewsref requests count --op messages/add --status 200 --admin-token secret\n" +
+	args:    "[--operation OPS] [--status CODES] [--integration NAMES|IDS] [--thread IDS] [--request IDS] [--token TOKEN] [--since WHEN] --admin-token T",
+	example: "mewsref requests count --operation messages/add --status 200 --admin-token secret\n" +
 		"mewsref requests count --since 10m --json --admin-token secret",
 	details: "Prints how many entries of the request journal match (requests/count), with the filters of\n" +
 		"mewsref requests, and how many requests this server process could not record (Dropped).\n" +
@@ -152,7 +152,10 @@ var cmdRequestsClear = &command{
 // filter; the function it returns builds the filter once they are parsed
 // (it asks the server for integration names and the clock of --since).
 func requestFilterFlags(c *cli, cmd string, fs *flag.FlagSet) func() (admin.AdminRequestFilter, error) {
-	ops := fs.String("op", "", "only these `operations`, e.g. messages/add,messages/getAll")
+	// --operation as in faults add and the console; --op, its first name,
+	// stays for the scripts that use it.
+	ops := fs.String("operation", "", "only these `operations`, e.g. messages/add,messages/getAll")
+	fs.StringVar(ops, "op", "", "short for --operation: these `operations`")
 	statuses := fs.String("status", "", "only these HTTP status `codes`, e.g. 400,401")
 	integrations := fs.String("integration", "", "only requests of these integrations: their `names` or IntegrationIds")
 	threads := fs.String("thread", "", "only requests that name or created these thread `IDs`")

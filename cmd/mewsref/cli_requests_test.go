@@ -241,8 +241,10 @@ func TestCLIRequestsCountAndClear(t *testing.T) {
 	if n, dropped := count(); n != 3 || dropped != 0 {
 		t.Errorf("requests count: %d (dropped %d), want 3 (0)", n, dropped)
 	}
-	if n, _ := count("--op", "messageThreads/add", "--status", "200"); n != 2 {
-		t.Errorf("requests count --op messageThreads/add --status 200: %d, want 2", n)
+	for _, flag := range []string{"--operation", "--op"} {
+		if n, _ := count(flag, "messageThreads/add", "--status", "200"); n != 2 {
+			t.Errorf("requests count %s messageThreads/add --status 200: %d, want 2", flag, n)
+		}
 	}
 	if n, _ := count("--status", "400", "--integration", "are you ready to integrate with mews?"); n != 1 {
 		t.Errorf("requests count --status 400 --integration NAME: %d, want 1", n)
