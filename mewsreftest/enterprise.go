@@ -74,6 +74,53 @@ func (s *Server) Messages(tb testing.TB, thread uuid.UUID) []admin.Message {
 	}
 }
 
+// Thread returns any thread, of any integration, by its Id
+// (messageThreads/get): what the enterprise sees of it, IsResolved and
+// UpdatedUtc included.
+func (s *Server) Thread(tb testing.TB, thread uuid.UUID) admin.MessageThread {
+	tb.Helper()
+	res, err := s.admin.AdminMessageThreadsGetWithResponse(context.Background(), admin.AdminThreadParameters{MessageThreadId: thread})
+	if err == nil {
+		err = answer(res.StatusCode(), res.Body)
+	}
+	check(tb, "messageThreads/get", err)
+	return res.JSON200.MessageThread
+}
+
+// Threads returns every thread of an enterprise, of every integration,
+// newest first (messageThreads/getAll).
+func (s *Server) Threads(tb testing.TB, enterprise uuid.UUID) []admin.MessageThread {
+	tb.Helper()
+	var all []admin.MessageThread
+	var cursor *uuid.UUID
+	for {
+		res, err := s.admin.AdminMessageThreadsGetAllWithResponse(context.Background(), admin.AdminThreadsParameters{
+			EnterpriseId: enterprise, Limitation: admin.Limitation{Count: 1000, Cursor: cursor}})
+		if err == nil {
+			err = answer(res.StatusCode(), res.Body)
+		}
+		check(tb, "messageThreads/getAll", err)
+		all = append(all, res.JSON200.MessageThreads...)
+		if len(res.JSON200.MessageThreads) == 0 {
+			return all
+		}
+		cursor = res.JSON200.Cursor
+	}
+}
+
+// Integrations returns every integration that the server knows (the demo
+// tokens, WithTokens) with the enterprises of its access tokens
+// (integrations/getAll); never the tokens.
+func (s *Server) Integrations(tb testing.TB) []admin.AdminIntegration {
+	tb.Helper()
+	res, err := s.admin.AdminIntegrationsGetAllWithResponse(context.Background(), admin.AdminEmpty{})
+	if err == nil {
+		err = answer(res.StatusCode(), res.Body)
+	}
+	check(tb, "integrations/getAll", err)
+	return res.JSON200.Integrations
+}
+
 // Reset deletes every thread, message and webhook delivery; the webhook
 // URLs stay.
 func (s *Server) Reset(tb testing.TB) {

@@ -12,7 +12,8 @@
 //
 // Options reach what the binary's flags reach (tokens, rate limit, faults,
 // webhooks, a clock, a store); the returned Server plays the enterprise's
-// side (Reply, Resolve, Reopen, Reset), hands out ready Go clients,
+// side (Reply, Resolve, Reopen, Reset) and sees what it sees (Thread,
+// Threads, Messages, Integrations), hands out ready Go clients,
 // receives the MessageAdded webhooks of an integration (Webhooks), tells
 // what the code under test sent (Requests, CountRequests, AssertCalled,
 // ClearRequests: the request journal). Fixtures and snapshots: WithSeed starts it with a known history

@@ -3,6 +3,7 @@ package mewsreftest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -236,4 +237,33 @@ func statusOf(err error) int {
 		return e.StatusCode
 	}
 	return 0
+}
+
+// Thread, Threads and Integrations are what the enterprise sees: any
+// integration's threads of an enterprise, and every integration with its
+// enterprises.
+func TestEnterpriseSeesEveryIntegrationsThreads(t *testing.T) {
+	srv := mewsreftest.New(t)
+	ctx := context.Background()
+	var ids []uuid.UUID
+	for n := 1; n <= 2; n++ {
+		th, err := srv.ClientFor(mewsreftest.Demo(n)).AddThread(ctx, client.AddThreadRequest{OriginalSender: "A", Subject: fmt.Sprint("of ", n)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, th.Id)
+	}
+	srv.Resolve(t, ids[0])
+	if got := srv.Thread(t, ids[0]); got.Id != ids[0] || !got.IsResolved || got.IntegrationId != mewsreftest.IntegrationID(mewsreftest.Demo(1).ClientToken) {
+		t.Errorf("Thread: %+v", got)
+	}
+	enterprise := srv.Thread(t, ids[1]).EnterpriseId
+	got := srv.Threads(t, enterprise)
+	if len(got) != 2 || got[0].Id != ids[1] || got[1].Id != ids[0] {
+		t.Errorf("Threads of %s, newest first: %+v, want %v", enterprise, got, []uuid.UUID{ids[1], ids[0]})
+	}
+	ins := srv.Integrations(t)
+	if len(ins) != 4 || ins[1].IntegrationId != mewsreftest.IntegrationID(mewsreftest.Demo(2).ClientToken) || len(ins[1].EnterpriseIds) != 2 || ins[1].EnterpriseIds[0] != enterprise {
+		t.Errorf("Integrations: %+v", ins)
+	}
 }
