@@ -443,9 +443,29 @@ func readBody(r io.Reader, size, limit int64) ([]byte, error) {
 	}
 	body := make([]byte, 0, n)
 	lr := io.LimitedReader{R: r, N: limit + 1}
+	var probe *[1]byte
 	for {
-		k, err := lr.Read(body[len(body):cap(body)])
-		body = body[:len(body)+k]
+		var k int
+		var err error
+		if len(body) < cap(body) {
+			k, err = lr.Read(body[len(body):cap(body)])
+			body = body[:len(body)+k]
+		} else {
+			// Full: one byte first, and a larger buffer only if it came.
+			// A body that filled the buffer exactly (a chunked one of 8
+			// MiB at the 8 MiB limit) ends here without a buffer twice
+			// as large just to see its end: 16 MiB allocated, not 24.
+			if probe == nil {
+				probe = new([1]byte) // Read makes it escape: made only when needed
+			}
+			k, err = lr.Read(probe[:])
+			if int64(len(body)+k) > limit {
+				return nil, bodyTooLarge(limit)
+			}
+			if k > 0 {
+				body = append(grown(body, size, limit), probe[:k]...)
+			}
+		}
 		if err == io.EOF {
 			break
 		}
@@ -456,9 +476,6 @@ func readBody(r io.Reader, size, limit int64) ([]byte, error) {
 			}
 			return nil, mews.Errorf(mews.EINVALID, "The request body could not be read.")
 		}
-		if len(body) == cap(body) {
-			body = grown(body, size, limit)
-		}
 	}
 	if int64(len(body)) > limit {
 		return nil, bodyTooLarge(limit)
@@ -466,12 +483,12 @@ func readBody(r io.Reader, size, limit int64) ([]byte, error) {
 	return body, nil
 }
 
-// grown is full with room for more: twice its capacity, but no more than
-// the declared size (and the read that sees the end) if the body has not
-// passed it, nor than the limit (and the byte that passes it). append
-// grows a buffer of megabytes by a quarter at a time: its copies of an 8
-// MiB body came to 40 MiB, doubling's to 16 MiB, and no more than twice
-// what arrived.
+// grown is full with room for more (a byte at least): twice its capacity,
+// but no more than the declared size (and the read that sees the end) if
+// the body has not passed it, nor than the limit (and the byte that passes
+// it). append grows a buffer of megabytes by a quarter at a time: its
+// copies of an 8 MiB body came to 40 MiB, doubling's to 16 MiB, and no
+// more than twice what arrived.
 func grown(full []byte, size, limit int64) []byte {
 	n := 2 * int64(cap(full))
 	if size >= int64(len(full)) {

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -96,6 +98,66 @@ func TestReadBody(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readBody allocates no buffer just to see the end of a body that filled
+// the one it had: a chunked body of 8 MiB at the 8 MiB limit had it grow
+// to twice 8 MiB for the read of its end (24 MiB allocated, not 16), and
+// one a byte over the limit had it grow before finding out. Doubling from
+// 512 bytes allocates less than twice what arrived.
+func TestReadBodyAllocatesNoBufferToSeeTheEnd(t *testing.T) {
+	const limit = 1 << 20 // as at DefaultBodyLimit, in less time
+	for _, c := range []struct {
+		name     string
+		sent     int
+		declared int64 // -1: unknown
+		tooLarge bool
+	}{
+		{"unknown, the first buffer's size", 512, -1, false},
+		{"unknown, a grown buffer's size", 64 << 10, -1, false},
+		{"unknown, at the limit", limit, -1, false},
+		{"declared, at the limit", limit, limit, false},
+		{"unknown, over the limit", limit + 1, -1, true},
+		{"declared, over the limit", limit + 1, limit + 1, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sent := bytes.Repeat([]byte{'a'}, c.sent)
+			var err error
+			got := allocated(func() func() {
+				r := &chunks{sent, 32 << 10}
+				return func() { _, err = readBody(r, c.declared, limit) }
+			})
+			if (err != nil) != c.tooLarge {
+				t.Fatalf("err %v, want too large: %t", err, c.tooLarge)
+			}
+			t.Logf("%d bytes allocated to read %d (declared %d)", got, c.sent, c.declared)
+			// The probe's byte, and the error's message for a body refused.
+			slack := uint64(64)
+			if c.tooLarge {
+				slack = 1024
+			}
+			if most := uint64(2*min(c.sent, limit)) + slack; got > most {
+				t.Errorf("%d bytes allocated to read %d (declared %d), want at most %d", got, c.sent, c.declared, most)
+			}
+		})
+	}
+}
+
+// allocated is the fewest bytes that a run allocated, of 5 runs that setup
+// prepares: what other goroutines allocate meanwhile only adds to it, and
+// there is less of that at GOMAXPROCS=1 (as in testing.AllocsPerRun).
+func allocated(setup func() func()) uint64 {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	fewest := uint64(math.MaxUint64)
+	var before, after runtime.MemStats
+	for range 5 {
+		run := setup()
+		runtime.ReadMemStats(&before)
+		run()
+		runtime.ReadMemStats(&after)
+		fewest = min(fewest, after.TotalAlloc-before.TotalAlloc)
+	}
+	return fewest
 }
 
 func mewsError(err error) *mews.Error {
