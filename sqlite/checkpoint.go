@@ -72,9 +72,11 @@ const checkpointEvery = 250 * time.Millisecond
 // a full disk the log still holds every frame not yet counted as copied,
 // the next checkpoint copies them again, and the log cannot start again
 // over them: nothing is lost, the log only grows. The failures are logged
-// (checked) at the first, when the error changes, every
-// checkpointLogEvery failures in a row and once when a checkpoint succeeds
-// again. SQLITE_BUSY is no failure: a passive checkpoint answers it (as a
+// (checked) at the first and when the error changes, but each error at
+// most once every checkpointLogEvery, and a checkpoint that succeeds after
+// a failure logged is logged once: failures that alternate with successes
+// (a pass's first copy succeeds, its second fails) logged an error and its
+// recovery at every pass. SQLITE_BUSY is no failure: a passive checkpoint answers it (as a
 // row, busy=1) when another checkpoint runs. A failed sync
 // (SQLITE_IOERR_FSYNC: of the log, which a checkpoint syncs before it
 // copies, or of the database file, after it copied the whole log) is a
@@ -101,17 +103,25 @@ type checkpointer struct {
 	checkpoint func(conn queryer, mode string) (busy, log, backfilled int, err error)
 	// copied is called after each copy of a pass (tests).
 	copied  func(log, backfilled int)
+	now     func() time.Time // time.Now; tests replace it
 	quit    chan struct{}
 	stopped chan struct{}
 
 	mu       sync.Mutex // for the writer's catchUp and the pass
 	failures int        // checkpoints failed in a row
-	logged   string     // the error last logged of those
+	// loggedAt is when each error (by its text) was last logged, of those
+	// logged within checkpointLogEvery; unlogged counts the failures not
+	// logged since the last one logged; owed is set from a failure logged
+	// to the next success, whose recovery is then logged.
+	loggedAt map[string]time.Time
+	unlogged int
+	owed     bool
 }
 
-// checkpointLogEvery is how many checkpoints failed in a row with the same
-// error are logged once: about a minute of passes.
-const checkpointLogEvery = int(time.Minute / checkpointEvery)
+// checkpointLogEvery is how often at most the same checkpoint error is
+// logged: a checkpoint is tried every checkpointEvery, and after each
+// batch of the writer that a pass left behind.
+const checkpointLogEvery = time.Minute
 
 // queryer is a pool or a connection.
 type queryer interface {
@@ -140,7 +150,7 @@ func newCheckpointer(ctx context.Context, pool *sql.DB, path string, behind *ato
 		return nil, errors.Join(fmt.Errorf("sqlite: open the database file to sync it: %w", err), conn.Close())
 	}
 	c := &checkpointer{pool: pool, conn: conn, behind: behind, syncer: syncer, file: f, checkpoint: runCheckpoint,
-		quit: make(chan struct{}), stopped: make(chan struct{})}
+		now: time.Now, quit: make(chan struct{}), stopped: make(chan struct{})}
 	c.syncFile = func() error { return datasync(f) }
 	go c.loop()
 	return c, nil
@@ -240,39 +250,53 @@ func runCheckpoint(conn queryer, mode string) (busy, log, backfilled int, err er
 }
 
 // checked tells the outcome of a checkpoint: a failed sync fails the store,
-// another failure is logged (see checkpointer), a success after failures
-// too.
+// another failure is logged (see checkpointer), a success after a failure
+// logged too.
 func (c *checkpointer) checked(err error) {
 	log := c.syncer.logger()
 	if err != nil && isSyncError(err) {
 		_ = c.syncer.fail(fmt.Errorf("a checkpoint's sync (of the log before it copies, or of the database file %s after) failed: %w", c.file.Name(), err))
 		return
 	}
+	now := c.now()
 	c.mu.Lock()
-	n := c.failures
+	n, unlogged := c.failures, c.unlogged
 	if err == nil {
-		c.failures, c.logged = 0, ""
+		owed := c.owed
+		c.failures, c.unlogged, c.owed = 0, 0, false
 		c.mu.Unlock()
-		if n > 0 {
+		if owed {
 			log.Warn("sqlite: the checkpoints of the write-ahead log into the database file succeed again",
-				"database", c.file.Name(), "failed", n)
+				"database", c.file.Name(), "failed", n, "failures_not_logged", unlogged)
 		}
 		return
 	}
 	n++
 	c.failures = n
 	msg := err.Error()
-	show := msg != c.logged || n%checkpointLogEvery == 0
+	at, seen := c.loggedAt[msg]
+	show := !seen || now.Sub(at) >= checkpointLogEvery
 	if show {
-		c.logged = msg
+		if c.loggedAt == nil {
+			c.loggedAt = map[string]time.Time{}
+		}
+		for m, at := range c.loggedAt {
+			if now.Sub(at) >= checkpointLogEvery {
+				delete(c.loggedAt, m)
+			}
+		}
+		c.loggedAt[msg] = now
+		c.unlogged, c.owed = 0, true
+	} else {
+		c.unlogged++
 	}
 	c.mu.Unlock()
 	if show {
 		log.Error("sqlite: a checkpoint of the write-ahead log into the database file failed: the log grows until one succeeds",
-			"database", c.file.Name(), "error", msg, "failures_in_a_row", n,
+			"database", c.file.Name(), "error", msg, "failures_in_a_row", n, "failures_not_logged", unlogged,
 			"action", "check the disk and its file system (dmesg, free space): every write stays in the log, "+
-				"and the checkpoints are retried every "+checkpointEvery.String()+"; this is logged again when the error changes, "+
-				fmt.Sprintf("every %d failures, and when a checkpoint succeeds", checkpointLogEvery))
+				"and the checkpoints are retried every "+checkpointEvery.String()+"; an error is logged again at most every "+
+				checkpointLogEvery.String()+", and the first checkpoint that succeeds after it")
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -334,11 +335,20 @@ func jsonLogs(t *testing.T, db *DB) func() []map[string]any {
 	return func() []map[string]any { return logged(t, &b, &mu) }
 }
 
+// fakeClock sets the checkpointer's clock to one that moves only by
+// advance, which returns the new time.
+func fakeClock(db *DB) (advance func(time.Duration) time.Time) {
+	var now atomic.Int64
+	now.Store(time.Date(2026, 12, 2, 16, 0, 0, 0, time.UTC).UnixNano())
+	db.checkpointer.now = func() time.Time { return time.Unix(0, now.Load()).UTC() }
+	return func(d time.Duration) time.Time { return time.Unix(0, now.Add(int64(d))).UTC() }
+}
+
 // A checkpoint that fails (here a failed write into the database file,
 // then a full disk) leaves the log as it was, with every frame not yet
 // copied, for the next one: the store goes on, and the failures are
 // logged at the first, when the error changes and every
-// checkpointLogEvery in a row, not at every pass; a checkpoint that
+// checkpointLogEvery while it lasts, not at every pass; a checkpoint that
 // succeeds again is logged once. One that finds another checkpoint running
 // (busy) is not a failure.
 func TestAFailedCheckpointIsRetriedAndLogged(t *testing.T) {
@@ -346,6 +356,7 @@ func TestAFailedCheckpointIsRetriedAndLogged(t *testing.T) {
 	db := openClosed(t, path)
 	db.checkpointer.stop()
 	logs := jsonLogs(t, db)
+	advance := fakeClock(db)
 	var fail atomic.Pointer[codeError]
 	var busy, busyRecovering atomic.Bool
 	db.checkpointer.checkpoint = func(conn queryer, mode string) (int, int, int, error) {
@@ -377,11 +388,10 @@ func TestAFailedCheckpointIsRetriedAndLogged(t *testing.T) {
 		return n, last
 	}
 	fail.Store(eio)
-	passes := 0
 	pass := func(k int) {
 		for range k {
 			db.checkpointer.pass()
-			passes++
+			advance(checkpointEvery)
 		}
 	}
 	pass(3)
@@ -391,7 +401,6 @@ func TestAFailedCheckpointIsRetriedAndLogged(t *testing.T) {
 	busyRecovering.Store(true)
 	pass(2) // nor these
 	busyRecovering.Store(false)
-	passes -= 4
 	if n, last := errorsLogged(); n != 1 || last["error"] != eio.Error() || last["database"] != db.checkpointer.file.Name() || last["failures_in_a_row"] != 1.0 {
 		t.Errorf("after 3 failed checkpoints: %d errors logged, the last %v; want one, of the first, with the file and the error", n, last)
 	}
@@ -406,9 +415,16 @@ func TestAFailedCheckpointIsRetriedAndLogged(t *testing.T) {
 	if n, last := errorsLogged(); n != 2 || last["error"] != full.Error() || last["failures_in_a_row"] != 4.0 {
 		t.Errorf("after the error changed: %d errors logged, the last %v; want 2, the last of failure 4 with the new error", n, last)
 	}
-	pass(checkpointLogEvery - passes)
-	if n, last := errorsLogged(); n != 3 || last["failures_in_a_row"] != float64(checkpointLogEvery) {
-		t.Errorf("after %d failures in a row: %d errors logged, the last %v; want 3", checkpointLogEvery, n, last)
+	// The error of failure 4, a minute of passes later.
+	minute := int(checkpointLogEvery / checkpointEvery)
+	pass(minute - 1)
+	if n, _ := errorsLogged(); n != 2 {
+		t.Errorf("%d errors logged in the minute after the error changed, want 2", n)
+	}
+	pass(1)
+	inARow := 4 + minute
+	if n, last := errorsLogged(); n != 3 || last["failures_in_a_row"] != float64(inARow) || last["failures_not_logged"] != float64(minute-1) {
+		t.Errorf("after %d failures in a row, the same error for %s: %d errors logged, the last %v; want 3", inARow, checkpointLogEvery, n, last)
 	}
 	fail.Store(nil)
 	pass(1)
@@ -416,13 +432,74 @@ func TestAFailedCheckpointIsRetriedAndLogged(t *testing.T) {
 		t.Errorf("the pass after the failures copied %d of %d frames", copied, frames)
 	}
 	recs := logs()
-	if last := recs[len(recs)-1]; last["level"] != "WARN" || last["failed"] != float64(checkpointLogEvery) {
-		t.Errorf("the checkpoint that succeeded after %d failures logged %v", checkpointLogEvery, last)
+	if last := recs[len(recs)-1]; last["level"] != "WARN" || last["failed"] != float64(inARow) {
+		t.Errorf("the checkpoint that succeeded after %d failures logged %v", inARow, last)
 	}
 	pass(1)
 	if n := len(logs()); n != len(recs) {
 		t.Errorf("a pass that succeeded after one that succeeded logged %d records", n-len(recs))
 	}
+}
+
+// Checkpoints that fail between successes (each pass's first copy
+// succeeds, its second fails) are logged as a failure that lasts: the
+// first, then each error at most once every checkpointLogEvery, and the
+// first success after an error logged. They logged an error and a
+// recovery at every pass, four lines a second. An error that changes is
+// logged at once, unless it was logged less than checkpointLogEvery ago.
+func TestCheckpointFailuresBetweenSuccessesAreLoggedOnceAMinute(t *testing.T) {
+	db := openClosed(t, filepath.Join(t.TempDir(), "ckalt.db"))
+	db.checkpointer.stop()
+	logs := jsonLogs(t, db)
+	advance := fakeClock(db)
+	eio := &codeError{code: sqlite3.SQLITE_IOERR_WRITE, err: errors.New("disk I/O error")}
+	full := &codeError{code: sqlite3.SQLITE_FULL, err: errors.New("database or disk is full")}
+	var fail atomic.Pointer[codeError]
+	var calls atomic.Int64
+	db.checkpointer.checkpoint = func(queryer, string) (int, int, int, error) {
+		if e := fail.Load(); e != nil && calls.Add(1)%2 == 0 {
+			return 0, -1, -1, e
+		}
+		return 0, 10, 10, nil // the first copy: it found frames
+	}
+	pass := func(e *codeError, k int) {
+		fail.Store(e)
+		for range k {
+			db.checkpointer.pass()
+			advance(checkpointEvery)
+		}
+	}
+	lines := func() (errs []any, warns int) {
+		for _, r := range logs() {
+			switch r["level"] {
+			case "ERROR":
+				errs = append(errs, r["error"])
+			case "WARN":
+				warns++
+				if r["failed"] != 1.0 {
+					t.Errorf("a recovery after %v failures, want 1: %v", r["failed"], r)
+				}
+			}
+		}
+		return errs, warns
+	}
+	want := func(when string, errs []any, warns int) {
+		t.Helper()
+		if e, w := lines(); !slices.Equal(e, errs) || w != warns {
+			t.Errorf("%s: %d errors (the last %v) and %d recoveries logged, want %v and %d", when, len(e), e[max(0, len(e)-3):], w, errs, warns)
+		}
+	}
+	minute := int(checkpointLogEvery / checkpointEvery)
+	pass(eio, minute)
+	want("a minute of passes failing between successes", []any{eio.Error()}, 1)
+	pass(eio, 1)
+	want("the pass a minute after the first", []any{eio.Error(), eio.Error()}, 1)
+	pass(full, 1)
+	want("another error", []any{eio.Error(), eio.Error(), full.Error()}, 2)
+	pass(eio, 1)
+	want("the first error again, logged less than a minute ago", []any{eio.Error(), eio.Error(), full.Error()}, 3)
+	pass(nil, 1)
+	want("a success after a failure not logged", []any{eio.Error(), eio.Error(), full.Error()}, 3)
 }
 
 // A checkpoint whose sync fails (SQLITE_IOERR_FSYNC: of the log, which it
