@@ -65,26 +65,27 @@ const checkpointEvery = 250 * time.Millisecond
 // which still holds every frame (it starts again only after a copy that
 // synced).
 //
-// A checkpoint that fails is retried, unless it failed to sync. SQLite
-// raises its count of copied frames only after a copy that succeeded
-// (walCheckpoint: "if( rc==SQLITE_OK ) ... nBackfill = mxSafeFrame"), so
-// after a failed read of the log, a failed write into the database file or
-// a full disk the log still holds every frame not yet counted as copied,
-// the next checkpoint copies them again, and the log cannot start again
-// over them: nothing is lost, the log only grows. The failures are logged
-// (checked) at the first and when the error changes, but each error at
-// most once every checkpointLogEvery, and a checkpoint that succeeds after
-// a failure logged is logged once: failures that alternate with successes
-// (a pass's first copy succeeds, its second fails) logged an error and its
-// recovery at every pass. SQLITE_BUSY is no failure: a passive checkpoint answers it (as a
-// row, busy=1) when another checkpoint runs. A failed sync
-// (SQLITE_IOERR_FSYNC: of the log, which a checkpoint syncs before it
-// copies, or of the database file, after it copied the whole log) is a
-// failed sync of the store, as the checkpointer's own: Linux may have
-// dropped the dirty pages, among them those of the partial copies before,
-// whose frames SQLite already counts as copied, and reports it once per
-// descriptor, so the next checkpoint's sync would succeed and the log
-// start again over the only durable copy of those pages.
+// A checkpoint that fails is retried, unless it failed to sync or was the
+// last, at close. SQLite raises its count of copied frames only after a
+// copy that succeeded (walCheckpoint: "if( rc==SQLITE_OK ) ... nBackfill =
+// mxSafeFrame"), so after a failed read of the log, a failed write into the
+// database file or a full disk the log still holds every frame not yet
+// counted as copied, the next checkpoint copies them again, and the log
+// cannot start again over them: nothing is lost, the log only grows. The
+// failures are logged (checked) at the first and when the error changes,
+// but each error at most once every checkpointLogEvery, and a checkpoint
+// that succeeds after a failure logged is logged once: failures that
+// alternate with successes (a pass's first copy succeeds, its second fails)
+// logged an error and its recovery at every pass. SQLITE_BUSY is no
+// failure: a passive checkpoint answers it (as a row, busy=1) when another
+// checkpoint runs. A failed sync (SQLITE_IOERR_FSYNC: of the log, which a
+// checkpoint syncs before it copies, or of the database file, after it
+// copied the whole log) is a failed sync of the store, as the
+// checkpointer's own: Linux may have dropped the dirty pages, among them
+// those of the partial copies before, whose frames SQLite already counts as
+// copied, and reports it once per descriptor, so the next checkpoint's sync
+// would succeed and the log start again over the only durable copy of those
+// pages.
 type checkpointer struct {
 	pool *sql.DB
 	// conn is pool's one connection, held from newCheckpointer to close:
@@ -240,9 +241,12 @@ func (c *checkpointer) copyOn(conn queryer, mode string) (log, backfilled int, e
 		// recovers its log: neither success nor failure.
 		return -1, 0, nil
 	}
-	c.checked(err)
+	c.checked(err, mode == closeMode)
 	return log, backfilled, err
 }
+
+// closeMode is the mode of the checkpoint at close, and of no other.
+const closeMode = "TRUNCATE"
 
 func runCheckpoint(conn queryer, mode string) (busy, log, backfilled int, err error) {
 	err = conn.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &log, &backfilled)
@@ -251,8 +255,9 @@ func runCheckpoint(conn queryer, mode string) (busy, log, backfilled int, err er
 
 // checked tells the outcome of a checkpoint: a failed sync fails the store,
 // another failure is logged (see checkpointer), a success after a failure
-// logged too.
-func (c *checkpointer) checked(err error) {
+// logged too. The failure of the checkpoint at close (atClose) is logged
+// whatever was logged before: nothing retries it.
+func (c *checkpointer) checked(err error, atClose bool) {
 	log := c.syncer.logger()
 	if err != nil && isSyncError(err) {
 		_ = c.syncer.fail(fmt.Errorf("a checkpoint's sync (of the log before it copies, or of the database file %s after) failed: %w", c.file.Name(), err))
@@ -275,7 +280,7 @@ func (c *checkpointer) checked(err error) {
 	c.failures = n
 	msg := err.Error()
 	at, seen := c.loggedAt[msg]
-	show := !seen || now.Sub(at) >= checkpointLogEvery
+	show := atClose || !seen || now.Sub(at) >= checkpointLogEvery
 	if show {
 		if c.loggedAt == nil {
 			c.loggedAt = map[string]time.Time{}
@@ -291,6 +296,16 @@ func (c *checkpointer) checked(err error) {
 		c.unlogged++
 	}
 	c.mu.Unlock()
+	if atClose {
+		// The store's last connection to close copies the log if it can
+		// (and deletes it); else the log stays, and the next open reads
+		// it and copies it.
+		log.Error("sqlite: the checkpoint at close of the write-ahead log into the database file failed: "+
+			"the frames it did not copy stay in the log, for the close of the store's last connection or else the next open to copy",
+			"database", c.file.Name(), "error", msg, "failures_in_a_row", n, "failures_not_logged", unlogged,
+			"action", "check the disk and its file system (dmesg, free space) before the next start")
+		return
+	}
 	if show {
 		log.Error("sqlite: a checkpoint of the write-ahead log into the database file failed: the log grows until one succeeds",
 			"database", c.file.Name(), "error", msg, "failures_in_a_row", n, "failures_not_logged", unlogged,
@@ -347,7 +362,7 @@ func (c *checkpointer) stop() {
 func (c *checkpointer) close() error {
 	c.stop()
 	if c.syncer.failed() == nil {
-		_, _, _ = c.copyOn(c.conn, "TRUNCATE")
+		_, _, _ = c.copyOn(c.conn, closeMode)
 	}
 	if c.syncer.failed() != nil {
 		return c.file.Close()

@@ -502,6 +502,33 @@ func TestCheckpointFailuresBetweenSuccessesAreLoggedOnceAMinute(t *testing.T) {
 	want("a success after a failure not logged", []any{eio.Error(), eio.Error(), full.Error()}, 3)
 }
 
+// The checkpoint at Close that fails is logged as the last: nothing retries
+// it (its line said the checkpoints are retried every 250 ms), and it is
+// logged although the same error was logged less than a minute before.
+func TestAFailedCheckpointAtCloseIsLoggedAsTheLast(t *testing.T) {
+	db := open(t, filepath.Join(t.TempDir(), "ckclose.db"))
+	db.checkpointer.stop()
+	logs := jsonLogs(t, db)
+	eio := &codeError{code: sqlite3.SQLITE_IOERR_WRITE, err: errors.New("disk I/O error")}
+	db.checkpointer.checkpoint = func(queryer, string) (int, int, int, error) { return 0, -1, -1, eio }
+	db.checkpointer.pass()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var msgs []string
+	for _, r := range logs() {
+		if r["level"] == "ERROR" && r["error"] == eio.Error() {
+			msgs = append(msgs, r["msg"].(string)+" "+r["action"].(string))
+		}
+	}
+	if len(msgs) != 2 {
+		t.Fatalf("%d errors logged for a failed pass and the failed checkpoint at Close, want 2: %q", len(msgs), msgs)
+	}
+	if m := msgs[1]; !strings.Contains(m, "at close") || strings.Contains(m, "retried") {
+		t.Errorf("the failed checkpoint at Close logged %q: want it said the last, not retried", m)
+	}
+}
+
 // A checkpoint whose sync fails (SQLITE_IOERR_FSYNC: of the log, which it
 // syncs before it copies, or of the database file after) is a failed sync
 // of the store, as the checkpointer's own sync: writes are refused, the
