@@ -90,7 +90,15 @@ type checkpointer struct {
 	pool *sql.DB
 	// conn is pool's one connection, held from newCheckpointer to close:
 	// it holds the database, so the log stays the file that the syncer
-	// syncs (logsync.go).
+	// syncs (logsync.go). It is never opened again (that would let go of
+	// the database in between), and need not be: a held sql.Conn is
+	// closed only by its Close or by a call whose driver error is
+	// driver.ErrBadConn (Conn.closemuRUnlockCondReleaseConn), and
+	// modernc.org/sqlite (v1.61) returns that only from ResetSession,
+	// which database/sql calls on a connection taken from the pool, never
+	// on a held one. Nor is its connection closed or interrupted under it:
+	// only a cancelled context interrupts, and the checkpoints run without
+	// one (runCheckpoint), as the first read (newCheckpointer).
 	conn   *sql.Conn
 	behind *atomic.Bool // set after a pass that found frames in the log
 	syncer *logSyncer   // its failure stops the copying
