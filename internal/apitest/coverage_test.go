@@ -28,12 +28,14 @@ var unvalidated = map[string]string{
 }
 
 // TestEveryServerInTestsIsValidated reads every test file of the module
-// (and mewsreftest, a server for tests) for the two ways a test reaches a
-// handler without the network's client in between: httptest's servers
-// and ServeHTTP. A server of a handler written in place (a function, an
-// http.HandlerFunc: a webhook receiver, a stub) is not the server; one of
-// Handler's result is validated; any other, and any ServeHTTP but that of
-// Handler's result, must be in unvalidated with its reason.
+// (and mewsreftest, a server for tests) for the ways a test serves a
+// handler: httptest's servers, an http.Server literal, http.Serve,
+// ServeTLS, ListenAndServe and ListenAndServeTLS, and ServeHTTP (without
+// the network's client in between). A server of a handler written in
+// place (a function, an http.HandlerFunc: a webhook receiver, a stub) is
+// not the server; one of Handler's result is validated; any other, and
+// any ServeHTTP but that of Handler's result, must be in unvalidated with
+// its reason (TestServesFound shows what is found).
 //
 // It does not see requests sent over the network to a server started
 // elsewhere (the binary in cmd/mewsref): those tests validate with Check
@@ -60,26 +62,13 @@ func TestEveryServerInTestsIsValidated(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		for _, decl := range f.Decls {
-			fn, ok := decl.(*ast.FuncDecl)
-			if !ok || fn.Body == nil {
-				continue
+		for _, s := range serves(f) {
+			where := rel + " " + s.fn
+			found[where] = true
+			if _, ok := unvalidated[where]; !ok {
+				t.Errorf("%s: %s without the response validator: serve the server with apitest.Server or Validator.Handler, "+
+					"or list the place in unvalidated with the reason", where, s.what)
 			}
-			where := rel + " " + funcName(fn)
-			ast.Inspect(fn.Body, func(n ast.Node) bool {
-				call, ok := n.(*ast.CallExpr)
-				if !ok {
-					return true
-				}
-				if what := unvalidatedCall(call); what != "" {
-					found[where] = true
-					if _, ok := unvalidated[where]; !ok {
-						t.Errorf("%s: %s without the response validator: serve the server with apitest.Server or Validator.Handler, "+
-							"or list the place in unvalidated with the reason", where, what)
-					}
-				}
-				return true
-			})
 		}
 		return nil
 	})
@@ -98,9 +87,53 @@ func TestEveryServerInTestsIsValidated(t *testing.T) {
 	}
 }
 
-// unvalidatedCall says what call does if it serves a handler that may be
+// serve is a place where a function serves a handler that may be the
+// server's unvalidated: the function's name, and what serves it.
+type serve struct{ fn, what string }
+
+// serves are the places in f's functions that serve a handler that may be
+// the server's unvalidated.
+func serves(f *ast.File) []serve {
+	var found []serve
+	for _, decl := range f.Decls {
+		fn, ok := decl.(*ast.FuncDecl)
+		if !ok || fn.Body == nil {
+			continue
+		}
+		ast.Inspect(fn.Body, func(n ast.Node) bool {
+			if what := unvalidatedServe(n); what != "" {
+				found = append(found, serve{funcName(fn), what})
+			}
+			return true
+		})
+	}
+	return found
+}
+
+// handlerArg is the index of the handler among the arguments of net/http's
+// functions that serve one.
+var handlerArg = map[string]int{"Serve": 1, "ServeTLS": 1, "ListenAndServe": 1, "ListenAndServeTLS": 3}
+
+// unvalidatedServe says what n does if it serves a handler that may be
 // the server's unvalidated, or "".
-func unvalidatedCall(call *ast.CallExpr) string {
+func unvalidatedServe(n ast.Node) string {
+	if lit, ok := n.(*ast.CompositeLit); ok {
+		if !isPkgName(lit.Type, "http", "Server") {
+			return ""
+		}
+		for _, e := range lit.Elts {
+			if kv, ok := e.(*ast.KeyValueExpr); ok && isIdent(kv.Key, "Handler") {
+				if writtenInPlace(kv.Value) || isValidatorHandler(kv.Value) {
+					return ""
+				}
+			}
+		}
+		return "http.Server" // of a handler, or one set later
+	}
+	call, ok := n.(*ast.CallExpr)
+	if !ok {
+		return ""
+	}
 	sel, ok := call.Fun.(*ast.SelectorExpr)
 	if !ok {
 		return ""
@@ -112,10 +145,27 @@ func unvalidatedCall(call *ast.CallExpr) string {
 		}
 		return ""
 	}
+	if i, ok := handlerArg[sel.Sel.Name]; ok && isPkgName(sel, "http", sel.Sel.Name) {
+		if len(call.Args) > i && !writtenInPlace(call.Args[i]) && !isValidatorHandler(call.Args[i]) {
+			return "http." + sel.Sel.Name
+		}
+		return ""
+	}
 	if sel.Sel.Name == "ServeHTTP" && len(call.Args) == 2 && !isValidatorHandler(sel.X) {
 		return "ServeHTTP"
 	}
 	return ""
+}
+
+// isPkgName: e is pkg.name.
+func isPkgName(e ast.Expr, pkg, name string) bool {
+	sel, ok := e.(*ast.SelectorExpr)
+	return ok && isIdent(sel.X, pkg) && sel.Sel.Name == name
+}
+
+func isIdent(e ast.Expr, name string) bool {
+	id, ok := e.(*ast.Ident)
+	return ok && id.Name == name
 }
 
 // writtenInPlace: a function literal, or one converted to http.HandlerFunc
@@ -128,11 +178,7 @@ func writtenInPlace(e ast.Expr) bool {
 	if !ok || len(conv.Args) != 1 {
 		return false
 	}
-	sel, ok := conv.Fun.(*ast.SelectorExpr)
-	if !ok || sel.Sel.Name != "HandlerFunc" {
-		return false
-	}
-	if pkg, ok := sel.X.(*ast.Ident); !ok || pkg.Name != "http" {
+	if !isPkgName(conv.Fun, "http", "HandlerFunc") {
 		return false
 	}
 	if lit, ok := conv.Args[0].(*ast.FuncLit); ok {
@@ -200,5 +246,47 @@ func moduleRoot(t *testing.T) string {
 			t.Fatal("no go.mod above the test's directory")
 		}
 		dir = parent
+	}
+}
+
+// The guard finds each way of serving a handler that may be the server's,
+// and none of those that serve one written in place or validated: here in
+// a snippet, as the module's tests serve none of some of them.
+func TestServesFound(t *testing.T) {
+	const src = `package x
+
+func unvalidated() {
+	httptest.NewServer(h)
+	h.ServeHTTP(w, r)
+	_ = &http.Server{Addr: "127.0.0.1:0", Handler: h}
+	_ = http.Server{ReadTimeout: time.Second}
+	_ = http.Serve(l, h)
+	_ = http.ServeTLS(l, h, "cert", "key")
+	_ = http.ListenAndServe("127.0.0.1:0", nil)
+	_ = http.ListenAndServeTLS("127.0.0.1:0", "cert", "key", h)
+}
+
+func validated() {
+	httptest.NewServer(v.Handler(h))
+	v.Handler(h).ServeHTTP(w, r)
+	_ = &http.Server{Handler: v.Handler(h)}
+	_ = &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}
+	_ = http.Serve(l, v.Handler(h))
+	_ = http.Serve(l, http.HandlerFunc(receiver.serve))
+	_ = other.Serve(l, h)
+}
+`
+	f, err := parser.ParseFile(token.NewFileSet(), "x_test.go", src, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range serves(f) {
+		got = append(got, s.fn+" "+s.what)
+	}
+	want := []string{"unvalidated httptest.NewServer", "unvalidated ServeHTTP", "unvalidated http.Server", "unvalidated http.Server",
+		"unvalidated http.Serve", "unvalidated http.ServeTLS", "unvalidated http.ListenAndServe", "unvalidated http.ListenAndServeTLS"}
+	if !slices.Equal(got, want) {
+		t.Errorf("found\n%q\nwant\n%q", got, want)
 	}
 }
