@@ -145,10 +145,35 @@ func New(cfg Config) (http.Handler, error) {
 	m.HandleFunc("POST "+Prefix+"/faults/clear", c.authed(c.clearFaults))
 	m.HandleFunc("POST "+Prefix+"/clock", c.authed(c.clock))
 	m.HandleFunc("GET "+Prefix+"/events", c.authed(c.events))
-	m.HandleFunc(Prefix+"/", c.authed(func(w http.ResponseWriter, r *http.Request, _ *session) {
+	notFound := c.authed(func(w http.ResponseWriter, r *http.Request, _ *session) {
 		c.fail(w, r, nil, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
-	}))
+	})
+	m.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
+		// This pattern, of every method, matches where another matches
+		// with another method: ServeMux's own 405 never comes. It is
+		// answered before sign-in, as the mux and the API's routes do.
+		if allow := c.allowed(r); allow != "" {
+			w.Header().Set("Allow", allow)
+			c.fail(w, r, nil, http.StatusMethodNotAllowed, "The address "+r.URL.Path+" answers "+allow+", not "+r.Method+".")
+			return
+		}
+		notFound(w, r)
+	})
 	return c, nil
+}
+
+// allowed is the methods that another of the console's patterns answers
+// at r's path, as an Allow header lists them; "" if none does.
+func (c *console) allowed(r *http.Request) string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost} {
+		probe := r.WithContext(r.Context())
+		probe.Method = m
+		if _, pattern := c.mux.Handler(probe); pattern != "" && pattern != Prefix+"/" {
+			allow = append(allow, m)
+		}
+	}
+	return strings.Join(allow, ", ")
 }
 
 func (c *console) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -119,6 +119,38 @@ func TestConsoleNeedsSignIn(t *testing.T) {
 	}
 }
 
+// An address of the console called with a method it does not answer is
+// answered 405 with the methods it answers (Allow), signed in or not, as
+// the API's routes are; it was 404 (or the sign-in's 401), as an address
+// that is not there. One that is not there stays 404.
+func TestConsoleAnswersAnotherMethod405(t *testing.T) {
+	s := newConsoleSite(t)
+	id := s.addThread("John Doe", "Subject")
+	c := consoleClient(t)
+	bearer := []string{"Authorization", "Bearer " + adminToken}
+	for _, x := range []struct{ method, path, allow string }{
+		{http.MethodPost, "/console/webhooks", "GET, HEAD"},
+		{http.MethodPut, "/console/requests", "GET, HEAD"},
+		{http.MethodDelete, "/console/threads/" + id, "GET, HEAD"},
+		{http.MethodPost, "/console/events", "GET, HEAD"},
+		{http.MethodPost, "/console/assets/console.js", "GET, HEAD"},
+		{http.MethodGet, "/console/threads/" + id + "/reply", "POST"},
+		{http.MethodPatch, "/console/signin", "GET, HEAD, POST"},
+	} {
+		for _, h := range [][]string{nil, bearer} {
+			res, body := send(t, c, x.method, s.ts.URL+x.path, nil, h...)
+			if res.StatusCode != http.StatusMethodNotAllowed || res.Header.Get("Allow") != x.allow || !strings.Contains(body, "answers "+x.allow+", not "+x.method) {
+				t.Errorf("%s %s (signed in: %t): %d, Allow %q, want 405 and %q: %.300s", x.method, x.path, h != nil, res.StatusCode, res.Header.Get("Allow"), x.allow, body)
+			}
+		}
+	}
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		if res, _ := send(t, c, m, s.ts.URL+"/console/nowhere", nil, bearer...); res.StatusCode != http.StatusNotFound || res.Header.Get("Allow") != "" {
+			t.Errorf("%s of an address the console does not have: %d, Allow %q, want 404", m, res.StatusCode, res.Header.Get("Allow"))
+		}
+	}
+}
+
 func TestConsoleSessionCookieAndHeaders(t *testing.T) {
 	s := newConsoleSite(t)
 	c := consoleClient(t)
