@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/mewsref/mewsref/gen/admin"
 	"github.com/mewsref/mewsref/server"
 )
@@ -67,7 +69,20 @@ func (s *Server) Export(tb testing.TB, filter admin.DataExportParameters) admin.
 // returns the new delivery.
 func (s *Server) Redeliver(tb testing.TB, id int64) admin.AdminDelivery {
 	tb.Helper()
-	res, err := s.admin.AdminWebhookDeliveriesRedeliverWithResponse(context.Background(), admin.AdminRedeliverParameters{Id: id})
+	return s.redeliver(tb, admin.AdminRedeliverParameters{Id: id})
+}
+
+// RedeliverTo is Redeliver to another URL (the Url of
+// webhookDeliveries/redeliver, mewsref deliveries redeliver --to), e.g. a
+// Receiver's.
+func (s *Server) RedeliverTo(tb testing.TB, id int64, url string) admin.AdminDelivery {
+	tb.Helper()
+	return s.redeliver(tb, admin.AdminRedeliverParameters{Id: id, Url: &url})
+}
+
+func (s *Server) redeliver(tb testing.TB, p admin.AdminRedeliverParameters) admin.AdminDelivery {
+	tb.Helper()
+	res, err := s.admin.AdminWebhookDeliveriesRedeliverWithResponse(context.Background(), p)
 	if err == nil {
 		err = answer(res.StatusCode(), res.Body)
 	}
@@ -79,7 +94,19 @@ func (s *Server) Redeliver(tb testing.TB, id int64) admin.AdminDelivery {
 // (webhookDeliveries/getAll), for the Id that Redeliver takes.
 func (s *Server) Deliveries(tb testing.TB, n int) []admin.AdminDelivery {
 	tb.Helper()
-	res, err := s.admin.AdminWebhookDeliveriesGetAllWithResponse(context.Background(), admin.AdminDeliveriesParameters{Count: int32(n)})
+	return s.deliveries(tb, admin.AdminDeliveriesParameters{Count: int32(n)})
+}
+
+// DeliveriesFor is Deliveries of one integration only (the IntegrationId
+// of webhookDeliveries/getAll, mewsref deliveries --integration).
+func (s *Server) DeliveriesFor(tb testing.TB, integration uuid.UUID, n int) []admin.AdminDelivery {
+	tb.Helper()
+	return s.deliveries(tb, admin.AdminDeliveriesParameters{Count: int32(n), IntegrationId: &integration})
+}
+
+func (s *Server) deliveries(tb testing.TB, p admin.AdminDeliveriesParameters) []admin.AdminDelivery {
+	tb.Helper()
+	res, err := s.admin.AdminWebhookDeliveriesGetAllWithResponse(context.Background(), p)
 	if err == nil {
 		err = answer(res.StatusCode(), res.Body)
 	}

@@ -100,3 +100,33 @@ func TestRedeliver(t *testing.T) {
 		t.Errorf("redelivered %+v, want %+v again", second, first)
 	}
 }
+
+// RedeliverTo sends a webhook again to another URL, and DeliveriesFor lists
+// one integration's deliveries only.
+func TestRedeliverToAndDeliveriesFor(t *testing.T) {
+	srv := mewsreftest.New(t)
+	hooks := srv.Webhooks(t)
+	second := mewsreftest.IntegrationID(mewsreftest.Demo(2).ClientToken)
+	other := srv.WebhooksFor(t, second)
+	th, err := srv.Client().AddThread(t.Context(), client.AddThreadRequest{OriginalSender: "Jane", Subject: "Elsewhere"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply := srv.Reply(t, th.Id, "Hello")
+	first := hooks.Next(t, 10*time.Second)
+	d := srv.Deliveries(t, 1)[0]
+	again := srv.RedeliverTo(t, d.Id, other.URL())
+	if again.Id == d.Id || again.Url != other.URL() {
+		t.Errorf("redelivery %+v of %+v, want it to %s", again, d, other.URL())
+	}
+	if got := other.Next(t, 10*time.Second); got != first || got.MessageId != reply.Id {
+		t.Errorf("redelivered to the other receiver %+v, want %+v", got, first)
+	}
+	mine := mewsreftest.IntegrationID(mewsreftest.Demo(1).ClientToken)
+	if got := srv.DeliveriesFor(t, mine, 10); len(got) != 2 || got[0].Id != again.Id || got[1].Id != d.Id {
+		t.Errorf("DeliveriesFor the first integration: %+v, want the redelivery and the original", got)
+	}
+	if got := srv.DeliveriesFor(t, second, 10); len(got) != 0 {
+		t.Errorf("DeliveriesFor the second integration, which had no message: %+v", got)
+	}
+}
