@@ -57,21 +57,17 @@ func (s *Server) setResolved(tb testing.TB, thread uuid.UUID, resolved bool) adm
 // first.
 func (s *Server) Messages(tb testing.TB, thread uuid.UUID) []admin.Message {
 	tb.Helper()
-	var all []admin.Message
-	var cursor *uuid.UUID
-	for {
+	return allPages(tb, "messages/getAll", func(cursor *uuid.UUID) ([]admin.Message, *uuid.UUID, error) {
 		res, err := s.admin.AdminMessagesGetAllWithResponse(context.Background(), admin.AdminMessagesParameters{
 			MessageThreadId: thread, Limitation: admin.Limitation{Count: 1000, Cursor: cursor}})
 		if err == nil {
 			err = answer(res.StatusCode(), res.Body)
 		}
-		check(tb, "messages/getAll", err)
-		all = append(all, res.JSON200.Messages...)
-		if len(res.JSON200.Messages) == 0 {
-			return all
+		if err != nil {
+			return nil, nil, err
 		}
-		cursor = res.JSON200.Cursor
-	}
+		return res.JSON200.Messages, res.JSON200.Cursor, nil
+	})
 }
 
 // Thread returns any thread, of any integration, by its Id
@@ -91,21 +87,17 @@ func (s *Server) Thread(tb testing.TB, thread uuid.UUID) admin.MessageThread {
 // newest first (messageThreads/getAll).
 func (s *Server) Threads(tb testing.TB, enterprise uuid.UUID) []admin.MessageThread {
 	tb.Helper()
-	var all []admin.MessageThread
-	var cursor *uuid.UUID
-	for {
+	return allPages(tb, "messageThreads/getAll", func(cursor *uuid.UUID) ([]admin.MessageThread, *uuid.UUID, error) {
 		res, err := s.admin.AdminMessageThreadsGetAllWithResponse(context.Background(), admin.AdminThreadsParameters{
 			EnterpriseId: enterprise, Limitation: admin.Limitation{Count: 1000, Cursor: cursor}})
 		if err == nil {
 			err = answer(res.StatusCode(), res.Body)
 		}
-		check(tb, "messageThreads/getAll", err)
-		all = append(all, res.JSON200.MessageThreads...)
-		if len(res.JSON200.MessageThreads) == 0 {
-			return all
+		if err != nil {
+			return nil, nil, err
 		}
-		cursor = res.JSON200.Cursor
-	}
+		return res.JSON200.MessageThreads, res.JSON200.Cursor, nil
+	})
 }
 
 // Integrations returns every integration that the server knows (the demo
@@ -130,6 +122,24 @@ func (s *Server) Reset(tb testing.TB) {
 		err = answer(res.StatusCode(), res.Body)
 	}
 	check(tb, "reset", err)
+}
+
+// allPages returns the items of every page of an admin getAll, newest
+// first: page answers the page after cursor (nil: the first) and its
+// Cursor. It fails the test if a page does.
+func allPages[T any](tb testing.TB, op string, page func(cursor *uuid.UUID) ([]T, *uuid.UUID, error)) []T {
+	tb.Helper()
+	var all []T
+	var cursor *uuid.UUID
+	for {
+		items, next, err := page(cursor)
+		check(tb, op, err)
+		if len(items) == 0 {
+			return all
+		}
+		all = append(all, items...)
+		cursor = next
+	}
 }
 
 // answer is the error of an admin response that is not 200.

@@ -107,9 +107,7 @@ func (r Requests) String() string {
 func (s *Server) Requests(tb testing.TB, f Filter) Requests {
 	tb.Helper()
 	filter := f.admin()
-	var all Requests
-	var cursor *uuid.UUID
-	for {
+	all := Requests(allPages(tb, "requests/getAll", func(cursor *uuid.UUID) ([]admin.AdminRequest, *uuid.UUID, error) {
 		res, err := s.admin.AdminRequestsGetAllWithResponse(context.Background(), admin.AdminRequestsParameters{
 			Operations: filter.Operations, IntegrationIds: filter.IntegrationIds, AccessToken: filter.AccessToken,
 			Statuses: filter.Statuses, CreatedUtc: filter.CreatedUtc, RequestIds: filter.RequestIds,
@@ -117,13 +115,11 @@ func (s *Server) Requests(tb testing.TB, f Filter) Requests {
 		if err == nil {
 			err = answer(res.StatusCode(), res.Body)
 		}
-		check(tb, "requests/getAll", err)
-		if err != nil || len(res.JSON200.Requests) == 0 {
-			break
+		if err != nil {
+			return nil, nil, err
 		}
-		all = append(all, res.JSON200.Requests...)
-		cursor = res.JSON200.Cursor
-	}
+		return res.JSON200.Requests, res.JSON200.Cursor, nil
+	}))
 	slices.Reverse(all)
 	return all
 }
