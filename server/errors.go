@@ -86,7 +86,7 @@ func (s *Server) clientError(err error, c echo.Context) *mews.Error {
 	case errors.As(err, &me):
 		return me
 	case errors.As(err, &he):
-		return fromEcho(he, c.Request(), s.tokens, s.admin)
+		return fromEcho(he, c, s.tokens, s.admin)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return mews.Errorf(mews.ETIMEOUT, "The request took too long to process; request less data at once.")
 	}
@@ -101,12 +101,18 @@ func (s *Server) clientError(err error, c echo.Context) *mews.Error {
 // parameter binding produce. The path of an unknown address is shown with
 // the configured tokens in it masked (tokens.maskPath): the message goes
 // to the log and the journal too.
-func fromEcho(he *echo.HTTPError, r *http.Request, t *tokens, admin bool) *mews.Error {
+func fromEcho(he *echo.HTTPError, c echo.Context, t *tokens, admin bool) *mews.Error {
+	r := c.Request()
 	switch he.Code {
 	case http.StatusNotFound:
 		return notFound(r, t, admin)
 	case http.StatusMethodNotAllowed:
-		// Echo's router has set the Allow header of the address.
+		// Echo's router has set the Allow header of the address. Not
+		// every address is an operation: the documents and the health
+		// checks are GET.
+		if allow := c.Response().Header().Get(echo.HeaderAllow); !strings.Contains(allow, http.MethodPost) {
+			return mews.Errorf(mews.EMETHOD, "Method %s is not allowed at %s, which answers %s.", r.Method, r.URL.Path, allow)
+		}
 		return mews.Errorf(mews.EMETHOD, "Method %s is not allowed at %s; API operations are called with POST.", r.Method, r.URL.Path)
 	case http.StatusRequestEntityTooLarge:
 		return mews.Errorf(mews.ETOOLARGE, "The request body is too large.")

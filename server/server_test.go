@@ -344,6 +344,30 @@ func TestExactPaths(t *testing.T) {
 	}
 }
 
+// Another method at an address that is not an operation (a document, a
+// health check) is 405 with a message that says what the address answers:
+// it said that API operations are called with POST.
+func TestAnotherMethodAtADocumentSaysWhatItAnswers(t *testing.T) {
+	e := newEnv(t, server.Config{})
+	for _, p := range []string{"/openapi.json", server.PathReadyz} {
+		r := e.post(p, "{}")
+		msg, _ := r.body["Message"].(string)
+		allow := r.header.Get("Allow")
+		if r.status != 405 || !strings.Contains(allow, "GET") || msg != "Method POST is not allowed at "+p+", which answers "+allow+"." {
+			t.Errorf("POST %s: %d, Allow %q, %s", p, r.status, allow, r.raw)
+		}
+	}
+	res, err := http.Get(e.ts.URL + pathThreadsAdd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body struct{ Message string }
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil || res.StatusCode != 405 || !strings.HasSuffix(body.Message, "API operations are called with POST.") {
+		t.Errorf("GET of an operation: %d %q (%v)", res.StatusCode, body.Message, err)
+	}
+}
+
 func TestContentTypeMustBeJSON(t *testing.T) {
 	e := newEnv(t, server.Config{})
 	r := e.post(pathThreadsAdd, demo("OriginalSender", "a", "Subject", "b"), "Content-Type", "text/plain")
