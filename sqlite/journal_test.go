@@ -111,6 +111,38 @@ func TestJournalKeepsTheNewest(t *testing.T) {
 	}
 }
 
+// A segment's meta is allocated once, as large as newSegment makes it:
+// batches of the recorder's 256 entries that filled the last segment past
+// its room grew its meta by append (a copy and a quarter more per
+// segment). Every entry is still kept and read.
+func TestJournalSegmentMetaIsNotGrown(t *testing.T) {
+	db := open(t, Memory)
+	const keep, batch = 10000, 256
+	n := 0
+	for range 3 * keep / 4 / batch {
+		b := make([]mews.Request, batch)
+		for i := range b {
+			b[i] = mews.Request{ID: uuid.New(), CreatedUTC: time.Now(), Method: "POST", Operation: "messageThreads/add", Status: 200}
+		}
+		if err := db.RequestsAdd(t.Context(), b, keep); err != nil {
+			t.Fatal(err)
+		}
+		n += batch
+	}
+	j := &db.journal
+	if len(j.segs) < 3 {
+		t.Fatalf("%d segments for %d entries, want 3 or more", len(j.segs), n)
+	}
+	for i, s := range j.segs {
+		if c := cap(s.meta); c != segmentEntries(keep) {
+			t.Errorf("segment %d: meta of %d entries holds %d, want %d (as allocated)", i, len(s.meta), c, segmentEntries(keep))
+		}
+	}
+	if got, err := db.RequestsCount(t.Context(), mews.RequestFilter{}); err != nil || got != int64(n) {
+		t.Errorf("%d entries counted (%v), want %d", got, err, n)
+	}
+}
+
 // An entry's fields without a column of their own come back as they were
 // written, nil bodies included; a value that is not an entry is an error.
 func TestJournalEntryEncoding(t *testing.T) {
