@@ -20,9 +20,10 @@ import (
 // database is the source of "something changed"; on SQLite, one process, it
 // tells this process's subscribers directly.
 type changes struct {
-	poke chan struct{}
-	feed mews.ChangeFeed // nil: in-process only
-	log  *slog.Logger
+	poke   chan struct{}
+	settle chan chan struct{} // settled's requests
+	feed   mews.ChangeFeed    // nil: in-process only
+	log    *slog.Logger
 
 	mu   sync.Mutex
 	subs map[chan struct{}]struct{}
@@ -33,7 +34,7 @@ type changes struct {
 }
 
 func newChanges(store mews.Store, log *slog.Logger) *changes {
-	c := &changes{poke: make(chan struct{}, 1), log: log, subs: make(map[chan struct{}]struct{})}
+	c := &changes{poke: make(chan struct{}, 1), settle: make(chan chan struct{}), log: log, subs: make(map[chan struct{}]struct{})}
 	c.feed, _ = store.(mews.ChangeFeed)
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
@@ -61,17 +62,54 @@ func (c *changes) send(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-c.poke:
-		}
-		if c.feed == nil {
-			c.broadcast()
+		case done := <-c.settle:
+			// A change signalled before settled was called waits in
+			// poke, or was taken from it and sent already.
+			select {
+			case <-c.poke:
+				c.notify(ctx)
+			default:
+			}
+			close(done)
 			continue
 		}
-		nctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		if err := c.feed.NotifyChanged(nctx); err != nil && ctx.Err() == nil {
-			c.log.Warn("live views: could not notify a change; the console may show it late", "error", err.Error())
-			c.broadcast() // this process's views at least
-		}
-		cancel()
+		c.notify(ctx)
+	}
+}
+
+// notify tells the subscribers of every process, or this one's, that the
+// data changed.
+func (c *changes) notify(ctx context.Context) {
+	if c.feed == nil {
+		c.broadcast()
+		return
+	}
+	nctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := c.feed.NotifyChanged(nctx); err != nil && ctx.Err() == nil {
+		c.log.Warn("live views: could not notify a change; the console may show it late", "error", err.Error())
+		c.broadcast() // this process's views at least
+	}
+}
+
+// settled waits until every change signalled before it was called is
+// broadcast (on PostgreSQL: notified; every listener hears it later), so
+// that a test can tell the changes of what it does next from those before.
+func (c *changes) settled(ctx context.Context) error {
+	if c == nil {
+		return nil
+	}
+	done := make(chan struct{})
+	select {
+	case c.settle <- done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

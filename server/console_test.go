@@ -8,8 +8,10 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -276,6 +278,41 @@ func readEvent(t *testing.T, sc *bufio.Scanner, name string) {
 	t.Fatalf("the stream ended without an event %q: %v", name, sc.Err())
 }
 
+// changeOf does act and reads the event stream up to the event of the
+// change that act must cause. Changes signalled before act may still be on
+// their way to the stream, and their events may follow act: so the changes
+// are settled before and after act (Probe.SettleChanges), act must raise
+// their generation, and the event wanted is one of that generation or
+// later, whose id only a change of act's can have.
+func changeOf(t *testing.T, sc *bufio.Scanner, p *server.Probe, what string, act func()) {
+	t.Helper()
+	before, err := p.SettleChanges(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	act()
+	after, err := p.SettleChanges(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after == before {
+		t.Fatalf("%s signalled no change: the generation is %d before and after", what, before)
+	}
+	var id string
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "id: ") {
+			id = line
+		}
+		if line == "event: change" {
+			if n, _ := strconv.ParseUint(strings.TrimPrefix(id, "id: "), 10, 64); n >= after {
+				return
+			}
+		}
+	}
+	t.Fatalf("%s: the stream ended without an event of generation %d or later (the last: %q): %v", what, after, id, sc.Err())
+}
+
 // openEvents opens the console's event stream of base with the bearer
 // header; the test's deadline bounds the wait for events.
 func openEvents(t *testing.T, base string) *bufio.Scanner {
@@ -298,26 +335,37 @@ func openEvents(t *testing.T, base string) *bufio.Scanner {
 	return sc
 }
 
+// Each write is followed by an event of its own. The journal is off: its
+// entry of the API request is a change too, after the write's, and would
+// stand in for a write that signals none.
 func TestConsoleEventsFollowWrites(t *testing.T) {
-	s := newConsoleSite(t)
+	cfg := server.Config{Journal: -1, RequestTimeout: time.Until(waitDeadline(t))} // the stream's too
+	p := server.NewProbe(&cfg)
+	s := newConsoleSiteWith(t, cfg)
 	sc := openEvents(t, s.ts.URL)
-	id := s.addThread("John Doe", "New")
-	readEvent(t, sc, "change")
-	s.call("/_admin/v1/messageThreads/resolve", obj{"MessageThreadId": id, "IsResolved": true}, true)
-	readEvent(t, sc, "change")
+	var id string
+	changeOf(t, sc, p, "a new thread", func() { id = s.addThread("John Doe", "New") })
+	changeOf(t, sc, p, "a resolution", func() {
+		s.call("/_admin/v1/messageThreads/resolve", obj{"MessageThreadId": id, "IsResolved": true}, true)
+	})
 }
 
 // Fault rules and the clock are live too: another tab of the controls
 // page refreshes when they change.
 func TestConsoleEventsFollowFaultsAndClock(t *testing.T) {
-	s := newConsoleSite(t)
+	cfg := server.Config{RequestTimeout: time.Until(waitDeadline(t))} // the stream's too
+	p := server.NewProbe(&cfg)
+	s := newConsoleSiteWith(t, cfg)
 	sc := openEvents(t, s.ts.URL)
-	s.call("/_admin/v1/faults/add", obj{"Operation": "messages/add", "Status": 500}, true)
-	readEvent(t, sc, "change")
-	s.call("/_admin/v1/faults/clear", obj{}, true)
-	readEvent(t, sc, "change")
-	s.call("/_admin/v1/clock/advance", obj{"Seconds": 60}, true)
-	readEvent(t, sc, "change")
-	s.call("/_admin/v1/clock/release", obj{}, true)
-	readEvent(t, sc, "change")
+	for _, c := range []struct {
+		what, path string
+		body       obj
+	}{
+		{"a fault rule added", "/_admin/v1/faults/add", obj{"Operation": "messages/add", "Status": 500}},
+		{"the fault rules cleared", "/_admin/v1/faults/clear", obj{}},
+		{"the clock advanced", "/_admin/v1/clock/advance", obj{"Seconds": 60}},
+		{"the clock released", "/_admin/v1/clock/release", obj{}},
+	} {
+		changeOf(t, sc, p, c.what, func() { s.call(c.path, c.body, true) })
+	}
 }

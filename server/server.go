@@ -99,6 +99,7 @@ type Config struct {
 	journalQueue int             // tests: the length of the journal's queue
 	journalBytes int64           // tests: the bytes in flight it holds at most
 	journalSeen  func(*recorder) // tests: handed the recorder
+	seen         func(*Server)   // tests: handed the server (export_test.go)
 }
 
 // Server implements gen.StrictServerInterface.
@@ -251,6 +252,9 @@ func New(cfg Config) (http.Handler, func() error, error) {
 	gen.RegisterHandlers(e, gen.NewStrictHandler(s, nil))
 	registerDocs(e, cfg.AdminToken != "") // GET /docs, /openapi.yaml, ... (docs.go)
 	s.registerHealth(e)                   // GET /healthz, /readyz (health.go)
+	if cfg.seen != nil {
+		cfg.seen(s)
+	}
 	return e, closeFn, nil
 }
 
