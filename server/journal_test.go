@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -375,20 +376,35 @@ func TestJournalPagesWhileTrafficGoesOn(t *testing.T) {
 // A read of the journal waits for the entries of the answers given before
 // it, not for requests still arriving: a client that sends its headers and
 // then only part of its body must not hold up every read of the journal
-// until its request times out.
+// until its request times out. The request is held until the test ends
+// (its connection closes then): a read that waits for it waits until its
+// timeout, the test's wait deadline, and fails with its entry.
 func TestJournalReadsDoNotWaitForRequestsStillArriving(t *testing.T) {
-	e := newEnv(t, server.Config{AdminToken: adminToken, RequestTimeout: 2 * time.Second})
+	e := newEnv(t, server.Config{AdminToken: adminToken, RequestTimeout: time.Until(waitDeadline(t))})
 	e.addThread(demoClient, demoGross, "before")
 	conn, err := net.Dial("tcp", e.ts.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	// With Expect: 100-continue, net/http answers 100 Continue when the
+	// handler first reads the body: then the server has begun the request
+	// (the middleware, which starts its journal entry, runs before
+	// anything reads the body), and it waits for the rest of the body.
 	if _, err := fmt.Fprint(conn, "POST /api/connector/v1/messages/add HTTP/1.1\r\nHost: mewsref\r\n"+
-		"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"); err != nil {
+		"Content-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // the server has begun the request and waits for its body
+	if err := conn.SetReadDeadline(waitDeadline(t)); err != nil {
+		t.Fatal(err)
+	}
+	status, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil || status != "HTTP/1.1 100 Continue\r\n" {
+		t.Fatalf("before the body, the server answered %q (%v), want 100 Continue", status, err)
+	}
+	if _, err := fmt.Fprint(conn, "{"); err != nil {
+		t.Fatal(err)
+	}
 	r := e.admin("requests/getAll", obj{"Limitation": obj{"Count": 10}})
 	e.wantStatus(r, 200)
 	if n := len(r.body["Requests"].([]any)); n != 1 {
