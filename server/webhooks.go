@@ -82,6 +82,7 @@ type dispatcher struct {
 	// recorded, if set, is told of every attempt recorded (the live
 	// views' change signal).
 	recorded func()
+	settle   chan chan struct{} // settled's requests
 	cancel   context.CancelFunc
 	stopped  chan struct{}
 }
@@ -107,7 +108,7 @@ func newDispatcher(store mews.Admin, opts WebhookOptions, clk *clock.Clock, log 
 		opts.PollInterval = time.Second
 	}
 	return &dispatcher{store: store, opts: opts, clock: clk, log: log,
-		wakeup: make(chan struct{}, 1), stopped: make(chan struct{})}
+		wakeup: make(chan struct{}, 1), settle: make(chan chan struct{}), stopped: make(chan struct{})}
 }
 
 // start runs the dispatcher until stop. Deliveries queued before a restart
@@ -149,11 +150,16 @@ func (d *dispatcher) loop(ctx context.Context) {
 	defer close(d.stopped)
 	t := time.NewTicker(d.opts.PollInterval)
 	defer t.Stop()
+	var settled chan struct{} // answered after the rounds that follow it
 	for {
 		// Taken before the round, so that a jump of the clock during it
 		// (clock/advance: retries come due) is not missed.
 		jumped := d.clock.Changed()
 		for d.round(ctx) == claimBatch {
+		}
+		if settled != nil {
+			close(settled)
+			settled = nil
 		}
 		select {
 		case <-ctx.Done():
@@ -161,7 +167,34 @@ func (d *dispatcher) loop(ctx context.Context) {
 		case <-t.C:
 		case <-d.wakeup:
 		case <-jumped:
+		case settled = <-d.settle:
 		}
+	}
+}
+
+// settled waits until every attempt the dispatcher began before it was
+// called has ended and been recorded, and the deliveries due then have
+// been claimed and sent too: rounds run one after the other, each to its
+// last attempt, so that a test knows no attempt is still on its way.
+func (d *dispatcher) settled(ctx context.Context) error {
+	if d == nil || d.cancel == nil {
+		return nil
+	}
+	done := make(chan struct{})
+	select {
+	case d.settle <- done:
+	case <-d.stopped:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-d.stopped:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

@@ -41,14 +41,17 @@ func TestWebhooksOfReplicasAreSentOnce(t *testing.T) {
 		Webhooks:     []string{rc.URL}}}}
 
 	var replicas []*env
+	var probes []*server.Probe
 	for range 3 {
 		db, err := postgres.Open(t.Context(), dsn)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		replicas = append(replicas, newEnv(t, server.Config{Store: db, Tokens: tokens,
-			Webhooks: server.WebhookOptions{PollInterval: 5 * time.Millisecond}}))
+		cfg := server.Config{Store: db, Tokens: tokens, AdminToken: adminToken,
+			Webhooks: server.WebhookOptions{PollInterval: 5 * time.Millisecond}}
+		probes = append(probes, server.NewProbe(&cfg))
+		replicas = append(replicas, newEnv(t, cfg))
 	}
 	th := replicas[0].addThread("hooked-client", "hooked-access", "Shared")
 	const n = 30
@@ -58,13 +61,23 @@ func TestWebhooksOfReplicasAreSentOnce(t *testing.T) {
 		replicas[i%3].wantStatus(r, 200)
 		ids = append(ids, uuid.MustParse(r.body["Messages"].([]any)[0].(obj)["Message"].(obj)["Id"].(string)))
 	}
-	eventually(t, "every webhook", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(got) == n
+	// A delivery is claimed only while Pending: once none is, every
+	// attempt there will be has begun, and once every replica's
+	// dispatcher has settled, every one has reached the receiver.
+	eventually(t, "every delivery delivered", func() bool {
+		ds := replicas[0].deliveries()
+		for _, d := range ds {
+			if d["Status"] != "Delivered" {
+				return false
+			}
+		}
+		return len(ds) == n
 	})
-	// Give a double delivery the chance to show before counting.
-	time.Sleep(100 * time.Millisecond)
+	for _, p := range probes {
+		if err := p.SettleWebhooks(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	for _, id := range ids {
