@@ -38,7 +38,7 @@ func (h *logTap) wait(t *testing.T) slog.Record {
 	select {
 	case r := <-h.ch:
 		return r
-	case <-time.After(15 * time.Second):
+	case <-time.After(time.Until(waitDeadline(t))):
 		t.Fatalf("no log line %q", h.msg)
 		return slog.Record{}
 	}
@@ -134,7 +134,7 @@ func TestClockAdvanceSendsDueWebhookRetries(t *testing.T) {
 		select {
 		case a := <-arrived:
 			return a
-		case <-time.After(15 * time.Second):
+		case <-time.After(time.Until(waitDeadline(t))):
 			t.Fatal("no webhook arrived")
 			return arrival{}
 		}

@@ -42,19 +42,6 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// waitDeadline is when the waits of a test give up: the test's own
-// deadline (go test -timeout), less the time to say what it waited for and
-// to close the browser. A loaded machine makes a test slow, not failed;
-// a broken page still fails, with its text rather than the test binary's
-// panic. Without a deadline (-timeout 0), go test's default of 10 minutes.
-func waitDeadline(t *testing.T) time.Time {
-	d, ok := t.Deadline()
-	if !ok {
-		return time.Now().Add(10 * time.Minute)
-	}
-	return d.Add(-min(30*time.Second, time.Until(d)/4))
-}
-
 // startChromium starts a headless Chromium tab of the given window size,
 // closed when the test ends. Its context ends a little after the test's
 // waits (waitDeadline), so that a wait that failed can still read the

@@ -40,7 +40,7 @@ func nextHop(t *testing.T, hops chan hop) hop {
 	select {
 	case h := <-hops:
 		return h
-	case <-time.After(15 * time.Second):
+	case <-time.After(time.Until(waitDeadline(t))):
 		t.Fatal("no request reached the receiver")
 		return hop{}
 	}

@@ -66,10 +66,11 @@ func (rc *receiver) received() []webhook {
 	return append([]webhook(nil), rc.accepted...)
 }
 
-// eventually polls cond until it holds or 15 s pass.
+// eventually polls cond until it holds or the test's wait deadline
+// (waitDeadline) passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := waitDeadline(t)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -172,7 +173,7 @@ func TestWebhookReceiverBlockingDoesNotDelayRequests(t *testing.T) {
 	e.wantStatus(e.addMessages(demoClient, demoGross, obj{"MessageThreadId": th["Id"], "Text": "one"}), 200)
 	select {
 	case <-arrived:
-	case <-time.After(15 * time.Second):
+	case <-time.After(time.Until(waitDeadline(t))):
 		t.Fatal("the webhook was not sent")
 	}
 	// The receiver holds the first webhook; more messages are accepted.

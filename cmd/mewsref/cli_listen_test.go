@@ -63,7 +63,7 @@ func (l *listener) next(t *testing.T, ch chan string) string {
 		return s
 	case err := <-l.done:
 		t.Fatalf("listen exited: %v", err)
-	case <-time.After(30 * time.Second):
+	case <-time.After(time.Until(waitDeadline(t))):
 		t.Fatal("listen printed nothing")
 	}
 	return ""
@@ -84,7 +84,7 @@ func (l *listener) stop(t *testing.T, sig syscall.Signal) {
 		if err != nil {
 			t.Fatalf("listen after %s: %v", sig, err)
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(time.Until(waitDeadline(t))):
 		t.Fatalf("listen did not exit after %s", sig)
 	}
 }
@@ -171,7 +171,7 @@ func TestListenForwardsAndRestoresOnTheBinary(t *testing.T) {
 	var deliveries struct {
 		Deliveries []struct{ Id, Attempts, LastStatusCode int }
 	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	for deadline := waitDeadline(t); ; time.Sleep(20 * time.Millisecond) {
 		out, err := runCLI(t, bin, p.addr, "deliveries", "--json", "--count", "1")
 		if err != nil {
 			t.Fatal(err, out)
@@ -226,7 +226,7 @@ func TestListenForwardsAndRestoresOnTheBinary(t *testing.T) {
 		t.Fatal(body)
 	}
 	moved := body["Messages"].([]any)[0].(map[string]any)["Message"].(map[string]any)["Id"].(string)
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	for deadline := waitDeadline(t); ; time.Sleep(20 * time.Millisecond) {
 		if r := received(); len(r) == 3 && strings.Contains(r[2], moved) {
 			break
 		}

@@ -176,16 +176,17 @@ func TestCLIRequestsFollowPrintsOnlyNewEntries(t *testing.T) {
 }
 
 // waitFollow waits until what requests --follow printed to out satisfies
-// printed, failing t if the command ends first or 30 s pass.
+// printed, failing t if the command ends first or the test's wait deadline
+// (waitDeadline) passes.
 func waitFollow(t *testing.T, out *syncBuffer, done <-chan error, printed func(string) bool) {
 	t.Helper()
-	deadline := time.After(30 * time.Second)
+	deadline := time.After(time.Until(waitDeadline(t)))
 	for !printed(out.String()) {
 		select {
 		case err := <-done:
 			t.Fatalf("follow ended: %v\n%s", err, out)
 		case <-deadline:
-			t.Fatalf("follow printed, in 30 s:\n%s", out)
+			t.Fatalf("follow printed, by the test's wait deadline:\n%s", out)
 		case <-out.wrote:
 		}
 	}

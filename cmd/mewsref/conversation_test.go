@@ -75,7 +75,7 @@ func (h *hookReceiver) setDown(down bool) {
 
 func (h *hookReceiver) wait(t *testing.T, id string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := waitDeadline(t)
 	for {
 		h.mu.Lock()
 		got, err, calls := h.ids[uuid.MustParse(id)], h.err, h.calls
@@ -224,7 +224,7 @@ func TestConversationWithWebhooksOnTheBinary(t *testing.T) {
 // waitFailedAttempt waits until the newest delivery has a failed attempt.
 func waitFailedAttempt(t *testing.T, bin string, env []string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := waitDeadline(t)
 	for {
 		var res struct {
 			Deliveries []struct {

@@ -46,7 +46,7 @@ func TestCrashSafety(t *testing.T) {
 			wg.Go(func() { crashWriter(ctx, a, l, fmt.Sprintf("r%dw%d", round, w)) })
 		}
 		// Let the writers get going, then kill at a random moment.
-		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		for deadline := waitDeadline(t); ; time.Sleep(10 * time.Millisecond) {
 			if th, _, _ := l.counts(); th >= threadsBefore+writers {
 				break
 			}

@@ -44,7 +44,7 @@ func (p *proc) kill(t *testing.T) {
 	}
 	select {
 	case <-p.done:
-	case <-time.After(20 * time.Second):
+	case <-time.After(time.Until(waitDeadline(t))):
 		t.Fatal("no exit after SIGKILL")
 	}
 }

@@ -92,7 +92,7 @@ func TestSIGTERMLetsInFlightRequestsFinish(t *testing.T) {
 		if err != nil {
 			t.Fatalf("exit after SIGTERM: %v\n%s", err, p.logs)
 		}
-	case <-time.After(20 * time.Second):
+	case <-time.After(time.Until(waitDeadline(t))):
 		t.Fatal("no exit after SIGTERM")
 	}
 	noFullTokens(t, p.logs.String())

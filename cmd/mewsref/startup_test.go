@@ -23,7 +23,7 @@ func startFails(t *testing.T, bin string, want string, args ...string) string {
 	go func() { out, err = cmd.CombinedOutput(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(30 * time.Second):
+	case <-time.After(time.Until(waitDeadline(t))):
 		_ = cmd.Process.Kill()
 		<-done
 		t.Fatalf("mewsref %v did not exit:\n%s", args, out)
