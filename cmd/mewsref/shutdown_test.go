@@ -13,9 +13,10 @@ import (
 )
 
 // TestSIGTERMLetsInFlightRequestsFinish sends SIGTERM while many requests
-// are in flight (held by an injected delay) and demands that every one of
-// them gets its full 200 answer, no reset, that the process then exits
-// cleanly, and that the writes among them are on disk after a restart.
+// are in flight (held by the delay of fault rules) and demands that every
+// one of them gets its full 200 answer, no reset, that the process then
+// exits cleanly, and that the writes among them are on disk after a
+// restart.
 func TestSIGTERMLetsInFlightRequestsFinish(t *testing.T) {
 	bin := binary(t)
 	db := filepath.Join(t.TempDir(), "shutdown.db")
@@ -23,13 +24,20 @@ func TestSIGTERMLetsInFlightRequestsFinish(t *testing.T) {
 		inFlight = 24
 		delay    = 1500 * time.Millisecond
 	)
-	p := start(t, bin, "-db", db, "-faults", fmt.Sprintf("*:delay=%s", delay), "-faults-seed", "1")
+	p := start(t, bin, "-db", db, "-admin-token", e2eAdmin)
 	l := newLedger()
 	from := time.Now().Add(-time.Minute)
 	prep := newAPI(t, p.addr, nil)
 	thread, status, err := l.addThread(context.Background(), prep, "prepared")
 	if err != nil || status != http.StatusOK {
 		t.Fatalf("preparing a thread: %d %v", status, err)
+	}
+	// A rule per operation holds each of the requests below: when every
+	// rule has struck all its requests, the server has accepted each
+	// request's connection and is serving it.
+	ops := []string{"messageThreads/add", "messages/add", "messages/getAll"} // by i % 3, below
+	for _, op := range ops {
+		adminPost(t, p.addr, "faults/add", obj{"Operation": op, "Count": inFlight / len(ops), "DelayMs": delay.Milliseconds()})
 	}
 
 	// One fresh connection per request, so that none is idle (an idle
@@ -65,10 +73,9 @@ func TestSIGTERMLetsInFlightRequestsFinish(t *testing.T) {
 		})
 	}
 	sent.Wait()
-	// The requests are written; give the server a moment to accept their
-	// connections (microseconds) before the listener closes. The delay
-	// keeps them in flight far longer than that.
-	time.Sleep(300 * time.Millisecond)
+	// The requests are written; SIGTERM closes the listener, and a
+	// connection the server has yet to accept would be reset with it.
+	waitStruck(t, p.addr, &done)
 	signalled := time.Now()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -101,4 +108,31 @@ func TestSIGTERMLetsInFlightRequestsFinish(t *testing.T) {
 	p = start(t, bin, "-db", db)
 	t.Logf("after the restart: %v", verify(t, newAPI(t, p.addr, nil), l, from, time.Now().Add(time.Minute), true))
 	p.stop(t)
+}
+
+// waitStruck waits until the fault rules of the server at addr have struck
+// every request they were added for (Remaining 0 for all), failing t if the
+// requests end first (done) or the test's wait deadline passes.
+func waitStruck(t *testing.T, addr string, done *sync.WaitGroup) {
+	t.Helper()
+	ended := make(chan struct{})
+	go func() { done.Wait(); close(ended) }()
+	deadline := time.After(time.Until(waitDeadline(t)))
+	for {
+		rules := adminPost(t, addr, "faults/getAll", obj{})["FaultRules"].([]any)
+		left := 0
+		for _, r := range rules {
+			left += int(r.(obj)["Remaining"].(float64))
+		}
+		if left == 0 {
+			return
+		}
+		select {
+		case <-ended:
+			t.Fatalf("the requests ended before the rules struck them all: %v", rules)
+		case <-deadline:
+			t.Fatalf("the rules have yet to strike %d requests: %v", left, rules)
+		case <-time.After(10 * time.Millisecond): // the next look
+		}
+	}
 }
