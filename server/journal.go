@@ -112,6 +112,10 @@ type pending struct {
 	accessDigest *tokenKey
 	messageCut   bool  // entry.Message is the start of a longer one
 	bytes        int64 // what it holds, counted in recorder.inFlight
+	// bodies are the strings that finish's entry points to (RequestBody,
+	// ResponseBody), not one allocation each per entry; like the entry's
+	// bodies, they last until recycle.
+	bodies [2]string
 }
 
 // pendingSize is the size of a pending without what it points to.
@@ -379,7 +383,7 @@ func runeCut[S string | []byte](s S, limit int) int {
 // entry's pending or a masked copy of one, and the pending is recycled
 // only once the store has the entry (write), which keeps none of its
 // strings (mews.Journal).
-func keepBody(b []byte, limit int, cut bool) (*string, bool) {
+func keepBody(b []byte, limit int, cut bool) (string, bool) {
 	n := len(b)
 	if n > limit {
 		n, cut = runeCut(b, limit), true
@@ -393,8 +397,7 @@ func keepBody(b []byte, limit int, cut bool) (*string, bool) {
 			}
 		}
 	}
-	s := unsafe.String(unsafe.SliceData(b), n)
-	return &s, cut
+	return unsafe.String(unsafe.SliceData(b), n), cut
 }
 
 // distinctIDs returns ids without repeats, never nil: ids itself if it

@@ -45,7 +45,7 @@ func TestMaskTokenProperties(t *testing.T) {
 		{`{"AccessToKen":"0123456789abcdef","Ωtoken":"0123456789abcdef"}`, `{"AccessToKen":"01…ef","Ωtoken":"01…ef"}`, ""},
 		{`{"accesstoKEN":"0123456789abcdef","Tokyo":"x"}`, `{"accesstoKEN":"01…ef","Tokyo":"x"}`, ""},
 	} {
-		got, access := maskTokenProperties([]byte(tc.in))
+		got, access := maskTokenProperties(nil, []byte(tc.in))
 		if string(got) != tc.want || string(access) != tc.access {
 			t.Errorf("mask %s\n got %s (access %q)\nwant %s (access %q)", tc.in, got, access, tc.want, tc.access)
 		}
@@ -55,18 +55,18 @@ func TestMaskTokenProperties(t *testing.T) {
 func TestKeepBodyCutsAtARuneBoundary(t *testing.T) {
 	b := []byte(strings.Repeat("a", journalResponseLimit-1) + "é" + "tail")
 	got, cut := keepBody(b, journalResponseLimit, false)
-	if !cut || len(*got) != journalResponseLimit-1 {
-		t.Errorf("cut %v, kept %d bytes, want %d", cut, len(*got), journalResponseLimit-1)
+	if !cut || len(got) != journalResponseLimit-1 {
+		t.Errorf("cut %v, kept %d bytes, want %d", cut, len(got), journalResponseLimit-1)
 	}
-	if got, cut := keepBody([]byte("short"), journalResponseLimit, false); cut || *got != "short" {
-		t.Errorf("short body: %q %v", *got, cut)
+	if got, cut := keepBody([]byte("short"), journalResponseLimit, false); cut || got != "short" {
+		t.Errorf("short body: %q %v", got, cut)
 	}
 	// A capture that stopped inside a character: the character goes.
-	if got, cut := keepBody([]byte("ab\xc3"), journalResponseLimit, true); !cut || *got != "ab" {
-		t.Errorf("captured start cut in a rune: %q %v", *got, cut)
+	if got, cut := keepBody([]byte("ab\xc3"), journalResponseLimit, true); !cut || got != "ab" {
+		t.Errorf("captured start cut in a rune: %q %v", got, cut)
 	}
-	if got, _ := keepBody([]byte("abé"), journalResponseLimit, true); *got != "abé" {
-		t.Errorf("captured start ending with a whole rune: %q", *got)
+	if got, _ := keepBody([]byte("abé"), journalResponseLimit, true); got != "abé" {
+		t.Errorf("captured start ending with a whole rune: %q", got)
 	}
 }
 
@@ -89,8 +89,7 @@ func TestCaptureKeepsTheMaskedStart(t *testing.T) {
 			t.Fatalf("token at %d: the client got %d bytes of %d", at, rec.Body.Len(), len(resp))
 		}
 		p.accessToken = token
-		e := p.finish()
-		p.recycle()
+		e := p.finish() // valid until p.recycle()
 		if !e.Truncated || e.ResponseBody == nil || len(*e.ResponseBody) > journalResponseLimit {
 			t.Fatalf("token at %d: truncated %v, body %v", at, e.Truncated, e.ResponseBody)
 		}
@@ -104,6 +103,7 @@ func TestCaptureKeepsTheMaskedStart(t *testing.T) {
 		if at == 0 && !strings.HasPrefix(body, MaskToken(token)) {
 			t.Errorf("token at 0: the body starts %.20q, want the mask", body)
 		}
+		p.recycle()
 	}
 }
 
@@ -120,8 +120,7 @@ func TestQueuedRequestBodyIsBoundedAndMasked(t *testing.T) {
 			t.Fatalf("token at %d: queued %d bytes (cut %v), a copy: %v", at, len(p.body), p.bodyCut, &p.body[0] != &body[0])
 		}
 		p.accessToken = token
-		e := p.finish()
-		p.recycle()
+		e := p.finish() // valid until p.recycle()
 		if !e.Truncated || e.RequestBody == nil || len(*e.RequestBody) > journalRequestLimit {
 			t.Fatalf("token at %d: truncated %v, body of %d bytes", at, e.Truncated, len(*e.RequestBody))
 		}
@@ -131,6 +130,7 @@ func TestQueuedRequestBodyIsBoundedAndMasked(t *testing.T) {
 				break
 			}
 		}
+		p.recycle()
 	}
 	if b, cut := queuedBody([]byte(`{"short":1}`)); cut || string(b) != `{"short":1}` {
 		t.Errorf("a short body: %q, cut %v", b, cut)
@@ -443,8 +443,8 @@ func TestJournalCutsAtACharacter(t *testing.T) {
 			t.Errorf("queuedString of %d bytes ending %q: %d bytes (cut %v), want %d", len(c.s), c.s[len(c.s)-4:], len(s), cut, c.want)
 		}
 		b, cut := keepBody([]byte(c.s), 1024, false)
-		if !cut || len(*b) != c.want {
-			t.Errorf("keepBody of %d bytes ending %q: %d bytes (cut %v), want %d", len(c.s), c.s[len(c.s)-4:], len(*b), cut, c.want)
+		if !cut || len(b) != c.want {
+			t.Errorf("keepBody of %d bytes ending %q: %d bytes (cut %v), want %d", len(c.s), c.s[len(c.s)-4:], len(b), cut, c.want)
 		}
 	}
 }

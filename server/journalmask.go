@@ -5,8 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
-	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/google/uuid"
 
@@ -16,27 +16,32 @@ import (
 // The journal's masking: what the recorder does to an entry before it is
 // stored (finish), so that no full token reaches the journal.
 
-// finish masks what p holds and returns the entry to store.
+// finish masks what p holds and returns the entry to store. The masked
+// request body is written to p.scratch (kept by recycle), not to a buffer
+// of its own per entry.
 func (p *pending) finish() mews.Request {
-	e := p.entry
-	// The secrets as bytes, in p.scratch (kept by recycle).
-	var secretsArr [3][]byte
+	e := &p.entry // masked in place: one copy of it, the one returned
+	// The secrets are the tokens' own bytes, only read.
+	var secretsArr [3]secret
 	secrets := secretsArr[:0]
-	scratch := p.scratch[:0]
 	addSecret := func(tok string) []byte {
-		start := len(scratch)
-		scratch = append(scratch, tok...)
-		b := scratch[start:len(scratch):len(scratch)]
+		b := unsafe.Slice(unsafe.StringData(tok), len(tok))
 		if len(tok) >= minSecretLen {
-			secrets = append(secrets, b)
+			secrets = append(secrets, secret{b, secretAnchor(b)})
 		}
 		return b
 	}
 	addSecret(p.clientToken)
 	access := addSecret(p.accessToken)
-	defer func() { p.scratch = scratch }()
 	if p.body != nil {
-		body, sent := maskTokenProperties(p.body)
+		var dst []byte
+		if len(p.body) <= scratchLimit {
+			dst = p.scratch[:0]
+		}
+		body, sent := maskTokenProperties(dst, p.body)
+		if unsafe.SliceData(body) != unsafe.SliceData(p.body) && cap(body) <= scratchLimit {
+			p.scratch = body[:0] // a copy, perhaps grown: never p.body itself
+		}
 		if p.accessToken == "" && len(sent) > 0 {
 			// Refused before authentication: what the body said.
 			p.accessToken = string(sent)
@@ -48,8 +53,8 @@ func (p *pending) finish() mews.Request {
 			b = cutSecretStart(b, secrets) // a token cut at the end is cut off
 		}
 		var cut bool
-		e.RequestBody, cut = keepBody(b, journalRequestLimit, p.bodyCut)
-		e.Truncated = e.Truncated || cut
+		p.bodies[0], cut = keepBody(b, journalRequestLimit, p.bodyCut)
+		e.RequestBody, e.Truncated = &p.bodies[0], e.Truncated || cut
 	}
 	switch {
 	case p.accessDigest != nil:
@@ -66,36 +71,34 @@ func (p *pending) finish() mews.Request {
 			b = cutSecretStart(b, secrets)
 		}
 		var cut bool
-		e.ResponseBody, cut = keepBody(b, journalResponseLimit, p.cut)
-		e.Truncated = e.Truncated || cut
+		p.bodies[1], cut = keepBody(b, journalResponseLimit, p.cut)
+		e.ResponseBody, e.Truncated = &p.bodies[1], e.Truncated || cut
 	}
 	if e.Message != "" {
-		for _, s := range secrets {
-			if strings.Contains(e.Message, string(s)) {
-				e.Message = string(maskSecrets([]byte(e.Message), secrets))
-				break
-			}
+		if containsSecrets(unsafe.Slice(unsafe.StringData(e.Message), len(e.Message)), secrets) { // only read
+			e.Message = string(maskSecrets([]byte(e.Message), secrets))
 		}
 		if p.messageCut || len(e.Message) > journalMessageLimit {
 			m := []byte(e.Message)
 			if p.messageCut {
 				m = cutSecretStart(m, secrets)
 			}
-			kept, _ := keepBody(m, journalMessageLimit, p.messageCut)
-			e.Message, e.Truncated = *kept, true
+			e.Message, _ = keepBody(m, journalMessageLimit, p.messageCut)
+			e.Truncated = true
 		}
 	}
 	e.ThreadIDs = distinctIDs(e.ThreadIDs)
 	if e.EnterpriseIDs == nil {
 		e.EnterpriseIDs = []uuid.UUID{}
 	}
-	return e
+	return *e
 }
 
 // cutSecretStart cuts b before a start of one of the secrets at its end:
 // the start of a token whose rest was not captured.
-func cutSecretStart(b []byte, secrets [][]byte) []byte {
-	for _, s := range secrets {
+func cutSecretStart(b []byte, secrets []secret) []byte {
+	for _, sec := range secrets {
+		s := sec.b
 		for i := max(0, len(b)-len(s)+1); i < len(b); i++ {
 			if b[i] == s[0] && bytes.HasPrefix(s, b[i:]) {
 				b = b[:i]
@@ -111,15 +114,117 @@ func cutSecretStart(b []byte, secrets [][]byte) []byte {
 // properties of the body only, lest every "a" of a body be masked.
 const minSecretLen = 8
 
+// scratchLimit is the largest buffer finish keeps in a pending for the
+// next entry, what a capture keeps at most: a pending in the pool holding
+// 64 KiB of a large body's copy would count it in the bytes in flight
+// (pending.size) of every entry it serves after.
+const scratchLimit = journalResponseLimit + journalResponseMargin
+
 // maskSecrets replaces every occurrence of the secrets in b by their masks.
-func maskSecrets(b []byte, secrets [][]byte) []byte {
-	for _, s := range secrets {
-		if bytes.Contains(b, s) {
-			b = bytes.ReplaceAll(b, s, appendMask(nil, s))
+func maskSecrets(b []byte, secrets []secret) []byte {
+	if !containsSecrets(b, secrets) {
+		return b // as a rule: one search, not one per secret
+	}
+	for i, s := range secrets {
+		if containsSecrets(b, secrets[i:i+1]) {
+			b = bytes.ReplaceAll(b, s.b, appendMask(nil, s.b))
 		}
 	}
 	return b
 }
+
+// secret is a token masked wherever it appears, and the index of the byte
+// of it that it is looked for by (secretAnchor).
+type secret struct {
+	b      []byte
+	anchor int
+}
+
+// containsSecrets says whether b contains any of the secrets (each of
+// minSecretLen bytes or more). Each is looked for by a byte of its middle
+// that is rare in bodies (secretAnchor), not by its first as
+// bytes.Contains does: a token longer than bytealg.MaxLen (an access
+// token's 65 bytes) is searched from every occurrence of its first byte,
+// and a token's first bytes are in its mask (C66E…453D), so in every body
+// masked. Secrets with the same anchor byte (two tokens' F, as a rule)
+// are looked for in one pass.
+func containsSecrets(b []byte, secrets []secret) bool {
+	for len(secrets) > 0 {
+		n := 1
+		c := secrets[0].b[secrets[0].anchor]
+		for n < len(secrets) && secrets[n].b[secrets[n].anchor] == c {
+			n++
+		}
+		if containsAnchored(b, c, secrets[:n]) {
+			return true
+		}
+		secrets = secrets[n:]
+	}
+	return false
+}
+
+// containsAnchored is containsSecrets for secrets whose anchor byte is c.
+func containsAnchored(b []byte, c byte, secrets []secret) bool {
+	fails := 0
+	for i := 0; i < len(b); i++ {
+		j := bytes.IndexByte(b[i:], c)
+		if j < 0 {
+			return false
+		}
+		i += j
+		for _, s := range secrets {
+			if at := i - s.anchor; at >= 0 && at+len(s.b) <= len(b) && bytes.Equal(b[at:at+len(s.b)], s.b) {
+				return true
+			}
+		}
+		// A body full of c (an attacker's): bytes.Contains, which bounds
+		// its work, for the rest of it.
+		if fails++; fails > 4+i>>4 {
+			for _, s := range secrets {
+				if bytes.Contains(b[max(0, i+1-s.anchor):], s.b) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	return false
+}
+
+// secretAnchor returns the index of the byte of s to look for it by: not
+// one of the four at either end (which its mask shows), and of the others
+// the first of the rarest kind in bodies (anchorRanks).
+func secretAnchor(s []byte) int {
+	best, rank := 0, uint8(255)
+	for i := 4; i < len(s)-4; i++ {
+		if r := anchorRanks[s[i]]; r < rank {
+			best, rank = i, r
+			if r == 0 {
+				break
+			}
+		}
+	}
+	return best
+}
+
+// anchorRanks ranks bytes by how common they are in JSON bodies of the
+// API, 0 the rarest, for secretAnchor (a table, only read): first the
+// upper-case letters that start none of its property names, F and B
+// before all (hex digits: the tokens are hex as a rule, so that two
+// tokens are likely to have the same anchor byte and be looked for in one
+// pass), then punctuation that JSON does not use, then the other
+// upper-case letters. Lower-case letters, digits, JSON's punctuation,
+// white space and the bytes of characters that are not ASCII are the
+// commonest.
+var anchorRanks = func() (r [256]uint8) {
+	for c := range r {
+		r[c] = 255
+	}
+	for i, c := range []byte("FBGHJKQVXYZ" + "!#$%&'()*+/;<=>?@\\^_`|~" + "ACDEILMNOPRSTUW") {
+		r[c] = uint8(i)
+	}
+	return r
+}()
 
 // appendMask appends MaskToken(tok) to dst, without a string of its own
 // for an ASCII token.
@@ -128,8 +233,12 @@ func appendMask(dst, tok []byte) []byte {
 		return append(dst, MaskToken(string(tok))...)
 	}
 	n := min(4, len(tok)/8)
-	if n == 0 {
+	switch n {
+	case 0:
 		return append(dst, "****"...)
+	case 4: // tokens as a rule: one append, not three
+		l := len(tok)
+		return append(dst, tok[0], tok[1], tok[2], tok[3], 0xe2, 0x80, 0xa6, tok[l-4], tok[l-3], tok[l-2], tok[l-1]) // "…" in UTF-8
 	}
 	return append(append(append(dst, tok[:n]...), "…"...), tok[len(tok)-n:]...)
 }
@@ -141,10 +250,15 @@ func appendMask(dst, tok []byte) []byte {
 // ("Access\u0054oken" is AccessToken). Where a token's value cannot be
 // told for sure (a name with "token" whose colon or string value is
 // missing, a string that does not end, a name that does not decode), every
-// string of b is masked (maskAllStrings). It returns the value of the property AccessToken, if
-// any, unmasked: b's bytes, not a copy (the recorder needs it only for a
-// request refused before authentication).
-func maskTokenProperties(b []byte) (masked, accessToken []byte) {
+// string of b is masked (maskAllStrings). The masked copy is appended to
+// dst[:0] (b itself comes back if nothing is masked). It returns the value
+// of the property AccessToken, if any, unmasked: b's bytes, not a copy
+// (the recorder needs it only for a request refused before
+// authentication).
+func maskTokenProperties(dst, b []byte) (masked, accessToken []byte) {
+	if bytes.IndexByte(b, '\\') < 0 && (bytes.IndexByte(b, kelvin[0]) < 0 || !bytes.Contains(b, []byte(kelvin))) {
+		return maskPlainTokenProperties(dst, b)
+	}
 	var out []byte // a copy, made at the first mask
 	last := 0
 	for i := 0; i < len(b); {
@@ -185,7 +299,7 @@ func maskTokenProperties(b []byte) (masked, accessToken []byte) {
 		}
 		value := b[v+1 : vend]
 		if out == nil {
-			out = make([]byte, 0, len(b))
+			out = copyBuffer(dst, len(b))
 		}
 		out = append(out, b[last:v+1]...)
 		if bytes.IndexByte(value, '\\') < 0 {
@@ -203,6 +317,125 @@ func maskTokenProperties(b []byte) (masked, accessToken []byte) {
 		return b, accessToken
 	}
 	return append(out, b[last:]...), accessToken
+}
+
+// kelvin is the Kelvin sign, which the decoder takes for a k in a name.
+const kelvin = "\u212a"
+
+// copyBuffer returns dst[:0] to copy a body of n bytes to, or a new buffer
+// if dst is too small.
+func copyBuffer(dst []byte, n int) []byte {
+	if cap(dst) < n {
+		return make([]byte, 0, n)
+	}
+	return dst[:0]
+}
+
+// maskPlainTokenProperties is maskTokenProperties for a b without a
+// backslash and without the Kelvin sign: the bodies of almost every
+// request. In such a b every quote opens or closes a string in turn, a
+// string is its bytes as decoded, and a name holds "token" in any case
+// exactly when its bytes hold it in any ASCII case (the Kelvin sign is the
+// only character other than t, o, k, e and n in either case that
+// bytes.ToLower makes one of them). So only the strings that hold "token"
+// are looked at, found from its k with IndexByte (tokenFinder), not every
+// string and name; what is done with each is what maskTokenProperties
+// does.
+func maskPlainTokenProperties(dst, b []byte) (masked, accessToken []byte) {
+	if bytes.Count(b, []byte{'"'})%2 != 0 {
+		return maskAllStrings(b), nil // the last string does not end
+	}
+	var out []byte // a copy, made at the first mask
+	last := 0
+	f := tokenFinder{b: b}
+	counted, open := 0, false // the quotes of b[:counted] are counted; open: an odd number
+	for i := 0; ; {
+		t := f.next(i)
+		if t < 0 {
+			break
+		}
+		open = open != (bytes.Count(b[counted:t], []byte{'"'})%2 != 0)
+		counted = t
+		if !open {
+			i = t + 1 // not in a string
+			continue
+		}
+		end := t + bytes.IndexByte(b[t:], '"') // there is one: the quotes are even
+		i, counted, open = end+1, end+1, false
+		colon := skipSpace(b, end+1)
+		if colon >= len(b) || b[colon] != ':' {
+			if colon >= len(b) || bytes.IndexByte([]byte(",}]"), b[colon]) >= 0 {
+				continue // a value
+			}
+			return maskAllStrings(b), nil // a name without its colon
+		}
+		v := skipSpace(b, colon+1)
+		if v >= len(b) || b[v] != '"' {
+			return maskAllStrings(b), nil // a token in a value that is no string
+		}
+		vend := v + 1 + bytes.IndexByte(b[v+1:], '"')
+		value := b[v+1 : vend]
+		if out == nil {
+			out = copyBuffer(dst, len(b))
+		}
+		out = append(out, b[last:v+1]...)
+		out = appendMask(out, value)
+		out = append(out, '"')
+		// The name is AccessToken if "token" ends it and the 7 bytes
+		// before it are "Access: no quote in them, so that one opens it.
+		if end-t == len("token") && t >= len(`"Access`) && string(b[t-len(`"Access`):end]) == `"AccessToken` {
+			accessToken = value
+		}
+		last, i, counted = vend+1, vend+1, vend+1
+	}
+	if out == nil {
+		return b, nil
+	}
+	return append(out, b[last:]...), accessToken
+}
+
+// tokenFinder finds "token" in any ASCII case in b by its k, k and K with
+// IndexByte (vectorised; k is the rarest of its letters in English), each
+// found once: it holds the next of each until passed.
+type tokenFinder struct {
+	b            []byte
+	lower, upper int // the next k and K found; -1: none left. 0: not looked for yet
+}
+
+// next returns where the first "token" at i or after starts, or -1.
+func (f *tokenFinder) next(i int) int {
+	for {
+		// The k of a "token" at i is at i+2.
+		if f.lower >= 0 && f.lower < i+2 {
+			f.lower = indexByteFrom(f.b, i+2, 'k')
+		}
+		if f.upper >= 0 && f.upper < i+2 {
+			f.upper = indexByteFrom(f.b, i+2, 'K')
+		}
+		k := f.lower
+		if k < 0 || (f.upper >= 0 && f.upper < k) {
+			k = f.upper
+		}
+		if k < 0 {
+			return -1
+		}
+		// Only t and T give t with 0x20 set, and so on.
+		if k+2 < len(f.b) && f.b[k-2]|0x20 == 't' && f.b[k-1]|0x20 == 'o' && f.b[k+1]|0x20 == 'e' && f.b[k+2]|0x20 == 'n' {
+			return k - 2
+		}
+		i = k - 1 // on from the next k
+	}
+}
+
+// indexByteFrom is the index of the first c in b at i or after, or -1.
+func indexByteFrom(b []byte, i int, c byte) int {
+	if i >= len(b) {
+		return -1
+	}
+	if j := bytes.IndexByte(b[i:], c); j >= 0 {
+		return i + j
+	}
+	return -1
 }
 
 // decodedName returns the content of the JSON string quoted (its quotes
@@ -291,8 +524,15 @@ func containsFold(s []byte, sub string) bool {
 	return false
 }
 
-// isASCII says whether b is all ASCII, eight bytes at a time.
+// isASCII says whether b is all ASCII, 32 bytes at a time (a token's 65
+// in three steps), then eight.
 func isASCII(b []byte) bool {
+	for ; len(b) >= 32; b = b[32:] {
+		if (binary.LittleEndian.Uint64(b)|binary.LittleEndian.Uint64(b[8:])|
+			binary.LittleEndian.Uint64(b[16:])|binary.LittleEndian.Uint64(b[24:]))&0x8080808080808080 != 0 {
+			return false
+		}
+	}
 	for ; len(b) >= 8; b = b[8:] {
 		if binary.LittleEndian.Uint64(b)&0x8080808080808080 != 0 {
 			return false

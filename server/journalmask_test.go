@@ -49,7 +49,7 @@ func checkJournalMask(t *testing.T, body, kept []byte, client, access, message s
 		kept = insertAt(kept, access, at)
 	}
 	in := bytes.Clone(body)
-	got, gotAccess := maskTokenProperties(bytes.Clone(body))
+	got, gotAccess := maskTokenProperties(nil, bytes.Clone(body))
 	want, wantAccess := referenceMaskTokenProperties(bytes.Clone(body))
 	if !bytes.Equal(got, want) || !bytes.Equal(gotAccess, wantAccess) || (gotAccess == nil) != (wantAccess == nil) {
 		t.Fatalf("maskTokenProperties(%q)\n got %q (access %q)\nwant %q (access %q)", in, got, gotAccess, want, wantAccess)
@@ -189,6 +189,8 @@ func journalMaskSeeds() []journalMaskSeed {
 		s(`{"AccessToken":"`+access+`","Text":"unterminated`, "", 0),
 		s(``, ``, maskNoBody),
 		{body: []byte(`{"Text":"x"}`), kept: []byte(`{"y":1}`), client: client, access: access, flags: maskClientInBody | maskAccessInKept, at: 9},
+		// A body full of a token's rarest byte, and the token at its end.
+		s(`{"Text":"`+strings.Repeat("F", 600)+access+`"}`, strings.Repeat("FB", 300)+client, 0),
 	}
 	return seeds
 }
