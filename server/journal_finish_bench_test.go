@@ -10,7 +10,7 @@ import (
 // messageThreads/add entry (pending.finish): make bench's request body,
 // with both tokens, and a thread's answer. Its instructions per op
 // (callgrind) say what masking costs each add's entry, off the request
-// path (docs/BENCHMARKS.md, "The journal's cost, fifth round").
+// path (docs/BENCHMARKS.md, "The journal's cost", fifth and sixth rounds).
 //
 //	go test ./server -run '^$' -bench JournalFinish -benchmem
 func BenchmarkJournalFinish(b *testing.B) {
