@@ -276,7 +276,10 @@ func (c *checkpointer) checked(err error, atClose bool) {
 	n, unlogged := c.failures, c.unlogged
 	if err == nil {
 		owed := c.owed
-		c.failures, c.unlogged, c.owed = 0, 0, false
+		c.failures, c.owed = 0, false
+		if owed {
+			c.unlogged = 0 // the recovery's line counts them; else the next error's
+		}
 		c.mu.Unlock()
 		if owed {
 			log.Warn("sqlite: the checkpoints of the write-ahead log into the database file succeed again",

@@ -494,6 +494,17 @@ func TestCheckpointFailuresBetweenSuccessesAreLoggedOnceAMinute(t *testing.T) {
 	want("a minute of passes failing between successes", []any{eio.Error()}, 1)
 	pass(eio, 1)
 	want("the pass a minute after the first", []any{eio.Error(), eio.Error()}, 1)
+	// It counts the failures of the minute, not those since the last
+	// success (which logged nothing).
+	var r map[string]any
+	for _, l := range logs() {
+		if l["level"] == "ERROR" {
+			r = l
+		}
+	}
+	if r["failures_not_logged"] != float64(minute-1) {
+		t.Errorf("the error a minute after the first: failures_not_logged %v, want %d: %v", r["failures_not_logged"], minute-1, r)
+	}
 	pass(full, 1)
 	want("another error", []any{eio.Error(), eio.Error(), full.Error()}, 2)
 	pass(eio, 1)
