@@ -38,7 +38,7 @@ func (p *pending) finish() mews.Request {
 		if len(p.body) <= scratchLimit {
 			dst = p.scratch[:0]
 		}
-		body, sent := maskTokenProperties(dst, p.body)
+		body, sent, sentClient := maskTokenProperties(dst, p.body)
 		if unsafe.SliceData(body) != unsafe.SliceData(p.body) && cap(body) <= scratchLimit {
 			p.scratch = body[:0] // a copy, perhaps grown: never p.body itself
 		}
@@ -47,6 +47,13 @@ func (p *pending) finish() mews.Request {
 			p.accessToken = string(sent)
 			e.AccessToken = MaskToken(p.accessToken)
 			access = addSecret(p.accessToken)
+		}
+		if p.clientToken == "" && len(sentClient) > 0 {
+			// Refused before the handler took its tokens (an invalid
+			// body): the ClientToken the body said is the request's own
+			// too, masked wherever it appears.
+			p.clientToken = string(sentClient)
+			addSecret(p.clientToken)
 		}
 		b := maskSecrets(body, secrets)
 		if p.bodyCut {
@@ -251,11 +258,11 @@ func appendMask(dst, tok []byte) []byte {
 // told for sure (a name with "token" whose colon or string value is
 // missing, a string that does not end, a name that does not decode), every
 // string of b is masked (maskAllStrings). The masked copy is appended to
-// dst[:0] (b itself comes back if nothing is masked). It returns the value
-// of the property AccessToken, if any, unmasked: b's bytes, not a copy
-// (the recorder needs it only for a request refused before
-// authentication).
-func maskTokenProperties(dst, b []byte) (masked, accessToken []byte) {
+// dst[:0] (b itself comes back if nothing is masked). It returns the values
+// of the properties AccessToken and ClientToken, if any, unmasked: b's
+// bytes, not copies (the recorder needs them only for a request refused
+// before authentication).
+func maskTokenProperties(dst, b []byte) (masked, accessToken, clientToken []byte) {
 	if bytes.IndexByte(b, '\\') < 0 && (bytes.IndexByte(b, kelvin[0]) < 0 || !bytes.Contains(b, []byte(kelvin))) {
 		return maskPlainTokenProperties(dst, b)
 	}
@@ -269,12 +276,12 @@ func maskTokenProperties(dst, b []byte) (masked, accessToken []byte) {
 		start := i + q
 		end := stringEnd(b, start)
 		if end < 0 {
-			return maskAllStrings(b), nil
+			return maskAllStrings(b), nil, nil
 		}
 		i = end + 1
 		name, ok := decodedName(b[start : end+1])
 		if !ok {
-			return maskAllStrings(b), nil
+			return maskAllStrings(b), nil, nil
 		}
 		colon := skipSpace(b, end+1)
 		if colon >= len(b) || b[colon] != ':' {
@@ -282,7 +289,7 @@ func maskTokenProperties(dst, b []byte) (masked, accessToken []byte) {
 				continue // a value (its name is not compared: half the strings)
 			}
 			if containsFold(name, "token") {
-				return maskAllStrings(b), nil // a name without its colon
+				return maskAllStrings(b), nil, nil // a name without its colon
 			}
 			continue
 		}
@@ -291,11 +298,11 @@ func maskTokenProperties(dst, b []byte) (masked, accessToken []byte) {
 		}
 		v := skipSpace(b, colon+1)
 		if v >= len(b) || b[v] != '"' {
-			return maskAllStrings(b), nil // a token in a value that is no string
+			return maskAllStrings(b), nil, nil // a token in a value that is no string
 		}
 		vend := stringEnd(b, v)
 		if vend < 0 {
-			return maskAllStrings(b), nil
+			return maskAllStrings(b), nil, nil
 		}
 		value := b[v+1 : vend]
 		if out == nil {
@@ -304,8 +311,11 @@ func maskTokenProperties(dst, b []byte) (masked, accessToken []byte) {
 		out = append(out, b[last:v+1]...)
 		if bytes.IndexByte(value, '\\') < 0 {
 			out = appendMask(out, value)
-			if string(name) == "AccessToken" {
+			switch string(name) {
+			case "AccessToken":
 				accessToken = value
+			case "ClientToken":
+				clientToken = value
 			}
 		} else {
 			out = append(out, "****"...)
@@ -314,9 +324,9 @@ func maskTokenProperties(dst, b []byte) (masked, accessToken []byte) {
 		last, i = vend+1, vend+1
 	}
 	if out == nil {
-		return b, accessToken
+		return b, accessToken, clientToken
 	}
-	return append(out, b[last:]...), accessToken
+	return append(out, b[last:]...), accessToken, clientToken
 }
 
 // kelvin is the Kelvin sign, which the decoder takes for a k in a name.
@@ -341,9 +351,9 @@ func copyBuffer(dst []byte, n int) []byte {
 // are looked at, found from its k with IndexByte (tokenFinder), not every
 // string and name; what is done with each is what maskTokenProperties
 // does.
-func maskPlainTokenProperties(dst, b []byte) (masked, accessToken []byte) {
+func maskPlainTokenProperties(dst, b []byte) (masked, accessToken, clientToken []byte) {
 	if bytes.Count(b, []byte{'"'})%2 != 0 {
-		return maskAllStrings(b), nil // the last string does not end
+		return maskAllStrings(b), nil, nil // the last string does not end
 	}
 	var out []byte // a copy, made at the first mask
 	last := 0
@@ -367,11 +377,11 @@ func maskPlainTokenProperties(dst, b []byte) (masked, accessToken []byte) {
 			if colon >= len(b) || bytes.IndexByte([]byte(",}]"), b[colon]) >= 0 {
 				continue // a value
 			}
-			return maskAllStrings(b), nil // a name without its colon
+			return maskAllStrings(b), nil, nil // a name without its colon
 		}
 		v := skipSpace(b, colon+1)
 		if v >= len(b) || b[v] != '"' {
-			return maskAllStrings(b), nil // a token in a value that is no string
+			return maskAllStrings(b), nil, nil // a token in a value that is no string
 		}
 		vend := v + 1 + bytes.IndexByte(b[v+1:], '"')
 		value := b[v+1 : vend]
@@ -382,16 +392,22 @@ func maskPlainTokenProperties(dst, b []byte) (masked, accessToken []byte) {
 		out = appendMask(out, value)
 		out = append(out, '"')
 		// The name is AccessToken if "token" ends it and the 7 bytes
-		// before it are "Access: no quote in them, so that one opens it.
-		if end-t == len("token") && t >= len(`"Access`) && string(b[t-len(`"Access`):end]) == `"AccessToken` {
-			accessToken = value
+		// before it are "Access: no quote in them, so that one opens it;
+		// ClientToken likewise.
+		if end-t == len("token") && t >= len(`"Access`) {
+			switch string(b[t-len(`"Access`) : end]) {
+			case `"AccessToken`:
+				accessToken = value
+			case `"ClientToken`:
+				clientToken = value
+			}
 		}
 		last, i, counted = vend+1, vend+1, vend+1
 	}
 	if out == nil {
-		return b, nil
+		return b, nil, nil
 	}
-	return append(out, b[last:]...), accessToken
+	return append(out, b[last:]...), accessToken, clientToken
 }
 
 // tokenFinder finds "token" in any ASCII case in b by its k, k and K with

@@ -15,9 +15,10 @@ import (
 )
 
 // The journal's masking as it was before its fast paths (c5474fc), kept
-// verbatim but for the names, as the reference that FuzzJournalMask
-// compares pending.finish and maskTokenProperties with: every input must
-// be masked exactly as it was.
+// verbatim but for the names and one change made to both (the ClientToken
+// of a body refused before authentication is masked wherever it appears),
+// as the reference that FuzzJournalMask compares pending.finish and
+// maskTokenProperties with: every input must be masked exactly as it was.
 
 // referenceFinish is pending.finish as it was.
 func referenceFinish(p *pending) mews.Request {
@@ -39,12 +40,18 @@ func referenceFinish(p *pending) mews.Request {
 	access := addSecret(p.accessToken)
 	defer func() { p.scratch = scratch }()
 	if p.body != nil {
-		body, sent := referenceMaskTokenProperties(p.body)
+		body, sent, sentClient := referenceMaskTokenProperties(p.body)
 		if p.accessToken == "" && len(sent) > 0 {
 			// Refused before authentication: what the body said.
 			p.accessToken = string(sent)
 			e.AccessToken = MaskToken(p.accessToken)
 			access = addSecret(p.accessToken)
+		}
+		if p.clientToken == "" && len(sentClient) > 0 {
+			// Refused before the handler took its tokens (a change
+			// made to both, after c5474fc).
+			p.clientToken = string(sentClient)
+			addSecret(p.clientToken)
 		}
 		b := referenceMaskSecrets(body, secrets)
 		if p.bodyCut {
@@ -147,7 +154,7 @@ func referenceAppendMask(dst, tok []byte) []byte {
 // string of b is masked (referenceMaskAllStrings). It returns the value of the property AccessToken, if
 // any, unmasked: b's bytes, not a copy (the recorder needs it only for a
 // request refused before authentication).
-func referenceMaskTokenProperties(b []byte) (masked, accessToken []byte) {
+func referenceMaskTokenProperties(b []byte) (masked, accessToken, clientToken []byte) {
 	var out []byte // a copy, made at the first mask
 	last := 0
 	for i := 0; i < len(b); {
@@ -158,12 +165,12 @@ func referenceMaskTokenProperties(b []byte) (masked, accessToken []byte) {
 		start := i + q
 		end := referenceStringEnd(b, start)
 		if end < 0 {
-			return referenceMaskAllStrings(b), nil
+			return referenceMaskAllStrings(b), nil, nil
 		}
 		i = end + 1
 		name, ok := referenceDecodedName(b[start : end+1])
 		if !ok {
-			return referenceMaskAllStrings(b), nil
+			return referenceMaskAllStrings(b), nil, nil
 		}
 		colon := referenceSkipSpace(b, end+1)
 		if colon >= len(b) || b[colon] != ':' {
@@ -171,7 +178,7 @@ func referenceMaskTokenProperties(b []byte) (masked, accessToken []byte) {
 				continue // a value (its name is not compared: half the strings)
 			}
 			if referenceContainsFold(name, "token") {
-				return referenceMaskAllStrings(b), nil // a name without its colon
+				return referenceMaskAllStrings(b), nil, nil // a name without its colon
 			}
 			continue
 		}
@@ -180,11 +187,11 @@ func referenceMaskTokenProperties(b []byte) (masked, accessToken []byte) {
 		}
 		v := referenceSkipSpace(b, colon+1)
 		if v >= len(b) || b[v] != '"' {
-			return referenceMaskAllStrings(b), nil // a token in a value that is no string
+			return referenceMaskAllStrings(b), nil, nil // a token in a value that is no string
 		}
 		vend := referenceStringEnd(b, v)
 		if vend < 0 {
-			return referenceMaskAllStrings(b), nil
+			return referenceMaskAllStrings(b), nil, nil
 		}
 		value := b[v+1 : vend]
 		if out == nil {
@@ -193,8 +200,11 @@ func referenceMaskTokenProperties(b []byte) (masked, accessToken []byte) {
 		out = append(out, b[last:v+1]...)
 		if bytes.IndexByte(value, '\\') < 0 {
 			out = referenceAppendMask(out, value)
-			if string(name) == "AccessToken" {
+			switch string(name) {
+			case "AccessToken":
 				accessToken = value
+			case "ClientToken":
+				clientToken = value
 			}
 		} else {
 			out = append(out, "****"...)
@@ -203,9 +213,9 @@ func referenceMaskTokenProperties(b []byte) (masked, accessToken []byte) {
 		last, i = vend+1, vend+1
 	}
 	if out == nil {
-		return b, accessToken
+		return b, accessToken, clientToken
 	}
-	return append(out, b[last:]...), accessToken
+	return append(out, b[last:]...), accessToken, clientToken
 }
 
 // referenceDecodedName returns the content of the JSON string quoted (its quotes

@@ -49,10 +49,11 @@ func checkJournalMask(t *testing.T, body, kept []byte, client, access, message s
 		kept = insertAt(kept, access, at)
 	}
 	in := bytes.Clone(body)
-	got, gotAccess := maskTokenProperties(nil, bytes.Clone(body))
-	want, wantAccess := referenceMaskTokenProperties(bytes.Clone(body))
-	if !bytes.Equal(got, want) || !bytes.Equal(gotAccess, wantAccess) || (gotAccess == nil) != (wantAccess == nil) {
-		t.Fatalf("maskTokenProperties(%q)\n got %q (access %q)\nwant %q (access %q)", in, got, gotAccess, want, wantAccess)
+	got, gotAccess, gotClient := maskTokenProperties(nil, bytes.Clone(body))
+	want, wantAccess, wantClient := referenceMaskTokenProperties(bytes.Clone(body))
+	if !bytes.Equal(got, want) || !bytes.Equal(gotAccess, wantAccess) || (gotAccess == nil) != (wantAccess == nil) ||
+		!bytes.Equal(gotClient, wantClient) || (gotClient == nil) != (wantClient == nil) {
+		t.Fatalf("maskTokenProperties(%q)\n got %q (access %q, client %q)\nwant %q (access %q, client %q)", in, got, gotAccess, gotClient, want, wantAccess, wantClient)
 	}
 
 	digest := tokenKey{1, 2, 3}
@@ -180,6 +181,7 @@ func journalMaskSeeds() []journalMaskSeed {
 		// Refused before authentication: the token the body said.
 		{body: []byte(threadAdd), kept: []byte(`{"Message":"Invalid AccessToken."}`), client: client, message: "Invalid AccessToken."},
 		{body: []byte(`{"AccessToken":"short"}`), kept: []byte(`short`), message: "short"},
+		{body: []byte(threadAdd[:len(threadAdd)-1] + `,"Text":"` + client + `"}`), kept: []byte(`{"Message":"x"}`), message: "x " + client},
 		// Short tokens are masked only as properties.
 		{body: []byte(`{"ClientToken":"abc","Text":"abc"}`), kept: []byte(`abc`), client: "abc", access: "abcdefg"},
 		// Non-ASCII, and not JSON.
@@ -193,4 +195,27 @@ func journalMaskSeeds() []journalMaskSeed {
 		s(`{"Text":"`+strings.Repeat("F", 600)+access+`"}`, strings.Repeat("FB", 300)+client, 0),
 	}
 	return seeds
+}
+
+// A request refused before its handler took its tokens (a body that
+// breaks the schema): the ClientToken its body said is masked wherever it
+// appears, as its AccessToken is. It was masked only as the property's
+// value, and shown in full elsewhere in the body and in the Message.
+func TestJournalMasksTheClientTokenOfARefusedBody(t *testing.T) {
+	const client = "E0D439EE522F44368DC78E1BFB03710C-D24FB11DBE31D4621C4817E028D9E1D"
+	for _, body := range []string{
+		`{"ClientToken":"` + client + `","Client":"` + client + `"}`,
+		`{"Client\u0054oken":"` + client + `","Client":"` + client + `"}`, // not the fast path
+	} {
+		p := &pending{body: []byte(body)}
+		p.kept = []byte(`{"Message":"` + client + `"}`)
+		p.entry.Message = "refused: " + client
+		e := p.finish()
+		for what, s := range map[string]string{"request body": *e.RequestBody, "response body": *e.ResponseBody, "message": e.Message} {
+			if strings.Contains(s, client) {
+				t.Errorf("body %s: the %s shows the ClientToken: %s", body, what, s)
+			}
+		}
+		p.recycle()
+	}
 }
