@@ -141,6 +141,17 @@ func usagef(cmd, format string, a ...any) error {
 	return &usageError{cmd: cmd, err: fmt.Errorf(format, a...)}
 }
 
+// checkCount refuses a --count outside the 1..1000 of the admin API's
+// Count (Limitation, webhookDeliveries/getAll) before anything is asked
+// of the server: the int32 it is sent as would wrap a larger one (2^32+5
+// asked for 5).
+func checkCount(cmd string, n int) error {
+	if n < 1 || n > 1000 {
+		return usagef(cmd, "--count must be between 1 and 1000, got %d", n)
+	}
+	return nil
+}
+
 // exitCode is the process's exit status for the error of dispatch; it writes
 // the error to w.
 func exitCode(err error, w io.Writer) int {

@@ -80,9 +80,12 @@ var cmdDeliveries = &command{
 		`mewsref deliveries --integration "Connector API Test Client 2" --admin-token secret`,
 	conn: true,
 	setup: func(c *cli, fs *flag.FlagSet) func([]string) error {
-		count := fs.Int("count", 20, "the newest `N` deliveries")
+		count := fs.Int("count", 20, "the newest `N` deliveries (at most 1000)")
 		integration := fs.String("integration", "", "only the deliveries of this integration: its `name` or IntegrationId (the IntegrationId of webhookDeliveries/getAll)")
 		return func([]string) error {
+			if err := checkCount("deliveries", *count); err != nil {
+				return err
+			}
 			p := admin.AdminDeliveriesParameters{Count: int32(*count)}
 			if *integration != "" {
 				id, err := c.integrationID(*integration)

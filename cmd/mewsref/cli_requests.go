@@ -36,8 +36,8 @@ var cmdRequests = &command{
 		follow := fs.Bool("follow", false, "then print new entries as they arrive, until interrupted")
 		interval := fs.Duration("interval", time.Second, "with --follow, how often to ask the server")
 		return func([]string) error {
-			if *count < 1 || *count > 1000 {
-				return usagef("requests", "--count must be between 1 and 1000, got %d", *count)
+			if err := checkCount("requests", *count); err != nil {
+				return err
 			}
 			rf, err := filter()
 			if err != nil {

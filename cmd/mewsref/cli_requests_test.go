@@ -221,6 +221,28 @@ func TestCLIRequestsChecksItsFlagsFirst(t *testing.T) {
 	}
 }
 
+// Every --count sent as the admin API's int32 Count is checked against its
+// 1..1000 first: 2^32+5 would wrap to 5, and no server is asked (none
+// answers here).
+func TestCLICountsOutOfRangeAreUsageErrors(t *testing.T) {
+	env := map[string]string{"MEWSREF_URL": "http://127.0.0.1:9", "MEWSREF_ADMIN_TOKEN": "cli-admin"}
+	getenv := func(k string) string { return env[k] }
+	for _, args := range [][]string{
+		{"requests", "--count", "4294967301"},
+		{"threads", "search", "--enterprise", "851df8c8-90f2-4c4a-8e01-a4fc46b25178", "--count", "4294967301"},
+		{"threads", "search", "--enterprise", "851df8c8-90f2-4c4a-8e01-a4fc46b25178", "--count", "1001"},
+		{"deliveries", "--count", "4294967301"},
+		{"deliveries", "--count", "0"},
+	} {
+		var out, errOut bytes.Buffer
+		err := dispatch(t.Context(), args, getenv, &out, &errOut)
+		var ue *usageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--count must be between 1 and 1000") {
+			t.Errorf("%v with no server: %v, want the usage error of --count", args, err)
+		}
+	}
+}
+
 // requests count and requests clear are requests/count and requests/clear,
 // with the filters of requests.
 func TestCLIRequestsCountAndClear(t *testing.T) {

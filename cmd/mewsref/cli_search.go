@@ -34,6 +34,9 @@ var cmdThreadsSearch = &command{
 		cursor := fs.String("cursor", "", "the `ID` of the last thread of the previous page")
 		all := fs.Bool("all-pages", false, "follow the cursor to the last page")
 		return func([]string) error {
+			if err := checkCount("threads search", *count); err != nil {
+				return err
+			}
 			id, err := requireID("threads search", "enterprise", *enterprise)
 			if err != nil {
 				return err
