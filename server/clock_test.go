@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mewsref/mewsref/clock"
+	"github.com/mewsref/mewsref/internal/testwait"
 	"github.com/mewsref/mewsref/server"
 )
 
@@ -38,7 +39,7 @@ func (h *logTap) wait(t *testing.T) slog.Record {
 	select {
 	case r := <-h.ch:
 		return r
-	case <-time.After(time.Until(waitDeadline(t))):
+	case <-time.After(time.Until(testwait.Deadline(t))):
 		t.Fatalf("no log line %q", h.msg)
 		return slog.Record{}
 	}
@@ -134,7 +135,7 @@ func TestClockAdvanceSendsDueWebhookRetries(t *testing.T) {
 		select {
 		case a := <-arrived:
 			return a
-		case <-time.After(time.Until(waitDeadline(t))):
+		case <-time.After(time.Until(testwait.Deadline(t))):
 			t.Fatal("no webhook arrived")
 			return arrival{}
 		}

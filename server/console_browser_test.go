@@ -22,6 +22,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/mewsref/mewsref/internal/apitest"
+	"github.com/mewsref/mewsref/internal/testwait"
 	"github.com/mewsref/mewsref/server"
 )
 
@@ -195,7 +196,7 @@ func (b *browser) text() string {
 // starts again on the new page.
 func (b *browser) eventually(what, predicate string) {
 	b.t.Helper()
-	deadline := waitDeadline(b.t)
+	deadline := testwait.Deadline(b.t)
 	for {
 		_, err := chromedp.Run(b.ctx, chromedp.Poll[chromedp.Void](predicate, chromedp.WithPollingTimeout(time.Until(deadline))))
 		if err == nil {
@@ -425,7 +426,7 @@ func TestConsoleInChromium(t *testing.T) {
 			if again = sameJSON(got, []byte(body)); !again {
 				others = append(others, got)
 			}
-		case <-time.After(time.Until(waitDeadline(t))):
+		case <-time.After(time.Until(testwait.Deadline(t))):
 			t.Fatalf("the redelivery of %s did not reach the receiver, which got %q", body, others)
 		}
 	}
@@ -489,7 +490,7 @@ func sameJSON(a, b []byte) bool {
 // waitWebhook waits for the delivery that announces message id.
 func waitWebhook(t *testing.T, bodies <-chan []byte, id string) {
 	t.Helper()
-	deadline := time.After(time.Until(waitDeadline(t)))
+	deadline := time.After(time.Until(testwait.Deadline(t)))
 	for {
 		select {
 		case b := <-bodies:

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mewsref/mewsref/internal/apitest"
 	"github.com/mewsref/mewsref/internal/pgtest"
+	"github.com/mewsref/mewsref/internal/testwait"
 	"github.com/mewsref/mewsref/postgres"
 	"github.com/mewsref/mewsref/server"
 )
@@ -30,7 +31,7 @@ func TestConsoleEventsFollowWritesOfAnotherReplica(t *testing.T) {
 		t.Cleanup(func() { db.Close() })
 		stopping := make(chan struct{})
 		h, closeFn, err := server.New(server.Config{Store: db, AdminToken: adminToken, Stopping: stopping, Journal: -1,
-			RequestTimeout: time.Until(waitDeadline(t))}) // the stream's too
+			RequestTimeout: time.Until(testwait.Deadline(t))}) // the stream's too
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/mewsref/mewsref/internal/testwait"
 	"github.com/mewsref/mewsref/server"
 )
 
@@ -317,7 +318,7 @@ func changeOf(t *testing.T, sc *bufio.Scanner, p *server.Probe, what string, act
 // header; the test's deadline bounds the wait for events.
 func openEvents(t *testing.T, base string) *bufio.Scanner {
 	t.Helper()
-	ctx, cancel := context.WithDeadline(t.Context(), waitDeadline(t))
+	ctx, cancel := context.WithDeadline(t.Context(), testwait.Deadline(t))
 	t.Cleanup(cancel)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/console/events", nil)
 	req.Header.Set("Authorization", "Bearer "+adminToken)
@@ -339,7 +340,7 @@ func openEvents(t *testing.T, base string) *bufio.Scanner {
 // entry of the API request is a change too, after the write's, and would
 // stand in for a write that signals none.
 func TestConsoleEventsFollowWrites(t *testing.T) {
-	cfg := server.Config{Journal: -1, RequestTimeout: time.Until(waitDeadline(t))} // the stream's too
+	cfg := server.Config{Journal: -1, RequestTimeout: time.Until(testwait.Deadline(t))} // the stream's too
 	p := server.NewProbe(&cfg)
 	s := newConsoleSiteWith(t, cfg)
 	sc := openEvents(t, s.ts.URL)
@@ -353,7 +354,7 @@ func TestConsoleEventsFollowWrites(t *testing.T) {
 // Fault rules and the clock are live too: another tab of the controls
 // page refreshes when they change.
 func TestConsoleEventsFollowFaultsAndClock(t *testing.T) {
-	cfg := server.Config{RequestTimeout: time.Until(waitDeadline(t))} // the stream's too
+	cfg := server.Config{RequestTimeout: time.Until(testwait.Deadline(t))} // the stream's too
 	p := server.NewProbe(&cfg)
 	s := newConsoleSiteWith(t, cfg)
 	sc := openEvents(t, s.ts.URL)

@@ -13,6 +13,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/mewsref/mewsref/internal/testwait"
 )
 
 // operationSummaries are the summaries of the four operations in the spec;
@@ -44,13 +46,13 @@ func chromium(t *testing.T) string {
 
 // startChromium starts a headless Chromium tab of the given window size,
 // closed when the test ends. Its context ends a little after the test's
-// waits (waitDeadline), so that a wait that failed can still read the
+// waits (testwait.Deadline), so that a wait that failed can still read the
 // page. The flags keep Chromium off the network on its own account
 // (updates, sync, QUIC probes): on a closed network those fail noisily and
 // slowly.
 func startChromium(t *testing.T, exe string, width, height int) context.Context {
 	t.Helper()
-	waits := waitDeadline(t)
+	waits := testwait.Deadline(t)
 	end := waits.Add(10 * time.Second)
 	if d, ok := t.Deadline(); ok && d.Before(end) {
 		end = d
@@ -158,7 +160,7 @@ func renderInChromium(t *testing.T, exe, base, path, specPath string, summaries 
 	want := `["` + strings.Join(summaries, `", "`) + `"]`
 	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](
 		`(() => { const h = `+headings+`; return `+want+`.every(s => h.includes(s)); })()`,
-		chromedp.WithPollingTimeout(time.Until(waitDeadline(t)))))
+		chromedp.WithPollingTimeout(time.Until(testwait.Deadline(t)))))
 	if err != nil {
 		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
 		t.Fatalf("the operations were not rendered: %v\npage text:\n%.2000s", err, text)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mewsref/mewsref/internal/apitest"
+	"github.com/mewsref/mewsref/internal/testwait"
 	"github.com/mewsref/mewsref/mews"
 	"github.com/mewsref/mewsref/server"
 	"github.com/mewsref/mewsref/sqlite"
@@ -168,7 +169,7 @@ func long(n int, prefix string, c byte, suffix string) []byte {
 // without it, mostly the decoder's set of ~800k member names), which a
 // loaded machine stretches past 30 s, and the answer was then a 408.
 func TestLargeBodiesAreAnsweredSmallAndCheaply(t *testing.T) {
-	e := newEnv(t, server.Config{AdminToken: adminToken, RequestTimeout: time.Until(waitDeadline(t))})
+	e := newEnv(t, server.Config{AdminToken: adminToken, RequestTimeout: time.Until(testwait.Deadline(t))})
 	const n = server.DefaultBodyLimit
 	const credentials = `"ClientToken":"` + demoClient + `","AccessToken":"` + demoGross + `","Client":"Test 1.0"`
 	thread := e.addThread(demoClient, demoGross, "s")["Id"].(string)

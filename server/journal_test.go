@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/mewsref/mewsref/internal/pgtest"
+	"github.com/mewsref/mewsref/internal/testwait"
 	"github.com/mewsref/mewsref/mews"
 	"github.com/mewsref/mewsref/postgres"
 	"github.com/mewsref/mewsref/server"
@@ -380,7 +381,7 @@ func TestJournalPagesWhileTrafficGoesOn(t *testing.T) {
 // (its connection closes then): a read that waits for it waits until its
 // timeout, the test's wait deadline, and fails with its entry.
 func TestJournalReadsDoNotWaitForRequestsStillArriving(t *testing.T) {
-	e := newEnv(t, server.Config{AdminToken: adminToken, RequestTimeout: time.Until(waitDeadline(t))})
+	e := newEnv(t, server.Config{AdminToken: adminToken, RequestTimeout: time.Until(testwait.Deadline(t))})
 	e.addThread(demoClient, demoGross, "before")
 	conn, err := net.Dial("tcp", e.ts.Listener.Addr().String())
 	if err != nil {
@@ -395,7 +396,7 @@ func TestJournalReadsDoNotWaitForRequestsStillArriving(t *testing.T) {
 		"Content-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	if err := conn.SetReadDeadline(waitDeadline(t)); err != nil {
+	if err := conn.SetReadDeadline(testwait.Deadline(t)); err != nil {
 		t.Fatal(err)
 	}
 	status, err := bufio.NewReader(conn).ReadString('\n')

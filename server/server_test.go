@@ -72,20 +72,6 @@ func newEnv(t *testing.T, cfg server.Config) *env {
 	return &env{t: t, ts: apitest.Server(t, h), clock: clock}
 }
 
-// waitDeadline is when the waits of a test give up: the test's own
-// deadline (go test -timeout), less the time to say what it waited for and
-// to close what it opened (a browser). A loaded machine makes a test slow,
-// not failed; a broken feature still fails, with what the test waited for
-// (a page's text) rather than the test binary's panic. Without a deadline
-// (-timeout 0), go test's default of 10 minutes.
-func waitDeadline(t *testing.T) time.Time {
-	d, ok := t.Deadline()
-	if !ok {
-		return time.Now().Add(10 * time.Minute)
-	}
-	return d.Add(-min(30*time.Second, time.Until(d)/4))
-}
-
 type response struct {
 	status int
 	header http.Header

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mewsref/mewsref/clock"
+	"github.com/mewsref/mewsref/internal/testwait"
 	"github.com/mewsref/mewsref/server"
 )
 
@@ -40,7 +41,7 @@ func nextHop(t *testing.T, hops chan hop) hop {
 	select {
 	case h := <-hops:
 		return h
-	case <-time.After(time.Until(waitDeadline(t))):
+	case <-time.After(time.Until(testwait.Deadline(t))):
 		t.Fatal("no request reached the receiver")
 		return hop{}
 	}

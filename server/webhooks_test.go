@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/mewsref/mewsref/internal/apitest"
+	"github.com/mewsref/mewsref/internal/testwait"
 	"github.com/mewsref/mewsref/server"
 	"github.com/mewsref/mewsref/sqlite"
 )
@@ -67,10 +68,10 @@ func (rc *receiver) received() []webhook {
 }
 
 // eventually polls cond until it holds or the test's wait deadline
-// (waitDeadline) passes.
+// (testwait.Deadline) passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := waitDeadline(t)
+	deadline := testwait.Deadline(t)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -173,7 +174,7 @@ func TestWebhookReceiverBlockingDoesNotDelayRequests(t *testing.T) {
 	e.wantStatus(e.addMessages(demoClient, demoGross, obj{"MessageThreadId": th["Id"], "Text": "one"}), 200)
 	select {
 	case <-arrived:
-	case <-time.After(time.Until(waitDeadline(t))):
+	case <-time.After(time.Until(testwait.Deadline(t))):
 		t.Fatal("the webhook was not sent")
 	}
 	// The receiver holds the first webhook; more messages are accepted.

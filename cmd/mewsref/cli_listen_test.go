@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mewsref/mewsref/internal/testwait"
 )
 
 // listener is a running `mewsref listen`: its output lines as they come.
@@ -63,7 +65,7 @@ func (l *listener) next(t *testing.T, ch chan string) string {
 		return s
 	case err := <-l.done:
 		t.Fatalf("listen exited: %v", err)
-	case <-time.After(time.Until(waitDeadline(t))):
+	case <-time.After(time.Until(testwait.Deadline(t))):
 		t.Fatal("listen printed nothing")
 	}
 	return ""
@@ -84,7 +86,7 @@ func (l *listener) stop(t *testing.T, sig syscall.Signal) {
 		if err != nil {
 			t.Fatalf("listen after %s: %v", sig, err)
 		}
-	case <-time.After(time.Until(waitDeadline(t))):
+	case <-time.After(time.Until(testwait.Deadline(t))):
 		t.Fatalf("listen did not exit after %s", sig)
 	}
 }
@@ -171,7 +173,7 @@ func TestListenForwardsAndRestoresOnTheBinary(t *testing.T) {
 	var deliveries struct {
 		Deliveries []struct{ Id, Attempts, LastStatusCode int }
 	}
-	for deadline := waitDeadline(t); ; time.Sleep(20 * time.Millisecond) {
+	for deadline := testwait.Deadline(t); ; time.Sleep(20 * time.Millisecond) {
 		out, err := runCLI(t, bin, p.addr, "deliveries", "--json", "--count", "1")
 		if err != nil {
 			t.Fatal(err, out)
@@ -226,7 +228,7 @@ func TestListenForwardsAndRestoresOnTheBinary(t *testing.T) {
 		t.Fatal(body)
 	}
 	moved := body["Messages"].([]any)[0].(map[string]any)["Message"].(map[string]any)["Id"].(string)
-	for deadline := waitDeadline(t); ; time.Sleep(20 * time.Millisecond) {
+	for deadline := testwait.Deadline(t); ; time.Sleep(20 * time.Millisecond) {
 		if r := received(); len(r) == 3 && strings.Contains(r[2], moved) {
 			break
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mewsref/mewsref/internal/apitest"
+	"github.com/mewsref/mewsref/internal/testwait"
 	"github.com/mewsref/mewsref/server"
 )
 
@@ -177,10 +178,10 @@ func TestCLIRequestsFollowPrintsOnlyNewEntries(t *testing.T) {
 
 // waitFollow waits until what requests --follow printed to out satisfies
 // printed, failing t if the command ends first or the test's wait deadline
-// (waitDeadline) passes.
+// (testwait.Deadline) passes.
 func waitFollow(t *testing.T, out *syncBuffer, done <-chan error, printed func(string) bool) {
 	t.Helper()
-	deadline := time.After(time.Until(waitDeadline(t)))
+	deadline := time.After(time.Until(testwait.Deadline(t)))
 	for !printed(out.String()) {
 		select {
 		case err := <-done:

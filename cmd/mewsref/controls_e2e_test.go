@@ -17,6 +17,7 @@ import (
 	"github.com/mewsref/mewsref/gen/admin"
 	"github.com/mewsref/mewsref/internal/apitest"
 	"github.com/mewsref/mewsref/internal/pgtest"
+	"github.com/mewsref/mewsref/internal/testwait"
 )
 
 // cliFails runs a CLI subcommand that must fail and returns its stderr and
@@ -169,7 +170,7 @@ func TestClockAdvanceSendsWebhookRetryOnTheBinary(t *testing.T) {
 		select {
 		case n := <-arrived:
 			return n
-		case <-time.After(time.Until(waitDeadline(t))):
+		case <-time.After(time.Until(testwait.Deadline(t))):
 			t.Fatal("no webhook arrived")
 			return 0
 		}
@@ -179,7 +180,7 @@ func TestClockAdvanceSendsWebhookRetryOnTheBinary(t *testing.T) {
 	}
 	// The failure is recorded once the delivery shows it (another
 	// process: its state is all there is to wait on).
-	deadline := waitDeadline(t)
+	deadline := testwait.Deadline(t)
 	for {
 		var ds admin.AdminDeliveriesResult
 		cliJSON(t, bin, env, &ds, "deliveries")

@@ -19,6 +19,7 @@ import (
 	"github.com/mewsref/mewsref/client"
 	"github.com/mewsref/mewsref/gen"
 	"github.com/mewsref/mewsref/internal/apitest"
+	"github.com/mewsref/mewsref/internal/testwait"
 )
 
 // hookReceiver is the app's webhook endpoint: it records the message ids of
@@ -75,7 +76,7 @@ func (h *hookReceiver) setDown(down bool) {
 
 func (h *hookReceiver) wait(t *testing.T, id string) {
 	t.Helper()
-	deadline := waitDeadline(t)
+	deadline := testwait.Deadline(t)
 	for {
 		h.mu.Lock()
 		got, err, calls := h.ids[uuid.MustParse(id)], h.err, h.calls
@@ -224,7 +225,7 @@ func TestConversationWithWebhooksOnTheBinary(t *testing.T) {
 // waitFailedAttempt waits until the newest delivery has a failed attempt.
 func waitFailedAttempt(t *testing.T, bin string, env []string) {
 	t.Helper()
-	deadline := waitDeadline(t)
+	deadline := testwait.Deadline(t)
 	for {
 		var res struct {
 			Deliveries []struct {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mewsref/mewsref/internal/testwait"
 )
 
 // TestCrashSafety kills the server with SIGKILL at a random moment while
@@ -46,7 +48,7 @@ func TestCrashSafety(t *testing.T) {
 			wg.Go(func() { crashWriter(ctx, a, l, fmt.Sprintf("r%dw%d", round, w)) })
 		}
 		// Let the writers get going, then kill at a random moment.
-		for deadline := waitDeadline(t); ; time.Sleep(10 * time.Millisecond) {
+		for deadline := testwait.Deadline(t); ; time.Sleep(10 * time.Millisecond) {
 			if th, _, _ := l.counts(); th >= threadsBefore+writers {
 				break
 			}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mewsref/mewsref/internal/apitest"
+	"github.com/mewsref/mewsref/internal/testwait"
 )
 
 // Helpers for the tests that load the binary from many goroutines (crash,
@@ -44,7 +45,7 @@ func (p *proc) kill(t *testing.T) {
 	}
 	select {
 	case <-p.done:
-	case <-time.After(time.Until(waitDeadline(t))):
+	case <-time.After(time.Until(testwait.Deadline(t))):
 		t.Fatal("no exit after SIGKILL")
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/mewsref/mewsref/internal/apitest"
+	"github.com/mewsref/mewsref/internal/testwait"
 )
 
 func TestFlagsTakeDefaultsFromEnvironment(t *testing.T) {
@@ -113,24 +114,10 @@ func start(t *testing.T, bin string, args ...string) *proc {
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	select {
 	case p.addr = <-addr:
-	case <-time.After(time.Until(waitDeadline(t))):
+	case <-time.After(time.Until(testwait.Deadline(t))):
 		t.Fatalf("server did not start:\n%s", p.logs)
 	}
 	return p
-}
-
-// waitDeadline is when the waits of a test give up: the test's own
-// deadline (go test -timeout), less the time to say what it waited for and
-// to stop the processes it started. A loaded machine makes a test slow,
-// not failed; a broken feature still fails, with what the test waited for
-// rather than the test binary's panic. Without a deadline (-timeout 0),
-// go test's default of 10 minutes.
-func waitDeadline(t *testing.T) time.Time {
-	d, ok := t.Deadline()
-	if !ok {
-		return time.Now().Add(10 * time.Minute)
-	}
-	return d.Add(-min(30*time.Second, time.Until(d)/4))
 }
 
 func (p *proc) stop(t *testing.T) {
@@ -143,7 +130,7 @@ func (p *proc) stop(t *testing.T) {
 		if err != nil {
 			t.Fatalf("exit after SIGTERM: %v\n%s", err, p.logs)
 		}
-	case <-time.After(time.Until(waitDeadline(t))):
+	case <-time.After(time.Until(testwait.Deadline(t))):
 		t.Fatal("no exit after SIGTERM")
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mewsref/mewsref/internal/testwait"
 )
 
 // TestSIGTERMLetsInFlightRequestsFinish sends SIGTERM while many requests
@@ -99,7 +101,7 @@ func TestSIGTERMLetsInFlightRequestsFinish(t *testing.T) {
 		if err != nil {
 			t.Fatalf("exit after SIGTERM: %v\n%s", err, p.logs)
 		}
-	case <-time.After(time.Until(waitDeadline(t))):
+	case <-time.After(time.Until(testwait.Deadline(t))):
 		t.Fatal("no exit after SIGTERM")
 	}
 	noFullTokens(t, p.logs.String())
@@ -117,7 +119,7 @@ func waitStruck(t *testing.T, addr string, done *sync.WaitGroup) {
 	t.Helper()
 	ended := make(chan struct{})
 	go func() { done.Wait(); close(ended) }()
-	deadline := time.After(time.Until(waitDeadline(t)))
+	deadline := time.After(time.Until(testwait.Deadline(t)))
 	for {
 		rules := adminPost(t, addr, "faults/getAll", obj{})["FaultRules"].([]any)
 		left := 0

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mewsref/mewsref/internal/pgtest"
+	"github.com/mewsref/mewsref/internal/testwait"
 )
 
 // startFails runs the binary with args, expecting it to exit at once with
@@ -23,7 +24,7 @@ func startFails(t *testing.T, bin string, want string, args ...string) string {
 	go func() { out, err = cmd.CombinedOutput(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(time.Until(waitDeadline(t))):
+	case <-time.After(time.Until(testwait.Deadline(t))):
 		_ = cmd.Process.Kill()
 		<-done
 		t.Fatalf("mewsref %v did not exit:\n%s", args, out)
